@@ -1,0 +1,87 @@
+import { BackendUnavailableError, errorFromBody } from './errors.js';
+import { sleep } from './concurrency.js';
+
+export interface HttpClientOptions {
+  /** Base URL of the service, e.g. `http://127.0.0.1:7001`. */
+  baseUrl: string;
+  /** Sent as `authorization: Bearer <token>`. Never logged. */
+  token?: string;
+  /** Per-request timeout in ms (default 30 s). */
+  timeoutMs?: number;
+  /** Retries for idempotent requests on connection errors and 502/503/504 (default 3). */
+  retries?: number;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | string;
+  /** Safe to retry (GET/HEAD/PUT-by-hash). */
+  idempotent?: boolean;
+  /** Statuses that are an answer, not an error (e.g. 404 for HEAD). */
+  okStatuses?: readonly number[];
+  signal?: AbortSignal;
+}
+
+/**
+ * The HTTP transport every remote client shares: error bodies become the same typed errors the
+ * embedded library throws, so callers cannot tell local from remote failures.
+ */
+export class HttpClient {
+  private readonly baseUrl: string;
+  constructor(private readonly options: HttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  async request(path: string, opts: RequestOptions = {}): Promise<Response> {
+    const method = opts.method ?? 'GET';
+    const attempts = opts.idempotent ?? (method === 'GET' || method === 'HEAD') ? (this.options.retries ?? 3) + 1 : 1;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random()));
+      const headers: Record<string, string> = { ...opts.headers };
+      if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+      const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+      let res: Response;
+      try {
+        res = await fetch(this.baseUrl + path, { method, headers, body: opts.body, signal });
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        lastError = err;
+        continue;
+      }
+      if (res.ok || opts.okStatuses?.includes(res.status)) return res;
+      if ((res.status === 502 || res.status === 503 || res.status === 504) && attempt + 1 < attempts) {
+        await res.body?.cancel();
+        lastError = new BackendUnavailableError(`${method} ${path}: HTTP ${res.status}`);
+        continue;
+      }
+      throw await this.errorFrom(res, method, path);
+    }
+    throw new BackendUnavailableError(`${method} ${this.baseUrl}${path} failed: ${(lastError as Error)?.message ?? lastError}`, { cause: lastError });
+  }
+
+  async json<T>(path: string, opts: RequestOptions & { json?: unknown } = {}): Promise<T> {
+    const { json, ...rest } = opts;
+    const init: RequestOptions = { ...rest };
+    if (json !== undefined) {
+      init.body = JSON.stringify(json);
+      init.headers = { 'content-type': 'application/json', ...rest.headers };
+    }
+    const res = await this.request(path, init);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  private async errorFrom(res: Response, method: string, path: string): Promise<Error> {
+    const text = await res.text().catch(() => '');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return errorFromBody(body, `${method} ${path}: HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+  }
+}

@@ -1,0 +1,23 @@
+export {
+  ErrorCode,
+  ArmillariaError,
+  InvalidArgumentError,
+  InvalidHashError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  ChunkNotFoundError,
+  ChunkCorruptError,
+  HashMismatchError,
+  BackendUnavailableError,
+  errorFromBody,
+  isErrorCode,
+  isArmillariaError,
+} from './errors.js';
+export { isHash, assertHash, chunkKey, hashFromChunkKey, bytesToHex } from './hash.js';
+export type { Hash } from './hash.js';
+export { canonicalJson, canonicalJsonBytes, parseJsonBytes } from './canonical-json.js';
+export { mapLimit, Semaphore, sleep } from './concurrency.js';
+export { httpStatusByCode, errorReplyBody } from './http-status.js';
+export type { ErrorReplyBody } from './http-status.js';
+export { HttpClient } from './http-client.js';
+export type { HttpClientOptions, RequestOptions } from './http-client.js';
