@@ -1,0 +1,59 @@
+import { ArmillariaError, ErrorCode } from '@armillaria/core';
+
+/** Errors of the catalog. Codes live in @armillaria/core so every package and client shares them. */
+
+export class InvalidNameError extends ArmillariaError {
+  constructor(kind: string, name: unknown, rule: string) {
+    super(ErrorCode.InvalidName, `invalid ${kind} name ${JSON.stringify(name)}: ${rule}`, { details: { kind, name: String(name) } });
+  }
+}
+
+export class RefConflictError extends ArmillariaError {
+  constructor(readonly ref: string, readonly expected: string | null, readonly actual: string | null) {
+    super(ErrorCode.RefConflict, `ref ${ref} moved: expected ${expected ?? '(absent)'}, found ${actual ?? '(absent)'}`, {
+      details: { ref, expected, actual },
+    });
+  }
+}
+
+export class DuplicateKeyError extends ArmillariaError {
+  constructor(table: string, key: unknown[]) {
+    super(ErrorCode.DuplicateKey, `duplicate primary key ${JSON.stringify(key)} in ${table}`, { details: { table, key } });
+  }
+}
+
+export class PrimaryKeyRequiredError extends ArmillariaError {
+  constructor(table: string, operation: string) {
+    super(ErrorCode.PrimaryKeyRequired, `${operation} needs a primary key, and table ${table} has none`, { details: { table, operation } });
+  }
+}
+
+export class SchemaMismatchError extends ArmillariaError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ErrorCode.SchemaMismatch, message, details ? { details } : undefined);
+  }
+}
+
+export class CorruptMetadataError extends ArmillariaError {
+  constructor(what: string, hash: string, reason: string) {
+    super(ErrorCode.CorruptMetadata, `${what} ${hash} is not valid: ${reason}`, { details: { what, hash } });
+  }
+}
+
+/** A typed not-found for the catalog's named things (table, branch, tag, ref, commit, version, repo). */
+export class CatalogNotFoundError extends ArmillariaError {
+  constructor(
+    code: typeof ErrorCode.TableNotFound | typeof ErrorCode.BranchNotFound | typeof ErrorCode.TagNotFound | typeof ErrorCode.RefNotFound
+      | typeof ErrorCode.CommitNotFound | typeof ErrorCode.VersionNotFound | typeof ErrorCode.RepoNotFound,
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(code, message, { details });
+  }
+}
+
+export class MergeConflictError extends ArmillariaError {
+  constructor(message: string, readonly conflicts: ReadonlyArray<Record<string, unknown>>) {
+    super(ErrorCode.MergeConflict, message, { details: { conflicts } });
+  }
+}

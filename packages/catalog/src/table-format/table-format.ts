@@ -1,0 +1,101 @@
+import type { Hash } from '@armillaria/core';
+import type { Table, Schema } from 'apache-arrow';
+
+/**
+ * How one table version is stored: rows in deterministic Parquet chunks, described by a manifest that
+ * is itself stored as chunks (canonical JSON, paged as a Merkle tree for large tables).
+ *
+ * Keyed tables (primaryKey given) are kept sorted by key and cut into chunks where a hash of the key
+ * meets a target (prolly-tree style), so a change rewrites only the chunks around it and every other
+ * chunk keeps its hash. Unkeyed tables append new chunks and keep all old ones.
+ *
+ * Every method is deterministic: the same logical input gives the same manifest hash.
+ */
+export interface TableFormat {
+  /** Writes `rows` as a whole new version (overwrite). Throws DuplicateKeyError for repeated keys. */
+  write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash }): Promise<WriteResult>;
+  /** Adds rows; keyed tables treat this as insert-only (existing key: DuplicateKeyError). */
+  append(previous: Hash, rows: Table): Promise<WriteResult>;
+  /** Inserts or replaces rows by primary key (PrimaryKeyRequiredError on unkeyed tables). */
+  upsert(previous: Hash, rows: Table): Promise<WriteResult>;
+  /** Removes rows whose key appears in `keys` (a table holding at least the key columns); absent keys are ignored. */
+  deleteKeys(previous: Hash, keys: Table): Promise<WriteResult>;
+  /** Schema evolution: a new nullable column, null (or `defaultValue`) in existing rows. */
+  addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult>;
+
+  readManifest(manifest: Hash): Promise<Manifest>;
+  /** The rows of a version, optionally only some columns and only chunks whose stats may match. */
+  read(manifest: Hash, opts?: ReadOptions): Promise<Table>;
+  /** The data chunks of a version (resolving manifest pages), in table order. */
+  chunks(manifest: Hash): Promise<ChunkInfo[]>;
+
+  /** Chunk-level difference; cost follows the number of differing manifest pages. */
+  diffChunks(from: Hash | null, to: Hash | null): Promise<ChunkDiff>;
+  /**
+   * Row-level difference by primary key (or by row position for unkeyed tables), decoding only the
+   * chunks that differ. `keyColumns` overrides the table's key.
+   */
+  diffRows(from: Hash | null, to: Hash | null, opts?: { keyColumns?: readonly string[] }): Promise<RowDiff>;
+}
+
+/** Arrow type names accepted in manifests and `addColumn`. */
+export type ColumnType =
+  | 'bool' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64'
+  | 'float32' | 'float64' | 'utf8' | 'binary' | 'date32' | 'timestamp_ms' | 'timestamp_us';
+
+export interface ColumnStats {
+  /** JSON-safe min/max (bigint as decimal string, dates as ISO strings); null when all null. */
+  min: unknown;
+  max: unknown;
+  nullCount: number;
+}
+
+export interface ChunkInfo {
+  hash: Hash;
+  rows: number;
+  bytes: number;
+  stats: Record<string, ColumnStats>;
+  /** Keyed tables: first and last key of the chunk (JSON-safe, one element per key column). */
+  firstKey?: unknown[];
+  lastKey?: unknown[];
+}
+
+export interface Manifest {
+  formatVersion: 1;
+  schema: { fields: Array<{ name: string; type: ColumnType; nullable: boolean }> };
+  primaryKey?: string[];
+  rows: number;
+  bytes: number;
+  /** Small tables list their chunks inline; large ones point to pages (Merkle tree of chunk lists). */
+  chunks?: ChunkInfo[];
+  pages?: Array<{ hash: Hash; rows: number; chunks: number; firstKey?: unknown[]; lastKey?: unknown[] }>;
+}
+
+export interface WriteResult {
+  manifest: Hash;
+  rows: number;
+  chunksWritten: number;
+  chunksReused: number;
+  bytesWritten: number;
+}
+
+export interface ReadOptions {
+  columns?: readonly string[];
+  /** Chunk pruning: only chunks whose min/max may contain a value in [min, max] for this column. */
+  range?: { column: string; min?: unknown; max?: unknown };
+}
+
+export interface ChunkDiff {
+  added: ChunkInfo[];
+  removed: ChunkInfo[];
+}
+
+export interface RowDiff {
+  keyColumns: string[];
+  /** Plain JS objects, one per row. */
+  added: Array<Record<string, unknown>>;
+  removed: Array<Record<string, unknown>>;
+  changed: Array<{ key: unknown[]; before: Record<string, unknown>; after: Record<string, unknown> }>;
+}
+
+export type { Schema };
