@@ -1,0 +1,2 @@
+// Internals shared with sibling packages (not part of the public API).
+export {};
