@@ -15,7 +15,8 @@ export interface HttpClientOptions {
 export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
-  body?: Uint8Array | string;
+  /** A streamed body (AsyncIterable) is sent with `duplex: 'half'` and is never retried. */
+  body?: Uint8Array | string | AsyncIterable<Uint8Array>;
   /** Safe to retry (GET/HEAD/PUT-by-hash). */
   idempotent?: boolean;
   /** Statuses that are an answer, not an error (e.g. 404 for HEAD). */
@@ -35,7 +36,9 @@ export class HttpClient {
 
   async request(path: string, opts: RequestOptions = {}): Promise<Response> {
     const method = opts.method ?? 'GET';
-    const attempts = opts.idempotent ?? (method === 'GET' || method === 'HEAD') ? (this.options.retries ?? 3) + 1 : 1;
+    const streamed = opts.body !== undefined && typeof opts.body !== 'string' && !(opts.body instanceof Uint8Array);
+    const retryable = !streamed && (opts.idempotent ?? (method === 'GET' || method === 'HEAD'));
+    const attempts = retryable ? (this.options.retries ?? 3) + 1 : 1;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random()));
@@ -45,7 +48,9 @@ export class HttpClient {
       const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
       let res: Response;
       try {
-        res = await fetch(this.baseUrl + path, { method, headers, body: opts.body, signal });
+        const init: RequestInit & { duplex?: 'half' } = { method, headers, body: opts.body as RequestInit["body"], signal };
+        if (streamed) init.duplex = 'half';
+        res = await fetch(this.baseUrl + path, init);
       } catch (err) {
         if (opts.signal?.aborted) throw err;
         lastError = err;

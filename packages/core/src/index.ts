@@ -21,3 +21,5 @@ export { httpStatusByCode, errorReplyBody } from './http-status.js';
 export type { ErrorReplyBody } from './http-status.js';
 export { HttpClient } from './http-client.js';
 export type { HttpClientOptions, RequestOptions } from './http-client.js';
+export { loadConfig, configKeys, configReference } from './config.js';
+export type { ArmillariaConfig } from './config.js';
