@@ -2,3 +2,4 @@
 export type { ObjectStore, PutOptions, PutResult, ObjectInfo } from './object-store.js';
 export type { ChunkStore, GetOptions, ChunkStat } from './chunk-store.js';
 export type { Hasher, IncrementalHasher, CdcParams } from './hasher.js';
+export { MemoryObjectStore } from './backends/memory-object-store.js';
