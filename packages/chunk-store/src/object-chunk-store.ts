@@ -1,0 +1,222 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import {
+  type Hash,
+  assertHash,
+  chunkKey,
+  hashFromChunkKey,
+  mapLimit,
+  ChunkCorruptError,
+  ChunkNotFoundError,
+  HashMismatchError,
+  isArmillariaError,
+  ErrorCode,
+} from '@armillaria/core';
+import type { ObjectStore } from './object-store.js';
+import type { ChunkStat, ChunkStore, GetOptions } from './chunk-store.js';
+import type { Hasher } from './hasher.js';
+import { verifyingStream } from './verifying-stream.js';
+
+export interface ObjectChunkStoreOptions {
+  objects: ObjectStore;
+  hasher: Hasher;
+  /** Key prefix of chunks inside the object store (default `objects`). */
+  prefix?: string;
+  /** Object-store calls in flight for one batch call (default 32). */
+  concurrency?: number;
+  /**
+   * Buffers at least this large are hashed off the main thread (default 1 MiB), so a big put or a
+   * verified get does not stall the event loop.
+   */
+  offThreadHashBytes?: number;
+}
+
+/**
+ * `ChunkStore` over any `ObjectStore`: chunk `h` lives at `objects/h[0..2]/h[2..4]/h`.
+ * Writes are create-only (`ifNoneMatch: '*'`) after an existence check, so storing bytes that already
+ * exist costs one HEAD and never rewrites them.
+ */
+export class ObjectChunkStore implements ChunkStore {
+  readonly objects: ObjectStore;
+  readonly hasher: Hasher;
+  private readonly prefix: string;
+  private readonly concurrency: number;
+  private readonly offThreadHashBytes: number;
+
+  constructor(options: ObjectChunkStoreOptions) {
+    this.objects = options.objects;
+    this.hasher = options.hasher;
+    this.prefix = options.prefix ?? 'objects';
+    this.concurrency = options.concurrency ?? 32;
+    this.offThreadHashBytes = options.offThreadHashBytes ?? 1 << 20;
+  }
+
+  private key(hash: Hash): string {
+    return chunkKey(hash, this.prefix);
+  }
+
+  private async hashOne(bytes: Uint8Array): Promise<Hash> {
+    if (bytes.byteLength < this.offThreadHashBytes) return this.hasher.hash(bytes);
+    const [h] = await this.hasher.hashMany([bytes]);
+    return h as Hash;
+  }
+
+  async put(bytes: Uint8Array, opts?: { expectedHash?: Hash }): Promise<Hash> {
+    if (opts?.expectedHash !== undefined) assertHash(opts.expectedHash);
+    const hash = await this.hashOne(bytes);
+    if (opts?.expectedHash !== undefined && opts.expectedHash !== hash) throw new HashMismatchError(opts.expectedHash, hash);
+    await this.store(hash, bytes);
+    return hash;
+  }
+
+  async putBatch(chunks: readonly Uint8Array[]): Promise<Hash[]> {
+    const hashes = await this.hasher.hashMany(chunks);
+    const firstIndex = new Map<Hash, number>();
+    hashes.forEach((h, i) => firstIndex.has(h) || firstIndex.set(h, i));
+    await mapLimit([...firstIndex], this.concurrency, ([h, i]) => this.store(h, chunks[i] as Uint8Array));
+    return hashes;
+  }
+
+  /** Create-only write of verified bytes; an existing chunk (same hash, so same bytes) is left alone. */
+  private async store(hash: Hash, bytes: Uint8Array): Promise<void> {
+    const key = this.key(hash);
+    if (await this.objects.head(key)) return;
+    try {
+      await this.objects.put(key, bytes, { ifNoneMatch: '*' });
+    } catch (err) {
+      if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
+    }
+  }
+
+  async get(hash: Hash, opts?: GetOptions): Promise<Uint8Array> {
+    const bytes = await this.fetch(hash, opts);
+    if (opts?.verify !== false) {
+      const actual = await this.hashOne(bytes);
+      if (actual !== hash) throw new ChunkCorruptError(hash, actual);
+    }
+    return bytes;
+  }
+
+  async getBatch(hashes: readonly Hash[], opts?: GetOptions): Promise<Uint8Array[]> {
+    hashes.forEach((h) => assertHash(h));
+    const fetchOpts = opts?.signal ? { signal: opts.signal } : undefined;
+    const out = await mapLimit(hashes, this.concurrency, (h) => this.fetch(h, fetchOpts));
+    if (opts?.verify !== false) {
+      // One native call hashes the whole batch in parallel.
+      const actual = await this.hasher.hashMany(out);
+      actual.forEach((a, i) => {
+        if (a !== hashes[i]) throw new ChunkCorruptError(hashes[i] as Hash, a);
+      });
+    }
+    return out;
+  }
+
+  private async fetch(hash: Hash, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    const key = this.key(hash);
+    try {
+      return await this.objects.get(key, opts);
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.ObjectNotFound)) throw new ChunkNotFoundError(hash);
+      throw err;
+    }
+  }
+
+  async has(hash: Hash): Promise<boolean> {
+    return (await this.objects.head(this.key(hash))) !== undefined;
+  }
+
+  async missing(hashes: readonly Hash[]): Promise<Hash[]> {
+    hashes.forEach((h) => assertHash(h));
+    const unique = [...new Set(hashes)];
+    const present = await mapLimit(unique, this.concurrency, (h) => this.has(h));
+    return unique.filter((_, i) => !present[i]);
+  }
+
+  async stat(hash: Hash): Promise<ChunkStat | undefined> {
+    const info = await this.objects.head(this.key(hash));
+    return info && { hash, size: info.size, modifiedAt: info.modifiedAt };
+  }
+
+  async getStream(hash: Hash, opts?: GetOptions): Promise<AsyncIterable<Uint8Array>> {
+    const key = this.key(hash);
+    let source: AsyncIterable<Uint8Array>;
+    try {
+      source = await this.objects.getStream(key, opts?.signal ? { signal: opts.signal } : undefined);
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.ObjectNotFound)) throw new ChunkNotFoundError(hash);
+      throw err;
+    }
+    if (opts?.verify === false) return source;
+    return verifyingStream(source, this.hasher, (actual) => {
+      if (actual !== hash) throw new ChunkCorruptError(hash, actual);
+    });
+  }
+
+  async putStream(body: AsyncIterable<Uint8Array>, opts?: { expectedHash?: Hash }): Promise<Hash> {
+    const expected = opts?.expectedHash;
+    if (expected !== undefined) {
+      assertHash(expected);
+      if (await this.has(expected)) {
+        // Still consume and verify: the caller's claim must hold even when we store nothing.
+        let actual = '';
+        for await (const _ of verifyingStream(body, this.hasher, (h) => (actual = h)));
+        if (actual !== expected) throw new HashMismatchError(expected, actual);
+        return expected;
+      }
+      // The verifying wrapper throws before the stream ends on a mismatch, so the object store aborts
+      // the write and nothing appears under the claimed name.
+      const checked = verifyingStream(body, this.hasher, (actual) => {
+        if (actual !== expected) throw new HashMismatchError(expected, actual);
+      });
+      try {
+        await this.objects.putStream(this.key(expected), checked, { ifNoneMatch: '*' });
+      } catch (err) {
+        if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
+      }
+      return expected;
+    }
+    // Unknown hash: spool to a local temp file while hashing, then store under the real name.
+    const dir = await mkdtemp(join(tmpdir(), 'armillaria-put-'));
+    try {
+      const file = join(dir, 'body');
+      const out = createWriteStream(file);
+      const inc = this.hasher.createIncremental();
+      for await (const piece of body) {
+        inc.update(piece);
+        if (!out.write(piece)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'close');
+      const hash = inc.digest();
+      if (!(await this.has(hash))) {
+        try {
+          await this.objects.putStream(this.key(hash), createReadStream(file, { highWaterMark: 1 << 20 }), { ifNoneMatch: '*' });
+        } catch (err) {
+          if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
+        }
+      }
+      return hash;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async *list(opts?: { startAfter?: Hash }): AsyncIterable<ChunkStat> {
+    const listOpts = opts?.startAfter !== undefined ? { startAfter: this.key(opts.startAfter) } : undefined;
+    for await (const info of this.objects.list(`${this.prefix}/`, listOpts)) {
+      const hash = hashFromChunkKey(info.key);
+      if (hash) yield { hash, size: info.size, modifiedAt: info.modifiedAt };
+    }
+  }
+
+  async delete(hashes: readonly Hash[]): Promise<void> {
+    await this.objects.deleteMany(hashes.map((h) => this.key(h)));
+  }
+
+  async close(): Promise<void> {
+    await this.objects.close();
+  }
+}

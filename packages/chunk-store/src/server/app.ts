@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import { createServiceApp } from '@armillaria/core/server';
+import type { ChunkStore } from '../chunk-store.js';
+import type { ObjectStore } from '../object-store.js';
+import { chunkRoutes, type ChunkRoutesOptions } from './chunk-routes.js';
+
+export interface ChunkServiceDeps extends Omit<ChunkRoutesOptions, 'chunks'> {
+  chunks: ChunkStore;
+  /** Checked by /readyz. */
+  objects?: ObjectStore;
+  logger?: boolean;
+}
+
+/** The chunk-store service: `/chunks` plus health routes. Never listens (see main.ts). */
+export async function buildApp(deps: ChunkServiceDeps): Promise<FastifyInstance> {
+  const { chunks, objects, logger, ...limits } = deps;
+  const app = createServiceApp({
+    name: 'chunk-store',
+    ...(objects ? { ready: () => objects.ping() } : {}),
+    ...(logger !== undefined ? { logger } : {}),
+  });
+  await app.register(chunkRoutes, { chunks, ...limits });
+  return app;
+}

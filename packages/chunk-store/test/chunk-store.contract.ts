@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, chunkKey, type Hash } from '@armillaria/core';
+import type { ChunkStore, Hasher, ObjectStore } from '../src/index.js';
+
+export interface ChunkStoreFixture {
+  store: ChunkStore;
+  /** The object store holding the chunks (behind the server for remote stores), for fault injection. */
+  objects: ObjectStore;
+  hasher: Hasher;
+  cleanup(): Promise<void>;
+}
+
+const collect = async (it: AsyncIterable<Uint8Array>): Promise<Buffer> => {
+  const parts: Uint8Array[] = [];
+  for await (const p of it) parts.push(p);
+  return Buffer.concat(parts);
+};
+
+async function* pieces(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+/** The behaviour every ChunkStore must have, whatever it stores into and however it is reached. */
+export function chunkStoreContract(name: string, factory: () => Promise<ChunkStoreFixture>): void {
+  describe(`ChunkStore contract: ${name}`, () => {
+    let fx: ChunkStoreFixture;
+    beforeAll(async () => {
+      fx = await factory();
+    });
+    afterAll(async () => {
+      await fx?.cleanup();
+    });
+
+    it('stores bytes under their BLAKE3 hash and reads them back', async () => {
+      const data = randomBytes(100_000);
+      const hash = await fx.store.put(data);
+      expect(hash).toBe(fx.hasher.hash(data));
+      expect(Buffer.from(await fx.store.get(hash)).equals(data)).toBe(true);
+      expect(await fx.store.has(hash)).toBe(true);
+      expect(await fx.store.stat(hash)).toMatchObject({ hash, size: data.length });
+    });
+
+    it('stores the empty chunk', async () => {
+      const hash = await fx.store.put(new Uint8Array(0));
+      expect(hash).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+      expect((await fx.store.get(hash)).byteLength).toBe(0);
+    });
+
+    it('deduplicates: the same bytes put twice are one object', async () => {
+      const data = randomBytes(4096);
+      const a = await fx.store.put(data);
+      const before = await fx.objects.head(chunkKey(a));
+      const b = await fx.store.put(Buffer.from(data));
+      expect(b).toBe(a);
+      expect((await fx.objects.head(chunkKey(a)))?.etag).toBe(before?.etag);
+    });
+
+    it('putBatch returns hashes in input order, duplicates included, and getBatch returns the bytes', async () => {
+      const unique = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i));
+      const input = [...unique, unique[3] as Buffer, unique[0] as Buffer];
+      const hashes = await fx.store.putBatch(input);
+      expect(hashes).toEqual(input.map((c) => fx.hasher.hash(c)));
+      const back = await fx.store.getBatch(hashes);
+      back.forEach((b, i) => expect(Buffer.from(b).equals(input[i] as Buffer)).toBe(true));
+    });
+
+    it('missing names exactly the absent hashes, deduplicated', async () => {
+      const present = await fx.store.put(randomBytes(64));
+      const absent = fx.hasher.hash(randomBytes(64));
+      expect(await fx.store.missing([present, absent, absent])).toEqual([absent]);
+      expect(await fx.store.missing([])).toEqual([]);
+    });
+
+    it('reports unknown chunks as CHUNK_NOT_FOUND', async () => {
+      const absent = fx.hasher.hash(randomBytes(32));
+      await expect(fx.store.get(absent)).rejects.toMatchObject({ code: ErrorCode.ChunkNotFound });
+      await expect(fx.store.getBatch([absent])).rejects.toMatchObject({ code: ErrorCode.ChunkNotFound });
+      expect(await fx.store.has(absent)).toBe(false);
+      expect(await fx.store.stat(absent)).toBeUndefined();
+    });
+
+    it('rejects malformed hashes with INVALID_HASH before any I/O', async () => {
+      for (const bad of ['', 'abc', 'A'.repeat(64), `../../${'a'.repeat(58)}`, `${'a'.repeat(63)}z`]) {
+        await expect(fx.store.get(bad)).rejects.toMatchObject({ code: ErrorCode.InvalidHash });
+        await expect(fx.store.has(bad)).rejects.toMatchObject({ code: ErrorCode.InvalidHash });
+        await expect(fx.store.missing([bad])).rejects.toMatchObject({ code: ErrorCode.InvalidHash });
+        await expect(fx.store.put(new Uint8Array(1), { expectedHash: bad })).rejects.toMatchObject({ code: ErrorCode.InvalidHash });
+      }
+    });
+
+    it('refuses bytes that do not match the claimed hash and stores nothing', async () => {
+      const data = randomBytes(2048);
+      const claimed = fx.hasher.hash(randomBytes(2048));
+      await expect(fx.store.put(data, { expectedHash: claimed })).rejects.toMatchObject({ code: ErrorCode.HashMismatch });
+      await expect(fx.store.putStream(pieces(data, 100), { expectedHash: claimed })).rejects.toMatchObject({ code: ErrorCode.HashMismatch });
+      expect(await fx.store.has(claimed)).toBe(false);
+      expect(await fx.store.has(fx.hasher.hash(data))).toBe(false);
+    });
+
+    it('detects a flipped byte on read and never returns the corrupt data', async () => {
+      const data = randomBytes(50_000);
+      const hash = await fx.store.put(data);
+      const bad = Buffer.from(data);
+      bad[12_345] = (bad[12_345] as number) ^ 0x01;
+      await fx.objects.put(chunkKey(hash), bad);
+      await expect(fx.store.get(hash)).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt, message: expect.stringContaining(hash) });
+      await expect(fx.store.getBatch([hash])).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
+      await expect(collect(await fx.store.getStream(hash))).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
+      // An explicit opt-out returns the raw bytes (for repair tools).
+      expect(Buffer.from(await fx.store.get(hash, { verify: false })).equals(bad)).toBe(true);
+    });
+
+    it('detects a truncated chunk on read', async () => {
+      const data = randomBytes(10_000);
+      const hash = await fx.store.put(data);
+      await fx.objects.put(chunkKey(hash), data.subarray(0, 5000));
+      await expect(fx.store.get(hash)).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
+    });
+
+    it('streams large chunks in and out, with and without a claimed hash', async () => {
+      const data = randomBytes(12 * 1024 * 1024 + 7);
+      const expected = fx.hasher.hash(data);
+      expect(await fx.store.putStream(pieces(data, 256 * 1024))).toBe(expected);
+      expect((await collect(await fx.store.getStream(expected))).equals(data)).toBe(true);
+      const other = randomBytes(3 * 1024 * 1024);
+      const otherHash = fx.hasher.hash(other);
+      expect(await fx.store.putStream(pieces(other, 100_000), { expectedHash: otherHash })).toBe(otherHash);
+      expect(Buffer.from(await fx.store.get(otherHash)).equals(other)).toBe(true);
+    });
+
+    it('lists chunks in hash order and resumes after a hash', async () => {
+      const hashes = await fx.store.putBatch(Array.from({ length: 30 }, () => randomBytes(16)));
+      const listed: Hash[] = [];
+      for await (const s of fx.store.list()) listed.push(s.hash);
+      expect(listed).toEqual([...listed].sort());
+      for (const h of hashes) expect(listed).toContain(h);
+      const pivot = [...hashes].sort()[10] as Hash;
+      const after: Hash[] = [];
+      for await (const s of fx.store.list({ startAfter: pivot })) after.push(s.hash);
+      expect(after.every((h) => h > pivot)).toBe(true);
+      expect(after).toEqual(listed.filter((h) => h > pivot));
+    });
+
+    it('deletes chunks', async () => {
+      const hash = await fx.store.put(randomBytes(100));
+      await fx.store.delete([hash]);
+      expect(await fx.store.has(hash)).toBe(false);
+      await fx.store.delete([hash]);
+    });
+  });
+}
