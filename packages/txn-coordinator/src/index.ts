@@ -1,0 +1,2 @@
+// Public API of @armillaria/txn-coordinator.
+export {};
