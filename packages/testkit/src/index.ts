@@ -1,0 +1,14 @@
+export { startServices, stopServices, servicesFromEnv } from './services.js';
+export type { StartServicesOptions, RunningServices } from './services.js';
+export { ServiceEnv, serviceUrlEnv, serviceNames, hasService, s3TestConfig, redisTestUrl, natsTestUrl } from './service-env.js';
+export type { ServiceName, S3TestConfig } from './service-env.js';
+export { createTestBucket, deleteTestBucket, testS3Client } from './s3-buckets.js';
+export { uniqueName } from './unique-name.js';
+export { tempDir } from './temp-dir.js';
+export type { TempDir } from './temp-dir.js';
+export { spawnNode, stopSpawned } from './spawn-node.js';
+export type { SpawnNodeOptions, NodeProcess, NodeExit } from './spawn-node.js';
+export { probeRedis, probeNats, probeS3 } from './probes.js';
+export type { NatsInfo } from './probes.js';
+export { findBinary, ensureBinaries, minioCacheDir, installScriptPath } from './binaries.js';
+export type { ServerBinary } from './binaries.js';
