@@ -13,3 +13,7 @@ export type { RefStore, RefEntry, ReflogMeta, ReflogEntry } from './refs/ref-sto
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
 } from './table-format/table-format.js';
+export { FsRefStore } from './refs/fs-ref-store.js';
+export type { FsRefStoreOptions } from './refs/fs-ref-store.js';
+export type { FileLockOptions } from './refs/fs-lock.js';
+export { assertRefName, MAX_REF_NAME_LENGTH } from './refs/ref-names.js';

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { BackendUnavailableError, sleep } from '@armillaria/core';
+
+/**
+ * An exclusive lock between processes on one machine: a lock file created with O_CREAT|O_EXCL holding
+ * {host, boot, pid, token, time}. Hand-written rather than proper-lockfile because that library keeps
+ * locks alive with mtime timers and judges staleness by mtime alone, while here a lock is held for
+ * a few ms and its holder's liveness can be checked directly.
+ *
+ * A lock is stale when its holder is a dead process of this boot of this host, was written before the
+ * last reboot, or is older than `staleMs` (holders on other hosts, pid reuse, a hung holder).
+ * Breaking a stale lock renames it aside and checks the renamed file is the one judged stale; if a
+ * racing breaker already replaced it with a live lock, that lock is linked back. This leaves one
+ * narrow race after a crash (a third process creating the lock between that rename and the link back);
+ * without a crash a lock is never broken while held.
+ */
+export interface FileLockOptions {
+  /** Age after which any lock counts as stale (default 30 s). A CAS holds its lock for milliseconds. */
+  staleMs?: number;
+  /** How long to wait for a held lock before failing with BACKEND_UNAVAILABLE (default 20 s). */
+  timeoutMs?: number;
+}
+
+interface LockContent {
+  host: string;
+  boot: string;
+  pid: number;
+  token: string;
+  time: number;
+}
+
+const HOST = hostname();
+let bootId: Promise<string> | undefined;
+function currentBoot(): Promise<string> {
+  bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((s) => s.trim(), () => '');
+  return bootId;
+}
+
+export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: () => Promise<T>): Promise<T> {
+  const token = await acquire(path, opts.staleMs ?? 30_000, opts.timeoutMs ?? 20_000);
+  try {
+    return await fn();
+  } finally {
+    await release(path, token);
+  }
+}
+
+async function acquire(path: string, staleMs: number, timeoutMs: number): Promise<string> {
+  const content: LockContent = { host: HOST, boot: await currentBoot(), pid: process.pid, token: randomUUID(), time: Date.now() };
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      try {
+        await fh.writeFile(JSON.stringify({ ...content, time: Date.now() }));
+      } finally {
+        await fh.close();
+      }
+      return content.token;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readLock(path);
+    if (holder && (await isStale(holder, staleMs))) {
+      await breakLock(path, holder.token);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      const who = holder?.content ? `pid ${holder.content.pid} on ${holder.content.host}` : 'another process';
+      throw new BackendUnavailableError(`lock ${path} is held by ${who} for longer than ${timeoutMs} ms`);
+    }
+    await sleep(Math.min(50, 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
+  }
+}
+
+interface Holder {
+  /** undefined while the holder is between creating the file and writing it, or after a torn write. */
+  content: LockContent | undefined;
+  token: string | undefined;
+  mtimeMs: number;
+}
+
+async function readLock(path: string): Promise<Holder | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    let content: LockContent | undefined;
+    try {
+      content = JSON.parse(text) as LockContent;
+    } catch {
+      content = undefined;
+    }
+    return { content, token: content?.token, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // released meanwhile
+    throw err;
+  }
+}
+
+async function isStale(holder: Holder, staleMs: number): Promise<boolean> {
+  if (Date.now() - holder.mtimeMs > staleMs) return true;
+  const c = holder.content;
+  if (!c || c.host !== HOST) return false;
+  const boot = await currentBoot();
+  if (boot && c.boot && c.boot !== boot) return true;
+  return !isAlive(c.pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function breakLock(path: string, staleToken: string | undefined): Promise<void> {
+  const aside = `${path}.stale-${randomUUID()}`;
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
+    throw err;
+  }
+  const moved = await readLock(aside);
+  if (moved && moved.token !== staleToken) {
+    // We moved a live lock another breaker had just taken: put it back unless a new one exists.
+    await link(aside, path).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}
+
+async function release(path: string, token: string): Promise<void> {
+  const holder = await readLock(path);
+  // Our lock was judged stale and broken while we held it: the file is someone else's now.
+  if (holder?.token !== token) return;
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+/** Serialises async work per key inside this process, so same-process writers queue instead of polling the lock file. */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(fn, fn);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
