@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { assertPiece } from './put-options.js';
+
+/**
+ * The etag of a file: inode, size and mtime in ns (base 36). Cheap (one stat, no read) and different after
+ * every put, because each put renames a fresh temp file (a new inode) over the key. Two puts could only share
+ * an etag if the file system reused an inode for a file of the same size written in the same nanosecond.
+ */
+export function etagOf(s: BigIntStats): string {
+  return `${s.ino.toString(36)}-${s.size.toString(36)}-${s.mtimeNs.toString(36)}`;
+}
+
+/** Writes the bytes of a put to a new file in `tmpDir` and syncs it; the caller publishes it under the key. */
+export async function writeTempFile(tmpDir: string, body: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<{ path: string; stats: BigIntStats }> {
+  const path = join(tmpDir, `${process.pid}-${randomBytes(12).toString('hex')}.tmp`);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'wx');
+    if (body instanceof Uint8Array) {
+      await writeAll(fh, body);
+    } else {
+      for await (const piece of body) {
+        assertPiece(piece);
+        signal?.throwIfAborted();
+        await writeAll(fh, piece);
+      }
+    }
+    signal?.throwIfAborted();
+    await fh.sync();
+    const stats = await fh.stat({ bigint: true });
+    await fh.close();
+    fh = undefined;
+    return { path, stats };
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.byteLength) {
+    const { bytesWritten } = await fh.write(bytes, at, bytes.byteLength - at);
+    at += bytesWritten;
+  }
+}
+
+/** fsync of a directory, so a rename, link or unlink in it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** mkdir -p that also syncs every directory it created into its parent (a new object must survive a crash). */
+export async function makeParents(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const created: string[] = [];
+  for (let d = dir; d.length >= first.length; d = dirname(d)) created.push(d);
+  // created is deepest first; sync each new directory's parent, top down.
+  for (const d of created.reverse()) await syncDir(dirname(d));
+}
+
+/** Removes empty directories from `dir` up to (not including) `root`; stops at the first non-empty one. */
+export async function pruneEmptyDirs(root: string, dir: string): Promise<void> {
+  for (let d = dir; d !== root && relative(root, d) !== '' && !relative(root, d).startsWith(`..${sep}`); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return; // not empty (ENOTEMPTY), gone, or in use: leave it
+    }
+  }
+}
+
+/** Deletes files in `dir` last modified more than `maxAgeMs` ago; returns how many. */
+export async function sweepOldFiles(dir: string, maxAgeMs: number): Promise<number> {
+  let removed = 0;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const cutoff = Date.now() - maxAgeMs;
+  for (const name of names) {
+    const path = join(dir, name);
+    const s = await stat(path).catch(() => undefined);
+    if (s?.isFile() && s.mtimeMs < cutoff) {
+      await unlink(path).then(() => removed++, () => undefined);
+    }
+  }
+  return removed;
+}
