@@ -12,3 +12,5 @@ export type { ChunkServiceDeps } from './server/app.js';
 export { chunkRoutes } from './server/chunk-routes.js';
 export type { ChunkRoutesOptions } from './server/chunk-routes.js';
 export { BATCH_CONTENT_TYPE, encodeBatch, decodeBatch } from './batch-framing.js';
+export { FsObjectStore } from './backends/fs-object-store.js';
+export type { FsObjectStoreOptions } from './backends/fs-object-store.js';
