@@ -17,3 +17,5 @@ export { FsRefStore } from './refs/fs-ref-store.js';
 export type { FsRefStoreOptions } from './refs/fs-ref-store.js';
 export type { FileLockOptions } from './refs/fs-lock.js';
 export { assertRefName, MAX_REF_NAME_LENGTH } from './refs/ref-names.js';
+export { RedisRefStore } from './refs/redis-ref-store.js';
+export type { RedisRefStoreOptions } from './refs/redis-ref-store.js';

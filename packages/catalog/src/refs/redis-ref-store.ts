@@ -1,0 +1,173 @@
+import { Redis } from 'ioredis';
+import { ArmillariaError, BackendUnavailableError, ErrorCode, InvalidArgumentError, isHash, type Hash } from '@armillaria/core';
+import { CorruptMetadataError, RefConflictError } from '../errors.js';
+import { CAS_SCRIPT, CAS_SCRIPT_SHA, SEQ_DIGITS } from './redis-cas-script.js';
+import { checkCas, checkReflogQuery, fromStoredEntry } from './ref-args.js';
+import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
+import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+
+export type RedisRefStoreOptions = {
+  /**
+   * Prepended to every key (default `armillaria:refs:`). For Redis Cluster use a hash tag such as
+   * `{armillaria-refs}:` so all keys of the store share one slot, as the CAS script requires.
+   */
+  keyPrefix?: string;
+} & (
+  | { /** `redis://[user:pass@]host:port[/db]` or `rediss://…`; the store owns and closes this connection. */ url: string }
+  | { /** A connection the caller owns: `close()` leaves it open. */ redis: Redis }
+);
+
+const MGET_BATCH = 500;
+// Server replies that mean "not now" rather than "wrong": mapped to BACKEND_UNAVAILABLE like a lost connection.
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN|NOREPLICAS)\b/;
+
+/**
+ * RefStore on Redis. Keys: `<p>ref:<name>` the value, `<p>names` a sorted set of existing names (so
+ * list is a ZRANGEBYLEX range, never KEYS/SCAN), `<p>log:<name>` the reflog as a sorted set scored by
+ * time (so reflog is a ZREVRANGEBYSCORE range with LIMIT) and `<p>seq:<name>` its sequence counter.
+ * compareAndSwap is one Lua script (see redis-cas-script.ts): the value, the index and the reflog
+ * change together or not at all. Connection failures surface as BackendUnavailableError.
+ */
+export class RedisRefStore implements RefStore {
+  private readonly redis: Redis;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private lastConnectionError: Error | undefined;
+
+  constructor(options: RedisRefStoreOptions) {
+    this.prefix = options.keyPrefix ?? 'armillaria:refs:';
+    if (typeof this.prefix !== 'string') throw new InvalidArgumentError('keyPrefix must be a string');
+    if ('redis' in options && options.redis) {
+      this.redis = options.redis;
+      this.owned = false;
+    } else {
+      const url = (options as { url?: unknown }).url;
+      if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw new InvalidArgumentError('RedisRefStore needs a redis:// or rediss:// url');
+      this.redis = new Redis(url, {
+        lazyConnect: true,
+        // Fail a command after a couple of reconnect attempts instead of queueing it forever.
+        maxRetriesPerRequest: 2,
+        connectTimeout: 5_000,
+        retryStrategy: (times) => Math.min(times * 100, 2_000),
+      });
+      this.owned = true;
+      // Without a listener ioredis prints every reconnect failure; keep the last one for error messages.
+      this.redis.on('error', (err: Error) => {
+        this.lastConnectionError = err;
+      });
+    }
+  }
+
+  async get(name: string): Promise<Hash | undefined> {
+    assertRefName(name);
+    const value = await this.call(() => this.redis.get(this.valueKey(name)));
+    return value === null ? undefined : checkValue(name, value);
+  }
+
+  async compareAndSwap(name: string, expected: Hash | null, next: Hash | null, entry?: ReflogMeta): Promise<void> {
+    const req = checkCas(name, expected, next, entry);
+    const stored: Record<string, unknown> = { old: req.expected, new: req.next };
+    if (req.message !== undefined) stored.message = req.message;
+    if (req.author !== undefined) stored.author = req.author;
+    const keys = [this.valueKey(req.name), this.namesKey(), this.logKey(req.name), this.seqKey(req.name)];
+    const args = [req.name, req.expected ?? '', req.next ?? '', String(req.time), JSON.stringify(stored)];
+    const [ok, actual] = (await this.call(() => this.evalCas(keys, args))) as [number, string];
+    if (ok !== 1) throw new RefConflictError(req.name, req.expected, actual === '' ? null : checkValue(req.name, actual));
+  }
+
+  async list(prefix: string): Promise<RefEntry[]> {
+    if (!isFeasibleRefPrefix(prefix)) return [];
+    const names =
+      prefix === ''
+        ? await this.call(() => this.redis.zrangebylex(this.namesKey(), '-', '+'))
+        : await this.call(() => this.redis.zrangebylex(this.namesKey(), `[${prefix}`, `[${prefix}\xff`));
+    const out: RefEntry[] = [];
+    for (let i = 0; i < names.length; i += MGET_BATCH) {
+      const batch = names.slice(i, i + MGET_BATCH);
+      const values = await this.call(() => this.redis.mget(batch.map((n) => this.valueKey(n))));
+      // A ref deleted between the two reads is simply absent from the answer.
+      batch.forEach((n, j) => {
+        const v = values[j];
+        if (v !== null && v !== undefined) out.push({ name: n, value: checkValue(n, v) });
+      });
+    }
+    return out;
+  }
+
+  async reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]> {
+    const q = checkReflogQuery(name, opts);
+    if (q.limit === 0) return [];
+    const max = q.before === Infinity ? '+inf' : `(${q.before}`;
+    const key = this.logKey(q.name);
+    const raw =
+      q.limit === Infinity
+        ? await this.call(() => this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES'))
+        : await this.call(() => this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, q.limit));
+    const out: ReflogEntry[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const member = raw[i] as string;
+      let parsed: unknown;
+      try {
+        parsed = { ...JSON.parse(member.slice(SEQ_DIGITS)), time: Number(raw[i + 1]) };
+      } catch {
+        parsed = undefined;
+      }
+      const e = fromStoredEntry(q.name, parsed);
+      if (!e) throw new CorruptMetadataError('reflog entry', q.name, `unreadable member in ${key}`);
+      out.push(e);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned || this.redis.status === 'end') return;
+    if (this.redis.status === 'wait') {
+      this.redis.disconnect(); // never connected (lazyConnect): nothing to flush
+      return;
+    }
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private valueKey(name: string): string {
+    return `${this.prefix}ref:${name}`;
+  }
+  private namesKey(): string {
+    return `${this.prefix}names`;
+  }
+  private logKey(name: string): string {
+    return `${this.prefix}log:${name}`;
+  }
+  private seqKey(name: string): string {
+    return `${this.prefix}seq:${name}`;
+  }
+
+  private async evalCas(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(CAS_SCRIPT_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(CAS_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Runs one Redis call, turning connection trouble into BACKEND_UNAVAILABLE and other failures into typed errors. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ArmillariaError) throw err;
+      const e = err as Error;
+      const isReply = e?.name === 'ReplyError';
+      if (!isReply || TRANSIENT_REPLY.test(e.message)) {
+        const cause = this.lastConnectionError ?? e;
+        throw new BackendUnavailableError(`redis is unavailable: ${e?.message ?? String(err)}${cause !== e ? ` (${cause.message})` : ''}`, { cause: err });
+      }
+      throw new ArmillariaError(ErrorCode.Internal, `redis refused a ref operation: ${e.message}`, { cause: err });
+    }
+  }
+}
+
+function checkValue(name: string, value: string): Hash {
+  if (!isHash(value)) throw new CorruptMetadataError('ref', name, 'stored value is not a hash');
+  return value;
+}
