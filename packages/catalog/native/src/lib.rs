@@ -1,0 +1,294 @@
+//! Deterministic Parquet codec for the Armillaria table format.
+//!
+//! JS hands over rows as Arrow IPC streams (or existing Parquet chunks), plus an optional row order
+//! ("picks") and the chunk boundaries it computed; this crate materialises each chunk, writes it as
+//! Parquet with one fixed writer configuration and returns the bytes with per-column statistics.
+//! The same rows always give the same bytes: no timestamps, random ids or version-dependent
+//! `created_by`, and a normalised schema (every field nullable, no metadata) whatever the source.
+
+mod stats;
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_select::{concat::concat_batches, interleave::interleave};
+use bytes::Bytes;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+
+/// Fixed on purpose: a `created_by` naming the crate version would change every chunk hash on upgrade.
+const CREATED_BY: &str = "armillaria table-format 1";
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Error + '_ {
+  move |e| Error::new(Status::InvalidArg, format!("{context}: {e}"))
+}
+
+#[napi(object)]
+pub struct EncodeOptions {
+  /// `zstd` (level 1, default), `snappy` or `none`.
+  pub compression: Option<String>,
+  /// Rows per row group (default 1,048,576: one row group per chunk in practice).
+  pub row_group_rows: Option<u32>,
+}
+
+#[napi(object)]
+pub struct EncodedChunk {
+  pub bytes: Buffer,
+  pub rows: u32,
+  /// JSON array, one `{min,max,nullCount}` per column; integers as decimal strings (see stats.rs).
+  pub stats: String,
+}
+
+fn writer_props(opts: &EncodeOptions) -> Result<WriterProperties> {
+  let compression = match opts.compression.as_deref().unwrap_or("zstd") {
+    "zstd" => Compression::ZSTD(ZstdLevel::try_new(1).map_err(err("zstd level"))?),
+    "snappy" => Compression::SNAPPY,
+    "none" => Compression::UNCOMPRESSED,
+    other => return Err(Error::new(Status::InvalidArg, format!("unknown compression {other}"))),
+  };
+  // Every knob that influences the bytes is set explicitly, so a crate upgrade changing a default
+  // does not silently change chunk hashes.
+  Ok(
+    WriterProperties::builder()
+      .set_created_by(CREATED_BY.to_string())
+      .set_writer_version(WriterVersion::PARQUET_1_0)
+      .set_compression(compression)
+      .set_max_row_group_row_count(Some(opts.row_group_rows.unwrap_or(1 << 20) as usize))
+      .set_data_page_size_limit(1024 * 1024)
+      .set_dictionary_page_size_limit(1024 * 1024)
+      .set_write_batch_size(1024)
+      .set_statistics_enabled(EnabledStatistics::Chunk)
+      .set_statistics_truncate_length(None)
+      .set_key_value_metadata(None)
+      .build(),
+  )
+}
+
+/// Dictionary columns (Arrow JS builds them for strings) are stored as their plain value type.
+fn plain_type(dt: &DataType) -> DataType {
+  match dt {
+    DataType::Dictionary(_, value) => value.as_ref().clone(),
+    other => other.clone(),
+  }
+}
+
+/// Every field nullable, no metadata, no dictionaries: rows from JS and rows decoded from Parquet
+/// encode identically.
+fn normalise_schema(schema: &Schema) -> SchemaRef {
+  let fields: Vec<Field> = schema
+    .fields()
+    .iter()
+    .map(|f| Field::new(f.name(), plain_type(f.data_type()), true))
+    .collect();
+  Arc::new(Schema::new(fields))
+}
+
+/// One source (Arrow IPC stream or Parquet file) as a single batch.
+fn load_source(bytes: Vec<u8>) -> Result<RecordBatch> {
+  let batches: Vec<RecordBatch>;
+  let schema: SchemaRef;
+  if bytes.len() >= 4 && &bytes[..4] == PARQUET_MAGIC {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes)).map_err(err("parquet source"))?;
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    let reader = builder.with_batch_size(rows).build().map_err(err("parquet source"))?;
+    schema = reader.schema();
+    batches = reader.collect::<std::result::Result<_, _>>().map_err(err("parquet source"))?;
+  } else {
+    let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), None).map_err(err("ipc source"))?;
+    schema = reader.schema();
+    batches = reader.collect::<std::result::Result<_, _>>().map_err(err("ipc source"))?;
+  }
+  let normal = normalise_schema(&schema);
+  let batch = concat_batches(&schema, &batches).map_err(err("concat"))?;
+  let mut columns = Vec::with_capacity(batch.num_columns());
+  for col in batch.columns() {
+    columns.push(match col.as_any_dictionary_opt() {
+      None => col.clone(),
+      Some(dict) => arrow_select::take::take(dict.values().as_ref(), dict.keys(), None).map_err(err("unpack dictionary"))?,
+    });
+  }
+  RecordBatch::try_new(normal, columns).map_err(err("normalise"))
+}
+
+fn encode_batch(batch: &RecordBatch, props: WriterProperties) -> Result<(Vec<u8>, String)> {
+  let mut bytes = Vec::new();
+  let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).map_err(err("parquet writer"))?;
+  writer.write(batch).map_err(err("parquet write"))?;
+  let metadata = writer.close().map_err(err("parquet close"))?;
+  let stats = stats::column_stats_json(&batch.schema(), &metadata);
+  Ok((bytes, stats))
+}
+
+pub struct BuildChunksTask {
+  sources: Vec<Vec<u8>>,
+  picks: Option<Vec<u32>>,
+  cuts: Vec<u32>,
+  opts: EncodeOptions,
+}
+
+impl BuildChunksTask {
+  fn chunk_batch(&self, batches: &[RecordBatch], whole: Option<&RecordBatch>, start: usize, end: usize) -> Result<RecordBatch> {
+    if let Some(whole) = whole {
+      return Ok(whole.slice(start, end - start));
+    }
+    let picks = self.picks.as_ref().expect("picks present when sources are not concatenated");
+    let schema = batches[0].schema();
+    let mut indices = Vec::with_capacity(end - start);
+    for i in start..end {
+      let (s, r) = (picks[2 * i] as usize, picks[2 * i + 1] as usize);
+      if s >= batches.len() || r >= batches[s].num_rows() {
+        return Err(Error::new(Status::InvalidArg, format!("pick {i} ({s}, {r}) is out of range")));
+      }
+      indices.push((s, r));
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for c in 0..schema.fields().len() {
+      let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+      columns.push(interleave(&arrays, &indices).map_err(err("interleave"))?);
+    }
+    RecordBatch::try_new(schema, columns).map_err(err("chunk batch"))
+  }
+}
+
+impl Task for BuildChunksTask {
+  type Output = Vec<(Vec<u8>, u32, String)>;
+  type JsValue = Vec<EncodedChunk>;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let props = writer_props(&self.opts)?;
+    let sources = std::mem::take(&mut self.sources);
+    let batches = sources.into_iter().map(load_source).collect::<Result<Vec<_>>>()?;
+    if batches.is_empty() {
+      return Err(Error::new(Status::InvalidArg, "no sources".to_string()));
+    }
+    for b in &batches[1..] {
+      if b.schema().fields() != batches[0].schema().fields() {
+        return Err(Error::new(Status::InvalidArg, "sources have different schemas".to_string()));
+      }
+    }
+    let total: usize = match &self.picks {
+      Some(p) => p.len() / 2,
+      None => batches.iter().map(|b| b.num_rows()).sum(),
+    };
+    let whole = if self.picks.is_none() {
+      Some(concat_batches(&batches[0].schema(), &batches).map_err(err("concat"))?)
+    } else {
+      None
+    };
+    let mut bounds = Vec::with_capacity(self.cuts.len() + 1);
+    let mut prev = 0usize;
+    for &c in &self.cuts {
+      let c = c as usize;
+      if c <= prev || c > total {
+        return Err(Error::new(Status::InvalidArg, format!("cut {c} out of order or beyond {total} rows")));
+      }
+      bounds.push((prev, c));
+      prev = c;
+    }
+    if prev != total {
+      return Err(Error::new(Status::InvalidArg, format!("cuts end at {prev}, rows are {total}")));
+    }
+    // Chunks are independent: encode them on two threads (the machines this targets have few cores).
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let this = &*self;
+    let slots: Vec<std::sync::Mutex<Option<Result<(Vec<u8>, u32, String)>>>> =
+      (0..bounds.len()).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+      for _ in 0..workers.min(bounds.len().max(1)) {
+        scope.spawn(|| loop {
+          let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+          if i >= bounds.len() {
+            break;
+          }
+          let (start, end) = bounds[i];
+          let r = this
+            .chunk_batch(&batches, whole.as_ref(), start, end)
+            .and_then(|b| encode_batch(&b, props.clone()))
+            .map(|(bytes, stats)| (bytes, (end - start) as u32, stats));
+          *slots[i].lock().unwrap() = Some(r);
+        });
+      }
+    });
+    slots.into_iter().map(|s| s.into_inner().unwrap().expect("every chunk encoded")).collect()
+  }
+
+  fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+    Ok(
+      output
+        .into_iter()
+        .map(|(bytes, rows, stats)| EncodedChunk { bytes: bytes.into(), rows, stats })
+        .collect(),
+    )
+  }
+}
+
+/// Writes chunks. `sources`: Arrow IPC streams or Parquet files with the same columns. `picks`:
+/// flat (source, row) pairs giving the output row order; absent = the sources concatenated. `cuts`:
+/// exclusive end row of each chunk, strictly increasing, the last equal to the number of rows.
+#[napi]
+pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint32Array, opts: Option<EncodeOptions>) -> AsyncTask<BuildChunksTask> {
+  AsyncTask::new(BuildChunksTask {
+    sources: sources.iter().map(|b| b.to_vec()).collect(),
+    picks: picks.map(|p| p.to_vec()),
+    cuts: cuts.to_vec(),
+    opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None }),
+  })
+}
+
+pub struct DecodeTask {
+  bytes: Vec<u8>,
+  columns: Option<Vec<String>>,
+}
+
+impl Task for DecodeTask {
+  type Output = Vec<u8>;
+  type JsValue = Buffer;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let bytes = Bytes::from(std::mem::take(&mut self.bytes));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(err("parquet decode"))?;
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    let builder = match &self.columns {
+      None => builder,
+      Some(names) => {
+        let schema = builder.schema().clone();
+        let mut roots = Vec::with_capacity(names.len());
+        for n in names {
+          roots.push(schema.index_of(n).map_err(err("projection"))?);
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder.with_projection(mask)
+      }
+    };
+    let reader = builder.with_batch_size(rows).build().map_err(err("parquet decode"))?;
+    let schema = reader.schema();
+    let mut out = Vec::new();
+    {
+      let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema).map_err(err("ipc writer"))?;
+      for b in reader {
+        w.write(&b.map_err(err("parquet decode"))?).map_err(err("ipc write"))?;
+      }
+      w.finish().map_err(err("ipc finish"))?;
+    }
+    Ok(out)
+  }
+
+  fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+    Ok(output.into())
+  }
+}
+
+/// Parquet bytes -> Arrow IPC stream, optionally only `columns` (in file order).
+#[napi]
+pub fn decode_parquet(bytes: Buffer, columns: Option<Vec<String>>) -> AsyncTask<DecodeTask> {
+  AsyncTask::new(DecodeTask { bytes: bytes.to_vec(), columns })
+}
