@@ -57,3 +57,31 @@ export class MergeConflictError extends ArmillariaError {
     super(ErrorCode.MergeConflict, message, { details: { conflicts } });
   }
 }
+
+export class AmbiguousRefError extends ArmillariaError {
+  constructor(repo: string, prefix: string, candidates: string[]) {
+    super(ErrorCode.AmbiguousRef, `commit prefix ${prefix} matches ${candidates.length} commits in repo ${repo}`, { details: { repo, prefix, candidates } });
+  }
+}
+
+/** Creating a repo that exists: the repo's ref lost its create-only compare-and-swap. */
+export class RepoExistsError extends ArmillariaError {
+  constructor(repo: string) {
+    super(ErrorCode.RefConflict, `repo ${repo} already exists`, { details: { repo } });
+  }
+}
+
+export class TableExistsError extends ArmillariaError {
+  constructor(repo: string, table: string) {
+    super(ErrorCode.TableExists, `table ${table} already exists in repo ${repo}`, { details: { repo, table } });
+  }
+}
+
+/** A branch or tag that already exists (tags never move; branches move only by commits and merges). */
+export class RefExistsError extends ArmillariaError {
+  constructor(kind: 'branch' | 'tag', repo: string, name: string) {
+    super(kind === 'branch' ? ErrorCode.BranchExists : ErrorCode.TagExists, `${kind} ${name} already exists in repo ${repo}`, {
+      details: { repo, [kind]: name },
+    });
+  }
+}

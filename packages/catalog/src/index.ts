@@ -8,7 +8,24 @@ export {
   CorruptMetadataError,
   CatalogNotFoundError,
   MergeConflictError,
+  AmbiguousRefError,
+  RepoExistsError,
+  TableExistsError,
+  RefExistsError,
 } from './errors.js';
+// Catalog operations (embedded + remote) and their types.
+export { Catalog } from './catalog.js';
+export type { CatalogOptions } from './catalog.js';
+export type {
+  CatalogApi, Rows, AsOf, CreateRepoOptions, RepoInfo, Commit, TreeInput, CommitTreeOptions, RefOptions, TableRefOptions,
+  ReadTableOptions, TableVersion, TableDescription, TableSchema, WriteOptions, CreateTableOptions, NewColumn, CommitResult,
+  RefInfo, LogOptions, LogEntry, DiffOptions, DiffResult, TableDiff, MergeStrategy, MergeOptions, MergeConflict, MergeResult,
+} from './catalog-api.js';
+export type { CommitRecord, TreeRecord, TreeEntry } from './model/commit.js';
+export { sameEntry } from './model/commit.js';
+export { assertRepoName, assertTableName, assertTagName, assertBranchName, refNames } from './names.js';
+export { parseAsOf, parseRefSpec } from './ref-resolver.js';
+export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,

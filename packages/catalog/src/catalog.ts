@@ -1,0 +1,405 @@
+import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, type Hash } from '@armillaria/core';
+import type { ChunkStore } from '@armillaria/chunk-store';
+import type { Table } from 'apache-arrow';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, RefConflictError, RefExistsError, RepoExistsError, TableExistsError } from './errors.js';
+import type { RefStore } from './refs/ref-store.js';
+import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
+import { CommitStore } from './model/commit-store.js';
+import { sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
+import { RefResolver } from './ref-resolver.js';
+import { assertBranchName, assertRepoName, assertTableName, assertTagName, refNames } from './names.js';
+import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
+import { tableVersionAt } from './ops/time-travel.js';
+import { logOf } from './ops/log.js';
+import { diffRefs } from './ops/diff.js';
+import { mergeRefs } from './ops/merge.js';
+import { revertCommit } from './ops/revert.js';
+import { Schema, Field } from 'apache-arrow';
+import type {
+  AsOf, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
+  LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
+  TableDescription, TableRefOptions, TableVersion, WriteOptions,
+} from './catalog-api.js';
+
+export interface CatalogOptions {
+  chunks: ChunkStore;
+  refs: RefStore;
+  /** How table versions are stored. */
+  format: TableFormat;
+  /** Parsed commits and trees kept in memory (default 50,000 of each). */
+  cacheSize?: number;
+  /** Rebases of a write over concurrent commits to other tables before REF_CONFLICT (default 8). */
+  maxRebases?: number;
+}
+
+interface Change {
+  entry: TreeEntry | null;
+  result?: WriteResult;
+}
+
+/**
+ * The catalog in-process: repositories of versioned tables with Git-like history. Every write is
+ * read head -> table format op -> new tree -> commit chunk -> one RefStore compare-and-swap; a
+ * concurrent commit to another table is rebased over automatically, one to the same table surfaces
+ * as REF_CONFLICT.
+ */
+export class Catalog implements CatalogApi, CatalogContext {
+  readonly chunks: ChunkStore;
+  readonly refs: RefStore;
+  readonly format: TableFormat;
+  readonly store: CommitStore;
+  readonly resolver: RefResolver;
+  private readonly repos = new Map<string, RepoInfo>();
+  private readonly maxRebases: number;
+
+  constructor(options: CatalogOptions) {
+    this.chunks = options.chunks;
+    this.refs = options.refs;
+    this.format = options.format;
+    this.store = new CommitStore(options.chunks, options.cacheSize);
+    this.resolver = new RefResolver(options.refs, this.store);
+    this.maxRebases = options.maxRebases ?? 8;
+  }
+
+  // ---- repositories
+
+  async createRepo(name: string, opts: CreateRepoOptions = {}): Promise<RepoInfo> {
+    assertRepoName(name);
+    const defaultBranch = opts.defaultBranch ?? 'main';
+    assertBranchName(defaultBranch);
+    const info: RepoInfo = { name, defaultBranch, createdAt: Date.now() };
+    const config = await this.store.putJson({ kind: 'repo', ...info });
+    try {
+      await this.refs.compareAndSwap(refNames.repo(name), null, config, { message: 'create repo', author: opts.author ?? DEFAULT_AUTHOR });
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.RefConflict)) throw new RepoExistsError(name);
+      throw err;
+    }
+    const tree = await this.store.writeTree({ tables: {} });
+    const root = await this.store.writeCommit({ parents: [], tree, message: `create repo ${name}`, author: opts.author ?? DEFAULT_AUTHOR, time: info.createdAt });
+    await this.indexCommit(name, root.hash);
+    await this.refs.compareAndSwap(refNames.branch(name, defaultBranch), null, root.hash, { message: 'create repo', author: opts.author ?? DEFAULT_AUTHOR, time: root.time });
+    this.repos.set(name, info);
+    return info;
+  }
+
+  async getRepo(name: string): Promise<RepoInfo> {
+    return { ...(await this.repoInfo(name)) };
+  }
+
+  async listRepos(): Promise<RepoInfo[]> {
+    const entries = await this.refs.list(refNames.reposPrefix);
+    return Promise.all(entries.map((e) => this.getRepo(e.name.slice(refNames.reposPrefix.length))));
+  }
+
+  async repoInfo(name: string): Promise<RepoInfo> {
+    assertRepoName(name);
+    const cached = this.repos.get(name);
+    if (cached) return cached;
+    const config = await this.refs.get(refNames.repo(name));
+    if (config === undefined) throw new CatalogNotFoundError(ErrorCode.RepoNotFound, `repo ${name} not found`, { repo: name });
+    const raw = (await this.store.readJson(config, 'repo config')) as RepoInfo;
+    const info: RepoInfo = { name: raw.name, defaultBranch: raw.defaultBranch, createdAt: raw.createdAt };
+    this.repos.set(name, info);
+    return info;
+  }
+
+  // ---- low-level pieces
+
+  async resolve(repo: string, ref?: string, opts: { asOf?: AsOf } = {}): Promise<Commit> {
+    return this.resolver.resolve(await this.repoInfo(repo), ref, opts.asOf);
+  }
+
+  async readCommit(repo: string, hash: Hash): Promise<Commit> {
+    return this.resolver.commitOf(await this.repoInfo(repo), hash);
+  }
+
+  async readTree(repo: string, hash: Hash): Promise<TreeRecord> {
+    await this.repoInfo(repo);
+    return this.store.readTree(hash);
+  }
+
+  async commitTree(repo: string, branch: string, opts: CommitTreeOptions): Promise<Commit> {
+    const info = await this.repoInfo(repo);
+    assertBranchName(branch);
+    const base = await this.resolver.commitOf(info, opts.baseCommit);
+    const baseTables = (await this.store.readTree(base.tree)).tables;
+    const tables: TreeRecord['tables'] = {};
+    for (const [name, e] of Object.entries(opts.tree?.tables ?? {})) {
+      assertTableName(name);
+      if (!isHash(e?.manifest) || !Number.isInteger(e.version) || e.version < 1) {
+        throw new InvalidArgumentError(`tree entry of table ${name} needs a manifest hash and a version >= 1`, { details: { table: name } });
+      }
+      const origin = e.origin ?? (baseTables[name]?.origin ?? base.hash);
+      if (!isHash(origin)) throw new InvalidArgumentError(`tree entry of table ${name} has a bad origin`, { details: { table: name } });
+      tables[name] = { manifest: e.manifest, version: e.version, origin };
+    }
+    const meta: CommitMeta = { message: opts.message ?? 'commit', author: opts.author ?? DEFAULT_AUTHOR };
+    if (opts.txnId !== undefined) meta.txnId = opts.txnId;
+    if (opts.mergeParents?.length) meta.mergeParents = opts.mergeParents;
+    return this.commitTables(info, branch, opts.baseCommit, tables, meta);
+  }
+
+  async branchHead(repo: RepoInfo, branch: string): Promise<Commit> {
+    assertBranchName(branch);
+    const head = await this.refs.get(refNames.branch(repo.name, branch));
+    if (head === undefined) throw new CatalogNotFoundError(ErrorCode.BranchNotFound, `branch ${branch} not found in repo ${repo.name}`, { repo: repo.name, branch });
+    return this.store.readCommit(head);
+  }
+
+  async commitTables(repo: RepoInfo, branch: string, base: Hash, tables: TreeRecord['tables'], meta: CommitMeta): Promise<Commit> {
+    const tree = await this.store.writeTree({ tables });
+    const parents = [base, ...(meta.mergeParents ?? [])];
+    const commit = await this.store.writeCommit({ parents, tree, message: meta.message, author: meta.author, ...(meta.txnId !== undefined ? { txnId: meta.txnId } : {}) });
+    await this.indexCommit(repo.name, commit.hash);
+    try {
+      await this.refs.compareAndSwap(refNames.branch(repo.name, branch), base, commit.hash, { message: meta.message, author: meta.author, time: commit.time });
+    } catch (err) {
+      // The commit never became visible: drop it from the prefix index (best effort; a leftover
+      // entry names a real, merely unreachable commit).
+      await this.refs.compareAndSwap(refNames.commit(repo.name, commit.hash), commit.hash, null).catch(() => undefined);
+      if (isArmillariaError(err, ErrorCode.RefConflict) && (await this.refs.get(refNames.branch(repo.name, branch))) === undefined) {
+        throw new CatalogNotFoundError(ErrorCode.BranchNotFound, `branch ${branch} not found in repo ${repo.name}`, { repo: repo.name, branch });
+      }
+      throw err;
+    }
+    return commit;
+  }
+
+  private async indexCommit(repo: string, hash: Hash): Promise<void> {
+    try {
+      await this.refs.compareAndSwap(refNames.commit(repo, hash), null, hash);
+    } catch (err) {
+      // Same commit written twice (identical content): already indexed.
+      if (!isArmillariaError(err, ErrorCode.RefConflict)) throw err;
+    }
+  }
+
+  async tableVersion(repo: string, table: string, opts: TableRefOptions = {}): Promise<TableVersion> {
+    const info = await this.repoInfo(repo);
+    assertTableName(table);
+    const at = await this.resolver.resolve(info, opts.ref, opts.asOf);
+    return tableVersionAt(this, info, table, at, opts.version);
+  }
+
+  // ---- tables
+
+  async listTables(repo: string, opts: RefOptions = {}): Promise<TableVersion[]> {
+    const commit = await this.resolve(repo, opts.ref, opts);
+    const tree = await this.store.readTree(commit.tree);
+    return Object.keys(tree.tables).sort().map((table) => {
+      const e = tree.tables[table] as TreeEntry;
+      return { table, version: e.version, manifest: e.manifest, commit: commit.hash };
+    });
+  }
+
+  async describeTable(repo: string, table: string, opts: TableRefOptions = {}): Promise<TableDescription> {
+    const v = await this.tableVersion(repo, table, opts);
+    const m = await this.format.readManifest(v.manifest);
+    const out: TableDescription = { ...v, schema: { fields: m.schema.fields.map((f) => ({ ...f })) }, rows: m.rows, bytes: m.bytes };
+    if (m.primaryKey) out.primaryKey = [...m.primaryKey];
+    return out;
+  }
+
+  async read(repo: string, table: string, opts: ReadTableOptions = {}): Promise<Table> {
+    const v = await this.tableVersion(repo, table, opts);
+    const readOpts: { columns?: readonly string[]; range?: ReadTableOptions['range'] } = {};
+    if (opts.columns) readOpts.columns = opts.columns;
+    if (opts.range) readOpts.range = opts.range;
+    return this.format.read(v.manifest, readOpts);
+  }
+
+  async createTable(repo: string, table: string, opts: CreateTableOptions): Promise<CommitResult> {
+    assertTableName(table);
+    if (!opts.schema && !opts.rows) throw new InvalidArgumentError('createTable needs a schema or rows', { details: { table } });
+    const schema = opts.schema ? schemaFromSpec(opts.schema) : undefined;
+    const rows = toArrowTable(opts.rows ?? [], schema);
+    return this.change(repo, table, opts, `create table ${table}`, async (current, base) => {
+      if (current) throw new TableExistsError(repo, table);
+      const primaryKey = opts.primaryKey ? [...opts.primaryKey] : undefined;
+      const result = await this.format.write(rows, primaryKey ? { primaryKey } : {});
+      return { entry: { manifest: result.manifest, version: 1, origin: base.hash }, result };
+    });
+  }
+
+  async dropTable(repo: string, table: string, opts: WriteOptions = {}): Promise<CommitResult> {
+    assertTableName(table);
+    return this.change(repo, table, opts, `drop table ${table}`, async (current) => {
+      this.mustExist(repo, table, current);
+      return { entry: null };
+    });
+  }
+
+  async write(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.changeRows(repo, table, opts, 'write', async (cur, m) => {
+      const data = toArrowTable(rows, schemaFromManifest(m));
+      return this.format.write(data, m.primaryKey ? { primaryKey: m.primaryKey, previous: cur.manifest } : { previous: cur.manifest });
+    });
+  }
+
+  async append(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.changeRows(repo, table, opts, 'append', (cur, m) => this.format.append(cur.manifest, toArrowTable(rows, schemaFromManifest(m))));
+  }
+
+  async upsert(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.changeRows(repo, table, opts, 'upsert', (cur, m) => {
+      if (!m.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'upsert');
+      return this.format.upsert(cur.manifest, toArrowTable(rows, schemaFromManifest(m)));
+    });
+  }
+
+  async deleteRows(repo: string, table: string, keys: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.changeRows(repo, table, opts, 'delete', (cur, m) => {
+      const pk = m.primaryKey;
+      if (!pk?.length) throw new PrimaryKeyRequiredError(table, 'delete by key');
+      const full = schemaFromManifest(m);
+      const keySchema = new Schema(pk.map((k) => full.fields.find((f) => f.name === k) as Field));
+      return this.format.deleteKeys(cur.manifest, toArrowTable(keys, keySchema));
+    });
+  }
+
+  async addColumn(repo: string, table: string, column: NewColumn, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.changeRows(repo, table, opts, `add column ${column?.name} to`, (cur) => this.format.addColumn(cur.manifest, column));
+  }
+
+  private async changeRows(
+    repo: string, table: string, opts: WriteOptions, verb: string,
+    op: (current: TreeEntry, manifest: Manifest) => Promise<WriteResult>,
+  ): Promise<CommitResult> {
+    assertTableName(table);
+    return this.change(repo, table, opts, `${verb} ${table}`, async (current) => {
+      const cur = this.mustExist(repo, table, current);
+      const result = await op(cur, await this.format.readManifest(cur.manifest));
+      return { entry: { manifest: result.manifest, version: cur.version + 1, origin: cur.origin }, result };
+    });
+  }
+
+  private mustExist(repo: string, table: string, entry: TreeEntry | undefined): TreeEntry {
+    if (!entry) throw new CatalogNotFoundError(ErrorCode.TableNotFound, `table ${table} not found in repo ${repo}`, { repo, table });
+    return entry;
+  }
+
+  /**
+   * One table change as a commit. The format op runs once; if the CAS loses to a commit that left
+   * this table alone, the same new entry is put on the new head's tree and the CAS retried.
+   */
+  private async change(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
+    apply: (current: TreeEntry | undefined, base: Commit) => Promise<Change>): Promise<CommitResult> {
+    const info = await this.repoInfo(repo);
+    const branch = opts.branch ?? info.defaultBranch;
+    let base = await this.branchHead(info, branch);
+    let tables = (await this.store.readTree(base.tree)).tables;
+    const before = tables[table];
+    const change = await apply(before, base);
+    const meta: CommitMeta = { message: opts.message ?? defaultMessage, author: opts.author ?? DEFAULT_AUTHOR };
+    if (opts.txnId !== undefined) meta.txnId = opts.txnId;
+    for (let attempt = 0; ; attempt++) {
+      const next = { ...tables };
+      if (change.entry) next[table] = change.entry;
+      else delete next[table];
+      try {
+        const commit = await this.commitTables(info, branch, base.hash, next, meta);
+        const out: CommitResult = { commit, table };
+        if (change.entry) Object.assign(out, { version: change.entry.version, manifest: change.entry.manifest });
+        if (change.result) Object.assign(out, { rows: change.result.rows, chunksWritten: change.result.chunksWritten, chunksReused: change.result.chunksReused });
+        return out;
+      } catch (err) {
+        if (!(err instanceof RefConflictError || isArmillariaError(err, ErrorCode.RefConflict)) || attempt >= this.maxRebases) throw err;
+        base = await this.branchHead(info, branch);
+        tables = (await this.store.readTree(base.tree)).tables;
+        if (!sameEntry(tables[table], before)) throw err;
+      }
+    }
+  }
+
+  // ---- history
+
+  async log(repo: string, opts: LogOptions = {}): Promise<LogEntry[]> {
+    const info = await this.repoInfo(repo);
+    if (opts.table !== undefined) assertTableName(opts.table);
+    const from = await this.resolver.resolve(info, opts.ref, opts.asOf);
+    return logOf(this, from, opts);
+  }
+
+  // ---- branches and tags
+
+  async createBranch(repo: string, name: string, opts: { from?: string; asOf?: AsOf } = {}): Promise<RefInfo> {
+    const info = await this.repoInfo(repo);
+    assertBranchName(name);
+    const at = await this.resolver.resolve(info, opts.from, opts.asOf);
+    try {
+      await this.refs.compareAndSwap(refNames.branch(repo, name), null, at.hash, { message: `branch from ${opts.from ?? info.defaultBranch}` });
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.RefConflict)) throw new RefExistsError('branch', repo, name);
+      throw err;
+    }
+    return { name, commit: at.hash };
+  }
+
+  async getBranch(repo: string, name: string): Promise<RefInfo> {
+    const head = await this.branchHead(await this.repoInfo(repo), name);
+    return { name, commit: head.hash };
+  }
+
+  async listBranches(repo: string): Promise<RefInfo[]> {
+    await this.repoInfo(repo);
+    const prefix = refNames.branchesPrefix(repo);
+    return (await this.refs.list(prefix)).map((e) => ({ name: e.name.slice(prefix.length), commit: e.value }));
+  }
+
+  async deleteBranch(repo: string, name: string): Promise<void> {
+    const info = await this.repoInfo(repo);
+    if (name === info.defaultBranch) throw new InvalidArgumentError(`the default branch ${name} cannot be deleted`, { details: { repo, branch: name } });
+    const head = await this.branchHead(info, name);
+    await this.refs.compareAndSwap(refNames.branch(repo, name), head.hash, null, { message: 'delete branch' });
+  }
+
+  async createTag(repo: string, name: string, opts: { ref?: string; asOf?: AsOf } = {}): Promise<RefInfo> {
+    const info = await this.repoInfo(repo);
+    assertTagName(name);
+    const at = await this.resolver.resolve(info, opts.ref, opts.asOf);
+    try {
+      await this.refs.compareAndSwap(refNames.tag(repo, name), null, at.hash, { message: `tag ${opts.ref ?? info.defaultBranch}` });
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.RefConflict)) throw new RefExistsError('tag', repo, name);
+      throw err;
+    }
+    return { name, commit: at.hash };
+  }
+
+  async listTags(repo: string): Promise<RefInfo[]> {
+    await this.repoInfo(repo);
+    const prefix = refNames.tagsPrefix(repo);
+    return (await this.refs.list(prefix)).map((e) => ({ name: e.name.slice(prefix.length), commit: e.value }));
+  }
+
+  async deleteTag(repo: string, name: string): Promise<void> {
+    await this.repoInfo(repo);
+    assertTagName(name);
+    const value = await this.refs.get(refNames.tag(repo, name));
+    if (value === undefined) throw new CatalogNotFoundError(ErrorCode.TagNotFound, `tag ${name} not found in repo ${repo}`, { repo, tag: name });
+    await this.refs.compareAndSwap(refNames.tag(repo, name), value, null, { message: 'delete tag' });
+  }
+
+  // ---- compare and combine
+
+  async diff(repo: string, from: string, to: string, opts: DiffOptions = {}): Promise<DiffResult> {
+    const info = await this.repoInfo(repo);
+    if (opts.table !== undefined) assertTableName(opts.table);
+    const [a, b] = await Promise.all([this.resolver.resolve(info, from), this.resolver.resolve(info, to)]);
+    return diffRefs(this, a, b, opts);
+  }
+
+  async merge(repo: string, opts: MergeOptions): Promise<MergeResult> {
+    return mergeRefs(this, await this.repoInfo(repo), opts);
+  }
+
+  async revert(repo: string, commit: string, opts: WriteOptions = {}): Promise<CommitResult> {
+    return revertCommit(this, await this.repoInfo(repo), commit, opts);
+  }
+
+  async close(): Promise<void> {
+    // The stores belong to whoever built them; the catalog holds nothing else open.
+  }
+}

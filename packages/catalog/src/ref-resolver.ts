@@ -1,0 +1,112 @@
+import { ErrorCode, InvalidArgumentError, type Hash } from '@armillaria/core';
+import { AmbiguousRefError, CatalogNotFoundError, InvalidNameError } from './errors.js';
+import type { RefStore } from './refs/ref-store.js';
+import type { CommitStore } from './model/commit-store.js';
+import { refNames } from './names.js';
+import type { AsOf, Commit, RepoInfo } from './catalog-api.js';
+
+const HEX_PREFIX = /^[0-9a-f]{6,64}$/;
+const BRANCH_SYNTAX = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+
+/** `ms`, from a Date, ms number, or ISO / digits string; INVALID_ARGUMENT otherwise. */
+export function parseAsOf(value: AsOf): number {
+  if (value instanceof Date) {
+    if (!Number.isNaN(value.getTime())) return value.getTime();
+  } else if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value;
+  } else if (typeof value === 'string') {
+    if (/^\d+$/.test(value)) return Number(value);
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new InvalidArgumentError(`not a time: ${JSON.stringify(String(value))} (expected an ISO-8601 time or ms since epoch)`, {
+    details: { asOf: String(value) },
+  });
+}
+
+/** Splits `name@{time}` into its parts. */
+export function parseRefSpec(ref: string): { name: string; at?: number } {
+  const m = /^(.*)@\{([^}]*)\}$/.exec(ref);
+  if (!m) return { name: ref };
+  return { name: m[1] ?? '', at: parseAsOf(m[2] ?? '') };
+}
+
+/**
+ * Turns ref syntax into a commit. Branch, tag and full hash are single RefStore reads; a hash prefix
+ * lists one shard of the commit index; a time goes through the branch's reflog (one indexed read) or,
+ * for tags and commits, a skip-pointer search over first-parent commit times (O(log n) commit reads).
+ */
+export class RefResolver {
+  constructor(private readonly refs: RefStore, private readonly store: CommitStore) {}
+
+  async resolve(repo: RepoInfo, ref: string | undefined, asOf?: AsOf): Promise<Commit> {
+    const spec = ref === undefined ? { name: '' } : parseRefSpec(ref);
+    if (spec.at !== undefined && asOf !== undefined) {
+      throw new InvalidArgumentError('give a time either as ref@{time} or as asOf, not both', { details: { ref } });
+    }
+    const at = spec.at ?? (asOf === undefined ? undefined : parseAsOf(asOf));
+    const name = spec.name === '' ? repo.defaultBranch : spec.name;
+    if (!BRANCH_SYNTAX.test(name) || name.includes('..')) throw new InvalidNameError('ref', name, 'not a branch, tag or commit hash');
+
+    const branchHead = await this.refs.get(refNames.branch(repo.name, name));
+    if (branchHead !== undefined) {
+      if (at === undefined) return this.store.readCommit(branchHead);
+      return this.branchAt(repo, name, at);
+    }
+    let commit: Commit | undefined;
+    if (!name.includes('/')) {
+      const tagged = await this.refs.get(refNames.tag(repo.name, name));
+      if (tagged !== undefined) commit = await this.store.readCommit(tagged);
+    }
+    if (!commit && HEX_PREFIX.test(name)) commit = await this.byHashPrefix(repo, name);
+    if (!commit) {
+      throw new CatalogNotFoundError(ErrorCode.RefNotFound, `ref ${JSON.stringify(name)} is not a branch, tag or commit of repo ${repo.name}`, {
+        repo: repo.name, ref: name,
+      });
+    }
+    return at === undefined ? commit : this.commitAt(repo, commit, at, name);
+  }
+
+  /** The commit a branch pointed to at `at`: the newest reflog entry not after it. */
+  private async branchAt(repo: RepoInfo, branch: string, at: number): Promise<Commit> {
+    const [entry] = await this.refs.reflog(refNames.branch(repo.name, branch), { before: at + 1, limit: 1 });
+    if (!entry || entry.new === null) {
+      throw new CatalogNotFoundError(ErrorCode.RefNotFound, `branch ${branch} did not exist at ${new Date(at).toISOString()}`, {
+        repo: repo.name, ref: branch, asOf: at,
+      });
+    }
+    return this.store.readCommit(entry.new);
+  }
+
+  /** The newest first-parent ancestor of `from` made at or before `at`. */
+  async commitAt(repo: RepoInfo, from: Commit, at: number, refName: string): Promise<Commit> {
+    if (from.time <= at) return from;
+    const oldestAfter = await this.store.oldestWhere(from, async (c) => c.time > at);
+    const parent = oldestAfter.parents[0];
+    if (parent === undefined) {
+      throw new CatalogNotFoundError(ErrorCode.RefNotFound, `${refName} has no commit at or before ${new Date(at).toISOString()}`, {
+        repo: repo.name, ref: refName, asOf: at,
+      });
+    }
+    return this.store.readCommit(parent);
+  }
+
+  /** Full hashes are checked against the commit index; prefixes list one index shard. */
+  async byHashPrefix(repo: RepoInfo, prefix: string): Promise<Commit | undefined> {
+    if (prefix.length === 64) {
+      const known = await this.refs.get(refNames.commit(repo.name, prefix));
+      return known === undefined ? undefined : this.store.readCommit(known);
+    }
+    const matches = await this.refs.list(refNames.commitPrefix(repo.name, prefix));
+    if (matches.length === 0) return undefined;
+    if (matches.length > 1) throw new AmbiguousRefError(repo.name, prefix, matches.slice(0, 10).map((m) => m.value));
+    return this.store.readCommit((matches[0] as { value: Hash }).value);
+  }
+
+  /** COMMIT_NOT_FOUND unless `hash` is a commit of this repo. */
+  async commitOf(repo: RepoInfo, hash: string): Promise<Commit> {
+    const commit = /^[0-9a-f]{64}$/.test(hash) ? await this.byHashPrefix(repo, hash) : undefined;
+    if (!commit) throw new CatalogNotFoundError(ErrorCode.CommitNotFound, `commit ${hash} not found in repo ${repo.name}`, { repo: repo.name, hash });
+    return commit;
+  }
+}

@@ -1,0 +1,165 @@
+import {
+  Binary, Bool, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, Schema, Table, TimestampMicrosecond,
+  TimestampMillisecond, Type, Uint16, Uint32, Uint64, Uint8, Utf8, vectorFromArray, type DataType,
+} from 'apache-arrow';
+import { SchemaMismatchError } from './errors.js';
+import type { Rows, TableSchema } from './catalog-api.js';
+import type { ColumnType, Manifest } from './table-format/table-format.js';
+
+/**
+ * The one place rows change shape: plain objects <-> Arrow, manifest type names <-> Arrow types, and
+ * the JSON-safe form of values that leave the library as JSON (diffs, conflicts).
+ */
+
+export function columnTypeToArrow(type: ColumnType): DataType {
+  switch (type) {
+    case 'bool': return new Bool();
+    case 'int8': return new Int8();
+    case 'int16': return new Int16();
+    case 'int32': return new Int32();
+    case 'int64': return new Int64();
+    case 'uint8': return new Uint8();
+    case 'uint16': return new Uint16();
+    case 'uint32': return new Uint32();
+    case 'uint64': return new Uint64();
+    case 'float32': return new Float32();
+    case 'float64': return new Float64();
+    case 'utf8': return new Utf8();
+    case 'binary': return new Binary();
+    case 'date32': return new DateDay();
+    case 'timestamp_ms': return new TimestampMillisecond();
+    case 'timestamp_us': return new TimestampMicrosecond();
+    default: throw new SchemaMismatchError(`unsupported column type ${JSON.stringify(type)}`, { type: String(type) });
+  }
+}
+
+export function schemaFromSpec(spec: TableSchema): Schema {
+  if (spec instanceof Schema) return spec;
+  if (!spec || !Array.isArray(spec.fields) || spec.fields.length === 0) {
+    throw new SchemaMismatchError('a schema needs at least one field');
+  }
+  return new Schema(spec.fields.map((f) => new Field(f.name, columnTypeToArrow(f.type), f.nullable ?? true)));
+}
+
+export function schemaFromManifest(manifest: Manifest): Schema {
+  return new Schema(manifest.schema.fields.map((f) => new Field(f.name, columnTypeToArrow(f.type), f.nullable)));
+}
+
+/** Arrow table from rows: Arrow tables pass through; plain objects use `schema` or an inferred one. */
+export function toArrowTable(rows: Rows, schema?: Schema): Table {
+  if (rows instanceof Table) return rows;
+  if (!Array.isArray(rows)) throw new SchemaMismatchError('rows must be an Arrow table or an array of objects');
+  const objects = rows as ReadonlyArray<Record<string, unknown>>;
+  const target = schema ?? inferSchema(objects);
+  const known = new Set(target.fields.map((f) => f.name));
+  for (const row of objects) {
+    if (!row || typeof row !== 'object') throw new SchemaMismatchError('every row must be an object');
+    for (const k of Object.keys(row)) {
+      if (!known.has(k)) throw new SchemaMismatchError(`column ${JSON.stringify(k)} is not in the table's schema`, { column: k });
+    }
+  }
+  const columns: Record<string, ReturnType<typeof vectorFromArray>> = {};
+  for (const field of target.fields) {
+    const values = objects.map((row) => coerce(row[field.name], field));
+    columns[field.name] = vectorFromArray(values, field.type);
+  }
+  if (objects.length === 0) return new Table(target);
+  const table = new Table(columns);
+  // Table(columns) marks every field nullable; restore the declared schema.
+  return new Table(target, table.batches.map((b) => b));
+}
+
+function coerce(value: unknown, field: Field): unknown {
+  if (value === undefined || value === null) {
+    if (!field.nullable) throw new SchemaMismatchError(`column ${field.name} is not nullable`, { column: field.name });
+    return null;
+  }
+  const bad = (): never => {
+    throw new SchemaMismatchError(`value ${describe(value)} does not fit column ${field.name} (${String(field.type)})`, { column: field.name });
+  };
+  switch (field.typeId) {
+    case Type.Bool:
+      return typeof value === 'boolean' ? value : bad();
+    case Type.Int: {
+      const bits = (field.type as Int64).bitWidth;
+      if (bits === 64) {
+        if (typeof value === 'bigint') return value;
+        if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+        if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+        return bad();
+      }
+      if (typeof value === 'bigint') return Number(value);
+      return typeof value === 'number' && Number.isInteger(value) ? value : bad();
+    }
+    case Type.Float:
+      if (typeof value === 'bigint') return Number(value);
+      return typeof value === 'number' ? value : bad();
+    case Type.Utf8:
+      return typeof value === 'string' ? value : bad();
+    case Type.Binary:
+      return value instanceof Uint8Array ? value : bad();
+    case Type.Date:
+    case Type.Timestamp:
+      if (value instanceof Date) return value.getTime();
+      if (typeof value === 'number') return value;
+      if (typeof value === 'bigint') return Number(value);
+      if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return Date.parse(value);
+      return bad();
+    default:
+      return bad();
+  }
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+}
+
+/** Numbers become float64 (lossless for JS numbers), bigint int64, Date timestamp_ms, bytes binary. */
+export function inferSchema(rows: ReadonlyArray<Record<string, unknown>>): Schema {
+  const types = new Map<string, ColumnType | null>();
+  for (const row of rows) {
+    if (!row || typeof row !== 'object') throw new SchemaMismatchError('every row must be an object');
+    for (const [k, v] of Object.entries(row)) {
+      const t = v === null || v === undefined ? null : typeOfValue(k, v);
+      const seen = types.get(k);
+      if (seen === undefined || seen === null) types.set(k, t);
+      else if (t !== null && t !== seen) throw new SchemaMismatchError(`column ${k} holds both ${seen} and ${t} values`, { column: k });
+    }
+  }
+  if (types.size === 0) throw new SchemaMismatchError('cannot infer a schema from no rows: give a schema');
+  return new Schema([...types].map(([name, t]) => new Field(name, columnTypeToArrow(t ?? 'utf8'), true)));
+}
+
+function typeOfValue(column: string, v: unknown): ColumnType {
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'number') return 'float64';
+  if (typeof v === 'bigint') return 'int64';
+  if (typeof v === 'string') return 'utf8';
+  if (v instanceof Date) return 'timestamp_ms';
+  if (v instanceof Uint8Array) return 'binary';
+  throw new SchemaMismatchError(`cannot store ${typeof v} values (column ${column})`, { column });
+}
+
+/** Rows of an Arrow table as plain objects (Arrow's own value types: bigint for 64-bit ints). */
+export function tableToRows(table: Table): Array<Record<string, unknown>> {
+  return table.toArray().map((row) => ({ ...(row as { toJSON(): Record<string, unknown> }).toJSON() }));
+}
+
+/**
+ * A value safe for JSON and equal on both sides of HTTP: bigint as number when exact, else as a
+ * decimal string; bytes as base64; Dates as ms.
+ */
+export function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Date) return value.getTime();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonSafe(v);
+    return out;
+  }
+  return value;
+}
