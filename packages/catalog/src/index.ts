@@ -36,3 +36,5 @@ export type { FileLockOptions } from './refs/fs-lock.js';
 export { assertRefName, MAX_REF_NAME_LENGTH } from './refs/ref-names.js';
 export { RedisRefStore } from './refs/redis-ref-store.js';
 export type { RedisRefStoreOptions } from './refs/redis-ref-store.js';
+export { ObjectStoreRefStore } from './refs/object-store-ref-store.js';
+export type { ObjectStoreRefStoreOptions } from './refs/object-store-ref-store.js';

@@ -4,6 +4,8 @@ import type { ReflogEntry, ReflogMeta } from './ref-store.js';
 
 /** Longest reflog message or author accepted, in UTF-16 code units. */
 export const MAX_REFLOG_TEXT = 16 * 1024;
+/** Latest reflog time accepted (ms, about year 33658): 15 digits, so keys can hold it zero-padded. */
+export const MAX_REFLOG_TIME = 999_999_999_999_999;
 
 /** The checked arguments of one compareAndSwap, shared by every RefStore implementation. */
 export interface CasRequest {
@@ -30,7 +32,9 @@ export function checkCas(name: unknown, expected: unknown, next: unknown, entry:
   }
   if (entry !== undefined && (entry === null || typeof entry !== 'object')) throw new InvalidArgumentError('reflog entry must be an object');
   const time = entry?.time ?? now;
-  if (!Number.isSafeInteger(time) || time < 0) throw new InvalidArgumentError(`reflog time must be a non-negative integer of ms, got ${String(time)}`);
+  if (!Number.isSafeInteger(time) || time < 0 || time > MAX_REFLOG_TIME) {
+    throw new InvalidArgumentError(`reflog time must be an integer of ms in [0, ${MAX_REFLOG_TIME}], got ${String(time)}`);
+  }
   const req: CasRequest = { name, expected, next, time };
   const message = checkText('message', entry?.message);
   const author = checkText('author', entry?.author);

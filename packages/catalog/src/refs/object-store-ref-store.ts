@@ -1,0 +1,186 @@
+import {
+  BackendUnavailableError, canonicalJsonBytes, InvalidArgumentError, isArmillariaError, isHash, mapLimit, parseJsonBytes, sleep,
+  ErrorCode, type Hash,
+} from '@armillaria/core';
+import type { ObjectStore } from '@armillaria/chunk-store';
+import { CorruptMetadataError, RefConflictError } from '../errors.js';
+import { RefKeys } from './object-store-ref-keys.js';
+import { checkCas, checkReflogQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry } from './ref-args.js';
+import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
+import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+
+export interface ObjectStoreRefStoreOptions {
+  /** Where refs and reflogs live; S3 (MinIO) in production, so a deployment can run on object storage alone. */
+  objects: ObjectStore;
+  /** Key prefix, '' or ending in '/' (default ''); keys are listed in object-store-ref-keys.ts. */
+  prefix?: string;
+}
+
+/** The ref object: a value, or a tombstone (`value: null`) once deleted. */
+interface RefBody {
+  value: Hash | null;
+  /** Bumped by every successful CAS, never reused, even across delete and re-create. */
+  version: number;
+  /** Time of the newest reflog entry, so entry times never go backwards. */
+  time: number;
+}
+
+const READ_CONCURRENCY = 16;
+// A conditional put can lose while the value still equals `expected` (another writer moved the ref away and
+// back, or our head/get pair saw two versions); then we retry. Only such churn exhausts this.
+const MAX_ATTEMPTS = 50;
+const REFLOG_WRITE_ATTEMPTS = 3;
+
+/**
+ * RefStore on any ObjectStore, using conditional writes as compare-and-swap: read the ref object's etag
+ * (head) then its body (get), compare, then put with `ifMatch: etag`, or `ifNoneMatch: '*'` when there is
+ * no object. A lost precondition re-reads and reports the actual value as RefConflictError.
+ *
+ * Delete writes a tombstone with `ifMatch` instead of deleting the object: S3 has no conditional delete
+ * on every implementation (AWS only added If-Match on DeleteObject in 2024, MinIO and others differ), and
+ * an unconditional delete could erase a concurrent winner's value. A later create then puts over the
+ * tombstone with `ifMatch` too. Tombstones cost one small object per deleted ref.
+ *
+ * Each reflog entry is its own immutable object written after the ref moved (`ifNoneMatch: '*'`); if it
+ * cannot be written after a few attempts the move stands and only that log line is lost, as after a
+ * crash between the two puts. Reading is a listing of the ref's log prefix, newest first by key.
+ */
+export class ObjectStoreRefStore implements RefStore {
+  private readonly objects: ObjectStore;
+  private readonly keys: RefKeys;
+
+  constructor(options: ObjectStoreRefStoreOptions) {
+    if (!options?.objects) throw new InvalidArgumentError('ObjectStoreRefStore needs an ObjectStore');
+    const prefix = options.prefix ?? '';
+    if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) throw new InvalidArgumentError("prefix must be '' or end with '/'");
+    this.objects = options.objects;
+    this.keys = new RefKeys(prefix);
+  }
+
+  async get(name: string): Promise<Hash | undefined> {
+    assertRefName(name);
+    const body = await this.readBody(name);
+    return body?.value ?? undefined;
+  }
+
+  async compareAndSwap(name: string, expected: Hash | null, next: Hash | null, entry?: ReflogMeta): Promise<void> {
+    const req = checkCas(name, expected, next, entry);
+    const key = this.keys.ref(req.name);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.readRef(req.name);
+      const actual = current?.body.value ?? null;
+      if (actual !== req.expected) throw new RefConflictError(req.name, req.expected, actual);
+      const body: RefBody = { value: req.next, version: (current?.body.version ?? 0) + 1, time: clampTime(req.time, current?.body.time) };
+      try {
+        await this.objects.put(key, canonicalJsonBytes(body), current ? { ifMatch: current.etag } : { ifNoneMatch: '*' });
+      } catch (err) {
+        if (isArmillariaError(err, ErrorCode.PreconditionFailed)) continue;
+        throw err;
+      }
+      await this.appendReflog(req.name, body, toStoredEntry(req, body.time));
+      return;
+    }
+    throw new BackendUnavailableError(`ref ${req.name} kept changing under compareAndSwap (${MAX_ATTEMPTS} attempts)`);
+  }
+
+  async list(prefix: string): Promise<RefEntry[]> {
+    if (!isFeasibleRefPrefix(prefix)) return [];
+    const names: string[] = [];
+    for await (const info of this.objects.list(this.keys.refsListPrefix(prefix))) {
+      const name = this.keys.nameOf(info.key);
+      // `refs/a/b/` also lists `refs/a/b/~ref`, the ref `a/b` itself, which does not start with `a/b/`.
+      if (name !== undefined && name.startsWith(prefix) && isValidName(name)) names.push(name);
+    }
+    const values = await mapLimit(names, READ_CONCURRENCY, async (n) => (await this.readBody(n))?.value ?? null);
+    const out: RefEntry[] = [];
+    names.forEach((n, i) => {
+      const value = values[i];
+      if (value) out.push({ name: n, value });
+    });
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]> {
+    const q = checkReflogQuery(name, opts);
+    const before = Math.ceil(q.before); // times are integers: time < 4500.5 means time < 4501
+    if (q.limit === 0 || before <= 0) return [];
+    const listOpts = before <= MAX_REFLOG_TIME ? { startAfter: this.keys.logStartAfter(q.name, before) } : undefined;
+    const keys: string[] = [];
+    for await (const info of this.objects.list(this.keys.logDir(q.name), listOpts)) {
+      keys.push(info.key);
+      if (keys.length >= q.limit) break;
+    }
+    return mapLimit(keys, READ_CONCURRENCY, async (key) => {
+      const e = fromStoredEntry(q.name, parseOrUndefined(await this.objects.get(key)));
+      if (!e) throw new CorruptMetadataError('reflog entry', q.name, `${key} is not a reflog entry`);
+      return e;
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  /** The ref object with the etag it was read under; head first, so a newer body only makes the put fail. */
+  private async readRef(name: string): Promise<{ etag: string; body: RefBody } | undefined> {
+    const key = this.keys.ref(name);
+    for (;;) {
+      const info = await this.objects.head(key);
+      if (!info) return undefined;
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.objects.get(key);
+      } catch (err) {
+        if (isArmillariaError(err, ErrorCode.ObjectNotFound)) continue; // removed out of band between head and get
+        throw err;
+      }
+      return { etag: info.etag, body: parseBody(name, bytes) };
+    }
+  }
+
+  private async readBody(name: string): Promise<RefBody | undefined> {
+    try {
+      return parseBody(name, await this.objects.get(this.keys.ref(name)));
+    } catch (err) {
+      if (isArmillariaError(err, ErrorCode.ObjectNotFound)) return undefined;
+      throw err;
+    }
+  }
+
+  private async appendReflog(name: string, body: RefBody, entry: object): Promise<void> {
+    const key = this.keys.logEntry(name, body.time, body.version);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.objects.put(key, canonicalJsonBytes(entry), { ifNoneMatch: '*' });
+        return;
+      } catch (err) {
+        // Already there: an earlier attempt landed though its reply was lost.
+        if (isArmillariaError(err, ErrorCode.PreconditionFailed) || attempt >= REFLOG_WRITE_ATTEMPTS) return;
+        await sleep(50 * attempt);
+      }
+    }
+  }
+}
+
+function isValidName(name: string): boolean {
+  try {
+    assertRefName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseOrUndefined(bytes: Uint8Array): unknown {
+  try {
+    return parseJsonBytes(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBody(name: string, bytes: Uint8Array): RefBody {
+  const b = parseOrUndefined(bytes) as Partial<RefBody> | undefined;
+  if (!b || !(b.value === null || isHash(b.value)) || !Number.isSafeInteger(b.version) || typeof b.time !== 'number') {
+    throw new CorruptMetadataError('ref', name, 'the ref object is not {value, version, time}');
+  }
+  return b as RefBody;
+}
