@@ -14,3 +14,7 @@ export type { ChunkRoutesOptions } from './server/chunk-routes.js';
 export { BATCH_CONTENT_TYPE, encodeBatch, decodeBatch } from './batch-framing.js';
 export { FsObjectStore } from './backends/fs-object-store.js';
 export type { FsObjectStoreOptions } from './backends/fs-object-store.js';
+export { loadHasher, hasherInfo } from './load-hasher.js';
+export type { LoadHasherOptions, HasherInfo } from './load-hasher.js';
+export { NativeHasher } from './native-hasher.js';
+export { WasmHasher } from './wasm-hasher.js';
