@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { ErrorCode, isArmillariaError } from '@armillaria/core';
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js';
+import { objectStoreContract, pseudoRandomStream } from './object-store.contract.js';
+
+const endpoint = process.env.ARMILLARIA_S3_ENDPOINT;
+const accessKeyId = process.env.ARMILLARIA_S3_ACCESS_KEY ?? 'minioadmin';
+const secretAccessKey = process.env.ARMILLARIA_S3_SECRET_KEY ?? 'minioadmin';
+const MiB = 1 << 20;
+
+/** One bucket for this file; every test empties it afterwards. */
+const bucket = `armillaria-s3-store-${randomBytes(4).toString('hex')}`;
+
+function options(extra: Partial<S3ObjectStoreOptions> = {}): S3ObjectStoreOptions {
+  // A threshold and part size small enough for the 12-20 MiB contract bodies to go multipart.
+  return { endpoint: endpoint as string, region: 'us-east-1', bucket, accessKeyId, secretAccessKey, multipartThresholdBytes: 6 * MiB, partSizeBytes: 5 * MiB, ...extra };
+}
+
+let bucketReady: Promise<void> | undefined;
+async function openStore(extra: Partial<S3ObjectStoreOptions> = {}): Promise<S3ObjectStore> {
+  const store = new S3ObjectStore(options(extra));
+  bucketReady ??= store.ensureBucket();
+  await bucketReady;
+  return store;
+}
+
+async function empty(store: S3ObjectStore): Promise<void> {
+  const keys: string[] = [];
+  for await (const info of store.list('')) keys.push(info.key);
+  await store.deleteMany(keys);
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (isArmillariaError(err)) return err.code;
+    throw err;
+  }
+  return 'RESOLVED';
+}
+
+describe.skipIf(!endpoint)('S3ObjectStore on MinIO', () => {
+  objectStoreContract('s3', async () => {
+    const store = await openStore();
+    return {
+      store,
+      cleanup: async () => {
+        await empty(store);
+        await store.close();
+      },
+    };
+  });
+
+  it('keeps stores with different prefixes apart and strips the prefix from listed keys', async () => {
+    const a = await openStore({ prefix: 'tenant-a' });
+    const b = await openStore({ prefix: 'tenant-b/' });
+    try {
+      expect(a.description).toBe(`s3://${bucket}/tenant-a/`);
+      await a.put('x/1', Buffer.from('a1'));
+      await b.put('x/1', Buffer.from('b1'));
+      expect(Buffer.from(await a.get('x/1')).toString()).toBe('a1');
+      expect(Buffer.from(await b.get('x/1')).toString()).toBe('b1');
+      expect((await collectKeys(a.list('')))).toEqual(['x/1']);
+      expect((await collectKeys(a.list('x/', { startAfter: 'x/0' })))).toEqual(['x/1']);
+      // The prefix counts towards S3's 1024-byte key limit.
+      const longest = Array.from({ length: 5 }, () => 'k'.repeat(204)).join('/'); // 1024 bytes: valid alone, too long after 'tenant-a/'
+      expect(await codeOf(a.put(longest, Buffer.from('x')))).toBe(ErrorCode.InvalidArgument);
+      expect(await codeOf(a.put(longest.slice(9), Buffer.from('x')))).toBe('RESOLVED');
+    } finally {
+      await empty(a);
+      await empty(b);
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('aborts the multipart upload of a failed stream, leaving no parts behind', async () => {
+    const store = await openStore();
+    try {
+      await expect(store.putStream('mpu/failed', pseudoRandomStream(20 * MiB, 3, MiB, 12 * MiB))).rejects.toThrow('source failed mid-stream');
+      const raw = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+      try {
+        const out = await raw.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'mpu/' }));
+        expect(out.Uploads ?? []).toEqual([]);
+      } finally {
+        raw.destroy();
+      }
+      expect(await store.head('mpu/failed')).toBeUndefined();
+    } finally {
+      await empty(store);
+      await store.close();
+    }
+  });
+
+  it('creates a missing bucket with ensureBucket; ping fails before and passes after', async () => {
+    const store = new S3ObjectStore(options({ bucket: `armillaria-ensure-${randomBytes(4).toString('hex')}` }));
+    try {
+      expect(await codeOf(store.ping())).toBe(ErrorCode.BackendUnavailable);
+      expect(await codeOf(store.put('k', Buffer.from('x')))).toBe(ErrorCode.BackendUnavailable);
+      await store.ensureBucket();
+      await store.ensureBucket(); // idempotent
+      await expect(store.ping()).resolves.toBeUndefined();
+      await store.put('k', Buffer.from('x'));
+      await store.delete('k');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports wrong credentials as BACKEND_UNAVAILABLE without the secret in the message', async () => {
+    const secret = `secret-${randomBytes(8).toString('hex')}`;
+    const store = new S3ObjectStore(options({ secretAccessKey: secret, maxAttempts: 1 }));
+    try {
+      const err = await store.get('any/key').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isArmillariaError(err, ErrorCode.BackendUnavailable)).toBe(true);
+      expect(String((err as Error).message)).not.toContain(secret);
+      expect(JSON.stringify(err)).not.toContain(secret);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rejects bad options with INVALID_ARGUMENT', () => {
+    expect(() => new S3ObjectStore(options({ bucket: '' }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(() => new S3ObjectStore(options({ partSizeBytes: MiB }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(() => new S3ObjectStore(options({ maxConcurrency: 0 }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(() => new S3ObjectStore(options({ prefix: '../up' }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(() => new S3ObjectStore({ bucket, accessKeyId: 'only-one' })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+  });
+});
+
+describe('S3ObjectStore without a server', () => {
+  it('reports an unreachable endpoint as BACKEND_UNAVAILABLE after its retries', async () => {
+    // Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
+    const store = new S3ObjectStore({ endpoint: 'http://127.0.0.1:9', bucket: 'b', accessKeyId: 'k', secretAccessKey: 'not-in-errors', maxAttempts: 2 });
+    try {
+      const err = await store.get('a/b').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isArmillariaError(err, ErrorCode.BackendUnavailable)).toBe(true);
+      expect(String((err as Error).message)).not.toContain('not-in-errors');
+      expect(await codeOf(store.ping())).toBe(ErrorCode.BackendUnavailable);
+      expect(await codeOf(store.put('a/b', Buffer.from('x')))).toBe(ErrorCode.BackendUnavailable);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+async function collectKeys(it: AsyncIterable<{ key: string }>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const x of it) out.push(x.key);
+  return out;
+}
