@@ -18,3 +18,5 @@ export { loadHasher, hasherInfo } from './load-hasher.js';
 export type { LoadHasherOptions, HasherInfo } from './load-hasher.js';
 export { NativeHasher } from './native-hasher.js';
 export { WasmHasher } from './wasm-hasher.js';
+export { S3ObjectStore } from './backends/s3-object-store.js';
+export type { S3ObjectStoreOptions } from './backends/s3-object-store.js';
