@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, parseJsonBytes } from '@armillaria/core';
-import { MemoryObjectStore, type ObjectStore } from '@armillaria/chunk-store';
+import { FsObjectStore, MemoryObjectStore, S3ObjectStore, type ObjectStore } from '@armillaria/chunk-store';
+import { createTestBucket, deleteTestBucket, s3TestConfig, tempDir, uniqueName, type TempDir } from '@armillaria/testkit';
 import { ObjectStoreRefStore } from '../src/index.js';
 import { hashOf, refStoreContract } from './ref-store.contract.js';
 
@@ -20,6 +21,46 @@ function unreachableObjects(): ObjectStore {
 
 refStoreContract('object-store (memory)', async () => new ObjectStoreRefStore({ objects: new MemoryObjectStore(), prefix: 'meta/' }), {
   unreachable: { factory: async () => new ObjectStoreRefStore({ objects: unreachableObjects() }), code: 'BACKEND_UNAVAILABLE' },
+});
+
+describe('ObjectStoreRefStore on FsObjectStore', () => {
+  const dirs: TempDir[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.map((d) => d.cleanup()));
+  });
+  refStoreContract('object-store (fs)', async () => {
+    const dir = tempDir('refs-fs-objects');
+    dirs.push(dir);
+    return new ObjectStoreRefStore({ objects: new FsObjectStore({ root: dir.path }) });
+  });
+});
+
+describe.skipIf(!process.env.ARMILLARIA_S3_ENDPOINT)('ObjectStoreRefStore on S3 (MinIO)', () => {
+  let bucket: string;
+  const stores: S3ObjectStore[] = [];
+  beforeAll(async () => {
+    // Set but unreachable fails here, loudly.
+    bucket = await createTestBucket('refs');
+  });
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    if (bucket) await deleteTestBucket(bucket);
+  });
+  const s3 = (): S3ObjectStore => {
+    const c = s3TestConfig();
+    const store = new S3ObjectStore({
+      endpoint: c.endpoint, region: c.region, bucket, accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey,
+    });
+    stores.push(store);
+    return store;
+  };
+  refStoreContract('object-store (s3)', async () => new ObjectStoreRefStore({ objects: s3(), prefix: `${uniqueName('run')}/` }), {
+    unreachable: {
+      // Port 1 on loopback: nothing listens there.
+      factory: async () => new ObjectStoreRefStore({ objects: new S3ObjectStore({ endpoint: 'http://127.0.0.1:1', bucket: 'none', accessKeyId: 'x', secretAccessKey: 'y', maxAttempts: 1 }) }),
+      code: 'BACKEND_UNAVAILABLE',
+    },
+  });
 });
 
 describe('ObjectStoreRefStore layout', () => {
