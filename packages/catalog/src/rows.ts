@@ -97,6 +97,8 @@ function coerce(value: unknown, field: Field): unknown {
     case Type.Utf8:
       return typeof value === 'string' ? value : bad();
     case Type.Binary:
+      // Base64 text is how bytes travel in JSON (see jsonSafe).
+      if (typeof value === 'string') return new Uint8Array(Buffer.from(value, 'base64'));
       return value instanceof Uint8Array ? value : bad();
     case Type.Date:
     case Type.Timestamp:

@@ -1,0 +1,348 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '@armillaria/core';
+import type { CatalogApi } from '../src/index.js';
+import { codeOf, errorOf, plainRows, uniqueRepo } from './catalog-helpers.js';
+
+export interface CatalogUnderTest {
+  catalog: CatalogApi;
+  cleanup(): Promise<void>;
+}
+
+const schema = {
+  fields: [
+    { name: 'id', type: 'int64' as const, nullable: false },
+    { name: 'name', type: 'utf8' as const },
+    { name: 'score', type: 'float64' as const },
+  ],
+};
+const row = (id: number, name: string, score = id * 1.5) => ({ id, name, score });
+
+/** The behaviour of every CatalogApi implementation (embedded `Catalog`, `RemoteCatalog`). */
+export function catalogContract(name: string, factory: () => Promise<CatalogUnderTest>): void {
+  describe(`Catalog contract: ${name}`, () => {
+    let ctx: CatalogUnderTest;
+    let c: CatalogApi;
+    beforeAll(async () => {
+      ctx = await factory();
+      c = ctx.catalog;
+    });
+    afterAll(async () => ctx?.cleanup());
+
+    async function repoWithUsers(base: string): Promise<string> {
+      const repo = uniqueRepo(base);
+      await c.createRepo(repo);
+      await c.createTable(repo, 'users', { schema, primaryKey: ['id'], rows: [row(1, 'ada'), row(2, 'bob'), row(3, 'cy')] });
+      return repo;
+    }
+
+    it('creates, gets and lists repos; rejects duplicates, bad and unknown names', async () => {
+      const repo = uniqueRepo('repos');
+      const info = await c.createRepo(repo, { defaultBranch: 'trunk' });
+      expect(info).toMatchObject({ name: repo, defaultBranch: 'trunk' });
+      expect(await c.getRepo(repo)).toEqual(info);
+      expect((await c.listRepos()).map((r) => r.name)).toContain(repo);
+      expect(await codeOf(c.createRepo(repo))).toBe('REF_CONFLICT');
+      expect(await codeOf(c.createRepo('bad name'))).toBe('INVALID_NAME');
+      expect(await codeOf(c.createRepo('../etc'))).toBe('INVALID_NAME');
+      expect(await codeOf(c.getRepo(uniqueRepo('missing')))).toBe('REPO_NOT_FOUND');
+      expect((await c.listBranches(repo)).map((b) => b.name)).toEqual(['trunk']);
+      const root = await c.resolve(repo);
+      expect(root.parents).toEqual([]);
+      expect(root.generation).toBe(0);
+      expect(await c.listTables(repo)).toEqual([]);
+    });
+
+    it('creates tables from rows or a schema and reads them back', async () => {
+      const repo = await repoWithUsers('tables');
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ada'), row(2, 'bob'), row(3, 'cy')]);
+      const d = await c.describeTable(repo, 'users');
+      expect(d).toMatchObject({ table: 'users', version: 1, rows: 3, primaryKey: ['id'] });
+      expect(d.schema.fields.map((f) => [f.name, f.type])).toEqual([['id', 'int64'], ['name', 'utf8'], ['score', 'float64']]);
+      await c.createTable(repo, 'events', { schema: { fields: [{ name: 'msg', type: 'utf8' }] } });
+      expect((await c.read(repo, 'events')).numRows).toBe(0);
+      await c.createTable(repo, 'inferred', { rows: [{ k: 'a', n: 1 }, { k: 'b', n: 2.5 }] });
+      expect(plainRows(await c.read(repo, 'inferred'), 'n')).toEqual([{ k: 'a', n: 1 }, { k: 'b', n: 2.5 }]);
+      expect((await c.listTables(repo)).map((t) => [t.table, t.version])).toEqual([['events', 1], ['inferred', 1], ['users', 1]]);
+      expect(plainRows(await c.read(repo, 'users', { columns: ['id', 'name'] }))).toEqual([{ id: 1, name: 'ada' }, { id: 2, name: 'bob' }, { id: 3, name: 'cy' }]);
+
+      expect(await codeOf(c.createTable(repo, 'users', { schema }))).toBe('TABLE_EXISTS');
+      expect(await codeOf(c.createTable(repo, 'bad/name', { schema }))).toBe('INVALID_NAME');
+      expect(await codeOf(c.createTable(repo, 'nothing', {}))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.read(repo, 'ghost'))).toBe('TABLE_NOT_FOUND');
+      expect(await codeOf(c.read(repo, 'users', { ref: 'no-such-ref' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.read(repo, 'users', { ref: 'bad ref!' }))).toBe('INVALID_NAME');
+      expect(await codeOf(c.write(repo, 'users', [{ id: 1, nope: 2 }]))).toBe('SCHEMA_MISMATCH');
+      expect(await codeOf(c.write(repo, 'users', [row(1, 'x')], { branch: 'ghost' }))).toBe('BRANCH_NOT_FOUND');
+      expect(await codeOf(c.write(repo, 'users', [row(1, 'x'), row(1, 'y')]))).toBe('DUPLICATE_KEY');
+    });
+
+    it('writes, appends, upserts, deletes and adds columns, each a new table version', async () => {
+      const repo = await repoWithUsers('ops');
+      const up = await c.upsert(repo, 'users', [row(2, 'bobby'), row(4, 'dee')]);
+      expect(up.version).toBe(2);
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ada'), row(2, 'bobby'), row(3, 'cy'), row(4, 'dee')]);
+      const del = await c.deleteRows(repo, 'users', [{ id: 1 }, { id: 99 }]);
+      expect(del.version).toBe(3);
+      expect(plainRows(await c.read(repo, 'users')).map((r) => r.id)).toEqual([2, 3, 4]);
+      await c.write(repo, 'users', [row(10, 'ten')]);
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(10, 'ten')]);
+      expect(await codeOf(c.append(repo, 'users', [row(10, 'again')]))).toBe('DUPLICATE_KEY');
+      await c.append(repo, 'users', [row(11, 'eleven')]);
+      const add = await c.addColumn(repo, 'users', { name: 'active', type: 'bool' });
+      expect(add.version).toBe(6);
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([{ ...row(10, 'ten'), active: null }, { ...row(11, 'eleven'), active: null }]);
+      await c.upsert(repo, 'users', [{ ...row(12, 'twelve'), active: true }]);
+      expect(plainRows(await c.read(repo, 'users')).at(-1)).toEqual({ ...row(12, 'twelve'), active: true });
+
+      await c.createTable(repo, 'log', { rows: [{ msg: 'a' }] });
+      await c.append(repo, 'log', [{ msg: 'b' }]);
+      expect((await c.read(repo, 'log')).numRows).toBe(2);
+      expect(await codeOf(c.upsert(repo, 'log', [{ msg: 'c' }]))).toBe('PRIMARY_KEY_REQUIRED');
+      expect(await codeOf(c.deleteRows(repo, 'log', [{ msg: 'a' }]))).toBe('PRIMARY_KEY_REQUIRED');
+
+      await c.dropTable(repo, 'log');
+      expect(await codeOf(c.read(repo, 'log'))).toBe('TABLE_NOT_FOUND');
+      expect(await codeOf(c.dropTable(repo, 'log'))).toBe('TABLE_NOT_FOUND');
+    });
+
+    it('time travel by version, tag, commit hash and prefix, and time', async () => {
+      const repo = await repoWithUsers('travel');
+      const v1 = await c.tableVersion(repo, 'users');
+      await sleep(3);
+      const second = await c.upsert(repo, 'users', [row(4, 'dee')], { message: 'add dee' });
+      await c.createTag(repo, 'release-1');
+      await sleep(3);
+      await c.deleteRows(repo, 'users', [{ id: 1 }]);
+
+      const ids = async (opts: Parameters<CatalogApi['read']>[2]) => plainRows(await c.read(repo, 'users', opts)).map((r) => r.id);
+      expect(await ids({ version: 1 })).toEqual([1, 2, 3]);
+      expect(await ids({ version: 2 })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ version: 3 })).toEqual([2, 3, 4]);
+      expect(await ids({ ref: 'release-1' })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: second.commit.hash })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: second.commit.hash.slice(0, 8) })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: v1.commit })).toEqual([1, 2, 3]);
+      expect(await ids({ asOf: new Date(second.commit.time) })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: `main@{${second.commit.time}}` })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: `main@{${new Date(second.commit.time).toISOString()}}` })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: `${second.commit.hash}@{${second.commit.time - 1}}` })).toEqual([1, 2, 3]);
+      expect(await ids({ ref: 'release-1', version: 1 })).toEqual([1, 2, 3]);
+      expect((await c.tableVersion(repo, 'users', { version: 2 })).commit).toBe(second.commit.hash);
+
+      expect(await codeOf(c.read(repo, 'users', { version: 4 }))).toBe('VERSION_NOT_FOUND');
+      expect(await codeOf(c.read(repo, 'users', { version: 0 }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.read(repo, 'users', { ref: 'main@{1000}' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.read(repo, 'users', { ref: 'main@{yesterday-ish}' }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.read(repo, 'users', { ref: 'ffffff' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.readCommit(repo, 'f'.repeat(64)))).toBe('COMMIT_NOT_FOUND');
+      expect(await codeOf(c.readCommit(repo, 'nope'))).toBe('COMMIT_NOT_FOUND');
+      const commit = await c.readCommit(repo, second.commit.hash);
+      expect(commit).toMatchObject({ hash: second.commit.hash, message: 'add dee', generation: 3 });
+      const tree = await c.readTree(repo, commit.tree);
+      expect(tree.tables.users).toMatchObject({ version: 2 });
+    });
+
+    it('version lookups never cross into an earlier life of a dropped and recreated table', async () => {
+      const repo = await repoWithUsers('reborn');
+      await c.upsert(repo, 'users', [row(4, 'dee')]);
+      await c.dropTable(repo, 'users');
+      await c.createTable(repo, 'users', { schema, primaryKey: ['id'], rows: [row(7, 'new')] });
+      expect(plainRows(await c.read(repo, 'users', { version: 1 })).map((r) => r.id)).toEqual([7]);
+      expect(await codeOf(c.read(repo, 'users', { version: 2 }))).toBe('VERSION_NOT_FOUND');
+      expect((await c.log(repo, { table: 'users' })).map((e) => e.tableVersion)).toEqual([1]);
+    });
+
+    it('logs a branch and one table', async () => {
+      const repo = await repoWithUsers('log');
+      await c.createTable(repo, 'other', { rows: [{ x: 1 }] });
+      await c.upsert(repo, 'users', [row(5, 'eve')], { message: 'eve', author: 'tester' });
+      await c.append(repo, 'other', [{ x: 2 }]);
+      const log = await c.log(repo);
+      expect(log.map((e) => e.message)).toEqual(['append other', 'eve', 'create table other', 'create table users', `create repo ${repo}`]);
+      expect(log[1]?.author).toBe('tester');
+      expect((await c.log(repo, { limit: 2 })).length).toBe(2);
+      const tableLog = await c.log(repo, { table: 'users' });
+      expect(tableLog.map((e) => [e.message, e.tableVersion])).toEqual([['eve', 2], ['create table users', 1]]);
+      expect(await codeOf(c.log(repo, { limit: 0 }))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('branches: create from any ref, list, isolate writes, delete', async () => {
+      const repo = await repoWithUsers('branches');
+      const head = await c.resolve(repo);
+      const b = await c.createBranch(repo, 'experiment/x');
+      expect(b).toEqual({ name: 'experiment/x', commit: head.hash });
+      await c.upsert(repo, 'users', [row(9, 'nine')], { branch: 'experiment/x' });
+      expect(plainRows(await c.read(repo, 'users')).map((r) => r.id)).toEqual([1, 2, 3]);
+      expect(plainRows(await c.read(repo, 'users', { ref: 'experiment/x' })).map((r) => r.id)).toEqual([1, 2, 3, 9]);
+      await c.createBranch(repo, 'old', { from: head.parents[0] as string });
+      expect(await codeOf(c.read(repo, 'users', { ref: 'old' }))).toBe('TABLE_NOT_FOUND');
+      expect((await c.listBranches(repo)).map((x) => x.name)).toEqual(['experiment/x', 'main', 'old']);
+      expect((await c.getBranch(repo, 'experiment/x')).commit).not.toBe(head.hash);
+
+      expect(await codeOf(c.createBranch(repo, 'old'))).toBe('BRANCH_EXISTS');
+      expect(await codeOf(c.createBranch(repo, 'a b'))).toBe('INVALID_NAME');
+      expect(await codeOf(c.createBranch(repo, 'a/../b'))).toBe('INVALID_NAME');
+      expect(await codeOf(c.createBranch(repo, 'x', { from: 'nowhere' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.getBranch(repo, 'nowhere'))).toBe('BRANCH_NOT_FOUND');
+      expect(await codeOf(c.deleteBranch(repo, 'main'))).toBe('INVALID_ARGUMENT');
+      await c.deleteBranch(repo, 'old');
+      expect(await codeOf(c.deleteBranch(repo, 'old'))).toBe('BRANCH_NOT_FOUND');
+      expect((await c.listBranches(repo)).map((x) => x.name)).toEqual(['experiment/x', 'main']);
+    });
+
+    it('tags: create, list, never move, delete', async () => {
+      const repo = await repoWithUsers('tags');
+      const t = await c.createTag(repo, 'v1');
+      expect(t.commit).toBe((await c.resolve(repo)).hash);
+      await c.upsert(repo, 'users', [row(4, 'dee')]);
+      expect(await codeOf(c.createTag(repo, 'v1'))).toBe('TAG_EXISTS');
+      expect((await c.resolve(repo, 'v1')).hash).toBe(t.commit);
+      expect(await c.listTags(repo)).toEqual([{ name: 'v1', commit: t.commit }]);
+      expect(await codeOf(c.createTag(repo, 'a/b'))).toBe('INVALID_NAME');
+      await c.deleteTag(repo, 'v1');
+      expect(await codeOf(c.deleteTag(repo, 'v1'))).toBe('TAG_NOT_FOUND');
+      expect(await codeOf(c.resolve(repo, 'v1'))).toBe('REF_NOT_FOUND');
+    });
+
+    it('diffs two refs at table and row level', async () => {
+      const repo = await repoWithUsers('diff');
+      await c.createTag(repo, 'before');
+      await c.upsert(repo, 'users', [row(2, 'bobby'), row(4, 'dee')]);
+      await c.deleteRows(repo, 'users', [{ id: 1 }]);
+      await c.createTable(repo, 'extra', { rows: [{ a: 'x' }] });
+      const d = await c.diff(repo, 'before', 'main', { rows: true });
+      expect(d.tables.map((t) => [t.table, t.status])).toEqual([['extra', 'added'], ['users', 'modified']]);
+      const users = d.tables.find((t) => t.table === 'users');
+      expect(users?.chunks.added.length).toBeGreaterThan(0);
+      expect(users?.rows?.added).toEqual([row(4, 'dee')]);
+      expect(users?.rows?.removed).toEqual([row(1, 'ada')]);
+      expect(users?.rows?.changed).toEqual([{ key: [2], before: row(2, 'bob'), after: row(2, 'bobby') }]);
+      const onlyUsers = await c.diff(repo, 'before', 'main', { table: 'users' });
+      expect(onlyUsers.tables.map((t) => t.table)).toEqual(['users']);
+      expect(onlyUsers.tables[0]?.rows).toBeUndefined();
+      expect((await c.diff(repo, 'main', 'main')).tables).toEqual([]);
+      const back = await c.diff(repo, 'main', 'before');
+      expect(back.tables.map((t) => [t.table, t.status])).toEqual([['extra', 'removed'], ['users', 'modified']]);
+      expect(await codeOf(c.diff(repo, 'before', 'nope'))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.diff(repo, 'before', 'main', { table: 'ghost' }))).toBe('TABLE_NOT_FOUND');
+    });
+
+    it('merges: fast-forward, up-to-date, one-sided tables, disjoint keys', async () => {
+      const repo = await repoWithUsers('merge');
+      await c.createBranch(repo, 'ff');
+      await c.upsert(repo, 'users', [row(4, 'dee')], { branch: 'ff' });
+      const ff = await c.merge(repo, { source: 'ff' });
+      expect(ff.kind).toBe('fast-forward');
+      expect((await c.resolve(repo)).hash).toBe((await c.resolve(repo, 'ff')).hash);
+      expect((await c.merge(repo, { source: 'ff' })).kind).toBe('up-to-date');
+
+      await c.createTable(repo, 'side', { rows: [{ s: 'main' }] });
+      await c.createBranch(repo, 'feature');
+      await c.upsert(repo, 'users', [row(1, 'ADA')]);
+      await c.upsert(repo, 'users', [row(2, 'BOB'), row(20, 'twenty')], { branch: 'feature' });
+      await c.deleteRows(repo, 'users', [{ id: 3 }], { branch: 'feature' });
+      await c.createTable(repo, 'newtab', { rows: [{ n: 1 }], branch: 'feature' });
+      await c.write(repo, 'side', [{ s: 'feature' }], { branch: 'feature' });
+      const oursHead = await c.resolve(repo);
+      const m = await c.merge(repo, { source: 'feature', message: 'merge feature' });
+      expect(m.kind).toBe('merge');
+      expect(m.commit.parents).toEqual([oursHead.hash, (await c.resolve(repo, 'feature')).hash]);
+      expect(m.commit.message).toBe('merge feature');
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ADA'), row(2, 'BOB'), row(4, 'dee'), row(20, 'twenty')]);
+      expect(plainRows(await c.read(repo, 'newtab'), 'n')).toEqual([{ n: 1 }]);
+      expect(plainRows(await c.read(repo, 'side'), 's')).toEqual([{ s: 'feature' }]);
+      expect((await c.tableVersion(repo, 'users')).version).toBeGreaterThan((await c.tableVersion(repo, 'users', { ref: 'feature' })).version);
+      expect((await c.log(repo, { limit: 3 }))[0]?.hash).toBe(m.commit.hash);
+      expect(await codeOf(c.merge(repo, { source: 'nope' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.merge(repo, { source: 'feature', into: 'nope' }))).toBe('BRANCH_NOT_FOUND');
+      expect(await codeOf(c.merge(repo, { source: 'feature', strategy: 'bogus' as 'fail' }))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('merge conflicts on the same key: fail writes nothing; ours and theirs resolve', async () => {
+      const repo = await repoWithUsers('conflict');
+      await c.createBranch(repo, 'a');
+      await c.upsert(repo, 'users', [row(1, 'main-1'), row(2, 'main-2')]);
+      await c.upsert(repo, 'users', [row(1, 'a-1'), row(3, 'a-3')], { branch: 'a' });
+      await c.deleteRows(repo, 'users', [{ id: 2 }], { branch: 'a' });
+      const before = await c.resolve(repo);
+      const err = await errorOf(c.merge(repo, { source: 'a' }));
+      expect(err.code).toBe('MERGE_CONFLICT');
+      const conflicts = (err.details?.conflicts ?? []) as Array<Record<string, unknown>>;
+      const byKey = Object.fromEntries(conflicts.map((x) => [JSON.stringify(x.key), x]));
+      expect(Object.keys(byKey).sort()).toEqual(['[1]', '[2]']);
+      expect(byKey['[1]']).toMatchObject({ table: 'users', kind: 'row', base: row(1, 'ada'), ours: row(1, 'main-1'), theirs: row(1, 'a-1') });
+      expect(byKey['[2]']).toMatchObject({ base: row(2, 'bob'), ours: row(2, 'main-2'), theirs: null });
+      expect((await c.resolve(repo)).hash).toBe(before.hash);
+
+      await c.createBranch(repo, 'main-copy');
+      const ours = await c.merge(repo, { source: 'a', strategy: 'ours' });
+      expect(ours.resolved.length).toBe(2);
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'main-1'), row(2, 'main-2'), row(3, 'a-3')]);
+      const theirs = await c.merge(repo, { source: 'a', into: 'main-copy', strategy: 'theirs' });
+      expect(theirs.kind).toBe('merge');
+      expect(plainRows(await c.read(repo, 'users', { ref: 'main-copy' }))).toEqual([row(1, 'a-1'), row(3, 'a-3')]);
+    });
+
+    it('merge conflicts at table level: dropped on one side, changed on the other', async () => {
+      const repo = await repoWithUsers('tconflict');
+      await c.createBranch(repo, 'dropper');
+      await c.dropTable(repo, 'users', { branch: 'dropper' });
+      await c.upsert(repo, 'users', [row(5, 'five')]);
+      const err = await errorOf(c.merge(repo, { source: 'dropper' }));
+      expect(err.code).toBe('MERGE_CONFLICT');
+      expect(err.details?.conflicts).toEqual([expect.objectContaining({ table: 'users', kind: 'table' })]);
+      await c.merge(repo, { source: 'dropper', strategy: 'theirs' });
+      expect(await codeOf(c.read(repo, 'users'))).toBe('TABLE_NOT_FOUND');
+    });
+
+    it('reverts a commit, and refuses when its rows changed since', async () => {
+      const repo = await repoWithUsers('revert');
+      const bad = await c.upsert(repo, 'users', [row(2, 'oops'), row(8, 'eight')]);
+      await c.upsert(repo, 'users', [row(3, 'cyrus')]);
+      const r = await c.revert(repo, bad.commit.hash.slice(0, 10));
+      expect(r.commit.message).toContain('revert');
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ada'), row(2, 'bob'), row(3, 'cyrus')]);
+
+      const later = await c.upsert(repo, 'users', [row(1, 'ADA')]);
+      await c.upsert(repo, 'users', [row(1, 'ADA!')]);
+      const head = await c.resolve(repo);
+      expect(await codeOf(c.revert(repo, later.commit.hash))).toBe('MERGE_CONFLICT');
+      expect((await c.resolve(repo)).hash).toBe(head.hash);
+
+      const created = await c.createTable(repo, 'tmp', { rows: [{ t: 1 }] });
+      await c.revert(repo, created.commit.hash);
+      expect(await codeOf(c.read(repo, 'tmp'))).toBe('TABLE_NOT_FOUND');
+      expect(await codeOf(c.revert(repo, (await c.log(repo)).at(-1)?.hash as string))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('commitTree is one compare-and-swap: a stale base is REF_CONFLICT', async () => {
+      const repo = await repoWithUsers('cas');
+      const base = await c.resolve(repo);
+      const tree = await c.readTree(repo, base.tree);
+      const users = tree.tables.users as { manifest: string; version: number };
+      const next = await c.commitTree(repo, 'main', { baseCommit: base.hash, tree: { tables: { copy: { manifest: users.manifest, version: 1 }, users } }, message: 'copy', txnId: 'txn-1' });
+      expect(next).toMatchObject({ parents: [base.hash], txnId: 'txn-1', message: 'copy' });
+      expect(plainRows(await c.read(repo, 'copy'))).toEqual(plainRows(await c.read(repo, 'users')));
+      const err = await errorOf(c.commitTree(repo, 'main', { baseCommit: base.hash, tree, message: 'stale' }));
+      expect(err.code).toBe('REF_CONFLICT');
+      expect(err.details).toMatchObject({ expected: base.hash, actual: next.hash });
+      expect((await c.resolve(repo)).hash).toBe(next.hash);
+      expect(await codeOf(c.commitTree(repo, 'ghost', { baseCommit: base.hash, tree }))).toBe('BRANCH_NOT_FOUND');
+    });
+
+    it('concurrent writes to different tables rebase; to the same table one wins', async () => {
+      const repo = await repoWithUsers('rebase');
+      await c.createTable(repo, 'other', { schema, primaryKey: ['id'] });
+      const results = await Promise.all([
+        ...[1, 2, 3].map((i) => c.upsert(repo, 'users', [row(100 + i, `u${i}`)]).then(() => 'ok', (e: { code?: string }) => e.code)),
+        ...[1, 2, 3].map((i) => c.upsert(repo, 'other', [row(i, `o${i}`)]).then(() => 'ok', (e: { code?: string }) => e.code)),
+      ]);
+      for (const r of results) expect(['ok', 'REF_CONFLICT']).toContain(r);
+      const users = plainRows(await c.read(repo, 'users')).filter((r) => Number(r.id) > 100).length;
+      const other = plainRows(await c.read(repo, 'other')).length;
+      expect(users + other).toBe(results.filter((r) => r === 'ok').length);
+      expect(users).toBeGreaterThanOrEqual(1);
+      expect(other).toBeGreaterThanOrEqual(1);
+    });
+  });
+}
