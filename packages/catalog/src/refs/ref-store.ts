@@ -3,8 +3,14 @@ import type { Hash } from '@armillaria/core';
 /**
  * Named pointers to commits with compare-and-swap: branches, tags and internal refs.
  * Ref names are slash-separated paths such as `repos/<repo>/branches/<branch>` or
- * `repos/<repo>/tags/<tag>`; each segment matches /^[A-Za-z0-9._-]+$/ (no `..`), anything else is
- * rejected with InvalidNameError (INVALID_NAME) before touching storage.
+ * `repos/<repo>/tags/<tag>`: at most 255 characters, each segment matches /^[A-Za-z0-9._-]+$/, no empty
+ * segment (so no leading, trailing or double `/`), no `.` segment and no `..` anywhere. Anything else is
+ * rejected with InvalidNameError (INVALID_NAME) before touching storage (`assertRefName`, ref-names.ts).
+ * A ref and refs below it may coexist (`a/b` and `a/b/c`).
+ *
+ * Values are commit hashes; a value that is not a hash is rejected with InvalidHashError (INVALID_HASH).
+ * Other bad arguments (reflog metadata, `limit`, `before`) are InvalidArgumentError (INVALID_ARGUMENT).
+ * A backend that cannot be reached (or a lock that cannot be taken in time) is BackendUnavailableError.
  *
  * Implementations: FsRefStore (local files: atomic rename + lock file, safe across processes),
  * RedisRefStore (ioredis, Lua CAS), ObjectStoreRefStore (S3 conditional writes: If-Match / If-None-Match).
@@ -20,15 +26,23 @@ export interface RefStore {
    * Throws RefConflictError (REF_CONFLICT, details {ref, expected, actual}) when the current value is
    * not `expected`. On success appends one entry to the ref's reflog (same atomic step where the
    * backend allows it; otherwise right after, and a crash between the two loses only the log line).
+   * Of several concurrent calls from the same `expected`, exactly one succeeds. `null -> null` is
+   * INVALID_ARGUMENT (it neither creates nor deletes anything).
    */
   compareAndSwap(name: string, expected: Hash | null, next: Hash | null, entry?: ReflogMeta): Promise<void>;
 
-  /** Every ref whose name starts with `prefix`, sorted by name. */
+  /**
+   * Every existing ref whose name starts with `prefix` (a plain string prefix: `a/b` matches `a/b`, `a/b-x`,
+   * `a/b/c` and `a/bc`), sorted by name in code-unit order. A prefix no valid name can start with gives [].
+   */
   list(prefix: string): Promise<RefEntry[]>;
 
   /**
    * The reflog of one ref, newest first: every value it had, kept after the ref is deleted (for
-   * recovery within the retention period). `before` (ms since epoch) skips newer entries; `limit` caps.
+   * recovery within the retention period). `before` (ms since epoch) keeps only entries with
+   * `time < before`; `limit` caps the count. Entry times never go backwards within one ref (a requested
+   * time earlier than the previous entry's is raised to it), so newest first by time and by append agree.
+   * A ref that never existed has an empty reflog.
    */
   reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]>;
 
@@ -43,7 +57,7 @@ export interface RefEntry {
 export interface ReflogMeta {
   message?: string;
   author?: string;
-  /** ms since epoch; defaults to now. */
+  /** ms since epoch (integer); defaults to now; raised to the previous entry's time if earlier. */
   time?: number;
 }
 
