@@ -1,0 +1,44 @@
+import type { Hash } from '@armillaria/core';
+
+/**
+ * The part of the catalog the coordinator builds on. It is a structural subset of the catalog's
+ * `CatalogApi` (`resolve`, `readCommit`, `readTree`, `commitTree`), so a `Catalog` or a `RemoteCatalog`
+ * is passed as is; declaring it here keeps the coordinator's contract with the catalog explicit.
+ */
+export interface CatalogPort {
+  /** The commit a ref (here always a branch) names. BRANCH_NOT_FOUND / REPO_NOT_FOUND otherwise. */
+  resolve(repo: string, ref?: string): Promise<CommitInfo>;
+  readCommit(repo: string, hash: Hash): Promise<CommitInfo>;
+  readTree(repo: string, hash: Hash): Promise<TreeSnapshot>;
+  /**
+   * Writes `tree` and a commit whose first parent is `baseCommit`, then moves `branch` from `baseCommit`
+   * to it with one compare-and-swap: REF_CONFLICT (nothing visible) if the branch moved.
+   */
+  commitTree(repo: string, branch: string, opts: { baseCommit: Hash; tree: TreeSnapshot; message?: string; author?: string; txnId?: string }): Promise<CommitInfo>;
+}
+
+/** The fields of a catalog commit the coordinator reads. */
+export interface CommitInfo {
+  hash: Hash;
+  parents: Hash[];
+  tree: Hash;
+  time: number;
+  generation: number;
+  txnId?: string;
+}
+
+export interface TreeEntry {
+  manifest: Hash;
+  version: number;
+  /** The commit that created this incarnation of the table (a drop and re-create gets a new one). */
+  origin?: Hash;
+}
+
+export interface TreeSnapshot {
+  tables: Record<string, TreeEntry>;
+}
+
+export function sameEntry(a: TreeEntry | undefined, b: TreeEntry | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.manifest === b.manifest && a.version === b.version && a.origin === b.origin;
+}

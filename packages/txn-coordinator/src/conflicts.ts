@@ -1,0 +1,131 @@
+import type { Hash } from '@armillaria/core';
+import type { TableFormat } from '@armillaria/catalog';
+import { sameEntry, type CatalogPort, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
+import type { ConflictDetails } from './errors.js';
+import { jsonSafe, keyString } from './rows.js';
+import { WHOLE_TABLE_OPS, type StagedTable } from './staging.js';
+import type { TxnLog } from './txn-log.js';
+
+/** ChangeEvent ops that replace or reshape a whole table. */
+const WHOLE_TABLE_EVENT_OPS = new Set(['created', 'dropped', 'written', 'altered']);
+
+export interface ValidateInput {
+  repo: string;
+  base: CommitInfo;
+  baseTree: TreeSnapshot;
+  head: CommitInfo;
+  headTree: TreeSnapshot;
+  tables: ReadonlyMap<string, StagedTable>;
+  /** Tables read by a serializable transaction (empty for snapshot isolation). */
+  readSet: ReadonlySet<string>;
+}
+
+/**
+ * Checks a transaction's staged changes against everything committed between `base` and `head`
+ * (the rules table in the README). Returns the first conflict, or the tables that changed
+ * concurrently without conflicting, which the caller replays onto `head`.
+ */
+export class ConflictChecker {
+  constructor(private readonly catalog: CatalogPort, private readonly format: TableFormat, private readonly log: TxnLog) {}
+
+  async check(input: ValidateInput): Promise<{ conflict: ConflictDetails } | { rebase: string[] }> {
+    const rebase: string[] = [];
+    let concurrentOps: Map<string, Set<string>> | undefined;
+    const opsOf = async (table: string): Promise<{ whole: boolean; unknown: boolean }> => {
+      concurrentOps ??= await this.concurrentOps(input.repo, input.base, input.head);
+      const ops = concurrentOps.get(table);
+      return { whole: [...(ops ?? [])].some((o) => WHOLE_TABLE_EVENT_OPS.has(o)), unknown: ops?.has('?') ?? false };
+    };
+    const head = input.head.hash;
+
+    for (const table of input.readSet) {
+      if (!sameEntry(input.baseTree.tables[table], input.headTree.tables[table])) {
+        return { conflict: { table, kind: 'table', reason: 'a serializable transaction read this table and a concurrent commit changed it', head } };
+      }
+    }
+    for (const [table, staged] of input.tables) {
+      if (staged.ops.length === 0) continue;
+      const before = input.baseTree.tables[table];
+      const after = input.headTree.tables[table];
+      if (sameEntry(before, after)) continue;
+      if (!before || !after) {
+        return { conflict: { table, kind: 'table', reason: `a concurrent commit ${before ? 'dropped' : 'created'} the table`, head } };
+      }
+      const mine = staged.ops.find((op) => WHOLE_TABLE_OPS.has(op.kind));
+      if (mine) return { conflict: { table, kind: 'table', reason: `${mine.kind} conflicts with any concurrent change to the table`, head } };
+      const [m0, m1] = await Promise.all([this.format.readManifest(before.manifest), this.format.readManifest(after.manifest)]);
+      if (JSON.stringify(m0.schema) !== JSON.stringify(m1.schema) || JSON.stringify(m0.primaryKey ?? []) !== JSON.stringify(m1.primaryKey ?? [])) {
+        return { conflict: { table, kind: 'table', reason: 'a concurrent commit changed the schema', head } };
+      }
+      const theirs = await opsOf(table);
+      if (theirs.whole) return { conflict: { table, kind: 'table', reason: 'a concurrent commit overwrote, dropped or recreated the table', head } };
+      const pk = m1.primaryKey;
+      if (!pk?.length) {
+        // Unkeyed: only blind appends get here (upsert/delete need a key). They commute with appends,
+        // but not with a concurrent rewrite by a writer that left no record (chunks removed).
+        if (theirs.unknown && (await this.format.diffChunks(before.manifest, after.manifest)).removed.length > 0) {
+          return { conflict: { table, kind: 'table', reason: 'a concurrent commit rewrote rows of the table', head } };
+        }
+        rebase.push(table);
+        continue;
+      }
+      const overlap = await this.overlappingKeys(before.manifest, after.manifest, pk, staged);
+      if (overlap.length > 0) {
+        return { conflict: { table, kind: 'keys', reason: 'a concurrent commit changed the same primary keys', keys: overlap.slice(0, 100).map((k) => jsonSafe(k) as unknown[]), head } };
+      }
+      rebase.push(table);
+    }
+    return { rebase };
+  }
+
+  private async overlappingKeys(from: Hash, to: Hash, pk: readonly string[], staged: StagedTable): Promise<unknown[][]> {
+    if (staged.keys.size === 0) return [];
+    const diff = await this.format.diffRows(from, to, { keyColumns: pk });
+    const changed = [
+      ...diff.added.map((r) => pk.map((c) => r[c])),
+      ...diff.removed.map((r) => pk.map((c) => r[c])),
+      ...diff.changed.map((c) => c.key),
+    ];
+    const out: unknown[][] = [];
+    const seen = new Set<string>();
+    for (const key of changed) {
+      const k = keyString(key);
+      if (staged.keys.has(k) && !seen.has(k)) {
+        seen.add(k);
+        out.push(staged.keys.get(k) as unknown[]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * What each commit in (base, head] did per table, from the coordinator's records (event ops).
+   * Commits made outside the coordinator have no record: their tables get `?`.
+   */
+  private async concurrentOps(repo: string, base: CommitInfo, head: CommitInfo): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    const add = (table: string, op: string): void => {
+      let s = out.get(table);
+      if (!s) out.set(table, (s = new Set()));
+      s.add(op);
+    };
+    let c: CommitInfo | undefined = head;
+    while (c && c.generation > base.generation) {
+      const record = c.txnId && /^[A-Za-z0-9_-]{1,128}$/.test(c.txnId) ? await this.log.get(c.txnId) : undefined;
+      // A record whose base is this commit's parent built this commit (even if it died before COMMITTED).
+      if (record && (record.commit === c.hash || record.base === c.parents[0])) {
+        for (const e of record.events) add(e.table, e.op);
+      } else {
+        const [tree, parentTree] = await Promise.all([
+          this.catalog.readTree(repo, c.tree),
+          c.parents[0] ? this.catalog.readCommit(repo, c.parents[0]).then((p) => this.catalog.readTree(repo, p.tree)) : Promise.resolve<TreeSnapshot>({ tables: {} }),
+        ]);
+        for (const t of new Set([...Object.keys(tree.tables), ...Object.keys(parentTree.tables)])) {
+          if (!sameEntry(tree.tables[t], parentTree.tables[t])) add(t, '?');
+        }
+      }
+      c = c.parents[0] ? await this.catalog.readCommit(repo, c.parents[0]) : undefined;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,105 @@
+import { ErrorCode, InvalidArgumentError, type ArmillariaError, type Hash } from '@armillaria/core';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, TableExistsError, type ColumnType, type TableFormat } from '@armillaria/catalog';
+import { Schema, Table } from 'apache-arrow';
+import type { TreeEntry } from './catalog-port.js';
+import { keysOf, keyString, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import type { CreateTableInTxn, Rows } from './txn-api.js';
+
+/** One staged operation, kept (with its rows as Arrow) so a rebase can replay it on a newer head. */
+export type StagedOp =
+  | { kind: 'create'; rows: Table; primaryKey?: string[] }
+  | { kind: 'drop' }
+  | { kind: 'write'; rows: Table }
+  | { kind: 'append'; rows: Table }
+  | { kind: 'upsert'; rows: Table }
+  | { kind: 'delete'; keys: Table }
+  | { kind: 'addColumn'; column: { name: string; type: ColumnType; defaultValue?: unknown } };
+
+export type OpKind = StagedOp['kind'];
+
+/** Ops that replace or reshape the whole table: they conflict with any concurrent change to it. */
+export const WHOLE_TABLE_OPS: ReadonlySet<OpKind> = new Set(['create', 'drop', 'write', 'addColumn']);
+
+/** A table as one transaction sees it. */
+export interface StagedTable {
+  /** The entry in the tree the ops were (re)applied on; undefined if the table did not exist there. */
+  base: TreeEntry | undefined;
+  /** The table after the ops; null when absent (dropped, or never there). */
+  manifest: Hash | null;
+  ops: StagedOp[];
+  /** Primary keys written or deleted (keyed tables), by `keyString`. */
+  keys: Map<string, unknown[]>;
+}
+
+export function tableNotFound(table: string): ArmillariaError {
+  return new CatalogNotFoundError(ErrorCode.TableNotFound, `table ${table} does not exist in this transaction's view`, { table });
+}
+
+export { assertTableName } from '@armillaria/catalog';
+
+/** Turns a call's input into a replayable op, converting plain rows with the table's current schema. */
+export async function prepareOp(
+  format: TableFormat,
+  current: Hash | null,
+  table: string,
+  kind: Exclude<OpKind, 'create' | 'drop' | 'addColumn'>,
+  rows: Rows,
+): Promise<StagedOp> {
+  if (current === null) throw tableNotFound(table);
+  const manifest = await format.readManifest(current);
+  let schema = schemaFromManifest(manifest);
+  if (kind === 'delete') {
+    if (!manifest.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'delete');
+    const pk = manifest.primaryKey;
+    schema = new Schema(schema.fields.filter((f) => pk.includes(f.name)));
+    return { kind, keys: toArrowTable(rows, schema) };
+  }
+  return { kind, rows: toArrowTable(rows, schema) };
+}
+
+export function createOp(table: string, opts: CreateTableInTxn): StagedOp {
+  const primaryKey = opts.primaryKey ? [...opts.primaryKey] : undefined;
+  if (primaryKey && (!Array.isArray(primaryKey) || !primaryKey.every((c) => typeof c === 'string' && c))) {
+    throw new InvalidArgumentError('primaryKey must be a list of column names', { details: { table } });
+  }
+  let rows: Table;
+  if (opts.schema) rows = toArrowTable(opts.rows ?? [], schemaFromSpec(opts.schema));
+  else if (opts.rows instanceof Table) rows = opts.rows;
+  else throw new InvalidArgumentError(`createTable ${table} needs a schema (or rows as an Arrow table)`, { details: { table } });
+  return primaryKey ? { kind: 'create', rows, primaryKey } : { kind: 'create', rows };
+}
+
+/** Applies one op to `current` through the table format (which uploads chunks and manifest). */
+export async function applyOp(format: TableFormat, repo: string, table: string, current: Hash | null, op: StagedOp): Promise<Hash | null> {
+  if (op.kind === 'create') {
+    if (current !== null) throw new TableExistsError(repo, table);
+    return (await format.write(op.rows, op.primaryKey ? { primaryKey: op.primaryKey } : {})).manifest;
+  }
+  if (current === null) throw tableNotFound(table);
+  switch (op.kind) {
+    case 'drop':
+      return null;
+    case 'write': {
+      const manifest = await format.readManifest(current);
+      return (await format.write(op.rows, { previous: current, ...(manifest.primaryKey ? { primaryKey: manifest.primaryKey } : {}) })).manifest;
+    }
+    case 'append':
+      return (await format.append(current, op.rows)).manifest;
+    case 'upsert':
+      return (await format.upsert(current, op.rows)).manifest;
+    case 'delete':
+      return (await format.deleteKeys(current, op.keys)).manifest;
+    case 'addColumn':
+      return (await format.addColumn(current, op.column)).manifest;
+  }
+}
+
+/** Records the keys an op touches (keyed tables only), for key-level conflict checks. */
+export async function noteKeys(format: TableFormat, state: StagedTable, op: StagedOp): Promise<void> {
+  if (state.manifest === null) return;
+  const pk = (await format.readManifest(state.manifest)).primaryKey;
+  if (!pk?.length) return;
+  const rows = op.kind === 'delete' ? op.keys : op.kind === 'upsert' || op.kind === 'append' || op.kind === 'write' ? op.rows : undefined;
+  if (!rows) return;
+  for (const key of keysOf(rows, pk)) state.keys.set(keyString(key), key);
+}
