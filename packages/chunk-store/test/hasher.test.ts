@@ -67,8 +67,17 @@ describe('loading', () => {
     expect((await loadHasher({ prefer: 'wasm' })).kind).toBe('wasm');
   });
 
-  it('rejects an unknown preference with INVALID_ARGUMENT', async () => {
+  it('rejects an unknown preference or ARMILLARIA_HASHER value with INVALID_ARGUMENT', async () => {
     await expectRejectCode(() => loadHasher({ prefer: 'gpu' as 'native' }), ErrorCode.InvalidArgument);
+    const saved = process.env.ARMILLARIA_HASHER;
+    process.env.ARMILLARIA_HASHER = 'gpu';
+    try {
+      await expectRejectCode(() => loadHasher(), ErrorCode.InvalidArgument);
+      expect(hasherInfo().forced).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.ARMILLARIA_HASHER;
+      else process.env.ARMILLARIA_HASHER = saved;
+    }
   });
 });
 
@@ -233,6 +242,21 @@ describe.skipIf(forcedWasm)('native thread pools', () => {
     expect(await native.hashManyWithThreads(buffers, 1)).toEqual(expected);
     expect(await native.hashManyWithThreads(buffers, 2)).toEqual(expected);
     expect(await native.hashManyWithThreads(buffers, undefined)).toEqual(expected);
+  });
+
+  it('hashMany runs off the main thread: the event loop turns while it works', async () => {
+    const native = NativeHasher.load();
+    const big = seededBytes(64 << 20, 9);
+    const order: string[] = [];
+    // Computed synchronously, the promise would settle (a microtask) before the next loop turn's
+    // setImmediate; hashed on the libuv pool, 64 MiB takes many loop turns, so setImmediate comes first.
+    const done = native.hashManyWithThreads([big], 1).then((h) => {
+      order.push('hashed');
+      return h;
+    });
+    setImmediate(() => order.push('event loop turned'));
+    expect(await done).toEqual([native.hash(big)]);
+    expect(order[0]).toBe('event loop turned');
   });
 
   it('rejects a bad thread count with INVALID_ARGUMENT', async () => {
