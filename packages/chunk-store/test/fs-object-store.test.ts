@@ -199,6 +199,16 @@ describe('FsObjectStore on disk', () => {
       expect((await readFile(join(root, 'objects', 'ab', 'ab', hash))).toString()).toBe('chunk');
       for (const key of ['.tmp/x', '.locks/y', '.tmp']) {
         await expect(store.put(key, Buffer.from('x'))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+        await expect(store.get(key)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+      }
+      await expect(store.deleteMany([chunkKey(hash), '.tmp/x'])).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+      expect(await store.head(chunkKey(hash))).toMatchObject({ size: 5 });
+      // Scratch files are never listed, whatever the prefix.
+      await writeFile(join(root, '.tmp', 'stray.tmp'), 'x');
+      for (const prefix of ['', '.', '.tmp/', '.tmp', '.locks/']) {
+        const keys: string[] = [];
+        for await (const info of store.list(prefix)) keys.push(info.key);
+        expect(keys, `list ${prefix}`).toEqual(prefix === '' ? [chunkKey(hash)] : []);
       }
       expect(store.description).toBe(`fs:${root}`);
     } finally {

@@ -216,7 +216,8 @@ export class FsObjectStore implements ObjectStore {
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (!Array.isArray(keys)) throw new InvalidArgumentError('deleteMany: keys must be an array');
-    keys.forEach((k) => assertObjectKey(k));
+    // All keys are checked before any is deleted, so a bad key deletes nothing.
+    keys.forEach((k) => this.pathFor(k));
     await mapLimit([...new Set(keys)], this.deleteConcurrency, (k) => this.delete(k));
   }
 
@@ -235,10 +236,15 @@ export class FsObjectStore implements ObjectStore {
 
   /** Validates the key, then maps it under the root (validation rules out '..', so it cannot escape). */
   private async pathOf(key: string, forWrite = false): Promise<string> {
+    const path = this.pathFor(key);
+    if (forWrite) await this.ready;
+    return path;
+  }
+
+  private pathFor(key: string): string {
     assertObjectKey(key);
     const segments = key.split('/');
     if (RESERVED.has(segments[0] as string)) throw invalidKey(key, `its first segment is reserved by the file-system store`);
-    if (forWrite) await this.ready;
     return join(this.root, ...segments);
   }
 

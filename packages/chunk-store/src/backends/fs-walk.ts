@@ -19,6 +19,8 @@ export interface WalkedFile {
 export async function* walkSorted(root: string, prefix: string, startAfter: string | undefined, skipTopLevel: ReadonlySet<string>): AsyncGenerator<WalkedFile> {
   // Start at the deepest directory the prefix names fully; its last partial segment filters names.
   const cut = prefix.lastIndexOf('/') + 1;
+  // A prefix inside a scratch directory ('.tmp/') names no objects.
+  if (cut > 0 && skipTopLevel.has(prefix.slice(0, prefix.indexOf('/')))) return;
   yield* walkDir(root, prefix.slice(0, cut), prefix, startAfter, skipTopLevel);
 }
 
