@@ -20,3 +20,4 @@ export { NativeHasher } from './native-hasher.js';
 export { WasmHasher } from './wasm-hasher.js';
 export { S3ObjectStore } from './backends/s3-object-store.js';
 export type { S3ObjectStoreOptions } from './backends/s3-object-store.js';
+export { objectStoreFromConfig } from './object-store-from-config.js';

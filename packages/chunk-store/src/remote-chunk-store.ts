@@ -71,7 +71,8 @@ export class RemoteChunkStore implements ChunkStore {
 
   async get(hash: Hash, opts?: GetOptions): Promise<Uint8Array> {
     assertHash(hash);
-    const res = await this.http.request(`/chunks/${hash}`, opts?.signal ? { signal: opts.signal } : {});
+    const url = opts?.verify === false ? `/chunks/${hash}?verify=false` : `/chunks/${hash}`;
+    const res = await this.http.request(url, opts?.signal ? { signal: opts.signal } : {});
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (opts?.verify !== false) {
       const [actual] = await this.hasher.hashMany([bytes]);

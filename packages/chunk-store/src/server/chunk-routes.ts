@@ -61,16 +61,22 @@ export async function chunkRoutes(app: FastifyInstance, opts: ChunkRoutesOptions
     return reply.status(201).send({ hash });
   });
 
-  app.get<{ Params: { hash: string } }>('/chunks/:hash', { schema: { params: hashParam } }, async (request, reply) => {
-    const bytes = await chunks.get(request.params.hash);
-    return reply.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  });
-
+  // Declared before GET so Fastify does not derive a HEAD route from the GET one.
   app.head<{ Params: { hash: string } }>('/chunks/:hash', { schema: { params: hashParam } }, async (request, reply) => {
     const stat = await chunks.stat(request.params.hash);
     if (!stat) return reply.status(404).send();
     return reply.header('content-length', stat.size).header('last-modified', new Date(stat.modifiedAt).toUTCString()).status(200).send();
   });
+
+  app.get<{ Params: { hash: string }; Querystring: { verify?: boolean } }>(
+    '/chunks/:hash',
+    { schema: { params: hashParam, querystring: { type: 'object', properties: { verify: { type: 'boolean' } } } } },
+    async (request, reply) => {
+    // `?verify=false` is for repair tools that want the raw bytes of a corrupt chunk.
+    const bytes = await chunks.get(request.params.hash, { verify: request.query.verify !== false });
+    return reply.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  },
+  );
 
   app.post<{ Body: { hashes: string[] } }>('/chunks/missing', { schema: { body: hashList } }, async (request) => ({
     missing: await chunks.missing(request.body.hashes),
