@@ -1,7 +1,6 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
-import type { Table } from 'apache-arrow';
-import { CatalogNotFoundError, PrimaryKeyRequiredError, RefConflictError, RefExistsError, RepoExistsError, TableExistsError } from './errors.js';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RefExistsError, RepoExistsError, TableExistsError } from './errors.js';
 import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
 import { CommitStore } from './model/commit-store.js';
@@ -15,7 +14,7 @@ import { logOf } from './ops/log.js';
 import { diffRefs } from './ops/diff.js';
 import { mergeRefs } from './ops/merge.js';
 import { revertCommit } from './ops/revert.js';
-import { Schema, Field } from 'apache-arrow';
+import { Field, Schema, Table } from 'apache-arrow';
 import type {
   AsOf, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
@@ -255,7 +254,14 @@ export class Catalog implements CatalogApi, CatalogContext {
       if (!pk?.length) throw new PrimaryKeyRequiredError(table, 'delete by key');
       const full = schemaFromManifest(m);
       const keySchema = new Schema(pk.map((k) => full.fields.find((f) => f.name === k) as Field));
-      return this.format.deleteKeys(cur.manifest, toArrowTable(keys, keySchema));
+      // Only the key columns matter; callers may pass whole rows.
+      const keyRows: Rows = keys instanceof Table
+        ? keys.select(pk)
+        : (Array.isArray(keys) ? keys : []).map((r: Record<string, unknown>) => Object.fromEntries(pk.map((k) => [k, r?.[k]])));
+      if (keys instanceof Table && pk.some((k) => !keys.getChild(k))) {
+        throw new SchemaMismatchError(`delete keys must hold the key columns ${pk.join(', ')}`, { table });
+      }
+      return this.format.deleteKeys(cur.manifest, toArrowTable(keyRows, keySchema));
     });
   }
 

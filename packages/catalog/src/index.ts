@@ -38,3 +38,12 @@ export { RedisRefStore } from './refs/redis-ref-store.js';
 export type { RedisRefStoreOptions } from './refs/redis-ref-store.js';
 export { ObjectStoreRefStore } from './refs/object-store-ref-store.js';
 export type { ObjectStoreRefStoreOptions } from './refs/object-store-ref-store.js';
+// Catalog service and its remote client.
+export { RemoteCatalog } from './remote/remote-catalog.js';
+export type { RemoteCatalogOptions } from './remote/remote-catalog.js';
+export { buildApp, catalogRoutes } from './server/app.js';
+export type { CatalogServiceDeps } from './server/app.js';
+export { ARROW_STREAM } from './server/http-args.js';
+export { ParquetTableFormat } from './table-format/parquet-table-format.js';
+export type { ParquetTableFormatOptions } from './table-format/parquet-table-format.js';
+export { DEFAULT_TARGET_CHUNK_ROWS } from './table-format/chunker.js';

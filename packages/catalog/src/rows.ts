@@ -47,7 +47,7 @@ export function schemaFromManifest(manifest: Manifest): Schema {
 
 /** Arrow table from rows: Arrow tables pass through; plain objects use `schema` or an inferred one. */
 export function toArrowTable(rows: Rows, schema?: Schema): Table {
-  if (rows instanceof Table) return rows;
+  if (rows instanceof Table) return schema ? conform(rows, schema) : rows;
   if (!Array.isArray(rows)) throw new SchemaMismatchError('rows must be an Arrow table or an array of objects');
   const objects = rows as ReadonlyArray<Record<string, unknown>>;
   const target = schema ?? inferSchema(objects);
@@ -67,6 +67,19 @@ export function toArrowTable(rows: Rows, schema?: Schema): Table {
   const table = new Table(columns);
   // Table(columns) marks every field nullable; restore the declared schema.
   return new Table(target, table.batches.map((b) => b));
+}
+
+/**
+ * An Arrow table in the table's own types: passes through when they already match, else goes through
+ * plain values (e.g. dictionary strings to utf8, float ids to int64), refusing unknown columns.
+ */
+function conform(table: Table, schema: Schema): Table {
+  const fits = table.schema.fields.length === schema.fields.length
+    && schema.fields.every((f, i) => {
+      const g = table.schema.fields[i];
+      return g !== undefined && g.name === f.name && String(g.type) === String(f.type) && (f.nullable || !g.nullable);
+    });
+  return fits ? table : toArrowTable(tableToRows(table), schema);
 }
 
 function coerce(value: unknown, field: Field): unknown {
