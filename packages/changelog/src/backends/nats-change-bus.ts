@@ -136,32 +136,52 @@ export class NatsChangeBus implements ChangeBus {
     if (this.closed || signal?.aborted) return;
     // nats-server 2.9 takes one filter subject: one table gets its own subject, several share the branch wildcard.
     const single = filter.tables?.length === 1 ? filter.tables[0] : undefined;
-    const consumerOpts: Partial<OrderedConsumerOptions> = {
-      filter_subjects: changeSubject(this.prefix, filter.repo, filter.branch, single),
-      deliver_policy: afterBusSeq === undefined ? DeliverPolicy.New : afterBusSeq === 0 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
-      ...(afterBusSeq ? { opt_start_seq: afterBusSeq + 1 } : {}),
-    };
-    let messages: ConsumerMessages;
-    try {
-      const consumer = await this.js.consumers.get(this.stream, consumerOpts);
-      const batch = this.options.batch ?? 256;
-      messages = await consumer.consume({ max_messages: batch, threshold_messages: Math.max(1, Math.floor(batch / 2)) });
-    } catch (err) {
-      throw new BackendUnavailableError(`cannot follow ${this.stream}: ${(err as Error).message}`, { cause: err });
-    }
-    this.followers.add(messages);
-    const stop = (): void => void messages.stop();
-    signal?.addEventListener('abort', stop, { once: true });
-    try {
-      for await (const m of messages) {
-        const event = m.json<ChangeEvent>();
-        if (matchesFilter(event, filter)) yield { event, busSeq: m.seq };
+    const subject = changeSubject(this.prefix, filter.repo, filter.branch, single);
+    // A concrete start, so a consumer re-created after a server restart misses nothing.
+    let last = afterBusSeq ?? (await this.lastSeq());
+    const first = last;
+    let failures = 0;
+    while (!this.closed && !signal?.aborted) {
+      let messages: ConsumerMessages;
+      try {
+        messages = await this.consume(subject, last);
+      } catch (err) {
+        // The first attempt reports an unreachable server; later ones are reconnects and keep trying.
+        if (last === first && failures === 0 && !(err instanceof JetStreamApiError)) throw new BackendUnavailableError(`cannot follow ${this.stream}: ${(err as Error).message}`, { cause: err });
+        failures++;
+        await abortableSleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)), signal);
+        continue;
       }
-    } finally {
-      signal?.removeEventListener('abort', stop);
-      this.followers.delete(messages);
-      messages.stop();
+      failures = 0;
+      this.followers.add(messages);
+      const stop = (): void => void messages.stop();
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const m of messages) {
+          last = m.seq;
+          const event = m.json<ChangeEvent>();
+          if (matchesFilter(event, filter)) yield { event, busSeq: m.seq };
+        }
+      } catch {
+        // The consumer failed (server restarted, consumer lost): start a new one after `last` below.
+      } finally {
+        signal?.removeEventListener('abort', stop);
+        this.followers.delete(messages);
+        messages.stop();
+      }
     }
+  }
+
+  /** An ordered consumer on `subject` after stream sequence `after`. */
+  private async consume(subject: string, after: number): Promise<ConsumerMessages> {
+    const consumerOpts: Partial<OrderedConsumerOptions> = {
+      filter_subjects: subject,
+      deliver_policy: after === 0 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+      ...(after ? { opt_start_seq: after + 1 } : {}),
+    };
+    const consumer = await this.js.consumers.get(this.stream, consumerOpts);
+    const batch = this.options.batch ?? 256;
+    return consumer.consume({ max_messages: batch, threshold_messages: Math.max(1, Math.floor(batch / 2)) });
   }
 
   async lastSeq(): Promise<number> {
@@ -185,4 +205,16 @@ export class NatsChangeBus implements ChangeBus {
     this.followers.clear();
     if (this.ownsConnection) await this.nc.drain().catch(() => this.nc.close());
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
