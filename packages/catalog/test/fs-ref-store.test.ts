@@ -108,6 +108,30 @@ describe('FsRefStore on disk', () => {
     expect((await refs.reflog('r', { before: 205, limit: 3 })).map((e) => e.time)).toEqual([200, 190, 180]);
   });
 
+  it('answers before/limit on a large reflog the same as filtering the whole log', async () => {
+    const root = await tempDir();
+    const dir = join(root, 'refs', 'big');
+    await mkdir(dir, { recursive: true });
+    // 6000 entries (~1.5 MB: many 64 KB blocks), times rising with repeats, a few long lines and one torn line.
+    const entries = Array.from({ length: 6000 }, (_, i) => ({
+      old: i ? hashOf(i) : null, new: hashOf(i + 1), time: 1000 + Math.floor(i / 3) * 7,
+      message: i % 997 === 0 ? 'L'.repeat(40_000) : `entry ${i}`,
+    }));
+    const lines = entries.map((e) => JSON.stringify(e));
+    lines.splice(3000, 0, '{"old":null,"new":"00'); // a torn line left by a crash, then a fresh line
+    await writeFile(join(dir, '~log'), `${lines.join('\n')}\n`);
+    const refs = new FsRefStore({ root });
+    const newestFirst = entries.map((e) => ({ name: 'big', ...e })).reverse();
+    const all = await refs.reflog('big');
+    expect(all).toEqual(newestFirst);
+    for (const before of [0, 1000, 1001, 1007, 5000, 8000, 8001, 11_000, 14_993, 14_994, 20_000, 1e12]) {
+      for (const limit of [1, 5, 50]) {
+        const expected = newestFirst.filter((e) => e.time < before).slice(0, limit);
+        expect(await refs.reflog('big', { before, limit }), `before ${before} limit ${limit}`).toEqual(expected);
+      }
+    }
+  });
+
   it('does not list internal files or directories without a ref', async () => {
     const root = await tempDir();
     const refs = new FsRefStore({ root });
