@@ -1,0 +1,145 @@
+import type { Table } from 'apache-arrow';
+import { SchemaMismatchError } from '../errors.js';
+import type { ColumnType } from './table-format.js';
+import type { ManifestSchema } from './column-types.js';
+
+/** Column types allowed in a primary key: integers and strings, which have a stable total order. */
+const KEY_TYPES: ReadonlySet<ColumnType> = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'utf8']);
+
+export type KeyValue = number | bigint | string;
+
+/** One key column of a batch of rows, as a flat array for fast comparison and hashing. */
+interface KeyColumn {
+  readonly kind: 'num' | 'big' | 'str';
+  readonly values: ArrayLike<KeyValue>;
+  /** 64-bit integers seen as pairs of 32-bit words (little-endian), for hashing without BigInt maths. */
+  readonly words?: Int32Array;
+}
+
+/** The key columns of one batch of rows. */
+export interface KeyVectors {
+  readonly length: number;
+  readonly cols: readonly KeyColumn[];
+}
+
+export function validateKey(schema: ManifestSchema, primaryKey: readonly string[]): void {
+  if (primaryKey.length === 0) throw new SchemaMismatchError('a primary key needs at least one column');
+  for (const k of primaryKey) {
+    const f = schema.fields.find((x) => x.name === k);
+    if (!f) throw new SchemaMismatchError(`primary key column ${JSON.stringify(k)} is not in the table`, { column: k });
+    if (!KEY_TYPES.has(f.type)) throw new SchemaMismatchError(`primary key column ${JSON.stringify(k)} has type ${f.type}; keys must be integers or utf8`, { column: k, type: f.type });
+  }
+  if (new Set(primaryKey).size !== primaryKey.length) throw new SchemaMismatchError('a primary key names a column twice');
+}
+
+export function keyVectors(table: Table, keyColumns: readonly string[], schema: ManifestSchema): KeyVectors {
+  const cols = keyColumns.map((name): KeyColumn => {
+    const vec = table.getChild(name);
+    if (!vec) throw new SchemaMismatchError(`rows lack key column ${JSON.stringify(name)}`, { column: name });
+    if (vec.nullCount > 0) throw new SchemaMismatchError(`key column ${JSON.stringify(name)} holds nulls`, { column: name });
+    const type = schema.fields.find((f) => f.name === name)!.type;
+    const values = vec.toArray() as ArrayLike<KeyValue>;
+    if (type === 'utf8') return { kind: 'str', values };
+    if (type === 'int64' || type === 'uint64') {
+      const big = values as BigInt64Array;
+      return { kind: 'big', values, words: new Int32Array(big.buffer, big.byteOffset, big.length * 2) };
+    }
+    return { kind: 'num', values };
+  });
+  return { length: table.numRows, cols };
+}
+
+/** Code point order (= UTF-8 byte order, as Parquet stats and DuckDB use), not JS's UTF-16 order. */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (astral code points) sort above U+E000..U+FFFF in code point order.
+      if (x >= 0xd800 && y >= 0xd800) {
+        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length - b.length;
+}
+
+export function compareValues(a: KeyValue, b: KeyValue): number {
+  if (typeof a === 'string' && typeof b === 'string') return compareStrings(a, b);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Compares row `i` of `a` with row `j` of `b` (same key columns). */
+export function compareRows(a: KeyVectors, i: number, b: KeyVectors, j: number): number {
+  for (let c = 0; c < a.cols.length; c++) {
+    const d = compareValues(a.cols[c]!.values[i]!, b.cols[c]!.values[j]!);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function keyAt(v: KeyVectors, i: number): KeyValue[] {
+  return v.cols.map((c) => c.values[i]!);
+}
+
+export function compareKeys(a: readonly KeyValue[], b: readonly KeyValue[]): number {
+  for (let c = 0; c < a.length; c++) {
+    const d = compareValues(a[c]!, b[c]!);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** JSON-safe key for manifests (bigint as decimal string). */
+export function jsonKey(key: readonly KeyValue[]): Array<number | string> {
+  return key.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** Inverse of `jsonKey`, given the key column types. */
+export function keyFromJson(json: readonly unknown[], types: readonly ColumnType[]): KeyValue[] {
+  return json.map((v, i) => (types[i] === 'int64' || types[i] === 'uint64' ? BigInt(v as string) : (v as number | string)));
+}
+
+/** The permutation that sorts the rows by key (stable); null when they are already sorted. */
+export function sortOrder(v: KeyVectors): Uint32Array | null {
+  let sorted = true;
+  for (let i = 1; i < v.length && sorted; i++) sorted = compareRows(v, i - 1, v, i) <= 0;
+  if (sorted) return null;
+  const order = new Uint32Array(v.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  if (v.cols.length === 1 && v.cols[0]!.kind !== 'str') {
+    const vals = v.cols[0]!.values;
+    return order.sort((a, b) => (vals[a]! < vals[b]! ? -1 : vals[a]! > vals[b]! ? 1 : a - b));
+  }
+  return order.sort((a, b) => compareRows(v, a, v, b) || a - b);
+}
+
+/**
+ * A 32-bit hash of row `i`'s key (FNV-1a over the key's words or UTF-16 code units, then the murmur3
+ * finaliser). Pure integer maths: the same on every run and machine, so chunk boundaries are too.
+ */
+export function keyHash(v: KeyVectors, i: number): number {
+  let h = 0x811c9dc5;
+  for (const c of v.cols) {
+    if (c.kind === 'str') {
+      const s = c.values[i] as string;
+      for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+      h = Math.imul(h ^ 0xff, 0x01000193); // terminator: ("ab","c") and ("a","bc") differ
+    } else if (c.kind === 'big') {
+      h = Math.imul(h ^ c.words![2 * i]!, 0x01000193);
+      h = Math.imul(h ^ c.words![2 * i + 1]!, 0x01000193);
+    } else {
+      h = Math.imul(h ^ (c.values[i] as number), 0x01000193);
+    }
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

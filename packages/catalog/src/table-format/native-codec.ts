@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { ArmillariaError, ErrorCode } from '@armillaria/core';
+
+/**
+ * The Parquet codec of the table format, implemented by the napi-rs addon in `packages/catalog/native`
+ * (built by `scripts/build.mjs` into `native/addon.node`). This is the only module that loads it.
+ */
+export interface ParquetCodec {
+  /**
+   * Materialises and encodes chunks. `sources`: Arrow IPC streams or Parquet files with the same columns;
+   * `picks`: flat (source, row) pairs giving the output order (null = sources concatenated); `cuts`:
+   * exclusive end row of each chunk. Same rows => same bytes.
+   */
+  buildChunks(sources: readonly Uint8Array[], picks: Uint32Array | null, cuts: Uint32Array, opts?: EncodeOptions): Promise<EncodedChunk[]>;
+  /** Parquet -> Arrow IPC stream, optionally only some columns (returned in file order). */
+  decode(parquet: Uint8Array, columns?: readonly string[]): Promise<Uint8Array>;
+}
+
+export interface EncodeOptions {
+  /** `zstd` (level 1, the default, chosen by `bench/parquet-encoders.bench.ts`), `snappy` or `none`. */
+  compression?: 'zstd' | 'snappy' | 'none';
+  rowGroupRows?: number;
+}
+
+export interface EncodedChunk {
+  bytes: Uint8Array;
+  rows: number;
+  /** One entry per column, in schema order; integer-like values as decimal strings. */
+  stats: Array<{ min: unknown; max: unknown; nullCount: number }>;
+}
+
+interface RawAddon {
+  buildChunks(sources: Buffer[], picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
+  decodeParquet(bytes: Buffer, columns: string[] | null): Promise<Buffer>;
+}
+
+/** Where the addon lives, from `src/table-format` and `dist/table-format` alike. */
+export const CATALOG_ADDON_PATH = fileURLToPath(new URL('../../native/addon.node', import.meta.url));
+
+let addon: RawAddon | undefined;
+let loadError: Error | undefined;
+
+function raw(): RawAddon {
+  if (addon) return addon;
+  if (loadError) throw addonUnavailable(loadError);
+  try {
+    addon = createRequire(import.meta.url)(CATALOG_ADDON_PATH) as RawAddon;
+    return addon;
+  } catch (err) {
+    loadError = err as Error;
+    throw addonUnavailable(loadError);
+  }
+}
+
+function addonUnavailable(cause: Error): ArmillariaError {
+  return new ArmillariaError(
+    ErrorCode.Internal,
+    `the catalog's native Parquet codec did not load from ${CATALOG_ADDON_PATH} (run scripts/build.mjs): ${cause.message}`,
+    { cause },
+  );
+}
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** Native failures are bugs or bad chunks, never user input (the TS layer validates first). */
+function wrap(what: string, err: unknown): ArmillariaError {
+  return new ArmillariaError(ErrorCode.Internal, `${what}: ${(err as Error).message}`, { cause: err });
+}
+
+export const nativeCodec: ParquetCodec = {
+  async buildChunks(sources, picks, cuts, opts) {
+    const out = await raw().buildChunks(sources.map(asBuffer), picks, cuts, opts ?? null).catch((e: unknown) => {
+      throw wrap('encoding Parquet chunks failed', e);
+    });
+    return out.map((c) => ({ bytes: c.bytes, rows: c.rows, stats: JSON.parse(c.stats) as EncodedChunk['stats'] }));
+  },
+  async decode(parquet, columns) {
+    return raw().decodeParquet(asBuffer(parquet), columns ? [...columns] : null).catch((e: unknown) => {
+      throw wrap('decoding a Parquet chunk failed', e);
+    });
+  },
+};

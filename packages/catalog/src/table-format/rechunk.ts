@@ -1,0 +1,158 @@
+import { DuplicateKeyError } from '../errors.js';
+import { Chunker, type ChunkingParams } from './chunker.js';
+import {
+  compareKeys, compareRows, keyAt, keyFromJson, keyHash, jsonKey, type KeyValue, type KeyVectors,
+} from './keys.js';
+import type { ChunkInfo, ColumnType } from './table-format.js';
+
+/**
+ * How a keyed edit merges into the sorted table: `insert` rejects existing keys, `upsert` replaces
+ * them, `delete` drops them (the changes' other columns are ignored; absent keys are no-ops).
+ */
+export type EditMode = 'insert' | 'upsert' | 'delete';
+
+/** The sorted, duplicate-free changes of one edit. */
+export interface Changes {
+  readonly keys: KeyVectors;
+  /** Row indices of the change table in key order. */
+  readonly order: ArrayLike<number>;
+}
+
+export interface OldChunkRows {
+  /** Parquet bytes, handed to the encoder as a row source. */
+  readonly parquet: Uint8Array;
+  readonly keys: KeyVectors;
+}
+
+/** The plan of an edit: which old chunks stay and which new ones the encoder must build. */
+export interface RechunkPlan {
+  /** Row sources: index 0 is the change table (as given by the caller), then old chunks' Parquet. */
+  readonly sources: Uint8Array[];
+  /** Flat (source, row) pairs of every new chunk's rows, in order. */
+  readonly picks: number[];
+  readonly cuts: number[];
+  readonly firstKeys: KeyValue[][];
+  readonly lastKeys: KeyValue[][];
+  /** The new table as runs: `{ old: i }` keeps chunk i; `{ fresh: [a, b) }` are new chunks a..b-1. */
+  readonly segments: Array<{ old: number } | { fresh: [number, number] }>;
+}
+
+/**
+ * Merges sorted changes into a chunked, sorted table, re-chunking only around them: each run of
+ * affected chunks is re-chunked from its first chunk's start (a boundary, where the chunker's state is
+ * empty) until a new cut lands on an old chunk's end; all other chunks are kept as they are. The result
+ * is exactly the chunking a full rewrite of the same rows would produce.
+ */
+export async function planRechunk(
+  old: readonly ChunkInfo[],
+  keyTypes: readonly ColumnType[],
+  changes: Changes,
+  mode: EditMode,
+  params: ChunkingParams,
+  changeSource: Uint8Array,
+  load: (chunk: number) => Promise<OldChunkRows>,
+  table: string,
+): Promise<RechunkPlan> {
+  const plan: RechunkPlan = { sources: [changeSource], picks: [], cuts: [], firstKeys: [], lastKeys: [], segments: [] };
+  const ranges = assignChanges(old, keyTypes, changes);
+  const m = changes.order.length;
+  if (old.length === 0) {
+    if (m > 0 && mode !== 'delete') {
+      const chunker = new Chunker(params);
+      const start = plan.cuts.length;
+      const emit = emitter(plan, chunker);
+      for (let y = 0; y < m; y++) emit(changes.keys, changes.order[y]!, 0);
+      emit.finish();
+      plan.segments.push({ fresh: [start, plan.cuts.length] });
+    }
+    return plan;
+  }
+  let i = 0;
+  while (i < old.length) {
+    if (ranges[i]![0] === ranges[i]![1]) {
+      plan.segments.push({ old: i });
+      i++;
+      continue;
+    }
+    const chunker = new Chunker(params);
+    const emit = emitter(plan, chunker);
+    const start = plan.cuts.length;
+    let j = i;
+    do {
+      const rows = await load(j);
+      const src = plan.sources.push(rows.parquet) - 1;
+      mergeInto(rows.keys, src, changes, ranges[j]!, mode, emit, table);
+      j++;
+    } while (chunker.rowsPending > 0 && j < old.length);
+    emit.finish();
+    plan.segments.push({ fresh: [start, plan.cuts.length] });
+    i = j;
+  }
+  return plan;
+}
+
+type Emit = ((keys: KeyVectors, row: number, source: number) => void) & { finish(): void };
+
+function emitter(plan: RechunkPlan, chunker: Chunker): Emit {
+  let first: KeyValue[] | undefined;
+  let last: { keys: KeyVectors; row: number } | undefined;
+  const emit = ((keys: KeyVectors, row: number, source: number) => {
+    if (chunker.rowsPending === 0) first = keyAt(keys, row);
+    plan.picks.push(source, row);
+    last = { keys, row };
+    if (chunker.push(keyHash(keys, row))) close();
+  }) as Emit;
+  const close = (): void => {
+    plan.cuts.push(plan.picks.length / 2);
+    plan.firstKeys.push(first!);
+    plan.lastKeys.push(keyAt(last!.keys, last!.row));
+  };
+  // The end of the table is a boundary whatever the hashes say.
+  emit.finish = () => {
+    if (chunker.rowsPending > 0) close();
+  };
+  return emit;
+}
+
+/** For each old chunk, the range of `changes.order` whose keys fall in it (before the next chunk's first key). */
+export function assignChanges(old: readonly ChunkInfo[], keyTypes: readonly ColumnType[], changes: Changes): Array<[number, number]> {
+  const ranges: Array<[number, number]> = old.map(() => [0, 0]);
+  if (old.length === 0) return ranges;
+  const firsts = old.map((c) => keyFromJson(c.firstKey ?? [], keyTypes));
+  let c = 0;
+  let start = 0;
+  const m = changes.order.length;
+  for (let y = 0; y <= m; y++) {
+    const key = y < m ? keyAt(changes.keys, changes.order[y]!) : undefined;
+    // Move to the last chunk whose first key is <= key (keys below chunk 0's first key go to chunk 0).
+    let next = c;
+    if (key) while (next + 1 < old.length && compareKeys(firsts[next + 1]!, key) <= 0) next++;
+    else next = old.length;
+    if (next !== c) {
+      ranges[c] = [start, y];
+      start = y;
+      c = next;
+    }
+  }
+  return ranges;
+}
+
+function mergeInto(ok: KeyVectors, src: number, changes: Changes, [a, b]: [number, number], mode: EditMode, emit: Emit, table: string): void {
+  let x = 0;
+  let y = a;
+  while (x < ok.length || y < b) {
+    const r = y < b ? changes.order[y]! : -1;
+    const cmp = x >= ok.length ? 1 : y >= b ? -1 : compareRows(ok, x, changes.keys, r);
+    if (cmp < 0) {
+      emit(ok, x++, src);
+    } else if (cmp > 0) {
+      if (mode !== 'delete') emit(changes.keys, r, 0);
+      y++;
+    } else {
+      if (mode === 'insert') throw new DuplicateKeyError(table, jsonKey(keyAt(ok, x)));
+      if (mode === 'upsert') emit(changes.keys, r, 0);
+      x++;
+      y++;
+    }
+  }
+}

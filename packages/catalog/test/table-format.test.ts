@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Binary, DateDay, Float32, Int16, Int32, Table, TimestampMicrosecond, Uint32, Uint64, Utf8, vectorFromArray,
+} from 'apache-arrow';
+import { ErrorCode } from '@armillaria/core';
+import { customer, customersTable, keysTable, makeFormat, plain, rowsOf } from './table-format-helpers.js';
+
+const ids = (n: number, from = 0): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
+
+describe('ParquetTableFormat: determinism', () => {
+  it('gives the same chunks and manifest for the same rows, across instances and after a round trip', async () => {
+    const rows = ids(3000).map((i) => customer(i));
+    const a = await makeFormat({ targetChunkRows: 256 });
+    const b = await makeFormat({ targetChunkRows: 256 });
+    const wa = await a.format.write(customersTable(rows), { primaryKey: ['id'] });
+    const wb = await b.format.write(customersTable([...rows].reverse()), { primaryKey: ['id'] });
+    expect(wb.manifest).toBe(wa.manifest);
+    expect((await b.format.chunks(wb.manifest)).map((c) => c.hash)).toEqual((await a.format.chunks(wa.manifest)).map((c) => c.hash));
+    // Decode everything and encode it again: the same bytes.
+    const back = await a.format.read(wa.manifest);
+    const again = await b.format.write(back, { primaryKey: ['id'] });
+    expect(again.manifest).toBe(wa.manifest);
+    expect(again.chunksWritten).toBe(0);
+    // Unkeyed too.
+    const ua = await a.format.write(customersTable(rows));
+    const ub = await b.format.write(await a.format.read(ua.manifest));
+    expect(ub.manifest).toBe(ua.manifest);
+  });
+
+  it('stores an identical table once', async () => {
+    const { format, objects } = await makeFormat({ targetChunkRows: 128 });
+    const t = customersTable(ids(1000).map((i) => customer(i)));
+    const first = await format.write(t, { primaryKey: ['id'] });
+    let bytes = 0;
+    for await (const o of objects.list('')) bytes += o.size;
+    const second = await format.write(t, { primaryKey: ['id'] });
+    let after = 0;
+    for await (const o of objects.list('')) after += o.size;
+    expect(second.manifest).toBe(first.manifest);
+    expect(second.bytesWritten).toBe(0);
+    expect(after).toBe(bytes);
+  });
+});
+
+describe('ParquetTableFormat: values', () => {
+  it('round-trips every column type, with projection and nulls', async () => {
+    const { format } = await makeFormat();
+    const t = new Table({
+      i16: vectorFromArray([1, -2, null], new Int16()),
+      u32: vectorFromArray([4_000_000_000, 0, 7], new Uint32()),
+      u64: vectorFromArray([18_000_000_000_000_000_000n, 1n, null], new Uint64()),
+      f32: vectorFromArray([1.5, null, -3], new Float32()),
+      s: vectorFromArray(['a', null, 'ü😀'], new Utf8()),
+      bin: vectorFromArray([Uint8Array.of(1, 2), null, Uint8Array.of()], new Binary()),
+      d: vectorFromArray([new Date(Date.UTC(2024, 1, 29)), null, new Date(0)], new DateDay()),
+      tus: vectorFromArray([1_700_000_000_123, null, 0], new TimestampMicrosecond()),
+    });
+    const w = await format.write(t);
+    const back = await format.read(w.manifest);
+    expect(rowsOf(back)).toEqual(rowsOf(t));
+    expect(back.schema.fields.map((f) => String(f.type))).toEqual(t.schema.fields.map((f) => String(f.type)));
+    const some = await format.read(w.manifest, { columns: ['s', 'i16'] });
+    expect(some.schema.fields.map((f) => f.name)).toEqual(['s', 'i16']);
+    expect(rowsOf(some)).toEqual(rowsOf(t).map((r) => ({ s: r.s, i16: r.i16 })));
+    const m = await format.readManifest(w.manifest);
+    expect(m.schema.fields.map((f) => f.type)).toEqual(['int16', 'uint32', 'uint64', 'float32', 'utf8', 'binary', 'date32', 'timestamp_us']);
+    const stats = (await format.chunks(w.manifest))[0]!.stats;
+    expect(stats.u32).toEqual({ min: 0, max: 4_000_000_000, nullCount: 0 });
+    expect(stats.u64).toEqual({ min: '1', max: '18000000000000000000', nullCount: 1 });
+    expect(stats.d).toEqual({ min: '1970-01-01', max: '2024-02-29', nullCount: 1 });
+    expect(stats.s).toEqual({ min: 'a', max: 'ü😀', nullCount: 1 });
+  });
+
+  it('prunes chunks by column stats', async () => {
+    const { format } = await makeFormat({ targetChunkRows: 100 });
+    const w = await format.write(customersTable(ids(2000).map((i) => customer(i))), { primaryKey: ['id'] });
+    const all = await format.chunks(w.manifest);
+    const t = await format.read(w.manifest, { range: { column: 'id', min: 500n, max: 520n } });
+    expect(t.numRows).toBeLessThan(2000);
+    const got = rowsOf(t).map((r) => r.id as bigint).filter((id) => id >= 500n && id <= 520n);
+    expect(got).toEqual(ids(21, 500));
+    expect(all.length).toBeGreaterThan(5);
+  });
+
+  it('adds a column, null or with a default, keeping chunk boundaries', async () => {
+    const { format } = await makeFormat({ targetChunkRows: 64 });
+    const w = await format.write(customersTable(ids(500).map((i) => customer(i))), { primaryKey: ['id'] });
+    const a = await format.addColumn(w.manifest, { name: 'tier', type: 'int32', defaultValue: 3 });
+    const b = await format.addColumn(a.manifest, { name: 'note', type: 'utf8' });
+    const rows = rowsOf(await format.read(b.manifest));
+    expect(rows[7]).toEqual({ ...plain(customer(7n)), tier: 3, note: null });
+    const before = await format.chunks(w.manifest);
+    const after = await format.chunks(b.manifest);
+    expect(after.map((c) => [c.rows, c.firstKey, c.lastKey])).toEqual(before.map((c) => [c.rows, c.firstKey, c.lastKey]));
+    // Upserts keep working with the new schema.
+    const one = customersTable([customer(3n, 1)]);
+    const cols = Object.fromEntries(one.schema.fields.map((f) => [f.name, one.getChild(f.name)!]));
+    const up = await format.upsert(b.manifest, new Table({ ...cols, tier: vectorFromArray([9], new Int32()), note: vectorFromArray(['x'], new Utf8()) }));
+    expect(rowsOf(await format.read(up.manifest))[3]).toEqual({ ...plain(customer(3n, 1)), tier: 9, note: 'x' });
+  });
+});
+
+describe('ParquetTableFormat: errors', () => {
+  it('rejects bad input with typed codes', async () => {
+    const { format, chunks } = await makeFormat();
+    const rows = customersTable(ids(10).map((i) => customer(i)));
+    const keyed = await format.write(rows, { primaryKey: ['id'] });
+    const unkeyed = await format.write(rows);
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: { code?: string }) => e.code);
+    expect(await code(format.write(customersTable([customer(1n), customer(1n)]), { primaryKey: ['id'] }))).toBe(ErrorCode.DuplicateKey);
+    expect(await code(format.append(keyed.manifest, customersTable([customer(3n)])))).toBe(ErrorCode.DuplicateKey);
+    expect(await code(format.upsert(keyed.manifest, customersTable([customer(50n), customer(50n)])))).toBe(ErrorCode.DuplicateKey);
+    expect(await code(format.upsert(unkeyed.manifest, rows))).toBe(ErrorCode.PrimaryKeyRequired);
+    expect(await code(format.deleteKeys(unkeyed.manifest, keysTable([1n])))).toBe(ErrorCode.PrimaryKeyRequired);
+    expect(await code(format.upsert(keyed.manifest, rows.select(['id', 'name'])))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.append(unkeyed.manifest, new Table({ ...Object.fromEntries(rows.schema.fields.map((f) => [f.name, rows.getChild(f.name)!])), extra: vectorFromArray([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], new Int32()) })))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.upsert(keyed.manifest, new Table({ id: vectorFromArray([1], new Int32()) })))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.write(rows, { primaryKey: ['nope'] }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.write(rows, { primaryKey: ['score'] }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.addColumn(keyed.manifest, { name: 'name', type: 'utf8' }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.addColumn(keyed.manifest, { name: 'x', type: 'decimal' as never }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.read(keyed.manifest, { columns: ['nope'] }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.readManifest('not-a-hash'))).toBe(ErrorCode.InvalidHash);
+    const nullKey = new Table({ id: vectorFromArray([1n, null], new (await import('apache-arrow')).Int64()) });
+    expect(await code(format.write(nullKey, { primaryKey: ['id'] }))).toBe(ErrorCode.SchemaMismatch);
+    const missing = 'f'.repeat(64);
+    expect(await code(format.readManifest(missing))).toBe(ErrorCode.ChunkNotFound);
+    void chunks;
+  });
+
+  it('detects corrupt manifests and pages', async () => {
+    const { format, chunks } = await makeFormat();
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: { code?: string; details?: { hash?: string } }) => [e.code, e.details?.hash]);
+    const notJson = await chunks.put(new TextEncoder().encode('{"formatVersion":1,'));
+    expect(await code(format.readManifest(notJson))).toEqual([ErrorCode.CorruptMetadata, notJson]);
+    const wrongShape = await chunks.put(new TextEncoder().encode('{"formatVersion":1,"rows":3}'));
+    expect(await code(format.readManifest(wrongShape))).toEqual([ErrorCode.CorruptMetadata, wrongShape]);
+    const w = await format.write(customersTable(ids(5).map((i) => customer(i))));
+    const m = await format.readManifest(w.manifest);
+    const lying = await chunks.put(new TextEncoder().encode(JSON.stringify({ ...m, rows: m.rows + 1 })));
+    expect(await code(format.read(lying))).toEqual([ErrorCode.CorruptMetadata, lying]);
+    const badChunk = await chunks.put(new TextEncoder().encode(JSON.stringify({ ...m, chunks: [{ ...m.chunks![0], hash: '../x' }] })));
+    expect(await code(format.chunks(badChunk))).toEqual([ErrorCode.CorruptMetadata, badChunk]);
+    const badPage = await chunks.put(new TextEncoder().encode(JSON.stringify({ ...m, chunks: undefined, pages: [{ hash: notJson, rows: m.rows, chunks: 1 }] })));
+    expect(await code(format.chunks(badPage))).toEqual([ErrorCode.CorruptMetadata, notJson]);
+  });
+});
