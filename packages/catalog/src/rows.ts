@@ -1,6 +1,7 @@
 import {
   Binary, Bool, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, Schema, Table, TimestampMicrosecond,
-  TimestampMillisecond, Type, Uint16, Uint32, Uint64, Uint8, Utf8, vectorFromArray, type DataType,
+  TimestampMillisecond, Type, Uint16, Uint32, Uint64, Uint8, Utf8, vectorFromArray, RecordBatch,
+  type DataType,
 } from 'apache-arrow';
 import { SchemaMismatchError } from './errors.js';
 import type { Rows, TableSchema } from './catalog-api.js';
@@ -58,15 +59,11 @@ export function toArrowTable(rows: Rows, schema?: Schema): Table {
       if (!known.has(k)) throw new SchemaMismatchError(`column ${JSON.stringify(k)} is not in the table's schema`, { column: k });
     }
   }
-  const columns: Record<string, ReturnType<typeof vectorFromArray>> = {};
-  for (const field of target.fields) {
-    const values = objects.map((row) => coerce(row[field.name], field));
-    columns[field.name] = vectorFromArray(values, field.type);
-  }
   if (objects.length === 0) return new Table(target);
-  const table = new Table(columns);
-  // Table(columns) marks every field nullable; restore the declared schema.
-  return new Table(target, table.batches.map((b) => b));
+  // Record batches in exactly the declared schema (Table(columns) would mark every field nullable).
+  const columns: Record<string, ReturnType<typeof vectorFromArray>> = {};
+  for (const field of target.fields) columns[field.name] = vectorFromArray(objects.map((row) => coerce(row[field.name], field)), field.type);
+  return new Table(new Table(columns).batches.map((b) => new RecordBatch(target, b.data)));
 }
 
 /**

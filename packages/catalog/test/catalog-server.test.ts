@@ -11,7 +11,7 @@ describe('catalog service routes (inject)', () => {
     env = await embeddedCatalog();
     app = await buildApp({ catalog: env.catalog, ready: async () => undefined });
     await env.catalog.createRepo('web');
-    await env.catalog.createTable('web', 't', { rows: [{ id: 1, v: 'a' }], primaryKey: ['id'] });
+    await env.catalog.createTable('web', 't', { rows: [{ id: 1n, v: 'a' }], primaryKey: ['id'] });
   });
   afterAll(async () => {
     await app.close();
