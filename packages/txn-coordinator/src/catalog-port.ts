@@ -2,13 +2,15 @@ import type { Hash } from '@armillaria/core';
 
 /**
  * The part of the catalog the coordinator builds on. It is a structural subset of the catalog's
- * `CatalogApi` (`resolve`, `readCommit`, `readTree`, `commitTree`), so a `Catalog` or a `RemoteCatalog`
+ * `CatalogApi` (`resolve`, `readCommit`, `getBranch`, `readTree`, `commitTree`), so a `Catalog` or a `RemoteCatalog`
  * is passed as is; declaring it here keeps the coordinator's contract with the catalog explicit.
  */
 export interface CatalogPort {
   /** The commit a ref (here always a branch) names. BRANCH_NOT_FOUND / REPO_NOT_FOUND otherwise. */
   resolve(repo: string, ref?: string): Promise<CommitInfo>;
   readCommit(repo: string, hash: Hash): Promise<CommitInfo>;
+  /** The head of a branch (BRANCH_NOT_FOUND, REPO_NOT_FOUND): `begin` pins it. */
+  getBranch(repo: string, name: string): Promise<{ name: string; commit: Hash }>;
   readTree(repo: string, hash: Hash): Promise<TreeSnapshot>;
   /**
    * Writes `tree` and a commit whose first parent is `baseCommit`, then moves `branch` from `baseCommit`

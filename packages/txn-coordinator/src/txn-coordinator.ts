@@ -102,7 +102,8 @@ export class TxnCoordinator implements TxnApi {
     const idleMs = opts.idleTimeoutMs ?? this.idleTimeoutMs;
     if (!Number.isInteger(idleMs) || idleMs <= 0) throw new InvalidArgumentError('idleTimeoutMs must be a positive integer', { details: { field: 'idleTimeoutMs' } });
     const branch = opts.branch ?? 'main';
-    const base = await this.o.catalog.resolve(opts.repo, branch);
+    const head = await this.o.catalog.getBranch(opts.repo, branch);
+    const base = await this.o.catalog.readCommit(opts.repo, head.commit);
     const baseTree = await this.o.catalog.readTree(opts.repo, base.tree);
     const info: TxnInfo = { id: `txn-${randomUUID()}`, repo: opts.repo, branch, isolation, base: base.hash, startedAt: Date.now() };
     const txn: LiveTxn = { info, base, baseTree, tables: new Map(), reads: new Set(), state: 'ACTIVE', idleMs, queue: Promise.resolve() };
@@ -158,7 +159,7 @@ export class TxnCoordinator implements TxnApi {
     });
   }
 
-  commit(txnId: string, opts: CommitOptions = {}): Promise<TxnCommitResult> {
+  async commit(txnId: string, opts: CommitOptions = {}): Promise<TxnCommitResult> {
     if (opts.idempotencyKey !== undefined) assertIdempotencyKey(opts.idempotencyKey);
     return this.call(txnId, async (txn) => {
       txn.state = 'COMMITTING';
