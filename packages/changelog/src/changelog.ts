@@ -11,7 +11,9 @@ export type SubscribeFrom =
   | { commit: string }
   | { time: AsOf }
   /** After the commit that made this version of `table` (default: the only table in `tables`). */
-  | { version: number; table?: string };
+  | { version: number; table?: string }
+  /** Right after one delivered event (a commit's events go out in table order): how a reconnecting client resumes. */
+  | { afterEvent: { commit: string; table: string } };
 
 export interface SubscribeOptions {
   repo: string;
@@ -76,24 +78,37 @@ export class Changelog {
     return events;
   }
 
+  /**
+   * Replays then follows (see the class comment). Options are checked at once (INVALID_ARGUMENT);
+   * catalog errors (REPO_NOT_FOUND, VERSION_NOT_FOUND…) surface on the first `next()`.
+   */
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent> {
     validate(opts, this.options.cursors !== undefined);
-    return this.run(opts);
+    const self = this;
+    return (async function* () {
+      yield* await self.open(opts);
+    })();
   }
 
-  private async *run(opts: SubscribeOptions): AsyncGenerator<ChangeEvent> {
+  /** Like `subscribe`, but resolves the start first, so every setup error is thrown here (servers use it before answering). */
+  async open(opts: SubscribeOptions): Promise<AsyncIterable<ChangeEvent>> {
+    validate(opts, this.options.cursors !== undefined);
     const { catalog, bus, cursors } = this.options;
-    const { repo, branch, signal } = opts;
-    const tables = opts.tables ? [...opts.tables] : undefined;
     const saved = opts.durableName ? await cursors!.load(opts.durableName) : undefined;
-    if (saved && (saved.repo !== repo || saved.branch !== branch)) {
-      throw new InvalidArgumentError(`durable cursor ${opts.durableName} belongs to ${saved.repo}/${saved.branch}, not ${repo}/${branch}`, { details: { field: 'durableName' } });
+    if (saved && (saved.repo !== opts.repo || saved.branch !== opts.branch)) {
+      throw new InvalidArgumentError(`durable cursor ${opts.durableName} belongs to ${saved.repo}/${saved.branch}, not ${opts.repo}/${opts.branch}`, { details: { field: 'durableName' } });
     }
     // The hand-over point: noted before the head is read, so commits after the head come after it.
     const busSeq = await bus.lastSeq();
-    const head = await catalog.resolve(repo, branch);
+    const head = await catalog.resolve(opts.repo, opts.branch);
     const pos: Position = saved ? { commit: saved.commit, seq: saved.seq, table: saved.table } : await this.startOf(opts, head);
+    return this.run(opts, busSeq, head, pos);
+  }
 
+  private async *run(opts: SubscribeOptions, busSeq: number, head: Commit, pos: Position): AsyncGenerator<ChangeEvent> {
+    const { catalog, bus, cursors } = this.options;
+    const { repo, branch, signal } = opts;
+    const tables = opts.tables ? [...opts.tables] : undefined;
     let unacked: ChangeEvent | undefined;
     const ack = async (): Promise<void> => {
       if (!unacked || !opts.durableName) return;
@@ -164,6 +179,10 @@ export class Changelog {
     if (from === 'latest') return at(head);
     if (from === 'earliest') return { commit: null, seq: -1, table: null };
     if ('commit' in from) return at(await catalog.resolve(opts.repo, from.commit));
+    if ('afterEvent' in from) {
+      const c = await catalog.resolve(opts.repo, from.afterEvent.commit);
+      return { commit: c.hash, seq: c.generation, table: from.afterEvent.table };
+    }
     if ('time' in from) return at(await catalog.resolve(opts.repo, opts.branch, { asOf: from.time }));
     const table = from.table ?? (opts.tables?.length === 1 ? opts.tables[0] : undefined);
     if (!table) throw new InvalidArgumentError('from.version needs from.table (or exactly one table in tables)', { details: { field: 'from.table' } });
@@ -191,6 +210,9 @@ function validate(opts: SubscribeOptions, hasCursors: boolean): void {
     if (typeof f.commit !== 'string' || !f.commit) bad('from.commit', 'must be a commit hash or ref');
   } else if ('time' in f) {
     if (!(typeof f.time === 'number' || typeof f.time === 'string' || f.time instanceof Date)) bad('from.time', 'must be a Date, ms or ISO string');
+  } else if ('afterEvent' in f) {
+    const a = f.afterEvent as { commit?: unknown; table?: unknown } | undefined;
+    if (!a || typeof a.commit !== 'string' || !a.commit || typeof a.table !== 'string' || !a.table) bad('from.afterEvent', 'must be {commit, table}');
   } else if ('version' in f) {
     if (!Number.isInteger(f.version) || f.version < 1) bad('from.version', 'must be an integer >= 1');
   } else {

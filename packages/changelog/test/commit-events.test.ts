@@ -152,7 +152,11 @@ describe('commitEvents', () => {
       const deleted: string[] = [];
       for (const [k, n] of ac) for (let i = 0; i < n - (bc.get(k) ?? 0); i++) inserted.push(k);
       for (const [k, n] of bc) for (let i = 0; i < n - (ac.get(k) ?? 0); i++) deleted.push(k);
-      const rowsOf = (kind: string): string[] => e!.rows!.filter((r) => r.kind === kind).map((r) => canonicalJson(jsonSafe(r.kind === 'delete' ? r.before : (r as { after: unknown }).after))).sort();
+      // Unkeyed tables are diffed by position: an update is the row that was at a position and the one there now.
+      const rowsOf = (kind: 'insert' | 'delete'): string[] => e!.rows!.flatMap((r) => {
+        if (kind === 'delete') return r.kind === 'delete' || r.kind === 'update' ? [canonicalJson(jsonSafe(r.before))] : [];
+        return r.kind === 'insert' || r.kind === 'update' ? [canonicalJson(jsonSafe(r.after))] : [];
+      }).sort();
       // An overwrite may keep equal rows; the event may then list them as removed and added again.
       const net = (ins: string[], del: string[]): [string[], string[]] => {
         const d = [...del];

@@ -42,15 +42,22 @@ export async function take<T>(iterable: AsyncIterable<T>, count: number, timeout
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${out.length} of ${count} items`)), timeoutMs);
   });
+  let timedOut = false;
   try {
     while (out.length < count) {
-      const r = await Promise.race([it.next(), timeout]);
+      const r = await Promise.race([it.next(), timeout]).catch((err: unknown) => {
+        timedOut = true;
+        throw err;
+      });
       if (r.done) break;
       out.push(r.value);
     }
   } finally {
     clearTimeout(timer);
-    void it.return?.();
+    // Awaited: a durable subscription saves its cursor on return(). After a timeout a next() is still
+    // pending and return() would wait behind it, so it is not awaited then.
+    if (timedOut) void it.return?.();
+    else await it.return?.();
   }
   return out;
 }

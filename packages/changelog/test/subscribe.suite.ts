@@ -132,7 +132,7 @@ export function subscribeSuite(name: string, makeBus: () => Promise<{ bus: Chang
     });
 
     it('rejects bad options with INVALID_ARGUMENT and unknown starts with catalog codes', async () => {
-      const first = (opts: object): Promise<unknown> => changelog.subscribe(opts as never)[Symbol.asyncIterator]().next();
+      const first = async (opts: object): Promise<unknown> => changelog.subscribe(opts as never)[Symbol.asyncIterator]().next();
       await expect(first({ repo: '', branch: 'main' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(first({ repo: 'r', branch: 'main', from: 'yesterday' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(first({ repo: 'r', branch: 'main', from: { version: 0, table: 'a' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
