@@ -1,0 +1,75 @@
+// A coordinator in its own process, for the bank and crash tests (and nothing else).
+// Usage: txn-worker.ts bank <dir> <mode> <prefix> <client> <iterations> <seed> <accounts> <busFile>
+//        txn-worker.ts crash <dir> <n> <busFile> <idFile>      (env ARMILLARIA_FAULT picks where it dies)
+import { writeFileSync } from 'node:fs';
+import { isArmillariaError, ErrorCode } from '@armillaria/core';
+import { RecordingChangeBus } from '../helpers/recording-change-bus.js';
+import { openStack } from '../helpers/stack.js';
+
+const [cmd, dir, ...rest] = process.argv.slice(2);
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+if (cmd === 'bank') {
+  const [mode, prefix, client, iterations, seed, accounts, busFile] = rest as [string, string, string, string, string, string, string];
+  const stack = await openStack({ dir: dir as string, mode: mode as 'embedded' | 'distributed', prefix, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0 });
+  const c = stack.coordinator;
+  const random = rng(Number(seed));
+  const n = Number(accounts);
+  const committed: string[] = [];
+  let conflicts = 0;
+  let aborted = 0;
+  for (let i = 0; i < Number(iterations); i++) {
+    const transfer = `${client}-${i}`;
+    // Retry a transfer until it commits (or is deliberately abandoned): conflicts are expected.
+    for (let attempt = 0; ; attempt++) {
+      const t = await c.begin({ repo: 'bank' });
+      const rows = (await c.read(t.id, 'accounts')).toArray().map((r) => r.toJSON() as { id: bigint; balance: bigint });
+      const from = Math.floor(random() * n);
+      const to = (from + 1 + Math.floor(random() * (n - 1))) % n;
+      const balance = rows.find((r) => Number(r.id) === from)?.balance ?? 0n;
+      const amount = BigInt(1 + Math.floor(random() * 20));
+      if (random() < 0.05 || balance < amount) {
+        await c.abort(t.id, 'client gave up');
+        aborted++;
+        break;
+      }
+      const toBalance = rows.find((r) => Number(r.id) === to)?.balance ?? 0n;
+      await c.upsert(t.id, 'accounts', [{ id: from, balance: balance - amount }, { id: to, balance: toBalance + amount }]);
+      await c.upsert(t.id, 'ledger', [{ id: transfer, src: from, dst: to, amount }]);
+      try {
+        await c.commit(t.id, { message: `transfer ${transfer}`, author: client, idempotencyKey: transfer });
+        committed.push(transfer);
+        break;
+      } catch (err) {
+        if (!isArmillariaError(err, ErrorCode.TxnConflict)) throw err;
+        conflicts++;
+      }
+    }
+  }
+  await stack.close();
+  process.stdout.write(`${JSON.stringify({ client, committed, conflicts, aborted })}\n`);
+} else if (cmd === 'crash') {
+  const [n, busFile, idFile] = rest as [string, string, string];
+  const stack = await openStack({ dir: dir as string, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0, staleAfterMs: 0 });
+  const c = stack.coordinator;
+  const t = await c.begin({ repo: 'crash' });
+  writeFileSync(idFile, t.id);
+  await c.upsert(t.id, 'kv', [{ id: 1000 + Number(n), v: `crash-${n}` }]);
+  await c.append(t.id, 'events', [{ msg: `crash-${n}` }]);
+  const result = await c.commit(t.id, { message: `crash ${n}` });
+  await stack.close();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  process.stderr.write(`unknown command ${cmd}\n`);
+  process.exit(2);
+}
