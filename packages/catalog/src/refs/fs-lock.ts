@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { BackendUnavailableError, sleep } from '@armillaria/core';
 
 /**
- * An exclusive lock between processes on one machine: a lock file created with O_CREAT|O_EXCL holding
+ * An exclusive lock between processes on one machine: a lock file created atomically and exclusively
+ * (written to a temp file, then hard-linked into place, which fails if the lock exists) holding
  * {host, boot, pid, token, time}. Hand-written rather than proper-lockfile because that library keeps
  * locks alive with mtime timers and judges staleness by mtime alone, while here a lock is held for
  * a few ms and its holder's liveness can be checked directly.
@@ -17,7 +18,10 @@ import { BackendUnavailableError, sleep } from '@armillaria/core';
  * without a crash a lock is never broken while held.
  */
 export interface FileLockOptions {
-  /** Age after which any lock counts as stale (default 30 s). A CAS holds its lock for milliseconds. */
+  /**
+   * Age after which any lock counts as stale (default 60 s), whoever holds it. A CAS holds its lock for
+   * milliseconds; a lock of a dead process on this machine is stale at once.
+   */
   staleMs?: number;
   /** How long to wait for a held lock before failing with BACKEND_UNAVAILABLE (default 20 s). */
   timeoutMs?: number;
@@ -39,7 +43,7 @@ function currentBoot(): Promise<string> {
 }
 
 export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: () => Promise<T>): Promise<T> {
-  const token = await acquire(path, opts.staleMs ?? 30_000, opts.timeoutMs ?? 20_000);
+  const token = await acquire(path, opts.staleMs ?? 60_000, opts.timeoutMs ?? 20_000);
   try {
     return await fn();
   } finally {
@@ -51,17 +55,7 @@ async function acquire(path: string, staleMs: number, timeoutMs: number): Promis
   const content: LockContent = { host: HOST, boot: await currentBoot(), pid: process.pid, token: randomUUID(), time: Date.now() };
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    try {
-      const fh = await open(path, 'wx');
-      try {
-        await fh.writeFile(JSON.stringify({ ...content, time: Date.now() }));
-      } finally {
-        await fh.close();
-      }
-      return content.token;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+    if (await tryCreate(path, { ...content, time: Date.now() })) return content.token;
     const holder = await readLock(path);
     if (holder && (await isStale(holder, staleMs))) {
       await breakLock(path, holder.token);
@@ -72,6 +66,25 @@ async function acquire(path: string, staleMs: number, timeoutMs: number): Promis
       throw new BackendUnavailableError(`lock ${path} is held by ${who} for longer than ${timeoutMs} ms`);
     }
     await sleep(Math.min(50, 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
+  }
+}
+
+/**
+ * Creates the lock file whole or not at all: the content goes to a private temp file that is then
+ * hard-linked to the lock name (link fails with EEXIST like O_EXCL). A holder killed at any point thus
+ * never leaves an empty lock file whose owner nobody could check.
+ */
+async function tryCreate(path: string, content: LockContent): Promise<boolean> {
+  const temp = `${path}.${process.pid}.${content.token}`;
+  await writeFile(temp, JSON.stringify(content), { flag: 'wx' });
+  try {
+    await link(temp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
 }
 
@@ -101,6 +114,7 @@ async function readLock(path: string): Promise<Holder | undefined> {
 async function isStale(holder: Holder, staleMs: number): Promise<boolean> {
   if (Date.now() - holder.mtimeMs > staleMs) return true;
   const c = holder.content;
+  // Unreadable (only by outside damage, as locks are created whole) or another host's: age alone decides.
   if (!c || c.host !== HOST) return false;
   const boot = await currentBoot();
   if (boot && c.boot && c.boot !== boot) return true;

@@ -26,7 +26,7 @@ const isInternal = (entry: string): boolean => entry.startsWith('~');
 /**
  * RefStore on a local filesystem, safe across processes sharing the directory on one machine.
  * `refs/<name>/~ref` holds the value (replaced by temp file + fsync + rename + directory fsync),
- * `~log` the reflog (JSON lines, fsync'd, kept after delete) and `~lock` the per-ref O_EXCL lock a
+ * `~log` the reflog (JSON lines, fsync'd, kept after delete) and `~lock` the per-ref exclusive lock file a
  * CAS holds while it reads, writes and logs. A crash after the rename and before the log append loses
  * only that log line. Names are case-sensitive: do not use on a case-insensitive filesystem.
  */
