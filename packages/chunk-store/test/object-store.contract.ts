@@ -317,6 +317,30 @@ export function objectStoreContract(name: string, factory: () => Promise<Contrac
       expect(sha256(await store.get('big/create'))).toBe(sha256(pseudoRandomBytes(size, 5)));
     });
 
+    it.each([['ifNoneMatch'], ['ifMatch']])('checks %s when a streamed put publishes, not only when it starts', async (mode) => {
+      const key = `late/${mode}`;
+      const base = mode === 'ifMatch' ? await store.put(key, Buffer.from('base')) : undefined;
+      let reached!: () => void;
+      const atPause = new Promise<void>((r) => (reached = r));
+      let go!: () => void;
+      const resume = new Promise<void>((r) => (go = r));
+      const all = pseudoRandomBytes(12 * MiB, 11);
+      async function* body(): AsyncGenerator<Uint8Array> {
+        // 8 MiB in (past an S3 multipart threshold, so parts are uploading), then wait for a rival put.
+        yield all.subarray(0, 8 * MiB);
+        reached();
+        await resume;
+        yield all.subarray(8 * MiB);
+      }
+      const pending = store.putStream(key, body(), base ? { ifMatch: base.etag } : { ifNoneMatch: '*' });
+      await atPause;
+      const rival = await store.put(key, Buffer.from('landed first'));
+      go();
+      expect(await codeOf(pending)).toBe(ErrorCode.PreconditionFailed);
+      expect(Buffer.from(await store.get(key)).toString()).toBe('landed first');
+      expect((await store.head(key))?.etag).toBe(rival.etag);
+    });
+
     it('a putStream whose source fails mid-way leaves the old value and nothing else', async () => {
       const old = await store.put('abort/k', Buffer.from('old value'));
       const size = 20 * MiB;
@@ -325,6 +349,14 @@ export function objectStoreContract(name: string, factory: () => Promise<Contrac
         'source failed mid-stream',
       );
       await expect(store.putStream('abort/tiny', pseudoRandomStream(size, 9, MiB, 0))).rejects.toThrow('source failed mid-stream');
+      // The source's own error object reaches the caller, whatever its properties.
+      const own = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      const failing = (async function* () {
+        yield new Uint8Array(10);
+        throw own;
+      })();
+      await expect(store.putStream('abort/own', failing)).rejects.toBe(own);
+      expect(await store.head('abort/own')).toBeUndefined();
       expect(Buffer.from(await store.get('abort/k')).toString()).toBe('old value');
       expect((await store.head('abort/k'))?.etag).toBe(old.etag);
       expect(await store.head('abort/new')).toBeUndefined();

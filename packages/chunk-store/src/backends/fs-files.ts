@@ -13,7 +13,17 @@ export function etagOf(s: BigIntStats): string {
   return `${s.ino.toString(36)}-${s.size.toString(36)}-${s.mtimeNs.toString(36)}`;
 }
 
-/** Writes the bytes of a put to a new file in `tmpDir` and syncs it; the caller publishes it under the key. */
+/** An error thrown by the caller's stream, carried apart from file-system errors so it reaches the caller unchanged. */
+export class SourceFailure extends Error {
+  constructor(readonly original: unknown) {
+    super('the body stream failed');
+  }
+}
+
+/**
+ * Writes the bytes of a put to a new file in `tmpDir` and syncs it; the caller publishes it under the key.
+ * On any failure the temp file is removed; a failure of the body stream comes out as SourceFailure.
+ */
 export async function writeTempFile(tmpDir: string, body: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<{ path: string; stats: BigIntStats }> {
   const path = join(tmpDir, `${process.pid}-${randomBytes(12).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;
@@ -22,10 +32,18 @@ export async function writeTempFile(tmpDir: string, body: Uint8Array | AsyncIter
     if (body instanceof Uint8Array) {
       await writeAll(fh, body);
     } else {
-      for await (const piece of body) {
-        assertPiece(piece);
+      const it = body[Symbol.asyncIterator]();
+      for (;;) {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await it.next();
+        } catch (err) {
+          throw new SourceFailure(err);
+        }
+        if (r.done) break;
+        assertPiece(r.value);
         signal?.throwIfAborted();
-        await writeAll(fh, piece);
+        await writeAll(fh, r.value);
       }
     }
     signal?.throwIfAborted();

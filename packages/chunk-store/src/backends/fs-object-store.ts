@@ -6,7 +6,7 @@ import { ArmillariaError, BackendUnavailableError, InvalidArgumentError, ObjectN
 import type { ObjectInfo, ObjectStore, PutOptions, PutResult } from '../object-store.js';
 import { FsKeyLock } from './fs-key-lock.js';
 import { walkSorted } from './fs-walk.js';
-import { etagOf, makeParents, pruneEmptyDirs, sweepOldFiles, syncDir, writeTempFile } from './fs-files.js';
+import { SourceFailure, etagOf, makeParents, pruneEmptyDirs, sweepOldFiles, syncDir, writeTempFile } from './fs-files.js';
 import { assertListPrefix, assertObjectKey, invalidKey } from './keys.js';
 import { assertBody, assertStreamBody, putCondition, type PutCondition } from './put-options.js';
 
@@ -267,11 +267,11 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private writeError(err: unknown, key: string): Error {
+    // Errors thrown by the caller's stream reach the caller unchanged.
+    if (err instanceof SourceFailure) return err.original as Error;
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof ArmillariaError || (err as Error).name === 'AbortError') return err as Error;
     if (code === 'ENOTDIR' || code === 'EEXIST') return invalidKey(key, 'has a prefix that is itself an object (the file-system store cannot hold both `a` and `a/b`)');
-    // Errors thrown by the caller's stream reach the caller unchanged.
-    if (code === undefined) return err as Error;
     return new BackendUnavailableError(`${this.description}: put ${key}: ${(err as Error).message}`, { cause: err });
   }
 }
