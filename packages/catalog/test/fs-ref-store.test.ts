@@ -53,8 +53,12 @@ describe('FsRefStore on disk', () => {
     expect(pid).toBeGreaterThan(0);
     const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
     await writeFile(join(root, 'refs', 'r', '~lock'), JSON.stringify({ host: hostname(), boot, pid, token: 'dead', time: Date.now() }));
+    // What a writer killed mid-CAS leaves besides its lock: a half-written value and a lock temp file.
+    await writeFile(join(root, 'refs', 'r', `~tmp-${pid}-0c0ffee0`), '00');
+    await writeFile(join(root, 'refs', 'r', `~lock.${pid}.0c0ffee0`), '{}');
     await refs.compareAndSwap('r', hashOf(1), hashOf(2));
     expect(await refs.get('r')).toBe(hashOf(2));
+    expect((await readdir(join(root, 'refs', 'r'))).sort()).toEqual(['~log', '~ref']);
   });
 
   it('waits for a live holder and fails with BACKEND_UNAVAILABLE when it never lets go', async () => {

@@ -42,23 +42,29 @@ function currentBoot(): Promise<string> {
   return bootId;
 }
 
-export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: () => Promise<T>): Promise<T> {
-  const token = await acquire(path, opts.staleMs ?? 60_000, opts.timeoutMs ?? 20_000);
+/**
+ * Runs `fn` holding the lock at `path`. `fn` learns whether a stale lock was broken on the way in, i.e.
+ * whether a holder crashed and may have left debris for it to sweep.
+ */
+export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: (brokeStale: boolean) => Promise<T>): Promise<T> {
+  const { token, brokeStale } = await acquire(path, opts.staleMs ?? 60_000, opts.timeoutMs ?? 20_000);
   try {
-    return await fn();
+    return await fn(brokeStale);
   } finally {
     await release(path, token);
   }
 }
 
-async function acquire(path: string, staleMs: number, timeoutMs: number): Promise<string> {
+async function acquire(path: string, staleMs: number, timeoutMs: number): Promise<{ token: string; brokeStale: boolean }> {
   const content: LockContent = { host: HOST, boot: await currentBoot(), pid: process.pid, token: randomUUID(), time: Date.now() };
   const deadline = Date.now() + timeoutMs;
+  let brokeStale = false;
   for (let attempt = 0; ; attempt++) {
-    if (await tryCreate(path, { ...content, time: Date.now() })) return content.token;
+    if (await tryCreate(path, { ...content, time: Date.now() })) return { token: content.token, brokeStale };
     const holder = await readLock(path);
     if (holder && (await isStale(holder, staleMs))) {
       await breakLock(path, holder.token);
+      brokeStale = true;
       continue;
     }
     if (Date.now() > deadline) {
@@ -121,7 +127,7 @@ async function isStale(holder: Holder, staleMs: number): Promise<boolean> {
   return !isAlive(c.pid);
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

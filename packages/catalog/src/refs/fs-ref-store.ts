@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises
 import { dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, isHash, Semaphore, type Hash } from '@armillaria/core';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
-import { KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
+import { isAlive, KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
 import { appendReflog, readReflog, reflogTail } from './fs-reflog.js';
 import { checkCas, checkReflogQuery, clampTime, toStoredEntry } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix, splitRefPrefix } from './ref-names.js';
@@ -53,7 +53,8 @@ export class FsRefStore implements RefStore {
     if (seen !== req.expected) throw new RefConflictError(req.name, req.expected, seen);
     await this.mutex.run(req.name, async () => {
       await mkdirDurable(dir);
-      await withFileLock(join(dir, LOCK), this.options.lock ?? {}, async () => {
+      await withFileLock(join(dir, LOCK), this.options.lock ?? {}, async (brokeStale) => {
+        if (brokeStale) await sweepDebris(dir);
         const actual = (await this.readValue(dir, req.name)) ?? null;
         if (actual !== req.expected) throw new RefConflictError(req.name, req.expected, actual);
         const logPath = join(dir, LOG);
@@ -117,6 +118,17 @@ export class FsRefStore implements RefStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+  }
+}
+
+/**
+ * After a crashed writer's lock was broken: removes the temp files it left in the ref's directory
+ * (`~tmp-<pid>-…` values, `~lock.<pid>.…` lock contents) when that pid is no longer running.
+ */
+async function sweepDebris(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    const m = /^~(?:tmp-|lock\.)(\d+)[.-]/.exec(entry);
+    if (m && !isAlive(Number(m[1]))) await unlink(join(dir, entry)).catch(() => undefined);
   }
 }
 
