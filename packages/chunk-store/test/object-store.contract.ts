@@ -239,6 +239,8 @@ export function objectStoreContract(name: string, factory: () => Promise<Contrac
       for (const prefix of ['/abs', 'a/../', 'a\\', 'a\0', 'x'.repeat(1025), 'a//']) {
         expect(await codeOf(collect(store.list(prefix))), `list ${JSON.stringify(prefix.slice(0, 20))}`).toBe(ErrorCode.InvalidArgument);
       }
+      expect(await codeOf(collect(store.list('', { startAfter: 5 as unknown as string })))).toBe(ErrorCode.InvalidArgument);
+      expect(await codeOf(store.deleteMany('a/b' as unknown as string[]))).toBe(ErrorCode.InvalidArgument);
       expect(await collect(store.list(''))).toEqual([]);
     });
 

@@ -7,7 +7,7 @@ import type { ObjectInfo, ObjectStore, PutOptions, PutResult } from '../object-s
 import { FsKeyLock } from './fs-key-lock.js';
 import { walkSorted } from './fs-walk.js';
 import { SourceFailure, etagOf, makeParents, pruneEmptyDirs, sweepOldFiles, syncDir, writeTempFile } from './fs-files.js';
-import { assertListPrefix, assertObjectKey, invalidKey } from './keys.js';
+import { assertListPrefix, assertStartAfter, assertObjectKey, invalidKey } from './keys.js';
 import { assertBody, assertStreamBody, putCondition, type PutCondition } from './put-options.js';
 
 export interface FsObjectStoreOptions {
@@ -187,7 +187,7 @@ export class FsObjectStore implements ObjectStore {
   async *list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     const startAfter = opts?.startAfter;
-    if (startAfter !== undefined && typeof startAfter !== 'string') throw new InvalidArgumentError('startAfter must be a string');
+    assertStartAfter(startAfter);
     await this.ready;
     for await (const file of walkSorted(this.root, prefix, startAfter, RESERVED)) {
       const s = await this.statFile(file.path).catch(() => undefined);

@@ -31,6 +31,11 @@ export function assertListPrefix(prefix: unknown): asserts prefix is string {
   for (const segment of segments) checkSegment(prefix, segment, 'prefix');
 }
 
+/** `startAfter` is only compared with keys, never used as a path, so any string will do. */
+export function assertStartAfter(startAfter: unknown): asserts startAfter is string | undefined {
+  if (startAfter !== undefined && typeof startAfter !== 'string') throw new InvalidArgumentError('startAfter must be a string');
+}
+
 function checkCommon(key: string, what: 'key' | 'prefix'): void {
   if (key.startsWith('/')) throw invalidKey(key, "must not start with '/'", what);
   if (key.includes('\\')) throw invalidKey(key, 'must not contain a backslash', what);

@@ -1,6 +1,6 @@
-import { ObjectNotFoundError, PreconditionFailedError } from '@armillaria/core';
+import { InvalidArgumentError, ObjectNotFoundError, PreconditionFailedError } from '@armillaria/core';
 import type { ObjectInfo, ObjectStore, PutOptions, PutResult } from '../object-store.js';
-import { assertListPrefix, assertObjectKey, compareKeys } from './keys.js';
+import { assertListPrefix, assertObjectKey, assertStartAfter, compareKeys } from './keys.js';
 import { type PutCondition, assertBody, assertPiece, assertStreamBody, putCondition } from './put-options.js';
 
 interface Entry {
@@ -93,6 +93,7 @@ export class MemoryObjectStore implements ObjectStore {
   async *list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     const startAfter = opts?.startAfter;
+    assertStartAfter(startAfter);
     const keys = [...this.objects.keys()]
       .filter((k) => k.startsWith(prefix) && (startAfter === undefined || compareKeys(k, startAfter) > 0))
       .sort(compareKeys);
@@ -109,6 +110,7 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError('deleteMany: keys must be an array');
     keys.forEach((k) => assertObjectKey(k));
     for (const k of keys) this.objects.delete(k);
   }
