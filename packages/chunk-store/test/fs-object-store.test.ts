@@ -64,12 +64,19 @@ describe('FsObjectStore on disk', () => {
         root,
       );
       const exited = once(proc, 'exit');
+      let stderr = '';
+      proc.stderr?.on('data', (d) => (stderr += d));
+      let running = true;
+      void exited.then(() => (running = false));
+      // No timing assumption: poll until the temp file is big enough (a loaded machine may start the child slowly).
       let seen = 0;
-      for (let i = 0; i < 2000 && seen < 4 << 20; i++) {
+      const deadline = Date.now() + 45_000;
+      while (running && seen < 4 << 20 && Date.now() < deadline) {
         await sleep(5);
         const names = await readdir(join(root, '.tmp')).catch(() => [] as string[]);
         for (const n of names) seen = Math.max(seen, (await stat(join(root, '.tmp', n)).catch(() => ({ size: 0 }))).size);
       }
+      expect(running, `child exited early: ${stderr}`).toBe(true);
       expect(seen).toBeGreaterThanOrEqual(4 << 20);
       proc.kill('SIGKILL');
       const [, signal] = (await exited) as [number | null, string | null];
