@@ -28,6 +28,15 @@ export class CommitStore {
     this.trees = new Lru(cacheSize);
   }
 
+  /** The parsed commit if cached (no I/O): keeps hot skip-pointer walks free of awaits. */
+  peekCommit(hash: Hash): Commit | undefined {
+    return this.commits.get(hash);
+  }
+
+  peekTree(hash: Hash): TreeRecord | undefined {
+    return this.trees.get(hash);
+  }
+
   async readCommit(hash: Hash): Promise<Commit> {
     const cached = this.commits.get(hash);
     if (cached) return cached;
@@ -93,20 +102,22 @@ export class CommitStore {
    * is true for it and everything between: O(log n) commit reads when `holds` is monotone
    * (true on a run ending at `start`).
    */
-  async oldestWhere(start: Commit, holds: (c: Commit) => Promise<boolean>): Promise<Commit> {
+  async oldestWhere(start: Commit, holds: (c: Commit) => boolean | Promise<boolean>): Promise<Commit> {
     let x = start;
     for (;;) {
       if (x.skip && x.skip.commit !== x.parents[0]) {
-        const jump = await this.readCommit(x.skip.commit);
-        if (await holds(jump)) {
+        const jump = this.peekCommit(x.skip.commit) ?? (await this.readCommit(x.skip.commit));
+        const ok = holds(jump);
+        if (ok === true || (ok !== false && (await ok))) {
           x = jump;
           continue;
         }
       }
       const parentHash = x.parents[0];
       if (parentHash === undefined) return x;
-      const parent = await this.readCommit(parentHash);
-      if (!(await holds(parent))) return x;
+      const parent = this.peekCommit(parentHash) ?? (await this.readCommit(parentHash));
+      const ok = holds(parent);
+      if (!(ok === true || (ok !== false && (await ok)))) return x;
       x = parent;
     }
   }

@@ -34,8 +34,12 @@ export async function tableVersionAt(ctx: CatalogContext, repo: RepoInfo, table:
 
 /** The oldest first-parent ancestor of `from` holding the same incarnation of `table` at >= `version`. */
 export async function introducing(ctx: CatalogContext, from: Commit, table: string, entry: TreeEntry, version: number): Promise<Commit> {
-  return ctx.store.oldestWhere(from, async (c) => {
-    const e = (await ctx.store.readTree(c.tree)).tables[table];
+  const check = (tables: Record<string, TreeEntry>): boolean => {
+    const e = tables[table];
     return e !== undefined && e.origin === entry.origin && e.version >= version;
+  };
+  return ctx.store.oldestWhere(from, (c) => {
+    const cached = ctx.store.peekTree(c.tree);
+    return cached ? check(cached.tables) : ctx.store.readTree(c.tree).then((t) => check(t.tables));
   });
 }
