@@ -38,6 +38,7 @@ export { RedisRefStore } from './refs/redis-ref-store.js';
 export type { RedisRefStoreOptions } from './refs/redis-ref-store.js';
 export { ObjectStoreRefStore } from './refs/object-store-ref-store.js';
 export type { ObjectStoreRefStoreOptions } from './refs/object-store-ref-store.js';
+export type { ReflogErrorHandler } from './refs/ref-args.js';
 // Catalog service and its remote client.
 export { RemoteCatalog } from './remote/remote-catalog.js';
 export type { RemoteCatalogOptions } from './remote/remote-catalog.js';
@@ -49,3 +50,4 @@ export type { ParquetTableFormatOptions } from './table-format/parquet-table-for
 export { DEFAULT_TARGET_CHUNK_ROWS } from './table-format/chunker.js';
 export { nativeCodec as parquetCodec } from './table-format/native-codec.js';
 export type { ParquetCodec, EncodeOptions as ParquetEncodeOptions, EncodedChunk } from './table-format/native-codec.js';
+export { plainRows as tableRows } from './table-format/rows.js';

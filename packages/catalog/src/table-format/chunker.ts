@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@armillaria/core';
 
 /**
  * Content-defined chunk boundaries for keyed tables (prolly-tree style): a chunk ends after a row whose
- * key hash falls under 2^32 / targetRows, provided the chunk has at least `minRows`; a chunk that
+ * key hash falls under a threshold (set so chunks average targetRows), provided the chunk has at least `minRows`; a chunk that
  * reaches `maxRows` ends there regardless. The only state is the number of rows since the last cut, so
  * chunking restarted at any old boundary continues exactly like a chunking of the whole table: an edit
  * re-chunks from the start of its chunk until a new cut lands on an old boundary, and every chunk after
@@ -23,12 +23,9 @@ export function chunkingParams(targetRows = DEFAULT_TARGET_CHUNK_ROWS): Chunking
   if (!Number.isInteger(targetRows) || targetRows < 2 || targetRows > 1 << 24) {
     throw new InvalidArgumentError(`targetChunkRows must be an integer in [2, 16777216], got ${targetRows}`, { details: { targetChunkRows: targetRows } });
   }
-  return {
-    targetRows,
-    minRows: Math.max(1, Math.floor(targetRows / 4)),
-    maxRows: targetRows * 4,
-    threshold: Math.floor(2 ** 32 / targetRows),
-  };
+  const minRows = Math.max(1, Math.floor(targetRows / 4));
+  // After minRows, a cut is a coin flip per row: expected length minRows + 1/p = targetRows.
+  return { targetRows, minRows, maxRows: targetRows * 4, threshold: Math.floor(2 ** 32 / Math.max(1, targetRows - minRows)) };
 }
 
 /** Feeds rows one by one; `push` says whether a chunk ends after this row. */

@@ -58,8 +58,9 @@ export function rowDiff(keyColumns: string[], removed: Table | null, added: Tabl
     return diff;
   }
   const keyOf = (row: Record<string, unknown>): unknown[] => keyColumns.map((k) => row[k] ?? null);
-  const id = (key: unknown[]): string => JSON.stringify(key, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-  const old = new Map<string, Record<string, unknown>>();
+  // Key columns hold one type each, so a single value is its own Map key; several are joined.
+  const id = keyColumns.length === 1 ? (key: unknown[]): unknown => key[0] : (key: unknown[]): unknown => key.map(String).join('\u0000');
+  const old = new Map<unknown, Record<string, unknown>>();
   for (const row of before) old.set(id(keyOf(row)), row);
   for (const row of after) {
     const key = keyOf(row);

@@ -254,24 +254,27 @@ function identity(n: number): Uint32Array {
  * rows were all deleted), and passes a plain slice instead of picks when the rows are one source in order.
  */
 function compact(plan: RechunkPlan, inputRows: number): { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array } {
+  const picks = plan.picks.view();
   const used = new Map<number, number>();
   let sequential = true;
-  for (let i = 0; i < plan.picks.length; i += 2) {
-    const s = plan.picks[i]!;
-    if (!used.has(s)) used.set(s, used.size);
-    if (s !== plan.picks[0] || plan.picks[i + 1] !== i / 2) sequential = false;
+  let last = -1;
+  for (let i = 0; i < picks.length; i += 2) {
+    const s = picks[i]!;
+    if (s !== last) {
+      if (!used.has(s)) used.set(s, used.size);
+      last = s;
+    }
+    if (sequential && (s !== 0 || picks[i + 1] !== i / 2)) sequential = false;
   }
   const sources = [...used.keys()].map((s) => plan.sources[s]!);
   const cuts = Uint32Array.from(plan.cuts);
-  if (sequential && used.size === 1 && plan.picks[0] === 0 && plan.picks.length / 2 === inputRows) {
-    return { sources, picks: null, cuts };
+  if (sequential && picks.length / 2 === inputRows) return { sources, picks: null, cuts };
+  const out = new Uint32Array(picks.length);
+  for (let i = 0; i < picks.length; i += 2) {
+    out[i] = used.get(picks[i]!)!;
+    out[i + 1] = picks[i + 1]!;
   }
-  const picks = new Uint32Array(plan.picks.length);
-  for (let i = 0; i < plan.picks.length; i += 2) {
-    picks[i] = used.get(plan.picks[i]!)!;
-    picks[i + 1] = plan.picks[i + 1]!;
-  }
-  return { sources, picks, cuts };
+  return { sources, picks: out, cuts };
 }
 
 function fillVector(type: ColumnType, value: unknown, n: number): Vector {

@@ -29,7 +29,7 @@ export interface RechunkPlan {
   /** Row sources: index 0 is the change table (as given by the caller), then old chunks' Parquet. */
   readonly sources: Uint8Array[];
   /** Flat (source, row) pairs of every new chunk's rows, in order. */
-  readonly picks: number[];
+  readonly picks: PairBuilder;
   readonly cuts: number[];
   readonly firstKeys: KeyValue[][];
   readonly lastKeys: KeyValue[][];
@@ -53,7 +53,7 @@ export async function planRechunk(
   load: (chunk: number) => Promise<OldChunkRows>,
   table: string,
 ): Promise<RechunkPlan> {
-  const plan: RechunkPlan = { sources: [changeSource], picks: [], cuts: [], firstKeys: [], lastKeys: [], segments: [] };
+  const plan: RechunkPlan = { sources: [changeSource], picks: new PairBuilder(), cuts: [], firstKeys: [], lastKeys: [], segments: [] };
   const ranges = assignChanges(old, keyTypes, changes);
   const m = changes.order.length;
   if (old.length === 0) {
@@ -103,7 +103,7 @@ function emitter(plan: RechunkPlan, chunker: Chunker): Emit {
     if (chunker.push(keyHash(keys, row))) close();
   }) as Emit;
   const close = (): void => {
-    plan.cuts.push(plan.picks.length / 2);
+    plan.cuts.push(plan.picks.pairs);
     plan.firstKeys.push(first!);
     plan.lastKeys.push(keyAt(last!.keys, last!.row));
   };
@@ -154,5 +154,27 @@ function mergeInto(ok: KeyVectors, src: number, changes: Changes, [a, b]: [numbe
       x++;
       y++;
     }
+  }
+}
+
+/** A growable flat array of (source, row) pairs: millions of rows without a JS array's GC cost. */
+export class PairBuilder {
+  private buf = new Uint32Array(1024);
+  pairs = 0;
+
+  push(source: number, row: number): void {
+    if (2 * this.pairs + 2 > this.buf.length) {
+      const next = new Uint32Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[2 * this.pairs] = source;
+    this.buf[2 * this.pairs + 1] = row;
+    this.pairs++;
+  }
+
+  /** The pairs so far (a view, valid until the next push). */
+  view(): Uint32Array {
+    return this.buf.subarray(0, 2 * this.pairs);
   }
 }

@@ -8,9 +8,14 @@ import { arrowSchema, type ManifestSchema } from './column-types.js';
  * null as null.
  */
 export function plainRows(table: Table): Array<Record<string, unknown>> {
+  // Column by column: several times faster than materialising Arrow JS row proxies.
+  const cols = table.schema.fields.map((f) => [f.name, [...table.getChild(f.name)!]] as const);
   const out: Array<Record<string, unknown>> = new Array(table.numRows);
-  let i = 0;
-  for (const row of table) out[i++] = { ...(row!.toJSON() as Record<string, unknown>) };
+  for (let i = 0; i < out.length; i++) {
+    const row: Record<string, unknown> = {};
+    for (const [name, values] of cols) row[name] = values[i] ?? null;
+    out[i] = row;
+  }
   return out;
 }
 

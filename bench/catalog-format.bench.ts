@@ -1,0 +1,174 @@
+/**
+ * The table format at scale (default 1M keyed customer rows; ARMILLARIA_BENCH_ROWS=10000000 for 10M;
+ * ARMILLARIA_BENCH_CHUNK_ROWS overrides the target rows per chunk):
+ *  - write throughput of Arrow data into chunks vs DuckDB `COPY (SELECT ...) TO 'x.parquet'` of the same rows;
+ *  - chunk reuse and bytes written after 1/5/10% updates, inserts and deletes, scattered over the key
+ *    space and in one key range;
+ *  - an identical table written under 5 names is stored once (bytes in the object store);
+ *  - diffRows of a 1% change vs a full-scan diff (decode both versions, compare by key).
+ *
+ * `runFormatBenchmarks()` is called by bench/catalog.bench.ts; alone:
+ *   npx tsx --conditions=@armillaria/source bench/catalog-format.bench.ts
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Int64, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { loadHasher, MemoryObjectStore, ObjectChunkStore } from '@armillaria/chunk-store';
+import { DEFAULT_TARGET_CHUNK_ROWS, ParquetTableFormat, tableRows } from '@armillaria/catalog';
+import type { Hash } from '@armillaria/core';
+import { envInt, mbPerSec, printTable, timeIt } from './bench-util.js';
+import { customersArrow, customersSql } from './parquet-encoders.bench.js';
+
+export interface FormatBenchResult {
+  rows: number;
+  chunks: number;
+  avgChunkMiB: number;
+  writeMBps: number;
+  duckdbMBps: number;
+  reuse: Array<{ op: string; pct: number; pattern: string; reusePct: number; bytesReusePct: number; writtenMiB: number; ms: number }>;
+  dedupe: { onceMiB: number; fiveMiB: number };
+  diff: Array<{ change: string; diffMs: number; fullScanMs: number; changed: number }>;
+}
+
+/** Deterministic sample of `k` distinct indices in [0, n) (Floyd's algorithm, xorshift). */
+function sample(n: number, k: number, seed: number): number[] {
+  let x = seed >>> 0 || 1;
+  const next = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 2 ** 32);
+  const chosen = new Set<number>();
+  for (let j = n - k; j < n; j++) {
+    const t = Math.floor(next() * (j + 1));
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+/** Rows for chosen ids in the layout of `customersArrow`, with a changed name for updates. */
+function customersFor(ids: number[], version: number): Table {
+  const schema = customersArrow(1).schema;
+  const cols: Record<string, unknown[]> = { id: [], name: [], email: [], score: [], ts: [], active: [] };
+  for (const i of ids) {
+    cols.id!.push(BigInt(i));
+    cols.name!.push(`name-${i}-v${version}`);
+    cols.email!.push(`user${i}@example.com`);
+    cols.score!.push(((i * 7919) % 100000) / 100);
+    cols.ts!.push(1_700_000_000_000 + i * 1000);
+    cols.active!.push(i % 3 === 0);
+  }
+  return new Table(Object.fromEntries(schema.fields.map((f) => [f.name, vectorFromArray(cols[f.name]!, f.type)])));
+}
+
+async function storedBytes(objects: MemoryObjectStore): Promise<number> {
+  let n = 0;
+  for await (const o of objects.list('')) n += o.size;
+  return n;
+}
+
+/** The baseline the format's diff is measured against: decode both versions entirely, compare by key. */
+async function fullScanDiff(format: ParquetTableFormat, a: Hash, b: Hash): Promise<number> {
+  const [ta, tb] = await Promise.all([format.read(a), format.read(b)]);
+  const names = ta.schema.fields.map((f) => f.name);
+  const before = new Map<unknown, Record<string, unknown>>();
+  for (const r of tableRows(ta)) before.set(r.id, r);
+  let changed = 0;
+  for (const r of tableRows(tb)) {
+    const prev = before.get(r.id);
+    if (prev === undefined || names.some((n) => prev[n] !== r[n])) changed++;
+    before.delete(r.id);
+  }
+  return changed + before.size;
+}
+
+export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows?: number } = {}): Promise<FormatBenchResult> {
+  const rows = opts.rows ?? envInt('ARMILLARIA_BENCH_ROWS', 1_000_000);
+  const targetChunkRows = opts.targetChunkRows ?? envInt('ARMILLARIA_BENCH_CHUNK_ROWS', DEFAULT_TARGET_CHUNK_ROWS);
+  const objects = new MemoryObjectStore();
+  const hasher = await loadHasher();
+  const format = new ParquetTableFormat({ chunks: new ObjectChunkStore({ objects, hasher }), hasher, targetChunkRows });
+  // Even ids, so inserts can use the odd ones in between.
+  const table = customersArrow(rows, 2);
+  const ipcBytes = tableToIPC(table, 'stream').byteLength;
+
+  // Write throughput vs DuckDB writing the same rows.
+  const w = await timeIt(() => format.write(table, { primaryKey: ['id'] }));
+  const base = w.value.manifest;
+  const chunks = await format.chunks(base);
+  const dir = await mkdtemp(join(tmpdir(), 'armillaria-fmt-'));
+  let duckMs: number;
+  try {
+    const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+    const conn = await db.connect();
+    await conn.run(`COPY (${customersSql(1000, 2)}) TO '${join(dir, 'warm.parquet')}' (FORMAT parquet, COMPRESSION zstd)`);
+    duckMs = (await timeIt(() => conn.run(`COPY (${customersSql(rows, 2)}) TO '${join(dir, 'x.parquet')}' (FORMAT parquet, COMPRESSION zstd)`))).ms;
+    conn.disconnectSync();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  // The same table under 5 names: the format is content-addressed, so names 2..5 add nothing.
+  const once = await storedBytes(objects);
+  for (let i = 0; i < 4; i++) await format.write(table, { primaryKey: ['id'] });
+  const five = await storedBytes(objects);
+
+  // Reuse after changes, each from the base version.
+  const baseBytes = chunks.reduce((s, c) => s + c.bytes, 0);
+  const reuse: FormatBenchResult['reuse'] = [];
+  let seed = 1;
+  const versions = new Map<string, Hash>();
+  for (const op of ['update', 'insert', 'delete'] as const) {
+    for (const pct of [1, 5, 10]) {
+      for (const pattern of ['range', 'scattered'] as const) {
+        const k = Math.max(1, Math.round((rows * pct) / 100));
+        const idx = pattern === 'scattered' ? sample(rows, k, seed++) : Array.from({ length: k }, (_, i) => (Math.floor(rows * 0.37) + i) % rows);
+        const r = await timeIt(async () => {
+          if (op === 'update') return format.upsert(base, customersFor(idx.map((i) => i * 2), 1));
+          if (op === 'insert') return format.upsert(base, customersFor(idx.map((i) => i * 2 + 1), 1));
+          return format.deleteKeys(base, new Table({ id: vectorFromArray(idx.map((i) => BigInt(i * 2)), new Int64()) }));
+        });
+        const total = r.value.chunksReused + r.value.chunksWritten;
+        const after = await format.chunks(r.value.manifest);
+        const oldSet = new Set(chunks.map((c) => c.hash));
+        const keptBytes = after.filter((c) => oldSet.has(c.hash)).reduce((s, c) => s + c.bytes, 0);
+        reuse.push({ op, pct, pattern, reusePct: (100 * r.value.chunksReused) / total, bytesReusePct: (100 * keptBytes) / baseBytes, writtenMiB: r.value.bytesWritten / 2 ** 20, ms: r.ms });
+        versions.set(`${op}-${pct}-${pattern}`, r.value.manifest);
+      }
+    }
+  }
+
+  // Diff of a 1% change vs a full scan.
+  const diff: FormatBenchResult['diff'] = [];
+  for (const pattern of ['range', 'scattered']) {
+    const v = versions.get(`update-1-${pattern}`)!;
+    const d = await timeIt(() => format.diffRows(base, v));
+    const f = await timeIt(() => fullScanDiff(format, base, v));
+    diff.push({ change: `1% update, ${pattern}`, diffMs: d.ms, fullScanMs: f.ms, changed: d.value.changed.length });
+    if (f.value !== d.value.changed.length + d.value.added.length + d.value.removed.length) {
+      throw new Error(`diffRows found ${d.value.changed.length} changes, the full scan ${f.value}`);
+    }
+  }
+
+  const result: FormatBenchResult = {
+    rows, chunks: chunks.length, avgChunkMiB: baseBytes / chunks.length / 2 ** 20,
+    writeMBps: mbPerSec(ipcBytes, w.ms), duckdbMBps: mbPerSec(ipcBytes, duckMs),
+    reuse, dedupe: { onceMiB: once / 2 ** 20, fiveMiB: five / 2 ** 20 }, diff,
+  };
+  printTable(`Table format: write, ${rows} keyed rows (${(ipcBytes / 2 ** 20).toFixed(1)} MiB Arrow IPC), target ${targetChunkRows} rows/chunk`,
+    ['what', 'value'], [
+      ['chunks', chunks.length], ['avg chunk MiB', result.avgChunkMiB],
+      ['write MB/s (sort check, chunk, encode, hash, store)', result.writeMBps], ['DuckDB COPY (SELECT ...) TO parquet MB/s', result.duckdbMBps],
+      ['ratio format / DuckDB (goal >= 0.8)', result.writeMBps / result.duckdbMBps],
+      ['stored MiB after 1 name', result.dedupe.onceMiB], ['stored MiB after 5 names', result.dedupe.fiveMiB],
+    ]);
+  printTable('Table format: chunk reuse after changes (each from the base version)',
+    ['op', '% rows', 'pattern', 'chunks reused %', 'bytes reused %', 'MiB written', 'ms'],
+    reuse.map((r) => [r.op, r.pct, r.pattern, r.reusePct, r.bytesReusePct, r.writtenMiB, r.ms]));
+  printTable('Table format: diffRows vs full-scan diff', ['change', 'diffRows ms', 'full scan ms', 'speed-up', 'changed rows'],
+    diff.map((d) => [d.change, d.diffMs, d.fullScanMs, d.fullScanMs / d.diffMs, d.changed]));
+  return result;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await runFormatBenchmarks();
+}
