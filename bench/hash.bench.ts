@@ -93,6 +93,8 @@ async function main(): Promise<void> {
     rows.map((r) => [r.name, String(r.threads), speed(r), b3(r.threads) ? speed(r) / speed(b3(r.threads)!) : '-', speed(r) / speed(wasmRow)]),
   );
 
+  await cdcTable(info.nativeAvailable ? NativeHasher.load() : undefined, wasm);
+
   const nativeRows = rows.filter((r) => r.name.startsWith('native,'));
   if (nativeRows.length) {
     for (const threads of [1, 2]) {
@@ -105,6 +107,24 @@ async function main(): Promise<void> {
       );
     }
   }
+}
+
+/** Content-defined chunking speed at the default-ish params: native (Rust) vs the JS fallback. */
+async function cdcTable(native: NativeHasher | undefined, wasm: WasmHasher): Promise<void> {
+  const params = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 256 * 1024 };
+  const cdcRows: Array<Array<string | number>> = [];
+  let nativeLengths: number[] | undefined;
+  for (const [name, h] of [['native', native], ['wasm fallback (JS)', wasm]] as const) {
+    if (!h) continue;
+    const lengths = h.cdcChunkLengths(data, params);
+    if (nativeLengths && JSON.stringify(lengths) !== JSON.stringify(nativeLengths)) throw new Error(`${name} CDC boundaries differ from native`);
+    nativeLengths ??= lengths;
+    const ms = await bestOf(RUNS, async () => {
+      h.cdcChunkLengths(data, params);
+    });
+    cdcRows.push([name, mbPerSec(bytes, ms), lengths.length, bytes / lengths.length / 1024]);
+  }
+  printTable(`CDC (min 16 KiB, avg 64 KiB, max 256 KiB), ${mib} MiB`, ['implementation', 'MB/s', 'chunks', 'mean KiB'], cdcRows);
 }
 
 await main();

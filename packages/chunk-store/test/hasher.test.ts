@@ -120,6 +120,7 @@ describe.each(implementations)('%s hasher', (_name, load) => {
       const off = (i * 7919) % (backing.length - size);
       buffers.push(backing.subarray(off, off + size));
     }
+    buffers.push(Buffer.from('a Node Buffer is a Uint8Array too'), Buffer.alloc(0));
     const many = await h.hashMany(buffers);
     expect(many).toHaveLength(buffers.length);
     expect(many).toEqual(buffers.map((b) => h.hash(b)));
