@@ -106,6 +106,27 @@ describe('ObjectStoreRefStore layout', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
+  it('keeps a move whose reflog entry cannot be written, and reports the lost entry', async () => {
+    const objects = new MemoryObjectStore();
+    // Puts of reflog entries fail as a flaky backend would; everything else passes through.
+    const flaky = new Proxy(objects, {
+      get: (target, prop, receiver) => {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'put') return typeof value === 'function' ? value.bind(target) : value;
+        return async (key: string, ...rest: unknown[]) => {
+          if (key.startsWith('reflog/')) throw new BackendUnavailableError('flaky backend');
+          return (target.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      },
+    });
+    const lost: unknown[] = [];
+    const refs = new ObjectStoreRefStore({ objects: flaky, onReflogError: (err, entry) => lost.push([(err as Error).message, entry]) });
+    await refs.compareAndSwap('r', null, hashOf(1), { time: 5, message: 'm' });
+    expect(await refs.get('r')).toBe(hashOf(1));
+    expect(await refs.reflog('r')).toEqual([]);
+    expect(lost).toEqual([['flaky backend', { name: 'r', old: null, new: hashOf(1), time: 5, message: 'm' }]]);
+  });
+
   it('rejects a prefix that does not end with a slash', () => {
     expect(() => new ObjectStoreRefStore({ objects: new MemoryObjectStore(), prefix: 'refs' })).toThrow(/prefix/);
   });

@@ -5,7 +5,7 @@ import { InvalidArgumentError, isHash, Semaphore, type Hash } from '@armillaria/
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { isAlive, KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
 import { appendReflog, readReflog, reflogTail } from './fs-reflog.js';
-import { checkCas, checkReflogQuery, clampTime, toStoredEntry } from './ref-args.js';
+import { checkCas, checkReflogQuery, clampTime, toStoredEntry, warnReflogLost, type ReflogErrorHandler } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix, splitRefPrefix } from './ref-names.js';
 import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
 
@@ -14,6 +14,8 @@ export interface FsRefStoreOptions {
   root: string;
   /** Lock tuning (see FileLockOptions). */
   lock?: FileLockOptions;
+  /** A ref moved but its reflog line could not be appended (default: a process warning). */
+  onReflogError?: ReflogErrorHandler;
 }
 
 // Per-ref files live in the ref's own directory under names no segment can take (segments never hold
@@ -58,11 +60,14 @@ export class FsRefStore implements RefStore {
         const actual = (await this.readValue(dir, req.name)) ?? null;
         if (actual !== req.expected) throw new RefConflictError(req.name, req.expected, actual);
         const logPath = join(dir, LOG);
-        const tail = await reflogTail(logPath);
+        const tail = await reflogTail(logPath); // before the move: a log we cannot read fails the CAS cleanly
         if (req.next === null) await unlink(join(dir, VALUE));
         else await writeFileAtomic(dir, VALUE, `${req.next}\n`);
         await fsyncDir(dir);
-        await appendReflog(logPath, toStoredEntry(req, clampTime(req.time, tail.lastTime)), tail.tornTail);
+        const stored = toStoredEntry(req, clampTime(req.time, tail.lastTime));
+        await appendReflog(logPath, stored, tail.tornTail).catch((err: unknown) =>
+          (this.options.onReflogError ?? warnReflogLost)(err, { name: req.name, ...stored }),
+        );
       });
     });
   }

@@ -5,7 +5,9 @@ import {
 import type { ObjectStore } from '@armillaria/chunk-store';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { RefKeys } from './object-store-ref-keys.js';
-import { checkCas, checkReflogQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry } from './ref-args.js';
+import {
+  checkCas, checkReflogQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
+} from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
 
@@ -14,6 +16,8 @@ export interface ObjectStoreRefStoreOptions {
   objects: ObjectStore;
   /** Key prefix, '' or ending in '/' (default ''); keys are listed in object-store-ref-keys.ts. */
   prefix?: string;
+  /** A ref moved but its reflog entry could not be written after retries (default: a process warning). */
+  onReflogError?: ReflogErrorHandler;
 }
 
 /** The ref object: a value, or a tombstone (`value: null`) once deleted. */
@@ -48,6 +52,7 @@ const REFLOG_WRITE_ATTEMPTS = 3;
 export class ObjectStoreRefStore implements RefStore {
   private readonly objects: ObjectStore;
   private readonly keys: RefKeys;
+  private readonly onReflogError: ReflogErrorHandler | undefined;
 
   constructor(options: ObjectStoreRefStoreOptions) {
     if (!options?.objects) throw new InvalidArgumentError('ObjectStoreRefStore needs an ObjectStore');
@@ -55,6 +60,7 @@ export class ObjectStoreRefStore implements RefStore {
     if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) throw new InvalidArgumentError("prefix must be '' or end with '/'");
     this.objects = options.objects;
     this.keys = new RefKeys(prefix);
+    this.onReflogError = options.onReflogError;
   }
 
   async get(name: string): Promise<Hash | undefined> {
@@ -145,7 +151,7 @@ export class ObjectStoreRefStore implements RefStore {
     }
   }
 
-  private async appendReflog(name: string, body: RefBody, entry: object): Promise<void> {
+  private async appendReflog(name: string, body: RefBody, entry: StoredReflogEntry): Promise<void> {
     const key = this.keys.logEntry(name, body.time, body.version);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -153,7 +159,11 @@ export class ObjectStoreRefStore implements RefStore {
         return;
       } catch (err) {
         // Already there: an earlier attempt landed though its reply was lost.
-        if (isArmillariaError(err, ErrorCode.PreconditionFailed) || attempt >= REFLOG_WRITE_ATTEMPTS) return;
+        if (isArmillariaError(err, ErrorCode.PreconditionFailed)) return;
+        if (attempt >= REFLOG_WRITE_ATTEMPTS) {
+          (this.onReflogError ?? warnReflogLost)(err, { name, ...entry });
+          return;
+        }
         await sleep(50 * attempt);
       }
     }

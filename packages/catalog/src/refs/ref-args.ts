@@ -108,3 +108,16 @@ export function fromStoredEntry(name: string, raw: unknown): ReflogEntry | undef
   if (typeof r.author === 'string') e.author = r.author;
   return e;
 }
+
+/**
+ * Called when a ref moved but its reflog entry could not be written (the CAS still succeeds: the move
+ * happened, and failing it would make the caller retry a change that is already in place).
+ */
+export type ReflogErrorHandler = (err: unknown, entry: ReflogEntry) => void;
+
+/** Default ReflogErrorHandler: a process warning, visible in any log without a logger dependency. */
+export const warnReflogLost: ReflogErrorHandler = (err, entry) => {
+  process.emitWarning(`reflog entry of ${entry.name} (${entry.old ?? 'absent'} -> ${entry.new ?? 'absent'}) was not written: ${(err as Error)?.message ?? String(err)}`, {
+    code: 'ARMILLARIA_REFLOG_ENTRY_LOST',
+  });
+};
