@@ -186,9 +186,16 @@ describe('FsObjectStore on disk', () => {
       await writeFile(join(root, '.tmp', 'fresh.tmp'), 'partial');
       const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
       await utimes(join(root, '.tmp', 'old.tmp'), twoHoursAgo, twoHoursAgo);
+      // Leftovers of a process killed while taking or breaking a lock.
+      await mkdir(join(root, '.locks'), { recursive: true });
+      for (const name of ['k.lock.1234.draft', 'k.lock.stale-abcd', 'live.lock']) {
+        await writeFile(join(root, '.locks', name), 'x');
+        await utimes(join(root, '.locks', name), twoHoursAgo, twoHoursAgo);
+      }
       const store = new FsObjectStore({ root });
-      expect(await store.sweptTempFiles()).toBe(1);
+      expect(await store.sweptTempFiles()).toBe(3);
       expect(await readdir(join(root, '.tmp'))).toEqual(['fresh.tmp']);
+      expect(await readdir(join(root, '.locks'))).toEqual(['live.lock']);
       const keys: string[] = [];
       for await (const info of store.list('')) keys.push(info.key);
       expect(keys).toEqual([]);

@@ -98,12 +98,13 @@ export async function pruneEmptyDirs(root: string, dir: string): Promise<void> {
   }
 }
 
-/** Deletes files in `dir` last modified more than `maxAgeMs` ago; returns how many. */
-export async function sweepOldFiles(dir: string, maxAgeMs: number): Promise<number> {
+/** Deletes files in `dir` (whose name passes `filter`) last modified more than `maxAgeMs` ago; returns how many. */
+export async function sweepOldFiles(dir: string, maxAgeMs: number, filter: (name: string) => boolean = () => true): Promise<number> {
   let removed = 0;
   const names = await readdir(dir).catch(() => [] as string[]);
   const cutoff = Date.now() - maxAgeMs;
   for (const name of names) {
+    if (!filter(name)) continue;
     const path = join(dir, name);
     const s = await stat(path).catch(() => undefined);
     if (s?.isFile() && s.mtimeMs < cutoff) {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { BackendUnavailableError, sleep } from '@armillaria/core';
 
 export interface FsKeyLockOptions {
@@ -17,8 +17,8 @@ export interface FsKeyLockOptions {
  * Per-key mutual exclusion across threads and processes of one host, for the read-compare-rename of a
  * conditional put and for deletes.
  *
- * Why lock files: Node has no flock(2), and a lock file created with O_CREAT|O_EXCL is atomic on every local
- * file system. The file (`<sha256(key)>.lock`, so any key fits one flat directory) holds `pid host time nonce`.
+ * Why lock files: Node has no flock(2), and creating a lock file by link(2) of a fully written draft is atomic
+ * on every local file system (EEXIST when taken) and never exposes an empty lock. The file (`<sha256(key)>.lock`, so any key fits one flat directory) holds `pid host time nonce`.
  * A lock is stale when its holder's pid no longer exists on this host (a crashed writer) or it is older than
  * `staleMs` (a hung one, or another host). A stale lock is broken by renaming it to a unique name (only one
  * breaker can move a given file) and checking the moved file is the one judged stale; if a live lock was moved
@@ -62,16 +62,17 @@ export class FsKeyLock {
     const token = `${process.pid} ${this.host} ${Date.now()} ${randomBytes(8).toString('hex')}`;
     const deadline = Date.now() + this.timeoutMs;
     for (let attempt = 0; ; attempt++) {
+      // The lock appears whole (link of a written file), so a holder killed mid-way never leaves an empty lock
+      // whose owner cannot be told; link(2) fails with EEXIST when the lock is taken, atomically.
+      const draft = `${file}.${randomBytes(8).toString('hex')}.draft`;
       try {
-        const fh = await open(file, 'wx');
-        try {
-          await fh.writeFile(token);
-        } finally {
-          await fh.close();
-        }
+        await writeFile(draft, token, { flag: 'wx' });
+        await link(draft, file);
         return token;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new BackendUnavailableError(`cannot lock ${key}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        await unlink(draft).catch(() => undefined);
       }
       if (await this.breakIfStale(file)) continue;
       if (Date.now() > deadline) throw new BackendUnavailableError(`timed out waiting for the lock of ${key} (${file})`);

@@ -62,10 +62,17 @@ export class FsObjectStore implements ObjectStore {
     );
     this.ready.catch(() => undefined); // reported by the first call instead
     // Runs in the background: a big .tmp must not delay the first put. close() waits for it.
-    this.sweep = this.ready.then(() => sweepOldFiles(this.tmpDir, options.staleTempMs ?? 3_600_000)).catch(() => 0);
+    // Lock drafts and broken locks of killed processes are swept too; live lock files are FsKeyLock's business.
+    const staleMs = options.staleTempMs ?? 3_600_000;
+    this.sweep = this.ready
+      .then(async () => {
+        const locks = await sweepOldFiles(join(this.root, LOCK_DIR), staleMs, (n) => n.endsWith('.draft') || n.includes('.lock.stale-'));
+        return (await sweepOldFiles(this.tmpDir, staleMs)) + locks;
+      })
+      .catch(() => 0);
   }
 
-  /** How many stale temp files the startup sweep removed (for operators and tests). */
+  /** How many stale temp files (and lock leftovers) the startup sweep removed (for operators and tests). */
   sweptTempFiles(): Promise<number> {
     return this.sweep;
   }
