@@ -88,7 +88,7 @@ function buildCrate({ pkg, dir }, targetDir) {
   const built = join(targetDir, 'release', cdylibFile(libName(manifest)));
   if (!existsSync(built)) return `cargo succeeded but ${built} is missing (is the crate a cdylib?)`;
   // Copy then rename: a running process may have the old addon mapped; overwriting it in place could crash it.
-  const tmp = `${addon}.${process.pid}.tmp`;
+  const tmp = join(dir, `.addon-${process.pid}.node`); // *.node: git-ignored even if left behind
   copyFileSync(built, tmp);
   renameSync(tmp, addon);
   log(`${pkg}: built ${rel} in ${seconds(start)}`);
