@@ -213,7 +213,7 @@ export class Catalog implements CatalogApi, CatalogContext {
     assertTableName(table);
     if (!opts.schema && !opts.rows) throw new InvalidArgumentError('createTable needs a schema or rows', { details: { table } });
     const schema = opts.schema ? schemaFromSpec(opts.schema) : undefined;
-    const rows = toArrowTable(opts.rows ?? [], schema);
+    const rows = toArrowTable(opts.rows ?? [], schema, opts.primaryKey ? { integerColumns: opts.primaryKey } : {});
     return this.change(repo, table, opts, `create table ${table}`, async (current, base) => {
       if (current) throw new TableExistsError(repo, table);
       const primaryKey = opts.primaryKey ? [...opts.primaryKey] : undefined;

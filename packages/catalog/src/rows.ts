@@ -47,11 +47,11 @@ export function schemaFromManifest(manifest: Manifest): Schema {
 }
 
 /** Arrow table from rows: Arrow tables pass through; plain objects use `schema` or an inferred one. */
-export function toArrowTable(rows: Rows, schema?: Schema): Table {
+export function toArrowTable(rows: Rows, schema?: Schema, inferOptions: InferOptions = {}): Table {
   if (rows instanceof Table) return schema ? conform(rows, schema) : rows;
   if (!Array.isArray(rows)) throw new SchemaMismatchError('rows must be an Arrow table or an array of objects');
   const objects = rows as ReadonlyArray<Record<string, unknown>>;
-  const target = schema ?? inferSchema(objects);
+  const target = schema ?? inferSchema(objects, inferOptions);
   const known = new Set(target.fields.map((f) => f.name));
   for (const row of objects) {
     if (!row || typeof row !== 'object') throw new SchemaMismatchError('every row must be an object');
@@ -126,8 +126,16 @@ function describe(value: unknown): string {
   return typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
 }
 
-/** Numbers become float64 (lossless for JS numbers), bigint int64, Date timestamp_ms, bytes binary. */
-export function inferSchema(rows: ReadonlyArray<Record<string, unknown>>): Schema {
+export interface InferOptions {
+  /** Columns whose whole-number values become int64 rather than float64 (primary keys: keys cannot be floats). */
+  integerColumns?: readonly string[];
+}
+
+/**
+ * Numbers become float64 (lossless for JS numbers) except in `integerColumns` when all are whole,
+ * bigint int64, Date timestamp_ms, bytes binary.
+ */
+export function inferSchema(rows: ReadonlyArray<Record<string, unknown>>, opts: InferOptions = {}): Schema {
   const types = new Map<string, ColumnType | null>();
   for (const row of rows) {
     if (!row || typeof row !== 'object') throw new SchemaMismatchError('every row must be an object');
@@ -139,6 +147,9 @@ export function inferSchema(rows: ReadonlyArray<Record<string, unknown>>): Schem
     }
   }
   if (types.size === 0) throw new SchemaMismatchError('cannot infer a schema from no rows: give a schema');
+  for (const name of opts.integerColumns ?? []) {
+    if (types.get(name) === 'float64' && rows.every((r) => r[name] === null || r[name] === undefined || Number.isSafeInteger(r[name]))) types.set(name, 'int64');
+  }
   return new Schema([...types].map(([name, t]) => new Field(name, columnTypeToArrow(t ?? 'utf8'), true)));
 }
 

@@ -62,7 +62,11 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect((await c.read(repo, 'events')).numRows).toBe(0);
       await c.createTable(repo, 'inferred', { rows: [{ k: 'a', n: 1 }, { k: 'b', n: 2.5 }] });
       expect(plainRows(await c.read(repo, 'inferred'), 'n')).toEqual([{ k: 'a', n: 1 }, { k: 'b', n: 2.5 }]);
-      expect((await c.listTables(repo)).map((t) => [t.table, t.version])).toEqual([['events', 1], ['inferred', 1], ['users', 1]]);
+      // Whole-number keys given as plain numbers are inferred as int64 (keys cannot be floats).
+      await c.createTable(repo, 'keyed', { rows: [{ id: 2, v: 'b' }, { id: 1, v: 'a' }], primaryKey: ['id'] });
+      expect((await c.describeTable(repo, 'keyed')).schema.fields.map((f) => f.type)).toEqual(['int64', 'utf8']);
+      expect(plainRows(await c.read(repo, 'keyed'))).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'b' }]);
+      expect((await c.listTables(repo)).map((t) => [t.table, t.version])).toEqual([['events', 1], ['inferred', 1], ['keyed', 1], ['users', 1]]);
       expect(plainRows(await c.read(repo, 'users', { columns: ['id', 'name'] }))).toEqual([{ id: 1, name: 'ada' }, { id: 2, name: 'bob' }, { id: 3, name: 'cy' }]);
 
       expect(await codeOf(c.createTable(repo, 'users', { schema }))).toBe('TABLE_EXISTS');

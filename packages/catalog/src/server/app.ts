@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp } from '@armillaria/core/server';
 import type { CatalogApi } from '../catalog-api.js';
 import { ARROW_STREAM } from './http-args.js';
@@ -14,7 +14,7 @@ export interface CatalogServiceDeps {
   ready?: () => Promise<void>;
   /** Largest Arrow body accepted (default 512 MiB). */
   arrowBodyLimit?: number;
-  logger?: boolean;
+  logger?: FastifyServerOptions['logger'];
 }
 
 /** The catalog service: `/repos/:repo/...` plus health routes. Never listens (see main.ts). */

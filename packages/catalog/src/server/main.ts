@@ -24,7 +24,7 @@ const refs: RefStore = config.mode === 'embedded'
 const catalog = new Catalog({ chunks, refs, format: new ParquetTableFormat({ chunks }) });
 const app = await buildApp({
   catalog,
-  logger: true,
+  logger: { level: config.logLevel },
   ready: async () => {
     await objects.ping();
     await refs.get('catalog/readyz-probe');
