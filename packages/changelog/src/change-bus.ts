@@ -24,8 +24,14 @@ export interface ChangeEvent {
   versionAfter: number | null;
   chunksAdded: Hash[];
   chunksRemoved: Hash[];
+  /** Rows in the chunks added / removed (their difference is the change in the table's row count). */
   rowsAdded: number;
   rowsRemoved: number;
+  /**
+   * Every table this commit changed, sorted (optional; set by `commitEvents`). A reader holding events
+   * of all of them has the whole commit and needs no catalog read; without it, readers ask the catalog.
+   */
+  commitTables?: string[];
   /** Row-level records, only when asked for. */
   rows?: RowChange[];
 }

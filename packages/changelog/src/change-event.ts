@@ -27,6 +27,7 @@ export function assertChangeEvent(value: unknown): asserts value is ChangeEvent 
   if (!Array.isArray(e.chunksRemoved) || !e.chunksRemoved.every(isHash)) bad('chunksRemoved');
   if (typeof e.rowsAdded !== 'number' || typeof e.rowsRemoved !== 'number') bad('rowsAdded/rowsRemoved');
   if (e.rows !== undefined && !Array.isArray(e.rows)) bad('rows');
+  if (e.commitTables !== undefined && (!Array.isArray(e.commitTables) || !e.commitTables.includes(e.table as string))) bad('commitTables');
 }
 
 export function assertBusFilter(filter: BusFilter): void {

@@ -147,11 +147,38 @@ export class Changelog {
       }
     }
 
+    // Fast path: the next commit's events straight from the bus, once all of its (wanted) tables are in.
+    let held: ChangeEvent[] = [];
+    const wholeNext = (e: ChangeEvent): ChangeEvent[] | undefined => {
+      if (opts.rows || !e.commitTables || pos.table !== null || e.parent !== pos.commit) return undefined;
+      if (held[0]?.commit !== e.commit) held = [];
+      if (!held.some((h) => h.table === e.table)) held.push(e);
+      const want = tables ? e.commitTables.filter((t) => tables.includes(t)) : e.commitTables;
+      if (!want.every((t) => held.some((h) => h.table === t))) return [];
+      const whole = held.sort((a, b) => (a.table < b.table ? -1 : 1));
+      held = [];
+      return whole;
+    };
+
     try {
       yield* catchUp(head);
       for await (const d of bus.follow({ repo, branch, ...(tables ? { tables } : {}) }, { afterBusSeq: busSeq, ...(signal ? { signal } : {}) })) {
         if (d.event.seq <= pos.seq && pos.table === null) continue;
-        yield* catchUp(await catalog.readCommit(repo, d.event.commit));
+        const whole = wholeNext(d.event);
+        if (whole) {
+          for (const e of whole) {
+            unacked = e;
+            yield e;
+            await ack();
+          }
+          if (whole.length > 0) {
+            pos.commit = d.event.commit;
+            pos.seq = d.event.seq;
+          }
+        } else {
+          held = [];
+          yield* catchUp(await catalog.readCommit(repo, d.event.commit));
+        }
         if (signal?.aborted) return;
       }
     } finally {

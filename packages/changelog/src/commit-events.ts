@@ -25,6 +25,7 @@ export async function commitEvents(
   if (parent === null) return [];
   const wanted = opts.tables ? new Set(opts.tables) : undefined;
   let diffs = (await catalog.diff(repo, parent, c.hash, { rows: Boolean(opts.rows) && !wanted })).tables;
+  const commitTables = diffs.map((d) => d.table).sort();
   if (wanted) {
     diffs = diffs.filter((d) => wanted.has(d.table));
     // Row diffs only for the tables asked for: one diff per table instead of all of them.
@@ -32,7 +33,7 @@ export async function commitEvents(
   }
   return diffs
     .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
-    .map((d) => toEvent(repo, branch, c, parent, d, Boolean(opts.rows)));
+    .map((d) => ({ ...toEvent(repo, branch, c, parent, d, Boolean(opts.rows)), commitTables }));
 }
 
 function toEvent(repo: string, branch: string, c: Commit, parent: Hash, d: TableDiff, withRows: boolean): ChangeEvent {

@@ -105,6 +105,26 @@ export function subscribeSuite(name: string, makeBus: () => Promise<{ bus: Chang
       expect(got.map((e) => e.commit)).toEqual([lost.hash, c2.hash, c3.hash, c4.hash]);
     });
 
+    it('takes a multi-table commit from the bus once all its tables are in, and events without commitTables from the catalog', async () => {
+      const it = changelog.subscribe({ repo: 'r', branch: 'main', from: 'latest' })[Symbol.asyncIterator]();
+      const first = it.next();
+      await new Promise((r) => setTimeout(r, 200));
+      const x = await fx.catalog.resolve('r', 'main');
+      const c1 = await put('a', 1, false);
+      const c2 = await put('b', 2, false);
+      const both = await fx.catalog.commitTree('r', 'main', { baseCommit: c2.hash, tree: await fx.catalog.readTree('r', x.tree), txnId: 'both' });
+      // c1 and c2 as a publisher that sets no commitTables (like an older one) would send them.
+      for (const c of [c1, c2]) await bus.publish((await commitEvents(fx.catalog, 'r', 'main', c)).map(({ commitTables: _omit, ...e }) => e));
+      const [ea, eb] = await commitEvents(fx.catalog, 'r', 'main', both);
+      await bus.publish([eb!]);
+      await bus.publish([ea!]);
+      const got = [(await first).value as ChangeEvent];
+      for (let i = 0; i < 3; i++) got.push((await it.next()).value);
+      await it.return?.();
+      expect(got.map((e) => [e.commit, e.table])).toEqual([[c1.hash, 'a'], [c2.hash, 'b'], [both.hash, 'a'], [both.hash, 'b']]);
+      expect(got[2]!.commitTables).toEqual(['a', 'b']);
+    });
+
     it('a durable subscription resumes after its last delivered event, also inside a multi-table commit', async () => {
       const x = await fx.catalog.resolve('r', 'main');
       await put('a', 1);
