@@ -1,8 +1,8 @@
 //! Node-API addon of @armillaria/chunk-store: BLAKE3 (SIMD, rayon-parallel) and content-defined
 //! chunking. Loaded only by `src/native-hasher.ts`, which adds typed errors and the `Hasher` shape.
 //!
-//! Errors thrown from here carry `code = "INVALID_ARGUMENT"` for bad input (the JS side validates
-//! first, so these are a second line of defence).
+//! Bad input throws a plain napi error (`code: 'InvalidArg'`); the JS wrapper validates first and
+//! throws the typed INVALID_ARGUMENT error, so these checks are a second line of defence.
 
 mod cdc;
 mod pools;
