@@ -122,10 +122,14 @@ export class Catalog implements CatalogApi, CatalogContext {
   async commitTree(repo: string, branch: string, opts: CommitTreeOptions): Promise<Commit> {
     const info = await this.repoInfo(repo);
     assertBranchName(branch);
+    if (!opts?.tree || typeof opts.tree.tables !== 'object' || opts.tree.tables === null || Array.isArray(opts.tree.tables)) {
+      // A missing tree must not read as "no tables": that commit would drop every table.
+      throw new InvalidArgumentError('commitTree needs tree: {tables: {...}}', { details: { repo, branch } });
+    }
     const base = await this.resolver.commitOf(info, opts.baseCommit);
     const baseTables = (await this.store.readTree(base.tree)).tables;
     const tables: TreeRecord['tables'] = {};
-    for (const [name, e] of Object.entries(opts.tree?.tables ?? {})) {
+    for (const [name, e] of Object.entries(opts.tree.tables)) {
       assertTableName(name);
       if (!isHash(e?.manifest) || !Number.isInteger(e.version) || e.version < 1) {
         throw new InvalidArgumentError(`tree entry of table ${name} needs a manifest hash and a version >= 1`, { details: { table: name } });

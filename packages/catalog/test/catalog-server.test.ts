@@ -50,6 +50,10 @@ describe('catalog service routes (inject)', () => {
     await expectError('POST', '/repos/web/tables/t/upsert', 400, 'INVALID_ARGUMENT', { nope: 1 });
     await expectError('POST', '/repos/web/merge', 400, 'INVALID_ARGUMENT', { source: 'main', strategy: 'yolo' });
     await expectError('GET', '/repos/web/tables/t?range=%7Bbad', 400, 'INVALID_ARGUMENT');
+    const head = (await app.inject({ url: '/repos/web/resolve' })).json() as { hash: string };
+    await expectError('POST', '/repos/web/commits', 400, 'INVALID_ARGUMENT', { branch: 'main', baseCommit: head.hash });
+    await expectError('GET', '/repos/web/trees/not-a-hash', 400, 'INVALID_HASH');
+    await expectError('GET', `/repos/web/trees/${'a'.repeat(64)}`, 404, 'NOT_FOUND');
   });
 
   it('maps existing things and stale CAS to 409s', async () => {

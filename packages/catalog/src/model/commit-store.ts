@@ -1,4 +1,4 @@
-import { canonicalJsonBytes, isArmillariaError, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
+import { ArmillariaError, canonicalJsonBytes, isArmillariaError, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, CorruptMetadataError } from '../errors.js';
 import { Lru } from '../lru.js';
@@ -132,7 +132,8 @@ export class CommitStore {
       bytes = await this.chunks.get(hash);
     } catch (err) {
       if (isArmillariaError(err, ErrorCode.ChunkNotFound)) {
-        throw new CatalogNotFoundError(ErrorCode.CommitNotFound, `${what} ${hash} not found`, { hash });
+        if (what === 'commit') throw new CatalogNotFoundError(ErrorCode.CommitNotFound, `commit ${hash} not found`, { hash });
+        throw new ArmillariaError(ErrorCode.NotFound, `${what} ${hash} not found`, { details: { hash, what } });
       }
       throw err;
     }
