@@ -3,6 +3,7 @@ import {
   Binary, DateDay, Float32, Int16, Int32, Table, TimestampMicrosecond, Uint32, Uint64, Utf8, vectorFromArray,
 } from 'apache-arrow';
 import { ErrorCode } from '@armillaria/core';
+import { ParquetTableFormat } from '../src/index.js';
 import { customer, customersTable, keysTable, makeFormat, plain, rowsOf } from './table-format-helpers.js';
 
 const ids = (n: number, from = 0): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
@@ -97,6 +98,19 @@ describe('ParquetTableFormat: values', () => {
     const cols = Object.fromEntries(one.schema.fields.map((f) => [f.name, one.getChild(f.name)!]));
     const up = await format.upsert(b.manifest, new Table({ ...cols, tier: vectorFromArray([9], new Int32()), note: vectorFromArray(['x'], new Utf8()) }));
     expect(rowsOf(await format.read(up.manifest))[3]).toEqual({ ...plain(customer(3n, 1)), tier: 9, note: 'x' });
+  });
+});
+
+describe('ParquetTableFormat: chunking parameters', () => {
+  it('edits keep the target rows the table was written with, whatever the editing instance says', async () => {
+    const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 64 });
+    const w = await format.write(customersTable(ids(5000).map((i) => customer(i))), { primaryKey: ['id'] });
+    expect((await format.readManifest(w.manifest)).targetChunkRows).toBe(64);
+    const other = new ParquetTableFormat({ chunks, hasher, targetChunkRows: 1000 });
+    const u = await other.upsert(w.manifest, customersTable([customer(2500n, 1)]));
+    expect(u.chunksWritten).toBeLessThanOrEqual(2);
+    expect((await other.readManifest(u.manifest)).targetChunkRows).toBe(64);
+    expect(() => new ParquetTableFormat({ chunks, targetChunkRows: 1 })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { ManifestReader } from './manifest-io.js';
-import { plainRows, sameRow } from './rows.js';
+import { columnArrays, rowOf, sameValue, type Columns } from './rows.js';
 import type { ChunkDiff, ChunkInfo, Manifest, RowDiff } from './table-format.js';
 
 /**
@@ -45,34 +45,46 @@ function minus(xs: readonly ChunkInfo[], ys: readonly ChunkInfo[]): ChunkInfo[] 
  * removed. Rows are plain objects as `plainRows` documents.
  */
 export function rowDiff(keyColumns: string[], removed: Table | null, added: Table | null): RowDiff {
-  const before = removed ? plainRows(removed) : [];
-  const after = added ? plainRows(added) : [];
+  const none: Columns = { length: 0, names: [], values: [] };
+  const before = removed ? columnArrays(removed) : none;
+  const after = added ? columnArrays(added) : none;
+  const same = rowsEqual(before, after);
   const diff: RowDiff = { keyColumns, added: [], removed: [], changed: [] };
   if (keyColumns.length === 0) {
     const n = Math.min(before.length, after.length);
     for (let i = 0; i < n; i++) {
-      if (!sameRow(before[i]!, after[i]!)) diff.changed.push({ key: [i], before: before[i]!, after: after[i]! });
+      if (!same(i, i)) diff.changed.push({ key: [i], before: rowOf(before, i), after: rowOf(after, i) });
     }
-    diff.removed.push(...before.slice(n));
-    diff.added.push(...after.slice(n));
+    for (let i = n; i < before.length; i++) diff.removed.push(rowOf(before, i));
+    for (let i = n; i < after.length; i++) diff.added.push(rowOf(after, i));
     return diff;
   }
-  const keyOf = (row: Record<string, unknown>): unknown[] => keyColumns.map((k) => row[k] ?? null);
+  const keyOf = (cols: Columns, i: number): unknown[] => keyColumns.map((k) => {
+    const c = cols.names.indexOf(k);
+    return c < 0 ? null : cols.values[c]![i] ?? null;
+  });
   // Key columns hold one type each, so a single value is its own Map key; several are joined.
   const id = keyColumns.length === 1 ? (key: unknown[]): unknown => key[0] : (key: unknown[]): unknown => key.map(String).join('\u0000');
-  const old = new Map<unknown, Record<string, unknown>>();
-  for (const row of before) old.set(id(keyOf(row)), row);
-  for (const row of after) {
-    const key = keyOf(row);
+  const old = new Map<unknown, number>();
+  for (let i = 0; i < before.length; i++) old.set(id(keyOf(before, i)), i);
+  for (let j = 0; j < after.length; j++) {
+    const key = keyOf(after, j);
     const k = id(key);
-    const prev = old.get(k);
-    if (prev === undefined) {
-      diff.added.push(row);
+    const i = old.get(k);
+    if (i === undefined) {
+      diff.added.push(rowOf(after, j));
     } else {
       old.delete(k);
-      if (!sameRow(prev, row)) diff.changed.push({ key, before: prev, after: row });
+      if (!same(i, j)) diff.changed.push({ key, before: rowOf(before, i), after: rowOf(after, j) });
     }
   }
-  diff.removed.push(...old.values());
+  for (const i of old.values()) diff.removed.push(rowOf(before, i));
   return diff;
+}
+
+/** Row equality across two column sets (a column missing on one side counts as null there). */
+function rowsEqual(a: Columns, b: Columns): (i: number, j: number) => boolean {
+  const names = [...new Set([...a.names, ...b.names])];
+  const pairs = names.map((n) => [a.values[a.names.indexOf(n)], b.values[b.names.indexOf(n)]] as const);
+  return (i, j) => pairs.every(([x, y]) => sameValue(x?.[i] ?? null, y?.[j] ?? null));
 }

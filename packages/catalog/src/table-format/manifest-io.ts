@@ -157,6 +157,7 @@ function validateManifest(v: unknown): string | undefined {
   const names = new Set((schema.fields as Array<{ name: string }>).map((f) => f.name));
   if (v.primaryKey !== undefined && (!Array.isArray(v.primaryKey) || !v.primaryKey.every((k) => names.has(k as string)))) return 'bad primaryKey';
   if (!isCount(v.rows) || !isCount(v.bytes)) return 'bad rows or bytes';
+  if (v.targetChunkRows !== undefined && !(isCount(v.targetChunkRows) && v.targetChunkRows >= 2)) return 'bad targetChunkRows';
   if ((v.chunks === undefined) === (v.pages === undefined)) return 'needs exactly one of chunks and pages';
   let rows = 0;
   if (v.chunks !== undefined) {

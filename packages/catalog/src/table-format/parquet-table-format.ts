@@ -72,12 +72,12 @@ export class ParquetTableFormat implements TableFormat {
     const input = conform(rows, schema);
     if (opts.primaryKey) {
       validateKey(schema, opts.primaryKey);
-      const base = { schema, primaryKey: [...opts.primaryKey] };
+      const base = { schema, primaryKey: [...opts.primaryKey], targetChunkRows: this.params.targetRows };
       return this.keyedEdit(base, [], input, 'insert', 'new table');
     }
     const ipc = tableToIPC(input, 'stream');
     const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [ipc], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
-    return this.finish({ schema }, fresh.list, fresh);
+    return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh.list, fresh);
   }
 
   async append(previous: Hash, rows: Table): Promise<WriteResult> {
@@ -86,7 +86,7 @@ export class ParquetTableFormat implements TableFormat {
     if (m.primaryKey) return this.keyedEdit(m, await this.chunks(previous), input, 'insert', previous);
     const old = await this.chunks(previous);
     if (input.numRows === 0) return this.finish(m, old, empty());
-    const fresh = await this.encodeChunks(m.schema, { sources: [tableToIPC(input, 'stream')], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
+    const fresh = await this.encodeChunks(m.schema, { sources: [tableToIPC(input, 'stream')], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
     return this.finish(m, [...old, ...fresh.list], fresh);
   }
 
@@ -122,7 +122,7 @@ export class ParquetTableFormat implements TableFormat {
       return { ...enc, list: [{ ...info, ...(c.firstKey ? { firstKey: c.firstKey, lastKey: c.lastKey } : {}) }] };
     });
     const stored = rewritten.reduce((a, r) => ({ written: a.written + r.written, bytesWritten: a.bytesWritten + r.bytesWritten }), empty());
-    return this.finish({ schema, ...(m.primaryKey ? { primaryKey: m.primaryKey } : {}) }, rewritten.flatMap((r) => r.list), stored);
+    return this.finish({ ...m, schema }, rewritten.flatMap((r) => r.list), stored);
   }
 
   async readManifest(manifest: Hash): Promise<Manifest> {
@@ -175,7 +175,7 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   /** A keyed write, append, upsert or delete: merges sorted changes and re-chunks only around them. */
-  private async keyedEdit(m: Pick<Manifest, 'schema' | 'primaryKey'>, old: ChunkInfo[], input: Table, mode: EditMode, table: string): Promise<WriteResult> {
+  private async keyedEdit(m: TableMeta, old: ChunkInfo[], input: Table, mode: EditMode, table: string): Promise<WriteResult> {
     const pk = m.primaryKey!;
     const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
     const keys = keyVectors(input, pk, m.schema);
@@ -185,7 +185,7 @@ export class ParquetTableFormat implements TableFormat {
     }
     const changeIpc = mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream');
     const bytes = old.length > 0 ? this.prefetch(old, keyTypes, keys, order) : new Map<number, Promise<Uint8Array>>();
-    const plan = await planRechunk(old, keyTypes, { keys, order }, mode, this.params, changeIpc, async (i) => {
+    const plan = await planRechunk(old, keyTypes, { keys, order }, mode, this.paramsOf(m), changeIpc, async (i) => {
       const parquet = await (bytes.get(i) ?? this.store.get(old[i]!.hash));
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
@@ -228,8 +228,15 @@ export class ParquetTableFormat implements TableFormat {
     return { list, written: stored.written, bytesWritten: stored.bytesWritten };
   }
 
-  private async finish(m: Pick<Manifest, 'schema' | 'primaryKey'>, list: ChunkInfo[], data: { written: number; bytesWritten: number }): Promise<WriteResult> {
-    const base = m.primaryKey ? { schema: m.schema, primaryKey: m.primaryKey } : { schema: m.schema };
+  /** The chunking a table was written with (manifests before `targetChunkRows` existed: ours). */
+  private paramsOf(m: TableMeta): ChunkingParams {
+    return m.targetChunkRows === undefined || m.targetChunkRows === this.params.targetRows ? this.params : chunkingParams(m.targetChunkRows);
+  }
+
+  private async finish(m: TableMeta, list: ChunkInfo[], data: { written: number; bytesWritten: number }): Promise<WriteResult> {
+    const base: TableMeta = { schema: m.schema };
+    if (m.primaryKey) base.primaryKey = m.primaryKey;
+    base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
     const w = await writeManifest(this.store, await this.hasher(), base, list);
     return {
       manifest: w.manifest,
@@ -240,6 +247,8 @@ export class ParquetTableFormat implements TableFormat {
     };
   }
 }
+
+type TableMeta = Pick<Manifest, 'schema' | 'primaryKey' | 'targetChunkRows'>;
 
 const empty = (): { written: number; bytesWritten: number } => ({ written: 0, bytesWritten: 0 });
 

@@ -1,4 +1,5 @@
-import { makeData, RecordBatch, Struct, Table, tableFromIPC } from 'apache-arrow';
+import { makeData, RecordBatch, Struct, Table, tableFromIPC, TimeUnit, Type } from 'apache-arrow';
+import type { TimestampMillisecond } from 'apache-arrow';
 import { arrowSchema, type ManifestSchema } from './column-types.js';
 
 /**
@@ -8,15 +9,42 @@ import { arrowSchema, type ManifestSchema } from './column-types.js';
  * null as null.
  */
 export function plainRows(table: Table): Array<Record<string, unknown>> {
-  // Column by column: several times faster than materialising Arrow JS row proxies.
-  const cols = table.schema.fields.map((f) => [f.name, [...table.getChild(f.name)!]] as const);
+  const cols = columnArrays(table);
   const out: Array<Record<string, unknown>> = new Array(table.numRows);
-  for (let i = 0; i < out.length; i++) {
-    const row: Record<string, unknown> = {};
-    for (const [name, values] of cols) row[name] = values[i] ?? null;
-    out[i] = row;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = rowOf(cols, i);
   return out;
+}
+
+/** A table's columns as indexable arrays of `plainRows` values (no per-row objects). */
+export interface Columns {
+  readonly length: number;
+  readonly names: readonly string[];
+  readonly values: ReadonlyArray<ArrayLike<unknown>>;
+}
+
+export function columnArrays(table: Table): Columns {
+  const values = table.schema.fields.map((f) => {
+    const v = table.getChild(f.name)!;
+    // Typed fast paths where Arrow JS's `toArray()` holds exactly what `get(i)` returns; else iterate.
+    if (v.nullCount === 0) {
+      const t = f.type.typeId;
+      if (t === Type.Int || t === Type.Float || t === Type.Utf8 || t === Type.Bool) return v.toArray() as ArrayLike<unknown>;
+      if (t === Type.Timestamp && (f.type as TimestampMillisecond).unit === TimeUnit.MILLISECOND) {
+        const raw = v.toArray() as BigInt64Array;
+        const ms = new Float64Array(raw.length);
+        for (let i = 0; i < raw.length; i++) ms[i] = Number(raw[i]!);
+        return ms;
+      }
+    }
+    return [...v] as unknown[];
+  });
+  return { length: table.numRows, names: table.schema.fields.map((f) => f.name), values };
+}
+
+export function rowOf(cols: Columns, i: number): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (let c = 0; c < cols.names.length; c++) row[cols.names[c]!] = cols.values[c]![i] ?? null;
+  return row;
 }
 
 /** Decoded chunk tables (IPC from the codec) as one table with the manifest's column types and order. */

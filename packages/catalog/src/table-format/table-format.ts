@@ -64,6 +64,11 @@ export interface Manifest {
   formatVersion: 1;
   schema: { fields: Array<{ name: string; type: ColumnType; nullable: boolean }> };
   primaryKey?: string[];
+  /**
+   * Target rows per chunk the table was chunked with; edits keep using it so boundaries stay put
+   * whatever the writer's default. Optional for compatibility (absent: the writer's setting).
+   */
+  targetChunkRows?: number;
   rows: number;
   bytes: number;
   /** Small tables list their chunks inline; large ones point to pages (Merkle tree of chunk lists). */
