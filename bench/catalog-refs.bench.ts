@@ -73,6 +73,8 @@ async function branchCreate(root: string, rows: number): Promise<BranchRow> {
     const t = performance.now();
     await env.catalog.createTable('bench', 'big', { rows: bigTable(rows), primaryKey: ['id'] });
     const loadSec = (performance.now() - t) / 1000;
+    const described = await env.catalog.describeTable('bench', 'big');
+    if (described.rows !== rows) throw new Error(`table holds ${described.rows} rows, expected ${rows}`);
     const samples = await sample(300, (i) => env.catalog.createBranch('bench', `b${i < 0 ? `warm${-i}` : i}`));
     return { root, rows, ...stats(samples), loadSec };
   } finally {
