@@ -29,6 +29,9 @@ export interface RunningServices {
   readonly started: readonly ServiceName[];
   /** Services that were already configured by env var (left alone). */
   readonly external: readonly ServiceName[];
+  /** The server processes started (for diagnostics and crash tests), and the temp dir holding their data and logs. */
+  readonly processes: readonly { readonly name: string; readonly pid: number; readonly logPath: string }[];
+  readonly dataDir: string | undefined;
 }
 
 interface ServiceSpec {
@@ -171,7 +174,8 @@ export async function startServices(options: StartServicesOptions = {}): Promise
     savedEnv[k] = process.env[k];
     process.env[k] = v;
   }
-  const services: RunningServices = { env, started: toStart, external };
+  const processes = procs.filter((p) => !p.exitInfo).map((p) => ({ name: p.options.name, pid: p.pid as number, logPath: p.logPath }));
+  const services: RunningServices = { env, started: toStart, external, processes, dataDir: root };
   current = { services, procs, root, savedEnv, unregister };
   return services;
 }

@@ -2,12 +2,13 @@
  * startServices/stopServices in this worker (the global setup's instance lives in the parent process).
  * Failure paths use tiny fake server binaries (shell scripts) selected by the ARMILLARIA_*_BIN overrides.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isArmillariaError } from '@armillaria/core';
-import { findBinary, probeNats, probeRedis, startServices, stopServices, tempDir } from '../src/index.js';
+import { findBinary, probeNats, probeRedis, spawnNode, startServices, stopServices, tempDir, type RunningServices } from '../src/index.js';
 
 const dir = tempDir('services');
 const saved = { ...process.env };
@@ -31,13 +32,24 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   return err as Error;
 }
 
+/** Alive and not a zombie waiting to be reaped. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL is delivered asynchronously: give the kernel a moment before asking. */
+async function isDeadSoon(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !isAlive(pid);
 }
 
 describe.skipIf(!findBinary('redis-server'))('startServices with a real redis-server', () => {
@@ -58,6 +70,21 @@ describe.skipIf(!findBinary('redis-server'))('startServices with a real redis-se
   });
 });
 
+describe.skipIf(!findBinary('redis-server') || !findBinary('nats-server'))('when the test process is killed', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s still stops the servers and removes their temp dir', async (signal) => {
+    const env = { ARMILLARIA_REDIS_URL: undefined, ARMILLARIA_NATS_URL: undefined };
+    const child = spawnNode(fileURLToPath(new URL('./fixtures/start-services.ts', import.meta.url)), { env });
+    const line = await child.waitForOutput(/\{.*\}\n/);
+    const services = JSON.parse(line) as RunningServices;
+    expect(services.processes.map((p) => p.name).sort()).toEqual(['nats', 'redis']);
+    for (const p of services.processes) expect(isAlive(p.pid)).toBe(true);
+    child.kill(signal);
+    expect((await child.exited).signal).toBe(signal);
+    for (const p of services.processes) expect(await isDeadSoon(p.pid), p.name).toBe(true);
+    expect(existsSync(services.dataDir as string)).toBe(false);
+  });
+});
+
 describe('startServices failures', () => {
   it('reports a server that exits at start with its exit code and the tail of its log', async () => {
     delete process.env.ARMILLARIA_REDIS_URL;
@@ -74,7 +101,7 @@ describe('startServices failures', () => {
     const err = await rejection(startServices({ services: ['nats'], readyTimeoutMs: 300 }));
     expect(err.message).toMatch(/was not ready after 300 ms: .*ECONNREFUSED/);
     expect(err.message).toContain('warming up');
-    expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(await isDeadSoon(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
   });
 
   it('names a binary that is still missing after install.sh ran', async () => {
