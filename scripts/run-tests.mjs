@@ -21,8 +21,10 @@ const jsonPath = join(outDir, 'results.json');
 
 const args = [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${jsonPath}`, ...process.argv.slice(2)];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
-// Forward Ctrl-C / termination so vitest can run its teardown (which stops the test servers).
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+// Ctrl-C reaches vitest from the terminal directly (same process group): stay alive to report. A SIGTERM or
+// SIGHUP sent to this process alone is passed on, so vitest can run its teardown (stopping the servers).
+process.on('SIGINT', () => {});
+for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 
 const [code, signal] = await new Promise((done) => child.once('close', (c, s) => done([c, s])));
 
