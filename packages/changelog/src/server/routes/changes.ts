@@ -36,6 +36,11 @@ const bool = (v: string | undefined, field: string): boolean => {
 export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (app, opts) => {
   const { changelog } = opts;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  // Open streams end when the server closes, instead of holding `close()` until their clients leave.
+  const streams = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const ac of streams) ac.abort();
+  });
 
   app.get<{ Params: { repo: string }; Querystring: ChangesQuery }>('/repos/:repo/changes', async (request, reply) => {
     const q = request.query;
@@ -55,11 +60,13 @@ export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (ap
     });
 
     reply.hijack();
+    streams.add(ac);
     const res = reply.raw;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // One stream per connection: the socket closes with the stream, so nothing idles open after it.
+      connection: 'close',
       'x-accel-buffering': 'no',
     });
     const closed = (): void => ac.abort();
@@ -92,8 +99,10 @@ export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (ap
       await write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
     } finally {
       clearInterval(heartbeat);
+      streams.delete(ac);
       request.raw.off('close', closed);
-      res.end();
+      // The response was hijacked from Fastify, so closing the connection is ours too.
+      res.end(() => res.socket?.destroy());
     }
   });
 
