@@ -287,6 +287,24 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(plainRows(await c.read(repo, 'users', { ref: 'main-copy' }))).toEqual([row(1, 'a-1'), row(3, 'a-3')]);
     });
 
+    it('merges appends to a table without a key; other edits of it conflict', async () => {
+      const repo = uniqueRepo('appendmerge');
+      await c.createRepo(repo);
+      await c.createTable(repo, 'events', { rows: [{ n: 1 }, { n: 2 }] });
+      await c.createBranch(repo, 'side');
+      await c.append(repo, 'events', [{ n: 3 }]);
+      await c.append(repo, 'events', [{ n: 10 }, { n: 11 }], { branch: 'side' });
+      await c.merge(repo, { source: 'side' });
+      expect(plainRows(await c.read(repo, 'events'), 'n')).toEqual([1, 2, 3, 10, 11].map((n) => ({ n })));
+
+      await c.createBranch(repo, 'rewrite');
+      await c.write(repo, 'events', [{ n: 99 }], { branch: 'rewrite' });
+      await c.append(repo, 'events', [{ n: 4 }]);
+      const err = await errorOf(c.merge(repo, { source: 'rewrite' }));
+      expect(err.code).toBe('MERGE_CONFLICT');
+      expect(err.details?.conflicts).toEqual([expect.objectContaining({ table: 'events', kind: 'table' })]);
+    });
+
     it('merge conflicts at table level: dropped on one side, changed on the other', async () => {
       const repo = await repoWithUsers('tconflict');
       await c.createBranch(repo, 'dropper');

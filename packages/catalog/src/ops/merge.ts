@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Hash } from '@armillaria/core';
 import { MergeConflictError } from '../errors.js';
-import { jsonSafe } from '../rows.js';
+import { jsonSafe, schemaFromManifest, toArrowTable } from '../rows.js';
+import type { RowDiff } from '../table-format/table-format.js';
 import { DEFAULT_AUTHOR, type CatalogContext } from '../context.js';
 import type { TreeEntry, TreeRecord } from '../model/commit.js';
 import type { MergeConflict, MergeOptions, MergeResult, MergeStrategy, RepoInfo } from '../catalog-api.js';
@@ -13,7 +14,8 @@ const STRATEGIES: readonly MergeStrategy[] = ['fail', 'ours', 'theirs'];
 /** A table's merge, planned before anything is written so `fail` can leave storage untouched. */
 type Plan =
   | { kind: 'take'; entry: TreeEntry | undefined }
-  | { kind: 'rows'; ours: TreeEntry; theirs: TreeEntry; apply: RowChange[] };
+  | { kind: 'rows'; ours: TreeEntry; theirs: TreeEntry; apply: RowChange[] }
+  | { kind: 'append'; ours: TreeEntry; theirs: TreeEntry; rows: Array<Record<string, unknown>> };
 
 /**
  * Three-way merge of `opts.source` into branch `opts.into` at their merge base: fast-forward when the
@@ -58,6 +60,12 @@ export async function mergeRefs(ctx: CatalogContext, repo: RepoInfo, opts: Merge
       if (plan.entry) tables[table] = plan.entry;
       continue;
     }
+    if (plan.kind === 'append') {
+      const m = await ctx.format.readManifest(plan.ours.manifest);
+      const appended = await ctx.format.append(plan.ours.manifest, toArrowTable(plan.rows, schemaFromManifest(m)));
+      tables[table] = { manifest: appended.manifest, version: Math.max(plan.ours.version, plan.theirs.version) + 1, origin: plan.ours.origin };
+      continue;
+    }
     if (plan.apply.length === 0) {
       tables[table] = plan.ours;
       continue;
@@ -87,7 +95,13 @@ async function planTable(
   const [bm, om, tm] = await Promise.all([b.manifest, o.manifest, t.manifest].map((h) => ctx.format.readManifest(h as Hash)));
   if (!bm || !om || !tm) throw new Error('unreachable');
   if (!sameShape(bm, om) || !sameShape(bm, tm)) return tableConflict('schema or primary key changed on one side and data on the other');
-  if (!bm.primaryKey?.length) return tableConflict('both sides changed a table without a primary key');
+  if (!bm.primaryKey?.length) {
+    // Without a key only appends commute: both sides kept every base row in place and added after them.
+    const [ourDiff, theirDiff] = await Promise.all([ctx.format.diffRows(b.manifest, o.manifest), ctx.format.diffRows(b.manifest, t.manifest)]);
+    const onlyAdded = (d: RowDiff): boolean => d.removed.length === 0 && d.changed.length === 0;
+    if (!onlyAdded(ourDiff) || !onlyAdded(theirDiff)) return tableConflict('both sides changed a table without a primary key (only appends merge)');
+    return { kind: 'append', ours: o, theirs: t, rows: theirDiff.added };
+  }
 
   const [ourDiff, theirDiff] = await Promise.all([ctx.format.diffRows(b.manifest, o.manifest), ctx.format.diffRows(b.manifest, t.manifest)]);
   const ourChanges = changesByKey(ourDiff);
