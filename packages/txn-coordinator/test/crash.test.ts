@@ -1,0 +1,98 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAULT_POINTS, type FaultPoint } from '../src/index.js';
+import { RecordingChangeBus } from './helpers/recording-change-bus.js';
+import { runWorker } from './helpers/spawn-worker.js';
+import { openStack } from './helpers/stack.js';
+import { plain, seedRepo } from './helpers/tables.js';
+
+/**
+ * Crash test: a worker process runs one two-table transaction with ARMILLARIA_FAULT set and dies by
+ * SIGKILL at that step. A restarted coordinator then recovers, and the transaction must be entirely
+ * visible (both tables, its commit on the branch, its events exactly once) or not at all.
+ */
+const ITERATIONS = Number(process.env.ARMILLARIA_CRASH_ITERATIONS ?? 2);
+/** Where each fault must leave the transaction once recovery ran. */
+const EXPECTED: Record<FaultPoint, 'visible' | 'absent'> = {
+  'after-upload': 'absent',
+  'after-prepare': 'absent',
+  'after-cas': 'visible',
+  'after-publish': 'visible',
+};
+
+let dir: string;
+let busFile: string;
+let n = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'armillaria-crash-'));
+  busFile = join(dir, 'bus.jsonl');
+  const stack = await openStack({ dir, recoveryIntervalMs: 0 });
+  await seedRepo(stack.catalog, 'crash');
+  await stack.close();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('crash test', () => {
+  for (const fault of FAULT_POINTS) {
+    it(`SIGKILL ${fault} (${ITERATIONS} iterations): after recovery the transaction is ${EXPECTED[fault]}`, async () => {
+      for (let i = 0; i < ITERATIONS; i++) {
+        const k = n++;
+        const idFile = join(dir, `txn-${k}`);
+        const exit = await runWorker(['crash', dir, String(k), busFile, idFile], { ARMILLARIA_FAULT: fault });
+        expect(exit.signal, exit.stderr.slice(-2000)).toBe('SIGKILL');
+        expect(existsSync(idFile)).toBe(true);
+        const txnId = readFileSync(idFile, 'utf8');
+
+        // Restart: a new coordinator on the same directory recovers (the dead process's record is stale at once).
+        const bus = new RecordingChangeBus(busFile);
+        const stack = await openStack({ dir, bus, recoveryIntervalMs: 0, staleAfterMs: 0 });
+        try {
+          const report = await stack.coordinator.start();
+          expect(report.errors).toEqual([]);
+          expect(await stack.log.pending()).toEqual([]);
+
+          const kv = plain(await stack.catalog.read('crash', 'kv')).filter((r) => r.id === 1000 + k);
+          const events = plain(await stack.catalog.read('crash', 'events')).filter((r) => r.msg === `crash-${k}`);
+          const history = await stack.catalog.log('crash', { limit: 1000 });
+          const commits = history.filter((c) => c.txnId === txnId);
+          const published = bus.delivered.filter((e) => e.txnId === txnId);
+          const record = await stack.log.get(txnId);
+          if (EXPECTED[fault] === 'visible') {
+            expect(kv).toEqual([{ id: 1000 + k, v: `crash-${k}` }]);
+            expect(events).toHaveLength(1);
+            expect(commits).toHaveLength(1);
+            expect(published.map((e) => e.table).sort()).toEqual(['events', 'kv']);
+            expect(published.every((e) => e.commit === commits[0]?.hash)).toBe(true);
+            expect(record?.state).toBe('DONE');
+          } else {
+            expect(kv).toEqual([]);
+            expect(events).toEqual([]);
+            expect(commits).toEqual([]);
+            expect(published).toEqual([]);
+            expect(record?.state ?? 'ABORTED').toBe('ABORTED');
+          }
+          // Recovery is idempotent: a second pass changes nothing and publishes nothing again.
+          await stack.coordinator.recover();
+          expect(new RecordingChangeBus(busFile).delivered.filter((e) => e.txnId === txnId)).toHaveLength(published.length);
+        } finally {
+          await stack.close();
+        }
+      }
+      // The branch stays usable: a normal transaction commits after the crashes.
+      const stack = await openStack({ dir, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0 });
+      try {
+        const t = await stack.coordinator.begin({ repo: 'crash' });
+        await stack.coordinator.append(t.id, 'events', [{ msg: `after-${fault}` }]);
+        expect((await stack.coordinator.commit(t.id)).published).toBe(true);
+      } finally {
+        await stack.close();
+      }
+    }, 600_000);
+  }
+});
