@@ -52,3 +52,5 @@ export { DEFAULT_TARGET_CHUNK_ROWS } from './table-format/chunker.js';
 export { nativeCodec as parquetCodec } from './table-format/native-codec.js';
 export type { ParquetCodec, EncodeOptions as ParquetEncodeOptions, EncodedChunk } from './table-format/native-codec.js';
 export { plainRows as tableRows } from './table-format/rows.js';
+export { catalogFromConfig } from './catalog-from-config.js';
+export type { ConfiguredCatalog } from './catalog-from-config.js';
