@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Bool, Float64, Int64, Table, TimestampMillisecond, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Bool, Table, TimestampMillisecond, Utf8, makeVector, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetCodec } from '@armillaria/catalog';
 import { envInt, mbPerSec, printTable, timeIt } from './bench-util.js';
@@ -36,10 +36,10 @@ export function customersArrow(rows: number, idStep = 1, version = 0): Table {
     active[r] = i % 3 === 0;
   }
   return new Table({
-    id: vectorFromArray(ids, new Int64()),
+    id: makeVector(ids),
     name: vectorFromArray(names, new Utf8()),
     email: vectorFromArray(emails, new Utf8()),
-    score: vectorFromArray(scores, new Float64()),
+    score: makeVector(scores),
     ts: vectorFromArray(ts, new TimestampMillisecond()),
     active: vectorFromArray(active, new Bool()),
   });
