@@ -1,0 +1,61 @@
+import type { ChunkInfo, ColumnStats, ColumnType, Manifest } from '@armillaria/catalog';
+import type { Bound, ColumnRange } from './sql-analysis.js';
+
+const NUMERIC: ReadonlySet<ColumnType> = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float64']);
+// float32 is left out: DuckDB compares a float32 column with a literal rounded to float32, which the stats cannot mirror exactly.
+const INTEGRAL: ReadonlySet<ColumnType> = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * The chunks a query must read: a chunk is dropped only when, for some reference's ranges, every
+ * reference to the table rules it out. Conservative throughout: unknown stats, an all-null or absent
+ * min/max, a column of an unsupported type, or a bound of another kind keep the chunk.
+ */
+export function pruneChunks(manifest: Pick<Manifest, 'schema'>, chunks: readonly ChunkInfo[], references: ReadonlyArray<readonly ColumnRange[]>): ChunkInfo[] {
+  if (references.length === 0 || references.some((r) => r.length === 0)) return [...chunks];
+  const types = new Map(manifest.schema.fields.map((f) => [f.name, f.type] as const));
+  return chunks.filter((chunk) => references.some((ranges) => ranges.every((range) => rangeMayMatch(types.get(range.column), chunk.stats[range.column], range))));
+}
+
+function rangeMayMatch(type: ColumnType | undefined, stats: ColumnStats | undefined, range: ColumnRange): boolean {
+  if (!type || !stats || stats.min === null || stats.max === null || stats.min === undefined || stats.max === undefined) return true;
+  if (range.min && compare(type, stats.max, range.min) === -1) return false;
+  if (range.max && compare(type, stats.min, range.max) === 1) return false;
+  return true;
+}
+
+/** -1 / 0 / 1 for `stat` vs `bound`, or undefined when they cannot be compared safely. */
+function compare(type: ColumnType, stat: unknown, bound: Bound): -1 | 0 | 1 | undefined {
+  if (bound.kind === 'number' && NUMERIC.has(type)) {
+    if (INTEGRAL.has(type)) {
+      // int64 stats are decimal strings: compare exactly as bigints; a fractional bound is widened by the caller's
+      // inclusive semantics, so compare it against the exact integer via floor/ceil.
+      if (typeof stat !== 'string' && typeof stat !== 'number') return undefined;
+      let s: bigint;
+      try {
+        s = BigInt(stat);
+      } catch {
+        return undefined;
+      }
+      if (Number.isInteger(bound.value)) return sign(s - BigInt(bound.value));
+      const floor = BigInt(Math.floor(bound.value));
+      return s <= floor ? -1 : 1;
+    }
+    const s = typeof stat === 'number' ? stat : typeof stat === 'string' ? Number(stat) : NaN;
+    if (Number.isNaN(s)) return undefined;
+    return s < bound.value ? -1 : s > bound.value ? 1 : 0;
+  }
+  if (bound.kind === 'string' && type === 'utf8' && typeof stat === 'string') {
+    // Any order of code points agrees with byte order when the bound is ASCII (see README), so stats
+    // computed in either order prune correctly. A non-ASCII bound keeps the chunk.
+    if (!ASCII.test(bound.value)) return undefined;
+    const c = Buffer.compare(Buffer.from(stat, 'utf8'), Buffer.from(bound.value, 'utf8'));
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  return undefined;
+}
+
+function sign(v: bigint): -1 | 0 | 1 {
+  return v < 0n ? -1 : v > 0n ? 1 : 0;
+}

@@ -1,0 +1,255 @@
+import { ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
+import type { ChunkStore } from '@armillaria/chunk-store';
+import { CatalogNotFoundError, type AsOf, type CatalogApi, type TableFormat, type TableVersion } from '@armillaria/catalog';
+import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
+import { ChunkCache } from './chunk-cache.js';
+import { openSandbox } from './duckdb-sandbox.js';
+import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
+import { pruneChunks } from './prune.js';
+import { ResultBuilder, arrowIPC, type QueryResult, type TableRead } from './results.js';
+import { analyzeStatement, type ColumnRange } from './sql-analysis.js';
+import { viewSql } from './views.js';
+
+export interface QueryLimits {
+  /** Wall time from the call to the last row, chunk fetching included (default 30 s). */
+  timeoutMs: number;
+  /** Most rows a result may have (default 1,000,000). */
+  maxRows: number;
+  /** Most bytes a result may have, counted as its JSON text (default 256 MiB). */
+  maxBytes: number;
+}
+
+export interface QueryEngineOptions {
+  catalog: CatalogApi;
+  /** Reads manifests and chunk lists (with stats); a ParquetTableFormat over the same chunk store. */
+  format: Pick<TableFormat, 'readManifest' | 'chunks'>;
+  /** Data chunks come from here, verified. */
+  chunks: ChunkStore;
+  /** Local chunk cache, the only directory the SQL sandbox can read. */
+  cacheDir: string;
+  limits?: Partial<QueryLimits>;
+  threads?: number;
+  memoryLimit?: string;
+}
+
+export interface QueryOptions {
+  /** A branch name (same as `ref`; give one of them). */
+  branch?: string;
+  /** Branch, tag, commit hash or prefix, optionally with `@{time}`. Default: the repo's default branch. */
+  ref?: string;
+  asOf?: AsOf;
+  /** Per-table version numbers, found along the first parents of the ref. */
+  versions?: Record<string, number>;
+  /** Lower this call's limits (never raised past the engine's). */
+  timeoutMs?: number;
+  maxRows?: number;
+  maxBytes?: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = { timeoutMs: 30_000, maxRows: 1_000_000, maxBytes: 256 * 1024 * 1024 };
+const MAX_SQL_LENGTH = 1024 * 1024;
+
+/**
+ * SQL over the tables of a repo at any ref, time or per-table version. Each query gets its own DuckDB
+ * connection on one sandboxed instance (see `openSandbox`), whose temporary views map each referenced
+ * table to the Parquet chunks of the resolved version, pruned by column stats and cached locally.
+ */
+export class QueryEngine {
+  readonly cache: ChunkCache;
+  readonly limits: QueryLimits;
+  private closed = false;
+
+  private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
+    this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir });
+    this.limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
+    for (const [k, v] of Object.entries(this.limits)) {
+      if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`limits.${k} must be a positive number`, { details: { [k]: v } });
+    }
+  }
+
+  static async open(opts: QueryEngineOptions): Promise<QueryEngine> {
+    const db = await openSandbox({
+      cacheDir: opts.cacheDir,
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.memoryLimit !== undefined ? { memoryLimit: opts.memoryLimit } : {}),
+    });
+    return new QueryEngine(opts, db);
+  }
+
+  /** Runs one read-only statement. Errors: QUERY_REFUSED, QUERY_TIMEOUT, LIMIT_EXCEEDED, INVALID_ARGUMENT (SQL errors), the catalog's *_NOT_FOUND. */
+  async query(repo: string, sql: string, options: QueryOptions = {}): Promise<QueryResult> {
+    if (this.closed) throw new InvalidArgumentError('query engine is closed');
+    if (typeof sql !== 'string' || sql.trim() === '') throw new InvalidArgumentError('sql must be a non-empty string');
+    if (sql.length > MAX_SQL_LENGTH) throw new InvalidArgumentError(`sql is longer than ${MAX_SQL_LENGTH} characters`);
+    const limits = this.callLimits(options);
+    validateVersions(options.versions);
+    if (options.branch !== undefined && options.ref !== undefined && options.branch !== options.ref) {
+      throw new InvalidArgumentError('give either branch or ref, not both', { details: { branch: options.branch, ref: options.ref } });
+    }
+
+    const abort = new AbortController();
+    let timedOut = false;
+    const conn = await this.db.connect();
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort(new QueryTimeoutError(limits.timeoutMs));
+      conn.interrupt();
+    }, limits.timeoutMs);
+    try {
+      const statement = await parseSingleSelect(conn, sql);
+      const analysis = analyzeStatement(statement);
+      const tables = await this.prepareViews(conn, repo, analysis.references, options, abort.signal);
+      if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
+      return await this.run(conn, sql, tables, limits);
+    } catch (err) {
+      if (timedOut || abort.signal.aborted) throw new QueryTimeoutError(limits.timeoutMs);
+      throw translateError(err);
+    } finally {
+      clearTimeout(timer);
+      conn.closeSync();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.closeSync();
+  }
+
+  private callLimits(o: QueryOptions): QueryLimits {
+    const pick = (name: keyof QueryLimits, v: number | undefined): number => {
+      if (v === undefined) return this.limits[name];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive number`, { details: { [name]: v } });
+      return Math.min(v, this.limits[name]);
+    };
+    return { timeoutMs: pick('timeoutMs', o.timeoutMs), maxRows: pick('maxRows', o.maxRows), maxBytes: pick('maxBytes', o.maxBytes) };
+  }
+
+  /** Resolves every referenced table, prunes and fetches its chunks, and creates its view on `conn`. */
+  private async prepareViews(conn: DuckDBConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal): Promise<TableRead[]> {
+    const byName = new Map<string, ColumnRange[][]>();
+    for (const r of refs) {
+      const list = byName.get(r.table) ?? [];
+      list.push(r.ranges);
+      byName.set(r.table, list);
+    }
+    const ref = o.ref ?? o.branch;
+    const reads: TableRead[] = [];
+    if (byName.size === 0) return reads;
+    // One commit for the whole query: every table comes from the same snapshot.
+    const commit = await this.opts.catalog.resolve(repo, ref, o.asOf !== undefined ? { asOf: o.asOf } : {});
+    const listed = await this.opts.catalog.listTables(repo, { ref: commit.hash });
+    const seen = new Set<string>();
+    for (const written of byName.keys()) {
+      const name = matchTable(listed, written);
+      if (name === undefined) {
+        throw new CatalogNotFoundError(ErrorCode.TableNotFound, `table ${JSON.stringify(written)} not found in ${repo} at ${ref ?? 'the default branch'}`, { repo, table: written });
+      }
+      // Several spellings (`Users`, `users`) of one table share one view and the union of their ranges.
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const allRanges = [...byName].filter(([w]) => matchTable(listed, w) === name).flatMap(([, r]) => r);
+      const version = o.versions?.[name];
+      let tv: TableVersion = listed.find((t) => t.table === name)!;
+      if (version !== undefined) tv = await this.opts.catalog.tableVersion(repo, name, { ref: commit.hash, version });
+      const manifest = await this.opts.format.readManifest(tv.manifest);
+      const all = await this.opts.format.chunks(tv.manifest);
+      const kept = pruneChunks(manifest, all, allRanges);
+      const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal });
+      await conn.run(viewSql(name, manifest.schema.fields, paths));
+      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched });
+    }
+    return reads;
+  }
+
+  private async run(conn: DuckDBConnection, sql: string, tables: TableRead[], limits: QueryLimits): Promise<QueryResult> {
+    const prepared = await conn.prepare(sql);
+    // Second line of defence after the AST check: the bound statement must be a plain SELECT.
+    if (prepared.statementType !== StatementType.SELECT) {
+      throw new QueryRefusedError(`only read queries are allowed; this is a ${StatementType[prepared.statementType]} statement`, { statementType: StatementType[prepared.statementType] });
+    }
+    const result = await prepared.stream();
+    const meta = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString(), typeId: result.columnTypeId(i) }));
+    const builder = new ResultBuilder(meta);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      if (builder.rows.length + chunk.rowCount > limits.maxRows) throw new LimitExceededError('rows', limits.maxRows);
+      builder.add(chunk.convertColumns(JSDuckDBValueConverter), chunk.rowCount);
+      if (builder.bytes > limits.maxBytes) throw new LimitExceededError('bytes', limits.maxBytes);
+    }
+    let arrow: ReturnType<ResultBuilder['toArrow']> | undefined;
+    return {
+      columns: meta.map(({ name, type }) => ({ name, type })),
+      rows: builder.rows,
+      rowCount: builder.rows.length,
+      tables,
+      toArrow: () => (arrow ??= builder.toArrow()),
+      toArrowIPC: () => arrowIPC(arrow ??= builder.toArrow()),
+    };
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validateVersions(versions: unknown): void {
+  if (versions === undefined) return;
+  if (typeof versions !== 'object' || versions === null || Array.isArray(versions)) throw new InvalidArgumentError('versions must be an object {table: version}');
+  for (const [t, v] of Object.entries(versions)) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new InvalidArgumentError(`versions.${t} must be an integer >= 1`, { details: { table: t, version: v } });
+  }
+}
+
+function matchTable(listed: readonly TableVersion[], written: string): string | undefined {
+  const exact = listed.find((t) => t.table === written);
+  if (exact) return exact.table;
+  // SQL identifiers are case-insensitive in DuckDB: accept another case when it names exactly one table.
+  const folded = listed.filter((t) => t.table.toLowerCase() === written.toLowerCase());
+  return folded.length === 1 ? folded[0]!.table : undefined;
+}
+
+/** DuckDB's own parser: `json_serialize_sql` serializes only SELECT-like statements, so anything else is refused here. */
+async function parseSingleSelect(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>> {
+  const reader = await conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR) AS ast', [sql], [VARCHAR]);
+  const ast = JSON.parse(String(reader.getRowObjectsJson()[0]!.ast)) as { error?: boolean; error_type?: string; error_message?: string; statements?: Array<{ node: Record<string, unknown> }> };
+  if (ast.error) {
+    if (ast.error_type === 'parser') throw new InvalidArgumentError(`SQL syntax error: ${ast.error_message ?? ''}`.trim(), { details: { sql: sql.slice(0, 200) } });
+    const kind = await statementKind(conn, sql);
+    if (kind === 'MULTI') throw new QueryRefusedError('exactly one statement per query');
+    throw new QueryRefusedError(`only read queries are allowed (SELECT, WITH, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE); got ${kind ?? 'a statement that is not a plain query'}`, kind ? { statementType: kind } : undefined);
+  }
+  const statements = ast.statements ?? [];
+  if (statements.length !== 1) throw new QueryRefusedError(statements.length === 0 ? 'no statement to run' : 'exactly one statement per query', { statements: statements.length });
+  return statements[0]!.node;
+}
+
+/** The statement type DuckDB gives a refused statement, for the error message only (never executed). */
+async function statementKind(conn: DuckDBConnection, sql: string): Promise<string | undefined> {
+  try {
+    const extracted = await conn.extractStatements(sql);
+    if (extracted.count > 1) return 'MULTI';
+    const prepared = await extracted.prepare(0);
+    return StatementType[prepared.statementType];
+  } catch (err) {
+    const m = /^(\w+)\b/.exec(sql.trim());
+    void err;
+    return m ? m[1]!.toUpperCase() : undefined;
+  }
+}
+
+/** DuckDB errors become typed errors: file access -> QUERY_REFUSED, anything else about the SQL -> INVALID_ARGUMENT. */
+function translateError(err: unknown): unknown {
+  if (isArmillariaError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^Permission Error/.test(message)) return new QueryRefusedError(`refused by the sandbox: ${firstLine(message)}`);
+  if (/^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Constraint|Dependency) Error/.test(message)) {
+    return new InvalidArgumentError(firstLine(message), { cause: err });
+  }
+  return err;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!;
+}
