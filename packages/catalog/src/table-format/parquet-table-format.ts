@@ -1,6 +1,5 @@
-import { mapLimit } from '@armillaria/core';
+import { assertHash, mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
-import { assertHash } from '@armillaria/core';
 import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
@@ -26,8 +25,8 @@ export interface ParquetTableFormatOptions {
   hasher?: Hasher;
   /**
    * Average rows per chunk of keyed tables (content-defined, min target/4, max target*4) and rows per
-   * chunk of unkeyed ones. Default 65,536. Tables must be edited with the target they were written with
-   * to keep chunk reuse (any target gives correct results).
+   * chunk of unkeyed ones, for tables this instance creates. Default 65,536. A table records its target
+   * in its manifest and every later edit uses that, so boundaries stay put.
    */
   targetChunkRows?: number;
   /** Parquet compression (default zstd level 1). Part of the chunk bytes: keep it fixed per deployment. */
@@ -66,6 +65,10 @@ export class ParquetTableFormat implements TableFormat {
     return this.hasherP;
   }
 
+  /**
+   * `previous` is only validated: chunks the new version shares with it (or with anything else in the
+   * store) are reused because they are content-addressed, and reported in `chunksReused`.
+   */
   async write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
     if (opts.previous !== undefined) assertHash(opts.previous);
     const schema = schemaOf(rows);

@@ -69,8 +69,3 @@ export function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0;
   return false;
 }
-
-export function sameRow(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (!sameValue(a[k], b[k])) return false;
-  return true;
-}
