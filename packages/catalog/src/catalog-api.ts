@@ -60,6 +60,8 @@ export interface CatalogApi {
   /** Writes exactly one ref and no chunk, whatever the data size. BRANCH_EXISTS if present. */
   createBranch(repo: string, name: string, opts?: { from?: string; asOf?: AsOf }): Promise<RefInfo>;
   getBranch(repo: string, name: string): Promise<RefInfo>;
+  /** Every position the branch had, newest first (kept after deletion); `before` in ms skips newer entries. */
+  branchReflog(repo: string, name: string, opts?: { limit?: number; before?: AsOf }): Promise<BranchReflogEntry[]>;
   listBranches(repo: string): Promise<RefInfo[]>;
   /** The default branch cannot be deleted (INVALID_ARGUMENT). */
   deleteBranch(repo: string, name: string): Promise<void>;
@@ -175,6 +177,16 @@ export interface CommitResult {
 export interface RefInfo {
   name: string;
   commit: Hash;
+}
+
+export interface BranchReflogEntry {
+  /** null when this entry created the branch. */
+  old: Hash | null;
+  /** null when this entry deleted the branch. */
+  new: Hash | null;
+  time: number;
+  message?: string;
+  author?: string;
 }
 
 export interface LogOptions extends RefOptions {

@@ -5,7 +5,7 @@ import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
 import { CommitStore } from './model/commit-store.js';
 import { sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
-import { RefResolver } from './ref-resolver.js';
+import { RefResolver, parseAsOf } from './ref-resolver.js';
 import { assertBranchName, assertRepoName, assertTableName, assertTagName, refNames } from './names.js';
 import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
@@ -16,7 +16,7 @@ import { mergeRefs } from './ops/merge.js';
 import { revertCommit } from './ops/revert.js';
 import { Field, Schema, Table } from 'apache-arrow';
 import type {
-  AsOf, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
+  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
   TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from './catalog-api.js';
@@ -350,6 +350,22 @@ export class Catalog implements CatalogApi, CatalogContext {
   async getBranch(repo: string, name: string): Promise<RefInfo> {
     const head = await this.branchHead(await this.repoInfo(repo), name);
     return { name, commit: head.hash };
+  }
+
+  async branchReflog(repo: string, name: string, opts: { limit?: number; before?: AsOf } = {}): Promise<BranchReflogEntry[]> {
+    await this.repoInfo(repo);
+    assertBranchName(name);
+    const limit = opts.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
+    const q: { limit: number; before?: number } = { limit };
+    if (opts.before !== undefined) q.before = parseAsOf(opts.before);
+    const entries = await this.refs.reflog(refNames.branch(repo, name), q);
+    return entries.map((e) => {
+      const out: BranchReflogEntry = { old: e.old, new: e.new, time: e.time };
+      if (e.message !== undefined) out.message = e.message;
+      if (e.author !== undefined) out.author = e.author;
+      return out;
+    });
   }
 
   async listBranches(repo: string): Promise<RefInfo[]> {

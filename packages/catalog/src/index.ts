@@ -19,7 +19,7 @@ export type { CatalogOptions } from './catalog.js';
 export type {
   CatalogApi, Rows, AsOf, CreateRepoOptions, RepoInfo, Commit, TreeInput, CommitTreeOptions, RefOptions, TableRefOptions,
   ReadTableOptions, TableVersion, TableDescription, TableSchema, WriteOptions, CreateTableOptions, NewColumn, CommitResult,
-  RefInfo, LogOptions, LogEntry, DiffOptions, DiffResult, TableDiff, MergeStrategy, MergeOptions, MergeConflict, MergeResult,
+  RefInfo, BranchReflogEntry, LogOptions, LogEntry, DiffOptions, DiffResult, TableDiff, MergeStrategy, MergeOptions, MergeConflict, MergeResult,
 } from './catalog-api.js';
 export type { CommitRecord, TreeRecord, TreeEntry } from './model/commit.js';
 export { sameEntry } from './model/commit.js';

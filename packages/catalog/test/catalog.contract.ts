@@ -191,6 +191,14 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await codeOf(c.deleteBranch(repo, 'main'))).toBe('INVALID_ARGUMENT');
       await c.deleteBranch(repo, 'old');
       expect(await codeOf(c.deleteBranch(repo, 'old'))).toBe('BRANCH_NOT_FOUND');
+      const reflog = await c.branchReflog(repo, 'old');
+      expect(reflog.map((e) => [e.old, e.new])).toEqual([[head.parents[0], null], [null, head.parents[0]]]);
+      const xlog = await c.branchReflog(repo, 'experiment/x');
+      expect(xlog.length).toBe(2);
+      expect(xlog[1]).toMatchObject({ old: null, new: head.hash });
+      expect(await c.branchReflog(repo, 'experiment/x', { before: xlog[1]?.time as number })).toEqual([]);
+      expect((await c.branchReflog(repo, 'experiment/x', { limit: 1 })).length).toBe(1);
+      expect(await codeOf(c.branchReflog(repo, 'bad name'))).toBe('INVALID_NAME');
       expect((await c.listBranches(repo)).map((x) => x.name)).toEqual(['experiment/x', 'main']);
     });
 

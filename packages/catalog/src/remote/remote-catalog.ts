@@ -5,7 +5,7 @@ import { jsonSafe, toArrowTable } from '../rows.js';
 import { ARROW_STREAM } from '../server/http-args.js';
 import type { TreeRecord } from '../model/commit.js';
 import type {
-  AsOf, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
+  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
   TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from '../catalog-api.js';
@@ -155,6 +155,10 @@ export class RemoteCatalog implements CatalogApi {
   }
   getBranch(repo: string, name: string): Promise<RefInfo> {
     return this.call(`${this.repo(repo)}/branches/${branchPath(name)}`);
+  }
+  async branchReflog(repo: string, name: string, opts: { limit?: number; before?: AsOf } = {}): Promise<BranchReflogEntry[]> {
+    const q = { branch: name, limit: opts.limit, before: asOfText(opts.before) };
+    return (await this.call<{ entries: BranchReflogEntry[] }>(`${this.repo(repo)}/reflog`, { query: q })).entries;
   }
   async listBranches(repo: string): Promise<RefInfo[]> {
     return (await this.call<{ branches: RefInfo[] }>(`${this.repo(repo)}/branches`)).branches;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CatalogApi } from '../../catalog-api.js';
-import { body, query } from '../http-args.js';
+import { body, intArg, query } from '../http-args.js';
 
 type RepoParams = { repo: string };
 type RefParams = { repo: string; '*': string };
@@ -19,6 +19,14 @@ export const refRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (app
     if (b.from !== undefined) opts.from = b.from;
     if (b.asOf !== undefined) opts.asOf = b.asOf;
     return reply.status(201).send(await catalog.createBranch(req.params.repo, b.name as string, opts));
+  });
+  app.get<{ Params: RepoParams }>('/repos/:repo/reflog', async (req) => {
+    const q = query(req);
+    const opts: { limit?: number; before?: string } = {};
+    const limit = intArg(q, 'limit');
+    if (limit !== undefined) opts.limit = limit;
+    if (q.before !== undefined) opts.before = q.before;
+    return { entries: await catalog.branchReflog(req.params.repo, q.branch as string, opts) };
   });
   app.get<{ Params: RefParams }>('/repos/:repo/branches/*', async (req) => catalog.getBranch(req.params.repo, req.params['*']));
   app.delete<{ Params: RefParams }>('/repos/:repo/branches/*', async (req, reply) => {
