@@ -1,12 +1,12 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
-import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RefExistsError, RepoExistsError, TableExistsError } from './errors.js';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RepoExistsError, TableExistsError } from './errors.js';
 import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
 import { CommitStore } from './model/commit-store.js';
 import { sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
-import { RefResolver, parseAsOf } from './ref-resolver.js';
-import { assertBranchName, assertRepoName, assertTableName, assertTagName, refNames } from './names.js';
+import { RefResolver } from './ref-resolver.js';
+import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
 import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
 import { tableVersionAt } from './ops/time-travel.js';
@@ -14,6 +14,7 @@ import { logOf } from './ops/log.js';
 import { diffRefs } from './ops/diff.js';
 import { mergeRefs } from './ops/merge.js';
 import { revertCommit } from './ops/revert.js';
+import * as branchOps from './ops/refs.js';
 import { Field, Schema, Table } from 'apache-arrow';
 import type {
   AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
@@ -335,16 +336,7 @@ export class Catalog implements CatalogApi, CatalogContext {
   // ---- branches and tags
 
   async createBranch(repo: string, name: string, opts: { from?: string; asOf?: AsOf } = {}): Promise<RefInfo> {
-    const info = await this.repoInfo(repo);
-    assertBranchName(name);
-    const at = await this.resolver.resolve(info, opts.from, opts.asOf);
-    try {
-      await this.refs.compareAndSwap(refNames.branch(repo, name), null, at.hash, { message: `branch from ${opts.from ?? info.defaultBranch}` });
-    } catch (err) {
-      if (isArmillariaError(err, ErrorCode.RefConflict)) throw new RefExistsError('branch', repo, name);
-      throw err;
-    }
-    return { name, commit: at.hash };
+    return branchOps.createBranch(this, await this.repoInfo(repo), name, opts);
   }
 
   async getBranch(repo: string, name: string): Promise<RefInfo> {
@@ -353,59 +345,27 @@ export class Catalog implements CatalogApi, CatalogContext {
   }
 
   async branchReflog(repo: string, name: string, opts: { limit?: number; before?: AsOf } = {}): Promise<BranchReflogEntry[]> {
-    await this.repoInfo(repo);
-    assertBranchName(name);
-    const limit = opts.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
-    const q: { limit: number; before?: number } = { limit };
-    if (opts.before !== undefined) q.before = parseAsOf(opts.before);
-    const entries = await this.refs.reflog(refNames.branch(repo, name), q);
-    return entries.map((e) => {
-      const out: BranchReflogEntry = { old: e.old, new: e.new, time: e.time };
-      if (e.message !== undefined) out.message = e.message;
-      if (e.author !== undefined) out.author = e.author;
-      return out;
-    });
+    return branchOps.branchReflog(this, await this.repoInfo(repo), name, opts);
   }
 
   async listBranches(repo: string): Promise<RefInfo[]> {
-    await this.repoInfo(repo);
-    const prefix = refNames.branchesPrefix(repo);
-    return (await this.refs.list(prefix)).map((e) => ({ name: e.name.slice(prefix.length), commit: e.value }));
+    return branchOps.listRefs(this, (await this.repoInfo(repo)).name, 'branch');
   }
 
   async deleteBranch(repo: string, name: string): Promise<void> {
-    const info = await this.repoInfo(repo);
-    if (name === info.defaultBranch) throw new InvalidArgumentError(`the default branch ${name} cannot be deleted`, { details: { repo, branch: name } });
-    const head = await this.branchHead(info, name);
-    await this.refs.compareAndSwap(refNames.branch(repo, name), head.hash, null, { message: 'delete branch' });
+    return branchOps.deleteBranch(this, await this.repoInfo(repo), name);
   }
 
   async createTag(repo: string, name: string, opts: { ref?: string; asOf?: AsOf } = {}): Promise<RefInfo> {
-    const info = await this.repoInfo(repo);
-    assertTagName(name);
-    const at = await this.resolver.resolve(info, opts.ref, opts.asOf);
-    try {
-      await this.refs.compareAndSwap(refNames.tag(repo, name), null, at.hash, { message: `tag ${opts.ref ?? info.defaultBranch}` });
-    } catch (err) {
-      if (isArmillariaError(err, ErrorCode.RefConflict)) throw new RefExistsError('tag', repo, name);
-      throw err;
-    }
-    return { name, commit: at.hash };
+    return branchOps.createTag(this, await this.repoInfo(repo), name, opts);
   }
 
   async listTags(repo: string): Promise<RefInfo[]> {
-    await this.repoInfo(repo);
-    const prefix = refNames.tagsPrefix(repo);
-    return (await this.refs.list(prefix)).map((e) => ({ name: e.name.slice(prefix.length), commit: e.value }));
+    return branchOps.listRefs(this, (await this.repoInfo(repo)).name, 'tag');
   }
 
   async deleteTag(repo: string, name: string): Promise<void> {
-    await this.repoInfo(repo);
-    assertTagName(name);
-    const value = await this.refs.get(refNames.tag(repo, name));
-    if (value === undefined) throw new CatalogNotFoundError(ErrorCode.TagNotFound, `tag ${name} not found in repo ${repo}`, { repo, tag: name });
-    await this.refs.compareAndSwap(refNames.tag(repo, name), value, null, { message: 'delete tag' });
+    return branchOps.deleteTag(this, await this.repoInfo(repo), name);
   }
 
   // ---- compare and combine
