@@ -54,6 +54,8 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       await coordinator.close();
       await log.close();
       await catalog.close();
+      await refs.close();
+      await chunks.close();
     },
   };
 }

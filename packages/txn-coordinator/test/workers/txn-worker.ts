@@ -58,6 +58,8 @@ if (cmd === 'bank') {
   }
   await stack.close();
   process.stdout.write(`${JSON.stringify({ client, committed, conflicts, aborted })}\n`);
+  // Exit even if a client library keeps a socket open: the result is printed (pipes are synchronous on Linux).
+  process.exit(0);
 } else if (cmd === 'crash') {
   const [n, busFile, idFile] = rest as [string, string, string];
   const stack = await openStack({ dir: dir as string, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0, staleAfterMs: 0 });
@@ -69,6 +71,7 @@ if (cmd === 'bank') {
   const result = await c.commit(t.id, { message: `crash ${n}` });
   await stack.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
 } else {
   process.stderr.write(`unknown command ${cmd}\n`);
   process.exit(2);
