@@ -265,6 +265,10 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(plainRows(await c.read(repo, 'side'), 's')).toEqual([{ s: 'feature' }]);
       expect((await c.tableVersion(repo, 'users')).version).toBeGreaterThan((await c.tableVersion(repo, 'users', { ref: 'feature' })).version);
       expect((await c.log(repo, { limit: 3 }))[0]?.hash).toBe(m.commit.hash);
+      // Versions made on the merged branch stay addressable from the merge (through its second parent).
+      const featureUsers = await c.tableVersion(repo, 'users', { ref: 'feature' });
+      const viaMerge = await c.tableVersion(repo, 'users', { version: featureUsers.version });
+      expect(viaMerge.manifest).toBe(featureUsers.manifest);
       expect(await codeOf(c.merge(repo, { source: 'nope' }))).toBe('REF_NOT_FOUND');
       expect(await codeOf(c.merge(repo, { source: 'feature', into: 'nope' }))).toBe('BRANCH_NOT_FOUND');
       expect(await codeOf(c.merge(repo, { source: 'feature', strategy: 'bogus' as 'fail' }))).toBe('INVALID_ARGUMENT');

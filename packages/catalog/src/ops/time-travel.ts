@@ -26,10 +26,24 @@ export async function tableVersionAt(ctx: CatalogContext, repo: RepoInfo, table:
     });
   };
   if (version > entry.version) notFound();
-  const found = await introducing(ctx, at, table, entry, version);
-  const e = (await ctx.store.readTree(found.tree)).tables[table] as TreeEntry;
-  if (e.version !== version) notFound();
-  return { table, version, manifest: e.manifest, commit: found.hash };
+  let from = at;
+  for (;;) {
+    const found = await introducing(ctx, from, table, entry, version);
+    const e = (await ctx.store.readTree(found.tree)).tables[table] as TreeEntry;
+    if (e.version === version) return { table, version, manifest: e.manifest, commit: found.hash };
+    // A merge jumped past `version` along first parents: the version may live on a merged parent.
+    let next: Commit | undefined;
+    for (const p of found.parents.slice(1)) {
+      const pc = await ctx.store.readCommit(p);
+      const pe = (await ctx.store.readTree(pc.tree)).tables[table];
+      if (pe && pe.origin === entry.origin && pe.version >= version) {
+        next = pc;
+        break;
+      }
+    }
+    if (!next) return notFound();
+    from = next;
+  }
 }
 
 /** The oldest first-parent ancestor of `from` holding the same incarnation of `table` at >= `version`. */
