@@ -1,5 +1,6 @@
 import type { Table } from 'apache-arrow';
 import type { ManifestReader } from './manifest-io.js';
+import { compareValues, type KeyValue } from './keys.js';
 import { columnArrays, rowOf, sameValue, type Columns } from './rows.js';
 import type { ChunkDiff, ChunkInfo, Manifest, RowDiff } from './table-format.js';
 
@@ -44,7 +45,7 @@ function minus(xs: readonly ChunkInfo[], ys: readonly ChunkInfo[]): ChunkInfo[] 
  * order, with the row's index among them as its key; rows beyond the shorter side are added or
  * removed. Rows are plain objects as `plainRows` documents.
  */
-export function rowDiff(keyColumns: string[], removed: Table | null, added: Table | null): RowDiff {
+export function rowDiff(keyColumns: string[], removed: Table | null, added: Table | null, sortedByKey = false): RowDiff {
   const none: Columns = { length: 0, names: [], values: [] };
   const before = removed ? columnArrays(removed) : none;
   const after = added ? columnArrays(added) : none;
@@ -59,6 +60,7 @@ export function rowDiff(keyColumns: string[], removed: Table | null, added: Tabl
     for (let i = n; i < after.length; i++) diff.added.push(rowOf(after, i));
     return diff;
   }
+  if (sortedByKey) return mergeJoin(keyColumns, before, after, same, diff);
   const keyOf = (cols: Columns, i: number): unknown[] => keyColumns.map((k) => {
     const c = cols.names.indexOf(k);
     return c < 0 ? null : cols.values[c]![i] ?? null;
@@ -79,6 +81,35 @@ export function rowDiff(keyColumns: string[], removed: Table | null, added: Tabl
     }
   }
   for (const i of old.values()) diff.removed.push(rowOf(before, i));
+  return diff;
+}
+
+/**
+ * Both sides sorted by `keyColumns` (the tables' primary key: rows of chunks in table order), so one
+ * merge pass pairs them, without a hash map over every key.
+ */
+function mergeJoin(keyColumns: string[], before: Columns, after: Columns, same: (i: number, j: number) => boolean, diff: RowDiff): RowDiff {
+  const kb = keyColumns.map((k) => before.values[before.names.indexOf(k)]! as ArrayLike<KeyValue>);
+  const ka = keyColumns.map((k) => after.values[after.names.indexOf(k)]! as ArrayLike<KeyValue>);
+  const cmp = (i: number, j: number): number => {
+    for (let c = 0; c < kb.length; c++) {
+      const d = compareValues(kb[c]![i]!, ka[c]![j]!);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const c = i >= before.length ? 1 : j >= after.length ? -1 : cmp(i, j);
+    if (c < 0) diff.removed.push(rowOf(before, i++));
+    else if (c > 0) diff.added.push(rowOf(after, j++));
+    else {
+      if (!same(i, j)) diff.changed.push({ key: ka.map((col) => col[j]), before: rowOf(before, i), after: rowOf(after, j) });
+      i++;
+      j++;
+    }
+  }
   return diff;
 }
 

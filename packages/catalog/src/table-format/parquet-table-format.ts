@@ -168,7 +168,9 @@ export class ParquetTableFormat implements TableFormat {
     const decode = async (m: Manifest | null, list: ChunkInfo[]): Promise<Table | null> =>
       m && list.length > 0 ? concatDecoded(m.schema, m.schema.fields.map((f) => f.name), await this.decodeChunks(list.map((c) => c.hash))) : null;
     const [removed, added] = await Promise.all([decode(a, d.removed), decode(b, d.added)]);
-    return rowDiff(keyColumns, removed, added);
+    // Rows of chunks in table order are sorted by the primary key: a merge join pairs them.
+    const byPk = (m: Manifest | null): boolean => m === null || (m.primaryKey?.length === keyColumns.length && m.primaryKey.every((k, i) => k === keyColumns[i]));
+    return rowDiff(keyColumns, removed, added, keyColumns.length > 0 && byPk(a) && byPk(b));
   }
 
   // --- internals -------------------------------------------------------------------------------
