@@ -6,3 +6,12 @@ export { QueryRefusedError, QueryTimeoutError, LimitExceededError } from './erro
 export { ChunkCache } from './chunk-cache.js';
 export type { ChunkCacheOptions, FetchResult } from './chunk-cache.js';
 export { jsonValue } from './json-values.js';
+// The gateway app (routes of every service behind tokens and protected branches, plus SQL and docs).
+export { buildApp, gatewayRoutes } from './server/app.js';
+export type { GatewayDeps } from './server/app.js';
+export { ROLES, TokenRegistry, isProtected } from './server/access.js';
+export type { Role, ApiToken, AuthOptions, ProtectedBranches, Principal } from './server/access.js';
+export { ROUTES } from './server/route-table.js';
+export type { RouteRule } from './server/route-table.js';
+export { openApiDocument } from './server/openapi.js';
+export { ARROW_STREAM } from './server/routes/sql.js';
