@@ -101,6 +101,36 @@ describe('ParquetTableFormat: values', () => {
   });
 });
 
+describe('ParquetTableFormat: interoperability', () => {
+  it('writes chunks DuckDB reads with the same values and types', async () => {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { format, chunks } = await makeFormat();
+    const rows = ids(1000).map((i) => customer(i));
+    const w = await format.write(customersTable(rows), { primaryKey: ['id'] });
+    const [info] = await format.chunks(w.manifest);
+    const dir = await mkdtemp(join(tmpdir(), 'armillaria-tf-'));
+    try {
+      const file = join(dir, 'chunk.parquet');
+      await writeFile(file, await chunks.get(info!.hash));
+      const db = await DuckDBInstance.create(':memory:');
+      const conn = await db.connect();
+      const r = await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n, sum(id)::BIGINT AS s, min(name) AS mn, count(score)::INTEGER AS scores,
+        epoch_ms(max(ts))::BIGINT AS ts, count(*) FILTER (WHERE active)::INTEGER AS act, typeof(any_value(ts)) AS tst FROM read_parquet('${file}')`);
+      const [row] = r.getRowObjectsJson();
+      conn.disconnectSync();
+      expect(row).toEqual({
+        n: 1000, s: '499500', mn: [...rows.map((x) => x.name)].sort()[0], scores: rows.filter((x) => x.score !== null).length,
+        ts: String(Math.max(...rows.map((x) => x.ts))), act: rows.filter((x) => x.active).length, tst: 'TIMESTAMP',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('ParquetTableFormat: chunking parameters', () => {
   it('edits keep the target rows the table was written with, whatever the editing instance says', async () => {
     const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 64 });
