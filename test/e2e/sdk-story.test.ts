@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir, type TempDir } from '@armillaria/testkit';
+import {
+  Armillaria, ArmillariaError, CatalogNotFoundError, ErrorCode, MergeConflictError, TxnConflictError, type ChangeEvent,
+} from '@armillaria/sdk';
+import { Table } from 'apache-arrow';
+
+/**
+ * The seed story through the SDK: write, query, time travel, diff, branch, merge (and a conflict),
+ * a cross-table transaction (and an aborted one, and a conflicting one), a subscription that replays
+ * then follows live, log, tag. `story` runs it on any `Armillaria`, so every mode is checked alike.
+ */
+export interface Mode {
+  name: string;
+  open(): Promise<Armillaria>;
+  cleanup(): Promise<void>;
+}
+
+const users1 = [
+  { id: 1, name: 'ada', score: 90 },
+  { id: 2, name: 'bob', score: 70 },
+  { id: 3, name: 'cy', score: 50 },
+];
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<ArmillariaError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err, `expected ${code}`).toBeInstanceOf(ArmillariaError);
+  expect((err as ArmillariaError).code).toBe(code);
+  return err as ArmillariaError;
+}
+
+/** Pulls events off an iterator until `n` arrived (no timing: the test timeout bounds it). */
+async function take(it: AsyncIterator<ChangeEvent>, n: number): Promise<ChangeEvent[]> {
+  const out: ChangeEvent[] = [];
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+export function story(mode: () => Mode): void {
+  let m: Mode;
+  let arm: Armillaria;
+  beforeAll(async () => {
+    m = mode();
+    arm = await m.open();
+  });
+  afterAll(async () => {
+    await arm?.close();
+    await m?.cleanup();
+  });
+
+  it('writes a keyed table and queries it with SQL (rows and Arrow)', async () => {
+    const w = await arm.writeTable('users', users1, { primaryKey: ['id'] });
+    expect(w).toMatchObject({ table: 'users', version: 1, created: true, rows: 3 });
+    const r = await arm.query('SELECT AVG(score) AS avg, COUNT(*) AS n FROM users');
+    expect(r.rows).toEqual([{ avg: 70, n: 3 }]);
+    const t = r.toArrow();
+    expect(t).toBeInstanceOf(Table);
+    expect(t.numRows).toBe(1);
+    expect(t.schema.fields.map((f) => f.name)).toEqual(['avg', 'n']);
+    expect(Number(t.getChild('n')?.get(0))).toBe(3);
+    await arm.tag('v1.0');
+  });
+
+  it('upserts, deletes, appends; each write is a new table version', async () => {
+    const u = await arm.upsert('users', [{ id: 2, name: 'bob', score: 80 }, { id: 4, name: 'dee', score: 100 }]);
+    expect(u.version).toBe(2);
+    const d = await arm.deleteRows('users', [{ id: 3 }]);
+    expect(d.version).toBe(3);
+    const r = await arm.query('SELECT id, score FROM users ORDER BY id');
+    expect(r.rows).toEqual([{ id: 1, score: 90 }, { id: 2, score: 80 }, { id: 4, score: 100 }]);
+    await expectCode(arm.appendRows('users', [{ id: 1, name: 'again', score: 1 }]), ErrorCode.DuplicateKey);
+    await expectCode(arm.upsert('nope', [{ id: 1 }]), ErrorCode.TableNotFound);
+  });
+
+  it('time travel: per-table versions, a tag, a commit and a moment', async () => {
+    const v1 = await arm.query('SELECT AVG(score) AS avg FROM users', { versions: { users: 1 } });
+    expect(v1.rows).toEqual([{ avg: 70 }]);
+    const v2 = await arm.query('SELECT COUNT(*) AS n FROM users', { versions: { users: 2 } });
+    expect(v2.rows).toEqual([{ n: 4 }]);
+    const tagged = await arm.query('SELECT COUNT(*) AS n FROM users', { asOf: 'v1.0' });
+    expect(tagged.rows).toEqual([{ n: 3 }]);
+    const log = await arm.log({ table: 'users' });
+    expect(log.map((e) => e.tableVersion)).toEqual([3, 2, 1]);
+    const atCommit = await arm.query('SELECT COUNT(*) AS n FROM users', { asOf: log[1]!.hash });
+    expect(atCommit.rows).toEqual([{ n: 4 }]);
+    const atTime = await arm.query('SELECT COUNT(*) AS n FROM users', { asOf: new Date(log[2]!.time) });
+    expect(atTime.rows).toEqual([{ n: 3 }]);
+    await expectCode(arm.query('SELECT * FROM users', { versions: { users: 9 } }), ErrorCode.VersionNotFound);
+  });
+
+  it('diffVersions gives added, removed and changed rows', async () => {
+    const d = await arm.diffVersions('users', 1, 3, { keyColumns: ['id'] });
+    expect(d.added).toEqual([{ id: 4, name: 'dee', score: 100 }]);
+    expect(d.removed).toEqual([{ id: 3, name: 'cy', score: 50 }]);
+    expect(d.changed).toEqual([{ key: [2], before: { id: 2, name: 'bob', score: 70 }, after: { id: 2, name: 'bob', score: 80 } }]);
+    // By another column: the engine-side diff is bypassed, the answer is computed from both versions.
+    const byName = await arm.diffVersions('users', 1, 2, { keyColumns: ['name'] });
+    expect(byName.added.map((r) => r.name)).toEqual(['dee']);
+    expect(byName.changed.map((c) => c.key)).toEqual([['bob']]);
+    await expectCode(arm.diffVersions('users', 0, 2), ErrorCode.InvalidArgument);
+  });
+
+  it('branches: isolated writes, checkout, merge into main', async () => {
+    await arm.createBranch('experiment/x');
+    arm.checkout('experiment/x');
+    expect(arm.branch).toBe('experiment/x');
+    await arm.writeTable('scores', [{ user: 1, points: 5 }, { user: 2, points: 7 }]);
+    await arm.upsert('users', [{ id: 5, name: 'eve', score: 60 }]);
+    const onBranch = await arm.query('SELECT SUM(points) AS s FROM scores', { branch: 'experiment/x' });
+    expect(onBranch.rows).toEqual([{ s: 12 }]);
+    arm.checkout('main');
+    await expectCode(arm.query('SELECT * FROM scores'), ErrorCode.TableNotFound);
+    expect((await arm.query('SELECT COUNT(*) AS n FROM users')).rows).toEqual([{ n: 3 }]);
+    const merged = await arm.mergeBranch('experiment/x', { into: 'main' });
+    expect(['fast-forward', 'merge']).toContain(merged.kind);
+    expect((await arm.query('SELECT SUM(points) AS s FROM scores')).rows).toEqual([{ s: 12 }]);
+    expect((await arm.query('SELECT COUNT(*) AS n FROM users')).rows).toEqual([{ n: 4 }]);
+    expect((await arm.listBranches()).map((b) => b.name).sort()).toEqual(['experiment/x', 'main']);
+  });
+
+  it('a merge conflict is a typed MergeConflictError and writes nothing', async () => {
+    await arm.createBranch('left');
+    await arm.createBranch('right');
+    await arm.upsert('users', [{ id: 1, name: 'ada', score: 1 }], { branch: 'left' });
+    await arm.upsert('users', [{ id: 1, name: 'ada', score: 2 }], { branch: 'right' });
+    await arm.mergeBranch('left', { into: 'main' });
+    const head = (await arm.log({ limit: 1 }))[0]!.hash;
+    const err = await expectCode(arm.mergeBranch('right', { into: 'main' }), ErrorCode.MergeConflict);
+    expect(err).toBeInstanceOf(MergeConflictError);
+    expect((err.details?.conflicts as unknown[]).length).toBeGreaterThan(0);
+    expect((await arm.log({ limit: 1 }))[0]!.hash).toBe(head);
+    const theirs = await arm.mergeBranch('right', { into: 'main', strategy: 'theirs' });
+    expect(theirs.resolved.length).toBe(1);
+    expect((await arm.query('SELECT score FROM users WHERE id = 1')).rows).toEqual([{ score: 2 }]);
+  });
+
+  it('a cross-table transaction commits both tables in one commit; a throwing one leaves nothing', async () => {
+    const sub = arm.subscribe('orders', { from: 'earliest' })[Symbol.asyncIterator]();
+    const r = await arm.transaction(async (tx) => {
+      await tx.writeTable('customers', [{ id: 1, name: 'acme' }, { id: 2, name: 'globex' }], { primaryKey: ['id'] });
+      await tx.appendRows('orders', [{ order: 1, customer: 1, total: 10.5 }, { order: 2, customer: 2, total: 4.5 }]);
+      expect((await tx.rows('orders')).length).toBe(2);
+      return 'ok';
+    });
+    expect(r.value).toBe('ok');
+    expect(r.tables.sort()).toEqual(['customers', 'orders']);
+    const log = await arm.log({ limit: 1 });
+    expect(log[0]!.hash).toBe(r.commit);
+    const j = await arm.query('SELECT c.name, SUM(o.total) AS t FROM orders o JOIN customers c ON c.id = o.customer GROUP BY c.name ORDER BY c.name');
+    expect(j.rows).toEqual([{ name: 'acme', t: 10.5 }, { name: 'globex', t: 4.5 }]);
+
+    await expect(arm.transaction(async (tx) => {
+      await tx.appendRows('orders', [{ order: 3, customer: 1, total: 99 }]);
+      await tx.writeTable('customers', [{ id: 3, name: 'initech' }]);
+      throw new Error('changed my mind');
+    })).rejects.toThrow('changed my mind');
+    expect((await arm.query('SELECT COUNT(*) AS n FROM orders')).rows).toEqual([{ n: 2 }]);
+    expect((await arm.query('SELECT COUNT(*) AS n FROM customers')).rows).toEqual([{ n: 2 }]);
+
+    // The subscription replays the transaction's event, then follows a live append.
+    const first = await take(sub, 1);
+    expect(first[0]).toMatchObject({ table: 'orders', commit: r.commit, rowsAdded: 2 });
+    const live = await arm.appendRows('orders', [{ order: 3, customer: 2, total: 1 }]);
+    const next = await take(sub, 1);
+    expect(next[0]).toMatchObject({ table: 'orders', commit: live.commit, op: 'appended', rowsAdded: 1 });
+    await sub.return?.();
+  });
+
+  it('concurrent transactions on the same key: the second commit is a TxnConflictError', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let staged!: () => void;
+    const firstStaged = new Promise<void>((r) => (staged = r));
+    const slow = arm.transaction(async (tx) => {
+      try {
+        await tx.upsert('customers', [{ id: 1, name: 'acme-slow' }]);
+      } finally {
+        staged();
+      }
+      await gate;
+    });
+    await firstStaged;
+    await arm.transaction(async (tx) => {
+      await tx.upsert('customers', [{ id: 1, name: 'acme-fast' }]);
+    });
+    release();
+    const err = await expectCode(slow, ErrorCode.TxnConflict);
+    expect(err).toBeInstanceOf(TxnConflictError);
+    expect((await arm.query('SELECT name FROM customers WHERE id = 1')).rows).toEqual([{ name: 'acme-fast' }]);
+  });
+
+  it('subscribe with row-level changes', async () => {
+    const sub = arm.subscribe(['customers'], { rows: true })[Symbol.asyncIterator]();
+    // `latest` starts at the head: only what is written after this point arrives.
+    const pending = take(sub, 1);
+    await arm.upsert('customers', [{ id: 2, name: 'globex2' }]);
+    const [ev] = await pending;
+    expect(ev?.rows).toEqual([{ kind: 'update', key: [2], before: { id: 2, name: 'globex' }, after: { id: 2, name: 'globex2' } }]);
+    await sub.return?.();
+  });
+
+  it('typed errors with codes for bad input, identical in every mode', async () => {
+    const missing = await expectCode(arm.query('SELECT * FROM nowhere'), ErrorCode.TableNotFound);
+    expect(missing).toBeInstanceOf(CatalogNotFoundError);
+    await expectCode(arm.query('DELETE FROM users'), ErrorCode.QueryRefused);
+    await expectCode(arm.query(''), ErrorCode.InvalidArgument);
+    await expectCode(arm.createBranch('main'), ErrorCode.BranchExists);
+    await expectCode(arm.tag('v1.0'), ErrorCode.TagExists);
+    expect(() => arm.checkout('bad..name')).toThrow(ArmillariaError);
+    arm.checkout('no-such-branch');
+    try {
+      await expectCode(arm.writeTable('users', [{ id: 9, name: 'x', score: 1 }]), ErrorCode.BranchNotFound);
+      await expectCode(arm.query('SELECT * FROM users'), ErrorCode.RefNotFound);
+    } finally {
+      arm.checkout('main');
+    }
+    await expectCode(arm.mergeBranch('no-such-branch'), ErrorCode.RefNotFound);
+  });
+
+  it('log lists the history; tags list', async () => {
+    const log = await arm.log();
+    expect(log.length).toBeGreaterThan(8);
+    expect(log.at(-1)?.parents).toEqual([]);
+    expect((await arm.listTags()).map((t) => t.name)).toEqual(['v1.0']);
+  });
+}
+
+describe('SDK story, embedded', () => {
+  story(() => {
+    let dir: TempDir;
+    return {
+      name: 'embedded',
+      open: async () => {
+        dir = tempDir('sdk-embedded');
+        return Armillaria.open(dir.path);
+      },
+      cleanup: async () => dir?.cleanup(),
+    };
+  });
+
+  it('reopens the same directory with the data intact', async () => {
+    const dir = tempDir('sdk-reopen');
+    try {
+      const a = await Armillaria.open(dir.path, { repo: 'shop' });
+      await a.writeTable('t', [{ k: 1 }]);
+      await a.close();
+      await expectCode(a.query('SELECT 1'), ErrorCode.InvalidArgument);
+      const b = await Armillaria.open(dir.path, { repo: 'shop' });
+      expect((await b.query('SELECT k FROM t')).rows).toEqual([{ k: 1 }]);
+      await b.close();
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
