@@ -28,6 +28,17 @@ describe('ParquetTableFormat: determinism', () => {
     expect(ub.manifest).toBe(ua.manifest);
   });
 
+  it('matches the golden hashes of format version 1 (a change here changes every stored table)', async () => {
+    // Catches silent format drift: a parquet crate upgrade, a writer setting, the key hash or the chunker.
+    const { format } = await makeFormat({ targetChunkRows: 8 });
+    const w = await format.write(customersTable(ids(40).map((i) => customer(i))), { primaryKey: ['id'] });
+    const list = await format.chunks(w.manifest);
+    expect(list.map((c) => `${c.hash.slice(0, 16)}:${c.rows}`)).toEqual([
+      '0cf82990addb2e74:4', '4cd9598ab4d598a4:15', '2f51f2c19773bd22:10', '5f8f2860b6c1b944:3', '96aa082ecc9459c2:8',
+    ]);
+    expect(w.manifest).toBe('0fff64e10dbf7872fbffe0b0820e8211f6848d15b25528a7ba456f65ad15ea2f');
+  });
+
   it('stores an identical table once', async () => {
     const { format, objects } = await makeFormat({ targetChunkRows: 128 });
     const t = customersTable(ids(1000).map((i) => customer(i)));
