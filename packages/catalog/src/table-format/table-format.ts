@@ -78,9 +78,13 @@ export interface Manifest {
 
 export interface WriteResult {
   manifest: Hash;
+  /** Rows of the new version. */
   rows: number;
+  /** Data chunks of the new version that were new to the chunk store. */
   chunksWritten: number;
+  /** Data chunks of the new version the store already held (unchanged ones, or equal content elsewhere). */
   chunksReused: number;
+  /** Bytes uploaded: new data chunks plus new manifest and manifest-page chunks. */
   bytesWritten: number;
 }
 
