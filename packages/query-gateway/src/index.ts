@@ -15,3 +15,7 @@ export { ROUTES } from './server/route-table.js';
 export type { RouteRule } from './server/route-table.js';
 export { openApiDocument } from './server/openapi.js';
 export { ARROW_STREAM } from './server/routes/sql.js';
+export { loadGatewayConfig, gatewayConfigKeys } from './server/gateway-config.js';
+export type { GatewayConfig } from './server/gateway-config.js';
+export { openGatewayDeps } from './server/gateway-deps.js';
+export type { OpenedGateway } from './server/gateway-deps.js';

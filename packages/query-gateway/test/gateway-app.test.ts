@@ -118,12 +118,21 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
       expect(del.json().code).toBe('BRANCH_PROTECTED');
       const txn = await app.inject({ method: 'POST', url: '/txn/begin', headers: auth(token), payload: { repo: 'shop' } });
       expect(txn.json().code).toBe('BRANCH_PROTECTED');
+      const create = await app.inject({ method: 'POST', url: '/repos/shop/tables/t2?branch=feature', headers: auth(token), payload: { rows: [{ a: 1 }] } });
+      expect(create.json().code).toBe('BRANCH_PROTECTED');
+      const column = await app.inject({ method: 'POST', url: '/repos/shop/tables/users/columns', headers: auth(token), payload: { name: 'c', type: 'utf8', branch: 'main' } });
+      expect(column.json().code).toBe('BRANCH_PROTECTED');
+      const revert = await app.inject({ method: 'POST', url: '/repos/shop/revert', headers: auth(token), payload: { commit: 'abcdef12' } });
+      expect(revert.json().code).toBe('BRANCH_PROTECTED');
     }
     const onFeature = await app.inject({ method: 'POST', url: '/repos/shop/tables/users/upsert?branch=feature', headers: auth(TOKENS.writer), payload: { rows: [{ id: 1, name: 'via feature' }] } });
     expect(onFeature.statusCode).toBe(200);
     const writerMerge = await app.inject({ method: 'POST', url: '/repos/shop/merge', headers: auth(TOKENS.writer), payload: { source: 'feature', into: 'main' } });
     expect(writerMerge.statusCode).toBe(403);
     expect(writerMerge.json().code).toBe('BRANCH_PROTECTED');
+    const writerRelease = await app.inject({ method: 'POST', url: '/repos/shop/branches', headers: auth(TOKENS.writer), payload: { name: 'release/2' } });
+    expect(writerRelease.json().code).toBe('BRANCH_PROTECTED');
+    expect((await app.inject({ method: 'POST', url: '/repos/shop/branches', headers: auth(TOKENS.admin), payload: { name: 'release/2' } })).statusCode).toBe(201);
     const adminMerge = await app.inject({ method: 'POST', url: '/repos/shop/merge', headers: auth(TOKENS.admin), payload: { source: 'feature' } });
     expect(adminMerge.statusCode).toBe(200);
     const after = await app.inject({ method: 'POST', url: '/repos/shop/sql', headers: auth(TOKENS.reader), payload: { sql: 'SELECT name FROM users WHERE id = 1' } });

@@ -82,9 +82,9 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     if (!guarded || branch === undefined || rule.role === 'read') return;
     const name = branch === DEFAULT_BRANCH ? (await deps.catalog.getRepo(repo)).defaultBranch : branch;
     if (!isProtected(protectedBranches, repo, name)) return;
-    if (target.merge && atLeast(role, 'admin')) return;
-    throw new ArmillariaError(ErrorCode.BranchProtected, target.merge
-      ? `branch ${name} of ${repo} is protected: only admins may merge into it`
+    if (target.adminMay && atLeast(role, 'admin')) return;
+    throw new ArmillariaError(ErrorCode.BranchProtected, target.adminMay
+      ? `branch ${name} of ${repo} is protected: only admins may merge into it or create it`
       : `branch ${name} of ${repo} is protected: write to another branch and merge it (admins only)`, { details: { repo, branch: name } });
   });
 

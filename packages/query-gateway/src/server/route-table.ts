@@ -7,8 +7,8 @@ export interface Target {
   repo: string;
   /** A branch written directly; `DEFAULT_BRANCH` for the repo's default one. */
   branch?: string | typeof DEFAULT_BRANCH;
-  /** `branch` is merged into (admins may merge into protected branches), not written directly. */
-  merge?: boolean;
+  /** `branch` is merged into or created (admins may do that to protected branches), not written directly. */
+  adminMay?: boolean;
   /** The transaction whose repo and branch the request acts on (looked up through the TxnApi). */
   txnId?: string;
 }
@@ -29,6 +29,14 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const repoOnly = (req: Req): Target => ({ repo: req.params.repo! });
 const queryBranch = (req: Req): Target => ({ repo: req.params.repo!, branch: str(req.query.branch) ?? DEFAULT_BRANCH });
 const bodyBranch = (req: Req): Target => ({ repo: req.params.repo!, branch: str(req.body?.branch) ?? DEFAULT_BRANCH });
+const isJsonBody = (req: Req): boolean => typeof req.body === 'object' && req.body !== null && !(req.body instanceof Uint8Array);
+// These mirror where the catalog's routes read the branch from (a JSON create reads its body, an Arrow one
+// the query string; `columns` lets the query override the body), so the check sees the branch written.
+const createTableBranch = (req: Req): Target => (isJsonBody(req) ? bodyBranch(req) : queryBranch(req));
+const tableOpBranch = (req: Req): Target => ({
+  repo: req.params.repo!,
+  branch: str(req.query.branch) ?? (req.params.op === 'columns' && isJsonBody(req) ? str(req.body.branch) : undefined) ?? DEFAULT_BRANCH,
+});
 const txn = (req: Req): Target => ({ repo: '', txnId: req.params.id! });
 
 /**
@@ -51,9 +59,9 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/tables/:table', role: 'read', summary: 'rows (?ref=&asOf=&version=&columns=), JSON or Arrow', tag: 'tables', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/tables/:table/version', role: 'read', summary: 'which version a ref names', tag: 'tables', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/tables/:table/describe', role: 'read', summary: 'schema, key, rows, bytes', tag: 'tables', target: repoOnly },
-  { method: 'POST', url: '/repos/:repo/tables/:table', role: 'write', summary: 'create a table (?branch=) {schema?, rows?, primaryKey?} or Arrow', tag: 'tables', target: queryBranch },
+  { method: 'POST', url: '/repos/:repo/tables/:table', role: 'write', summary: 'create a table: JSON {schema?, rows?, primaryKey?, branch?} or Arrow (?branch=&primaryKey=)', tag: 'tables', target: createTableBranch },
   { method: 'DELETE', url: '/repos/:repo/tables/:table', role: 'write', summary: 'drop a table (?branch=)', tag: 'tables', target: queryBranch },
-  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns (?branch=&message=&author=) {rows} or Arrow', tag: 'tables', target: queryBranch },
+  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns (?branch=&message=&author=) {rows} or Arrow', tag: 'tables', target: tableOpBranch },
 
   { method: 'GET', url: '/repos/:repo/resolve', role: 'read', summary: 'the commit a ref names (?ref=&asOf=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:hash', role: 'read', summary: 'a commit', tag: 'history', target: repoOnly },
@@ -62,11 +70,11 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/log', role: 'read', summary: 'history (?ref=&asOf=&table=&limit=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/reflog', role: 'read', summary: 'where a ref pointed over time', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/diff', role: 'read', summary: 'diff (?from=&to=&table=&rows=)', tag: 'history', target: repoOnly },
-  { method: 'POST', url: '/repos/:repo/merge', role: 'write', summary: 'merge {source, into?, strategy?, message?}; into a protected branch: admin only', tag: 'history', target: (req) => ({ repo: req.params.repo!, branch: str(req.body?.into) ?? DEFAULT_BRANCH, merge: true }) },
+  { method: 'POST', url: '/repos/:repo/merge', role: 'write', summary: 'merge {source, into?, strategy?, message?}; into a protected branch: admin only', tag: 'history', target: (req) => ({ repo: req.params.repo!, branch: str(req.body?.into) ?? DEFAULT_BRANCH, adminMay: true }) },
   { method: 'POST', url: '/repos/:repo/revert', role: 'write', summary: 'revert a commit {commit, branch?}', tag: 'history', target: bodyBranch },
 
   { method: 'GET', url: '/repos/:repo/branches', role: 'read', summary: 'branches', tag: 'refs', target: repoOnly },
-  { method: 'POST', url: '/repos/:repo/branches', role: 'write', summary: 'create a branch {name, from?, asOf?}', tag: 'refs', target: repoOnly },
+  { method: 'POST', url: '/repos/:repo/branches', role: 'write', summary: 'create a branch {name, from?, asOf?} (a protected name: admins only)', tag: 'refs', target: (req) => ({ repo: req.params.repo!, ...(str(req.body?.name) ? { branch: str(req.body.name)!, adminMay: true } : {}) }) },
   { method: 'GET', url: '/repos/:repo/branches/*', role: 'read', summary: 'a branch', tag: 'refs', target: repoOnly },
   { method: 'DELETE', url: '/repos/:repo/branches/*', role: 'write', summary: 'delete a branch (protected ones: refused)', tag: 'refs', target: (req) => ({ repo: req.params.repo!, branch: req.params['*']! }) },
   { method: 'GET', url: '/repos/:repo/tags', role: 'read', summary: 'tags', tag: 'refs', target: repoOnly },
@@ -76,7 +84,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/changes', role: 'read', summary: 'subscription as server-sent events (?branch=&tables=&from=&rows=&durable=)', tag: 'changes', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:commit/events', role: 'read', summary: "one commit's change events (?branch=&rows=)", tag: 'changes', target: repoOnly },
 
-  { method: 'POST', url: '/txn/begin', role: 'write', summary: 'begin {repo, branch?, isolation?, idleTimeoutMs?}', tag: 'transactions', target: (req) => ({ repo: str(req.body?.repo) ?? '', branch: str(req.body?.branch) ?? DEFAULT_BRANCH }) },
+  { method: 'POST', url: '/txn/begin', role: 'write', summary: 'begin {repo, branch?, isolation?, idleTimeoutMs?}', tag: 'transactions', target: (req) => ({ repo: str(req.body?.repo) ?? '', branch: str(req.body?.branch) ?? 'main' }) },
   { method: 'GET', url: '/txn/:id', role: 'read', summary: 'transaction status', tag: 'transactions', target: txn },
   { method: 'GET', url: '/txn/:id/tables/:table', role: 'read', summary: 'read a table in the transaction (Arrow)', tag: 'transactions', target: txn },
   { method: 'POST', url: '/txn/:id/write', role: 'write', summary: 'stage {table, op: write|append|upsert|delete|create|drop|addColumn, rows?, schema?, primaryKey?, column?}', tag: 'transactions', target: txn },
