@@ -19,3 +19,5 @@ export type { ChangelogServiceDeps } from './server/app.js';
 export { changesRoutes } from './server/routes/changes.js';
 export type { ChangesRoutesOptions } from './server/routes/changes.js';
 export { parseFrom } from './server/from-param.js';
+export { NatsCursorStore, DEFAULT_CURSOR_STREAM } from './backends/nats-cursor-store.js';
+export type { NatsCursorStoreOptions } from './backends/nats-cursor-store.js';

@@ -2,7 +2,7 @@
 // The changelog service on its own: config -> catalog (same storage as the catalog service), change bus,
 // cursor store -> app -> listen. Embedded mode: objects, refs, the change log and cursors under
 // ARMILLARIA_DATA_DIR. Distributed: objects in S3, refs in Redis (or the bucket), events on NATS
-// JetStream (ARMILLARIA_NATS_URL; required there), cursors under ARMILLARIA_DATA_DIR.
+// JetStream (ARMILLARIA_NATS_URL; required there), cursors in JetStream too.
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, loadConfig } from '@armillaria/core';
 import { ObjectChunkStore, loadHasher, objectStoreFromConfig } from '@armillaria/chunk-store';
@@ -11,7 +11,8 @@ import { EmbeddedChangeBus } from '../backends/embedded-change-bus.js';
 import { NatsChangeBus } from '../backends/nats-change-bus.js';
 import type { ChangeBus } from '../change-bus.js';
 import { Changelog } from '../changelog.js';
-import { FsCursorStore } from '../cursor-store.js';
+import { FsCursorStore, type CursorStore } from '../cursor-store.js';
+import { NatsCursorStore } from '../backends/nats-cursor-store.js';
 import { buildApp } from './app.js';
 
 const config = loadConfig();
@@ -30,7 +31,11 @@ if (config.mode === 'distributed' && !config.natsUrl) {
 const bus: ChangeBus = config.natsUrl
   ? await NatsChangeBus.connect({ servers: config.natsUrl })
   : await EmbeddedChangeBus.open({ dir: join(dataDir, 'changelog') });
-const changelog = new Changelog({ catalog, bus, cursors: new FsCursorStore(join(dataDir, 'changelog', 'cursors')) });
+// Cursors live next to the events: in JetStream when there is NATS (pods share no disk), else in files.
+const cursors: CursorStore = config.natsUrl
+  ? await NatsCursorStore.connect({ servers: config.natsUrl })
+  : new FsCursorStore(join(dataDir, 'changelog', 'cursors'));
+const changelog = new Changelog({ catalog, bus, cursors });
 const app = await buildApp({ changelog, logger: true });
 app.log.info({ mode: config.mode, bus: config.natsUrl ? 'nats' : 'embedded' }, 'changelog starting');
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
