@@ -11,6 +11,12 @@ import type { TxnCommitResult } from './txn-api.js';
 import type { TxnLog } from './txn-log.js';
 import { fillEvents, TXN_RECORD_VERSION, type TxnRecord } from './txn-record.js';
 
+/**
+ * Only PREPARED must survive a crash (with the ref it decides every outcome); COMMITTED and ABORTED
+ * records lost in a crash are re-derived by recovery from PREPARED and the branch.
+ */
+const NOT_DURABLE = { durable: false } as const;
+
 /** What the protocol needs of a live transaction. */
 export interface CommittingTxn {
   id: string;
@@ -56,6 +62,11 @@ export class CommitProtocol {
   private readonly checker: ConflictChecker;
   /** Transactions this process is committing: recovery leaves them alone. */
   readonly inflight = new Set<string>();
+  /**
+   * Commits of this process to one branch take turns: racing them would only make all but one lose
+   * the compare-and-swap and redo their PREPARE. Other processes still race, and lose cleanly.
+   */
+  private readonly branchTurns = new Map<string, Promise<unknown>>();
 
   constructor(private readonly o: CommitProtocolOptions) {
     this.checker = new ConflictChecker(o.catalog, o.format, o.log);
@@ -63,10 +74,16 @@ export class CommitProtocol {
 
   async commit(txn: CommittingTxn, opts: { message: string; author: string; idempotencyKey?: string }): Promise<TxnCommitResult> {
     this.inflight.add(txn.id);
+    const key = `${txn.repo}\u0000${txn.branch}`;
+    const previous = this.branchTurns.get(key) ?? Promise.resolve();
+    const mine = previous.then(() => this.run(txn, opts));
+    const settled = mine.catch(() => {});
+    this.branchTurns.set(key, settled);
     try {
-      return await this.run(txn, opts);
+      return await mine;
     } finally {
       this.inflight.delete(txn.id);
+      if (this.branchTurns.get(key) === settled) this.branchTurns.delete(key);
     }
   }
 
@@ -83,7 +100,7 @@ export class CommitProtocol {
         const headTree = await catalog.readTree(txn.repo, head.tree);
         const verdict = await this.checker.check({ repo: txn.repo, base, baseTree, head, headTree, tables: txn.tables, readSet: txn.readSet });
         if ('conflict' in verdict) {
-          if (record) await log.put({ ...record, state: 'ABORTED', reason: verdict.conflict.reason, updatedAt: Date.now() });
+          if (record) await log.put({ ...record, state: 'ABORTED', reason: verdict.conflict.reason, updatedAt: Date.now() }, NOT_DURABLE);
           throw new TxnConflictError(txn.id, verdict.conflict);
         }
         for (const table of verdict.rebase) await this.replay(txn, table, headTree);
@@ -110,7 +127,7 @@ export class CommitProtocol {
       if (attempt === 1 && opts.idempotencyKey !== undefined) {
         const first = await this.claimKey(record, opts.idempotencyKey);
         if (first) {
-          await log.put({ ...record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() });
+          await log.put({ ...record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() }, NOT_DURABLE);
           const published = first.state === 'DONE';
           return { txnId: first.id, commit: first.commit as Hash, parent: first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published };
         }
@@ -125,17 +142,19 @@ export class CommitProtocol {
           await sleep(Math.min(50, attempt) * Math.random());
           continue;
         }
-        // Unknown outcome (e.g. the ref store became unreachable): the record stays PREPARED and
-        // recovery rolls it forward or aborts it once the ref store answers again.
-        throw err;
+        // Unknown outcome (e.g. the ref store stopped answering mid-call): if the commit is on the
+        // branch, carry on; otherwise the record stays PREPARED and recovery settles it later.
+        const landed = await this.findCommit(record).catch(() => undefined);
+        if (!landed) throw err;
+        commit = landed;
       }
       faultAt(this.o.fault, 'after-cas');
       record = { ...record, state: 'COMMITTED', commit: commit.hash, commitTime: commit.time, updatedAt: Date.now() };
-      await log.put(record);
+      await log.put(record, NOT_DURABLE);
       const published = await this.finish(record);
       return { txnId: txn.id, commit: commit.hash, parent: base.hash, tables: events.map((e) => e.table), attempts: attempt, rebased, deduplicated: false, published };
     }
-    if (record) await log.put({ ...record, state: 'ABORTED', reason: 'too many concurrent commits', updatedAt: Date.now() });
+    if (record) await log.put({ ...record, state: 'ABORTED', reason: 'too many concurrent commits', updatedAt: Date.now() }, NOT_DURABLE);
     throw new TxnConflictError(txn.id, { table: [...txn.tables.keys()][0] ?? '', kind: 'table', reason: `branch kept moving: gave up after ${this.o.maxAttempts} attempts` });
   }
 
@@ -192,7 +211,8 @@ export class CommitProtocol {
       }
       faultAt(this.o.fault, 'after-publish');
     }
-    await this.o.log.put({ ...record, state: 'DONE', updatedAt: Date.now() });
+    // DONE only saves recovery a republish, except that it proves an idempotency key committed.
+    await this.o.log.put({ ...record, state: 'DONE', updatedAt: Date.now() }, { durable: record.idempotencyKey !== undefined });
     return true;
   }
 
@@ -209,12 +229,12 @@ export class CommitProtocol {
     const landed = await this.findCommit(record);
     if (landed) {
       const committed: TxnRecord = { ...record, state: 'COMMITTED', commit: landed.hash, commitTime: landed.time, updatedAt: Date.now() };
-      await this.o.log.put(committed);
+      await this.o.log.put(committed, NOT_DURABLE);
       await this.finish(committed);
       return 'rolledForward';
     }
     if (!force && Date.now() - record.updatedAt < this.o.staleAfterMs) return 'skipped';
-    await this.o.log.put({ ...record, state: 'ABORTED', reason: 'recovery: prepared but never reached the branch', updatedAt: Date.now() });
+    await this.o.log.put({ ...record, state: 'ABORTED', reason: 'recovery: prepared but never reached the branch', updatedAt: Date.now() }, NOT_DURABLE);
     return 'aborted';
   }
 

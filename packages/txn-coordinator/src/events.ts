@@ -8,10 +8,14 @@ const EVENT_OP: Record<OpKind, string> = {
   create: 'created', drop: 'dropped', write: 'written', append: 'appended', upsert: 'upserted', delete: 'deleted', addColumn: 'altered',
 };
 
-/** One op name for a table a transaction touched several times: the most sweeping one wins. */
-export function eventOp(kinds: readonly OpKind[]): string {
-  const has = (k: OpKind): boolean => kinds.includes(k);
-  for (const k of ['drop', 'create', 'write', 'addColumn'] as const) if (has(k)) return EVENT_OP[k];
+/**
+ * One op name for a table a transaction touched, possibly several times: its end state first (gone:
+ * dropped; new or re-created: created), then the most sweeping op.
+ */
+export function eventOp(kinds: readonly OpKind[], existedBefore: boolean, existsAfter: boolean): string {
+  if (!existsAfter) return EVENT_OP.drop;
+  if (!existedBefore || kinds.includes('create')) return EVENT_OP.create;
+  for (const k of ['write', 'addColumn'] as const) if (kinds.includes(k)) return EVENT_OP[k];
   const distinct = new Set(kinds);
   if (distinct.size === 1) return EVENT_OP[kinds[0] as OpKind];
   // Mixed appends, upserts and deletes read as an upsert: rows added and removed by key.
@@ -42,7 +46,7 @@ export async function eventDrafts(
       parent: ctx.base.hash,
       txnId: ctx.txnId,
       seq: ctx.base.generation + 1,
-      op: eventOp(staged.ops.map((o) => o.kind)),
+      op: eventOp(staged.ops.map((o) => o.kind), before !== undefined, after !== undefined),
       versionBefore: before?.version ?? null,
       versionAfter: after?.version ?? null,
       chunksAdded: diff.added.map((c) => c.hash),

@@ -8,7 +8,7 @@ export type {
 } from './txn-api.js';
 export { TxnConflictError, TxnNotFoundError, TxnAbortedError, TxnTimeoutError } from './errors.js';
 export type { ConflictDetails } from './errors.js';
-export type { TxnLog } from './txn-log.js';
+export type { TxnLog, PutRecordOptions } from './txn-log.js';
 export { MAX_IDEMPOTENCY_KEY_LENGTH } from './txn-log.js';
 export { TXN_RECORD_VERSION, fillEvents } from './txn-record.js';
 export type { TxnRecord, TxnRecordState, EventDraft } from './txn-record.js';

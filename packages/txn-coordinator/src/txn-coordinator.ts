@@ -172,7 +172,14 @@ export class TxnCoordinator implements TxnApi {
         this.settle(txn, 'DONE', { commit: result.commit, changed: result.tables });
         return result;
       } catch (err) {
-        this.settle(txn, 'ABORTED', { reason: `commit failed: ${(err as Error).message}` });
+        const record = await this.o.log.get(txn.info.id).catch(() => undefined);
+        if (record && (record.state === 'PREPARED' || record.state === 'COMMITTED')) {
+          // Outcome unknown (the ref store failed mid-commit): the durable record is the truth from now
+          // on, and recovery settles it. `status` reads it from the log.
+          this.forget(txn);
+        } else {
+          this.settle(txn, 'ABORTED', { reason: `commit failed: ${(err as Error).message}` });
+        }
         throw err;
       }
     });
@@ -286,6 +293,12 @@ export class TxnCoordinator implements TxnApi {
       this.settle(txn, 'ABORTED', { reason: `idle for more than ${txn.idleMs} ms` });
     }, txn.idleMs);
     txn.timer.unref();
+  }
+
+  private forget(txn: LiveTxn): void {
+    clearTimeout(txn.timer);
+    this.live.delete(txn.info.id);
+    this.finished.delete(txn.info.id);
   }
 
   private settle(txn: LiveTxn, state: 'DONE' | 'ABORTED', extra: { reason?: string; commit?: Hash; changed?: string[] }): void {

@@ -7,11 +7,13 @@ import type { TxnRecord } from './txn-record.js';
  */
 export interface TxnLog {
   /**
-   * Stores `record` durably (replacing the previous record of `record.id`) before resolving.
+   * Stores `record` (replacing the previous record of `record.id`), durably before resolving unless
+   * `durable: false`: then a crash may lose it, and the last durable record of the id stands instead
+   * (never a torn one).
    * Records not in a final state (PREPARED, COMMITTED) are listed by `pending` until replaced by a
    * final one (DONE, ABORTED). Throws BackendUnavailableError when the backend cannot be reached.
    */
-  put(record: TxnRecord): Promise<void>;
+  put(record: TxnRecord, opts?: PutRecordOptions): Promise<void>;
   /** The last record stored for `id`, or undefined. */
   get(id: string): Promise<TxnRecord | undefined>;
   /** Every PREPARED or COMMITTED record (what recovery must finish), in no particular order. */
@@ -33,3 +35,8 @@ export interface TxnLog {
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
+
+export interface PutRecordOptions {
+  /** Default true. False skips fsync where the backend has one (the coordinator uses it where an older durable record suffices for recovery). */
+  durable?: boolean;
+}

@@ -49,6 +49,17 @@ export function txnLogContract(name: string, open: () => Promise<{ log: TxnLog; 
       expect(mine.map((r) => [r.id, r.state]).sort()).toEqual([[c, 'COMMITTED'], [p, 'PREPARED']].sort());
     }));
 
+    it('reads back a non-durable put like a durable one', withLog(async (log) => {
+      const a = id();
+      await log.put(record(a, 'PREPARED'));
+      await log.put(record(a, 'COMMITTED', { commit: HASH_B }), { durable: false });
+      expect((await log.get(a))?.state).toBe('COMMITTED');
+      expect((await log.pending()).find((r) => r.id === a)?.state).toBe('COMMITTED');
+      await log.put(record(a, 'DONE', { commit: HASH_B }), { durable: false });
+      expect((await log.get(a))?.state).toBe('DONE');
+      expect((await log.pending()).some((r) => r.id === a)).toBe(false);
+    }));
+
     it('keeps records across instances', withLog(async (log, reopen) => {
       const a = id();
       await log.put(record(a, 'PREPARED'));

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -26,10 +26,28 @@ describe('TxnLog backends', () => {
     try {
       const log = new FsTxnLog({ dir });
       await log.put(record('t1', 'PREPARED'));
-      expect(await readdir(join(dir, 'pending'))).toEqual(['t1']);
+      expect(await readdir(join(dir, 'pending'))).toEqual(['t1.PREPARED']);
+      await log.put(record('t1', 'COMMITTED'), { durable: false });
+      expect((await readdir(join(dir, 'pending'))).sort()).toEqual(['t1.COMMITTED', 't1.PREPARED']);
+      expect((await log.get('t1'))?.state).toBe('COMMITTED');
       await log.put(record('t1', 'DONE'));
       expect(await readdir(join(dir, 'pending'))).toEqual([]);
       expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fs: a torn non-durable record is skipped and the durable state before it stands', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'armillaria-txnlog-'));
+    try {
+      const log = new FsTxnLog({ dir });
+      await log.put(record('t2', 'PREPARED'));
+      await log.put(record('t2', 'COMMITTED'), { durable: false });
+      // What a crash can leave of a write that was never fsync'd: an empty file under the name.
+      await writeFile(join(dir, 'pending', 't2.COMMITTED'), '');
+      expect((await log.get('t2'))?.state).toBe('PREPARED');
+      expect((await log.pending()).map((r) => r.state)).toEqual(['PREPARED']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

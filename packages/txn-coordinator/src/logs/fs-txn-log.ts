@@ -3,30 +3,33 @@ import { constants } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendUnavailableError, canonicalJson } from '@armillaria/core';
-import type { TxnLog } from '../txn-log.js';
-import { isFinal, type TxnRecord } from '../txn-record.js';
+import type { PutRecordOptions, TxnLog } from '../txn-log.js';
+import { isFinal, type TxnRecord, type TxnRecordState } from '../txn-record.js';
 import { assertIdempotencyKey, assertTxnId } from './log-args.js';
 
 export interface FsTxnLogOptions {
   /** Directory of the log (created if missing), e.g. `<dataDir>/txn`. */
   dir: string;
-  /** fsync files and directories (default true). Off only for throwaway benchmarks. */
+  /** fsync files and directories for durable puts (default true). Off only for throwaway benchmarks. */
   fsync?: boolean;
 }
 
+/** Later states win when several files of one transaction exist. */
+const PENDING_STATES: readonly TxnRecordState[] = ['COMMITTED', 'PREPARED'];
+
 /**
  * TxnLog on local files, safe for several processes sharing one directory:
- * - `records/<id>.json`: the last record, written to a temp file, fsync'd, renamed over (atomic), then
- *   the directory fsync'd, so a reader sees the old or the new record, never a torn one;
- * - `pending/<id>`: a marker that exists while the record may be PREPARED or COMMITTED. It is made
- *   durable before the first such record and removed after the final one, so `pending()` lists a
- *   directory instead of reading every record ever written;
+ * - `pending/<id>.PREPARED`, `pending/<id>.COMMITTED`: the non-final records, one file per state, so a
+ *   non-durable COMMITTED write can never damage the durable PREPARED one (a torn file is skipped and
+ *   the earlier state stands). `pending()` lists this directory only;
+ * - `records/<id>.json`: the final record (DONE, ABORTED); the pending files are removed after it;
+ * - every write goes to a temp file, (fsync,) rename (atomic), (fsync of the directory), so a name
+ *   holds a whole record or none;
  * - `keys/<sha256(key)>/<n>`: claims of an idempotency key; the highest `n` is the owner. A claim is
  *   created with link(2), which fails if the name exists, so two processes cannot both win claim `n`.
  */
 export class FsTxnLog implements TxnLog {
   private readonly sync: boolean;
-  private readonly markers = new Set<string>();
   private ready: Promise<void> | undefined;
 
   constructor(private readonly options: FsTxnLogOptions) {
@@ -44,43 +47,41 @@ export class FsTxnLog implements TxnLog {
     return this.ready;
   }
 
-  async put(record: TxnRecord): Promise<void> {
+  async put(record: TxnRecord, opts: PutRecordOptions = {}): Promise<void> {
     assertTxnId(record.id);
     await this.init();
+    const durable = this.sync && (opts.durable ?? true);
     return this.io(`put ${record.id}`, async () => {
-      if (!isFinal(record.state) && !this.markers.has(record.id)) {
-        await this.writeDurably(this.path('pending', record.id), '');
-        this.markers.add(record.id);
+      if (!isFinal(record.state)) {
+        await this.writeAtomically(this.path('pending', `${record.id}.${record.state}`), canonicalJson(record), durable);
+        return;
       }
-      await this.writeDurably(this.path('records', `${record.id}.json`), canonicalJson(record));
-      if (isFinal(record.state)) {
-        await unlink(this.path('pending', record.id)).catch(ignoreMissing);
-        this.markers.delete(record.id);
-      }
+      await this.writeAtomically(this.path('records', `${record.id}.json`), canonicalJson(record), durable);
+      for (const s of PENDING_STATES) await unlink(this.path('pending', `${record.id}.${s}`)).catch(ignoreMissing);
     });
   }
 
   async get(id: string): Promise<TxnRecord | undefined> {
     assertTxnId(id);
     await this.init();
-    return this.io(`get ${id}`, () => this.read(id));
+    return this.io(`get ${id}`, async () => {
+      return (await this.readRecord(this.path('records', `${id}.json`))) ?? (await this.readPending(id));
+    });
   }
 
   async pending(): Promise<TxnRecord[]> {
     await this.init();
     return this.io('pending', async () => {
+      const ids = new Set((await readdir(this.path('pending'))).map((name) => name.replace(/\.(PREPARED|COMMITTED)$/, '')));
       const out: TxnRecord[] = [];
-      for (const id of await readdir(this.path('pending'))) {
-        const record = await this.read(id);
-        // No record yet: PREPARE is being written, or its process died first (nothing to finish).
-        // The marker stays, since deleting it could race the first put.
-        if (!record) continue;
-        // A final record: its process died between the final put and the unlink.
-        if (isFinal(record.state)) {
-          await unlink(this.path('pending', id)).catch(ignoreMissing);
+      for (const id of ids) {
+        if (await this.readRecord(this.path('records', `${id}.json`))) {
+          // Final already: its process died between the final put and the unlinks.
+          for (const s of PENDING_STATES) await unlink(this.path('pending', `${id}.${s}`)).catch(ignoreMissing);
           continue;
         }
-        out.push(record);
+        const record = await this.readPending(id);
+        if (record) out.push(record);
       }
       return out;
     });
@@ -90,14 +91,14 @@ export class FsTxnLog implements TxnLog {
     assertIdempotencyKey(key);
     assertTxnId(txnId);
     await this.init();
-    const dir = this.path('keys', createHash('sha256').update(key).digest('hex'));
+    const dir = this.keyDir(key);
     return this.io('claimKey', async () => {
       await mkdir(dir, { recursive: true });
       for (;;) {
         const { n, owner } = await this.currentClaim(dir);
         if (owner !== undefined && owner !== supersede) return owner;
         const tmp = this.path('tmp', `${randomBytes(8).toString('hex')}.claim`);
-        await this.writeFileSynced(tmp, txnId);
+        await this.writeFile(tmp, txnId, this.sync);
         try {
           await link(tmp, join(dir, String(n + 1)));
           if (this.sync) await this.syncDir(dir);
@@ -115,8 +116,7 @@ export class FsTxnLog implements TxnLog {
   async keyOwner(key: string): Promise<string | undefined> {
     assertIdempotencyKey(key);
     await this.init();
-    const dir = this.path('keys', createHash('sha256').update(key).digest('hex'));
-    return this.io('keyOwner', async () => (await this.currentClaim(dir)).owner);
+    return this.io('keyOwner', async () => (await this.currentClaim(this.keyDir(key))).owner);
   }
 
   async ping(): Promise<void> {
@@ -124,6 +124,10 @@ export class FsTxnLog implements TxnLog {
   }
 
   async close(): Promise<void> {}
+
+  private keyDir(key: string): string {
+    return this.path('keys', createHash('sha256').update(key).digest('hex'));
+  }
 
   private async currentClaim(dir: string): Promise<{ n: number; owner: string | undefined }> {
     let names: string[];
@@ -138,28 +142,43 @@ export class FsTxnLog implements TxnLog {
     return { n, owner: (await readFile(join(dir, String(n)), 'utf8')).trim() };
   }
 
-  private async read(id: string): Promise<TxnRecord | undefined> {
+  private async readPending(id: string): Promise<TxnRecord | undefined> {
+    for (const s of PENDING_STATES) {
+      const record = await this.readRecord(this.path('pending', `${id}.${s}`));
+      if (record) return record;
+    }
+    return undefined;
+  }
+
+  /** A record file, or undefined when absent or unreadable (a non-durable write lost in a crash). */
+  private async readRecord(path: string): Promise<TxnRecord | undefined> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.path('records', `${id}.json`), 'utf8')) as TxnRecord;
+      text = await readFile(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+    try {
+      return JSON.parse(text) as TxnRecord;
+    } catch {
+      return undefined;
+    }
   }
 
-  /** temp file + fsync + rename + fsync(dir): the name holds the old or the new bytes after any crash. */
-  private async writeDurably(target: string, text: string): Promise<void> {
+  /** temp file (+ fsync) + rename (+ fsync(dir)): the name holds the old or the new bytes after any crash. */
+  private async writeAtomically(target: string, text: string, durable: boolean): Promise<void> {
     const tmp = this.path('tmp', `${randomBytes(8).toString('hex')}.tmp`);
-    await this.writeFileSynced(tmp, text);
+    await this.writeFile(tmp, text, durable);
     await rename(tmp, target);
-    if (this.sync) await this.syncDir(join(target, '..'));
+    if (durable) await this.syncDir(join(target, '..'));
   }
 
-  private async writeFileSynced(path: string, text: string): Promise<void> {
+  private async writeFile(path: string, text: string, durable: boolean): Promise<void> {
     const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
     try {
       await fh.writeFile(text);
-      if (this.sync) await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { BackendUnavailableError, canonicalJson, isArmillariaError } from '@armillaria/core';
-import type { TxnLog } from '../txn-log.js';
+import type { PutRecordOptions, TxnLog } from '../txn-log.js';
 import { isFinal, type TxnRecord } from '../txn-record.js';
 import { assertIdempotencyKey, assertTxnId } from './log-args.js';
 
@@ -47,7 +47,7 @@ export class RedisTxnLog implements TxnLog {
     }
   }
 
-  async put(record: TxnRecord): Promise<void> {
+  async put(record: TxnRecord, _opts?: PutRecordOptions): Promise<void> {
     assertTxnId(record.id);
     await this.call('put', async () => {
       const tx = this.redis.multi().set(this.recordKey(record.id), canonicalJson(record));
