@@ -31,6 +31,8 @@ export async function openSandbox(opts: SandboxOptions): Promise<DuckDBInstance>
       'SET autoinstall_known_extensions = false',
       'SET autoload_known_extensions = false',
       'SET allow_community_extensions = false',
+      // Chunks are immutable (named by hash), so their Parquet footers can be cached across queries safely.
+      'SET parquet_metadata_cache = true',
     ];
     if (opts.threads !== undefined) settings.push(`SET threads = ${Math.max(1, Math.floor(opts.threads))}`);
     if (opts.memoryLimit !== undefined) settings.push(`SET memory_limit = ${sqlString(opts.memoryLimit)}`);
