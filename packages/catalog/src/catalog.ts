@@ -141,7 +141,11 @@ export class Catalog implements CatalogApi, CatalogContext {
     }
     const meta: CommitMeta = { message: opts.message ?? 'commit', author: opts.author ?? DEFAULT_AUTHOR };
     if (opts.txnId !== undefined) meta.txnId = opts.txnId;
-    if (opts.mergeParents?.length) meta.mergeParents = opts.mergeParents;
+    if (opts.mergeParents !== undefined) {
+      if (!Array.isArray(opts.mergeParents)) throw new InvalidArgumentError('mergeParents must be an array of commit hashes');
+      for (const p of opts.mergeParents) await this.resolver.commitOf(info, p);
+      if (opts.mergeParents.length) meta.mergeParents = [...opts.mergeParents];
+    }
     return this.commitTables(info, branch, opts.baseCommit, tables, meta);
   }
 

@@ -362,6 +362,12 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(err.details).toMatchObject({ expected: base.hash, actual: next.hash });
       expect((await c.resolve(repo)).hash).toBe(next.hash);
       expect(await codeOf(c.commitTree(repo, 'ghost', { baseCommit: base.hash, tree }))).toBe('BRANCH_NOT_FOUND');
+      expect(await codeOf(c.commitTree(repo, 'main', { baseCommit: next.hash, tree, mergeParents: ['f'.repeat(64)] }))).toBe('COMMIT_NOT_FOUND');
+      expect(await codeOf(c.commitTree(repo, 'main', { baseCommit: 'nope', tree }))).toBe('COMMIT_NOT_FOUND');
+      expect(await codeOf(c.commitTree(repo, 'main', { baseCommit: next.hash, tree: { tables: { 'bad name': { manifest: users.manifest, version: 1 } } } }))).toBe('INVALID_NAME');
+      expect(await codeOf(c.commitTree(repo, 'main', { baseCommit: next.hash, tree: { tables: { t: { manifest: 'x', version: 1 } } } }))).toBe('INVALID_ARGUMENT');
+      const merged = await c.commitTree(repo, 'main', { baseCommit: next.hash, tree, mergeParents: [base.hash], message: 'two parents' });
+      expect(merged.parents).toEqual([next.hash, base.hash]);
     });
 
     it('concurrent writes to different tables rebase; to the same table one wins', async () => {
