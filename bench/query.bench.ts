@@ -85,6 +85,8 @@ async function main(): Promise<void> {
       const plainMs = await bestOf(RUNS, viaPlain);
       const chunkFilesMs = await bestOf(RUNS, async () => (await plain.runAndReadAll(q.sql.replace('FROM sales', 'FROM sales_chunks'))).getRowObjectsJson());
       const t = first.tables[0]!;
+      const phases = (await viaEngine()).timings;
+      console.log(`${q.name}: engine phases (ms) ${Object.entries(phases).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v.toFixed(1)}`).join(', ')}`);
       rows.push([q.name, engineMs, plainMs, chunkFilesMs, `${(engineMs / plainMs).toFixed(2)}x`, `${t.chunksRead}/${t.chunks} (${((100 * t.chunksRead) / t.chunks).toFixed(1)}%)`]);
     }
     printTable(`query engine vs DuckDB on one plain Parquet file, ${ROWS.toLocaleString()} rows, warm, best of ${RUNS} (ms)`, ['query', 'engine', 'plain DuckDB', 'DuckDB on the chunk files', 'ratio (goal <= 1.1x)', 'chunks read (goal < 10% for 1%)'], rows);

@@ -6,8 +6,9 @@ import { ChunkCache } from './chunk-cache.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
 import { pruneChunks } from './prune.js';
-import { ResultBuilder, arrowIPC, type QueryResult, type TableRead } from './results.js';
-import { analyzeStatement, type ColumnRange } from './sql-analysis.js';
+import { performance } from 'node:perf_hooks';
+import { ResultBuilder, arrowIPC, type QueryResult, type QueryTimings, type TableRead } from './results.js';
+import { analyzeStatement, type ColumnRange, type SqlAnalysis } from './sql-analysis.js';
 import { viewSql } from './views.js';
 
 export interface QueryLimits {
@@ -48,6 +49,7 @@ export interface QueryOptions {
 
 export const DEFAULT_LIMITS: QueryLimits = { timeoutMs: 30_000, maxRows: 1_000_000, maxBytes: 256 * 1024 * 1024 };
 const MAX_SQL_LENGTH = 1024 * 1024;
+const ANALYSIS_CACHE_SIZE = 512;
 
 /**
  * SQL over the tables of a repo at any ref, time or per-table version. Each query gets its own DuckDB
@@ -58,6 +60,7 @@ export class QueryEngine {
   readonly cache: ChunkCache;
   readonly limits: QueryLimits;
   private closed = false;
+  private readonly analyses = new Map<string, SqlAnalysis>();
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
     this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir });
@@ -96,11 +99,15 @@ export class QueryEngine {
       conn.interrupt();
     }, limits.timeoutMs);
     try {
-      const statement = await parseSingleSelect(conn, sql);
-      const analysis = analyzeStatement(statement);
-      const tables = await this.prepareViews(conn, repo, analysis.references, options, abort.signal);
+      const t0 = performance.now();
+      const analysis = await this.analyze(conn, sql);
+      const timings: QueryTimings = { parseMs: performance.now() - t0, resolveMs: 0, fetchMs: 0, viewMs: 0, executeMs: 0 };
+      const tables = await this.prepareViews(conn, repo, analysis.references, options, abort.signal, timings);
       if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
-      return await this.run(conn, sql, tables, limits);
+      const t1 = performance.now();
+      const result = await this.run(conn, sql, tables, limits, timings);
+      timings.executeMs = performance.now() - t1;
+      return result;
     } catch (err) {
       if (timedOut || abort.signal.aborted) throw new QueryTimeoutError(limits.timeoutMs);
       throw translateError(err);
@@ -108,6 +115,23 @@ export class QueryEngine {
       clearTimeout(timer);
       conn.closeSync();
     }
+  }
+
+  /**
+   * Parse + checks, remembered per SQL text (parsing through DuckDB costs a query round trip, ~1-2 ms).
+   * Only accepted statements are kept; a refused one is parsed again each time (and refused again).
+   */
+  private async analyze(conn: DuckDBConnection, sql: string): Promise<SqlAnalysis> {
+    const hit = this.analyses.get(sql);
+    if (hit) {
+      this.analyses.delete(sql);
+      this.analyses.set(sql, hit);
+      return hit;
+    }
+    const analysis = analyzeStatement(await parseSingleSelect(conn, sql));
+    this.analyses.set(sql, analysis);
+    if (this.analyses.size > ANALYSIS_CACHE_SIZE) this.analyses.delete(this.analyses.keys().next().value as string);
+    return analysis;
   }
 
   async close(): Promise<void> {
@@ -126,7 +150,7 @@ export class QueryEngine {
   }
 
   /** Resolves every referenced table, prunes and fetches its chunks, and creates its view on `conn`. */
-  private async prepareViews(conn: DuckDBConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal): Promise<TableRead[]> {
+  private async prepareViews(conn: DuckDBConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal, timings: QueryTimings): Promise<TableRead[]> {
     const byName = new Map<string, ColumnRange[][]>();
     for (const r of refs) {
       const list = byName.get(r.table) ?? [];
@@ -134,8 +158,15 @@ export class QueryEngine {
       byName.set(r.table, list);
     }
     const ref = o.ref ?? o.branch;
+    let mark = performance.now();
+    const lap = (key: 'resolveMs' | 'fetchMs' | 'viewMs'): void => {
+      const now = performance.now();
+      timings[key] += now - mark;
+      mark = now;
+    };
     const reads: TableRead[] = [];
     if (byName.size === 0) return reads;
+    mark = performance.now();
     // One commit for the whole query: every table comes from the same snapshot.
     const commit = await this.opts.catalog.resolve(repo, ref, o.asOf !== undefined ? { asOf: o.asOf } : {});
     const listed = await this.opts.catalog.listTables(repo, { ref: commit.hash });
@@ -155,14 +186,17 @@ export class QueryEngine {
       const manifest = await this.opts.format.readManifest(tv.manifest);
       const all = await this.opts.format.chunks(tv.manifest);
       const kept = pruneChunks(manifest, all, allRanges);
+      lap('resolveMs');
       const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal });
+      lap('fetchMs');
       await conn.run(viewSql(name, manifest.schema.fields, paths));
+      lap('viewMs');
       reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched });
     }
     return reads;
   }
 
-  private async run(conn: DuckDBConnection, sql: string, tables: TableRead[], limits: QueryLimits): Promise<QueryResult> {
+  private async run(conn: DuckDBConnection, sql: string, tables: TableRead[], limits: QueryLimits, timings: QueryTimings): Promise<QueryResult> {
     const prepared = await conn.prepare(sql);
     // Second line of defence after the AST check: the bound statement must be a plain SELECT.
     if (prepared.statementType !== StatementType.SELECT) {
@@ -184,6 +218,7 @@ export class QueryEngine {
       rows: builder.rows,
       rowCount: builder.rows.length,
       tables,
+      timings,
       toArrow: () => (arrow ??= builder.toArrow()),
       toArrowIPC: () => arrowIPC(arrow ??= builder.toArrow()),
     };

@@ -28,11 +28,21 @@ export interface TableRead {
   chunksFetched: number;
 }
 
+/** Where a query's time went (ms): parsing and checks, catalog lookups + pruning, chunk fetching, view creation, execution + conversion. */
+export interface QueryTimings {
+  parseMs: number;
+  resolveMs: number;
+  fetchMs: number;
+  viewMs: number;
+  executeMs: number;
+}
+
 export interface QueryResult {
   columns: ResultColumn[];
   rows: JsonRow[];
   rowCount: number;
   tables: TableRead[];
+  timings: QueryTimings;
   /** The rows as an Arrow table (typed columns; types Arrow JS lacks become UTF-8 JSON text). */
   toArrow(): Table;
   /** `toArrow()` as an Arrow IPC stream. */

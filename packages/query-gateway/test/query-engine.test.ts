@@ -49,6 +49,15 @@ describe('QueryEngine over an embedded catalog', () => {
     expect(past.rows).toEqual([{ n: 3 }]);
   });
 
+  it('the same SQL text at other versions reads other data (parsed statements are cached, data is not)', async () => {
+    const sql = 'SELECT name FROM users WHERE id = 0';
+    for (let i = 0; i < 2; i++) {
+      expect((await env.engine.query('shop', sql, { versions: { users: 1 } })).rows).toEqual([{ name: 'user-00000' }]);
+      expect((await env.engine.query('shop', sql)).rows).toEqual([{ name: 'zero' }]);
+    }
+    for (let i = 0; i < 2; i++) expect((await errorOf(env.engine.query('shop', 'DELETE FROM users'))).code).toBe('QUERY_REFUSED');
+  });
+
   it('prunes chunks by column stats and gives the same rows as an unpruned scan (seeded ranges)', async () => {
     const all = await env.engine.query('shop', 'SELECT count(*) AS n FROM users');
     const total = all.tables[0]!.chunks;
