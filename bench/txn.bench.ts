@@ -106,7 +106,7 @@ async function run(mode: Mode, shape: Shape, writers: number): Promise<Array<str
     for (let h = await env.catalog.resolve(repo, 'main'); h.hash !== base.hash; h = await env.catalog.readCommit(repo, h.parents[0] as string)) history.push(h.hash);
     const ok = history.length === writers * COMMITS && acknowledged.size === history.length && history.every((h) => acknowledged.has(h));
     latencies.sort((a, b) => a - b);
-    return [mode, shape, writers, writers * COMMITS, fmt((writers * COMMITS) / seconds), fmt(percentile(latencies, 50)), fmt(percentile(latencies, 99)), retries, ok ? 'yes' : 'NO'];
+    return [mode, shape, String(writers), String(writers * COMMITS), fmt((writers * COMMITS) / seconds), fmt(percentile(latencies, 50)), fmt(percentile(latencies, 99)), String(retries), ok ? 'yes' : 'NO'];
   } finally {
     await env.close();
   }
