@@ -9,6 +9,13 @@ const main = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
 const ADMIN = 'admin-secret-token';
 const READER = 'reader-secret-token';
 
+async function startService(path: string, env: Record<string, string>): Promise<{ proc: NodeProcess; url: string }> {
+  const proc = spawnNode(path, { env: { ARMILLARIA_HOST: '127.0.0.1', ARMILLARIA_PORT: '0', ARMILLARIA_LOG_LEVEL: 'info', ...env } });
+  const line = await proc.waitForOutput(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/, { timeoutMs: 60_000 });
+  const port = /:(\d+)/.exec(line.slice(line.indexOf('127.0.0.1')))?.[1];
+  return { proc, url: `http://127.0.0.1:${port}` };
+}
+
 async function start(env: Record<string, string>): Promise<{ proc: NodeProcess; url: string }> {
   const proc = spawnNode(main, {
     env: {
@@ -91,6 +98,48 @@ describe.skipIf(!distributed)('gateway bin (distributed: MinIO + Redis + NATS)',
       await story(url, uniqueName('dist').replace(/[^A-Za-z0-9_.-]/g, '-'));
     } finally {
       await proc.stop();
+    }
+  });
+
+  it('runs only the gateway in front of the catalog, chunk-store and txn services (each its own process)', async () => {
+    dir ||= await mkdtemp(join(tmpdir(), 'armillaria-gateway-dist-'));
+    const bucket = uniqueName('gateway-svc').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 60);
+    const shared = {
+      ARMILLARIA_MODE: 'distributed',
+      ARMILLARIA_S3_BUCKET: bucket,
+      ARMILLARIA_S3_ACCESS_KEY: process.env.ARMILLARIA_S3_ACCESS_KEY ?? 'minioadmin',
+      ARMILLARIA_S3_SECRET_KEY: process.env.ARMILLARIA_S3_SECRET_KEY ?? 'minioadmin',
+    };
+    const pkg = (p: string) => fileURLToPath(new URL(`../../${p}/src/server/main.ts`, import.meta.url));
+    const procs: NodeProcess[] = [];
+    try {
+      const chunksSvc = await startService(pkg('chunk-store'), shared);
+      procs.push(chunksSvc.proc);
+      const catalogSvc = await startService(pkg('catalog'), shared);
+      procs.push(catalogSvc.proc);
+      const txnSvc = await startService(pkg('txn-coordinator'), shared);
+      procs.push(txnSvc.proc);
+      const gw = await start({
+        ...shared,
+        ARMILLARIA_DATA_DIR: join(dir, 'gateway-only'),
+        ARMILLARIA_CATALOG_URL: catalogSvc.url,
+        ARMILLARIA_CHUNKS_URL: chunksSvc.url,
+        ARMILLARIA_TXN_URL: txnSvc.url,
+      });
+      procs.push(gw.proc);
+      const repo = uniqueName('svc').replace(/[^A-Za-z0-9_.-]/g, '-');
+      await story(gw.url, repo);
+      // A transaction through the gateway reaches the coordinator service; SQL sees its commit.
+      expect((await call(gw.url, 'POST', '/txn/begin', ADMIN, { repo, branch: 'main' })).json.code).toBe('BRANCH_PROTECTED');
+      const begin = await call(gw.url, 'POST', '/txn/begin', ADMIN, { repo, branch: 'dev' });
+      expect(begin.status).toBe(200);
+      const id = begin.json.id as string;
+      expect((await call(gw.url, 'POST', `/txn/${id}/write`, ADMIN, { table: 'users', op: 'upsert', rows: [{ id: 9, score: 900 }] })).status).toBe(200);
+      expect((await call(gw.url, 'POST', `/txn/${id}/commit`, ADMIN, {})).status).toBe(200);
+      const q = await call(gw.url, 'POST', `/repos/${repo}/sql`, READER, { sql: 'SELECT max(score) AS m FROM users', branch: 'dev' });
+      expect(q.json.rows).toEqual([{ m: 900 }]);
+    } finally {
+      for (const p of procs.reverse()) await p.stop();
     }
   });
 });
