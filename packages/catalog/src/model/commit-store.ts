@@ -73,7 +73,8 @@ export class CommitStore {
       generation: first ? first.generation + 1 : 0,
     };
     if (c.txnId !== undefined) record.txnId = c.txnId;
-    if (first) record.skip = await this.skipFor(first);
+    const skips = first ? skipsFor(first) : [];
+    if (skips.length > 0) record.skips = skips;
     const hash = await this.chunks.put(canonicalJsonBytes(record));
     const commit = Object.freeze({ ...record, hash });
     this.commits.set(hash, commit);
@@ -81,40 +82,33 @@ export class CommitStore {
   }
 
   /**
-   * Myers' jump pointer for a child of `parent`: if the parent's jump and its jump's jump span equal
-   * distances, the child jumps twice as far, else it jumps to the parent. Every ancestor is then
-   * reachable in O(log n) steps with one pointer per commit.
-   */
-  private async skipFor(parent: Commit): Promise<{ commit: Hash; generation: number }> {
-    if (parent.skip) {
-      const jump = await this.readCommit(parent.skip.commit);
-      const jumpJumpGen = jump.skip?.generation ?? 0;
-      const jumpJump = jump.skip?.commit ?? jump.hash;
-      if (parent.generation - parent.skip.generation === parent.skip.generation - jumpJumpGen && jump.skip) {
-        return { commit: jumpJump, generation: jumpJumpGen };
-      }
-    }
-    return { commit: parent.hash, generation: parent.generation };
-  }
-
-  /**
    * Along first parents from `start` (which must satisfy `holds`), the oldest commit such that `holds`
-   * is true for it and everything between: O(log n) commit reads when `holds` is monotone
-   * (true on a run ending at `start`).
+   * is true for it and everything between, for a `holds` that is monotone (true on a run ending at
+   * `start`). A binary search over generations through the skip pointers: each level is probed at
+   * most about twice, and a generation known to fail is never probed again, so O(log n) reads.
    */
   async oldestWhere(start: Commit, holds: (c: Commit) => boolean | Promise<boolean>): Promise<Commit> {
     let x = start;
+    let failedGen = -1; // `holds` is false at this generation and so at every older one
     for (;;) {
-      if (x.skip && x.skip.commit !== x.parents[0]) {
-        const jump = this.peekCommit(x.skip.commit) ?? (await this.readCommit(x.skip.commit));
-        const ok = holds(jump);
+      let moved = false;
+      const skips = x.skips ?? [];
+      for (let k = skips.length; k >= 1 && !moved; k--) {
+        const gen = skipGeneration(x.generation, k);
+        if (gen <= failedGen || gen >= x.generation - 1) continue;
+        const hash = skips[k - 1] as Hash;
+        const target = this.peekCommit(hash) ?? (await this.readCommit(hash));
+        const ok = holds(target);
         if (ok === true || (ok !== false && (await ok))) {
-          x = jump;
-          continue;
+          x = target;
+          moved = true;
+        } else {
+          failedGen = gen;
         }
       }
+      if (moved) continue;
       const parentHash = x.parents[0];
-      if (parentHash === undefined) return x;
+      if (parentHash === undefined || x.generation - 1 <= failedGen) return x;
       const parent = this.peekCommit(parentHash) ?? (await this.readCommit(parentHash));
       const ok = holds(parent);
       if (!(ok === true || (ok !== false && (await ok)))) return x;
@@ -143,4 +137,30 @@ export class CommitStore {
       throw new CorruptMetadataError(what, hash, (err as Error).message);
     }
   }
+}
+
+/** Generation that skip pointer `k` (k >= 1) of a commit at `generation` lands on: the previous multiple of 2^k. */
+export function skipGeneration(generation: number, k: number): number {
+  const span = 2 ** k;
+  return Math.floor((generation - 1) / span) * span;
+}
+
+/**
+ * Skip pointers of a child of `parent`, computed from the parent alone (no reads): pointer k is the
+ * nearest older first-parent ancestor whose generation is a multiple of 2^k, so it is the parent when
+ * the parent's generation is such a multiple and otherwise the parent's own pointer k. Levels run up to
+ * the one that reaches the root.
+ */
+function skipsFor(parent: Commit): Hash[] {
+  const levels = bitLength(parent.generation);
+  if (parent.generation === 0) return [];
+  const own = parent.skips ?? [];
+  const root = parent.generation === 1 ? (parent.parents[0] as Hash) : (own[own.length - 1] as Hash);
+  const out: Hash[] = [];
+  for (let k = 1; k <= levels; k++) out.push(parent.generation % 2 ** k === 0 ? parent.hash : (own[k - 1] ?? root));
+  return out;
+}
+
+function bitLength(n: number): number {
+  return n <= 0 ? 0 : Math.floor(Math.log2(n)) + 1;
 }

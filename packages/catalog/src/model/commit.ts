@@ -5,9 +5,8 @@ export const COMMIT_FORMAT_VERSION = 1;
 
 /**
  * One commit as stored (canonical JSON chunk). `generation` is the distance from the root along first
- * parents; `skip` is a jump pointer along first parents (Myers' skip list: one pointer per commit, yet
- * any ancestor is reached in O(log n) reads), which makes version and time lookups index walks, not
- * history walks.
+ * parents; `skips` are pointers to ancestors at aligned generations (a deterministic skip list), which
+ * make version and time lookups index walks, not history walks.
  */
 export interface CommitRecord {
   formatVersion: 1;
@@ -21,7 +20,12 @@ export interface CommitRecord {
   time: number;
   txnId?: string;
   generation: number;
-  skip?: { commit: Hash; generation: number };
+  /**
+   * Skip pointers along first parents: `skips[k-1]` is the nearest older ancestor whose generation is a
+   * multiple of 2^k (k = 1 .. bit length of generation-1; the last one is the root). Absent below
+   * generation 2. They make version and time lookups O(log n) commit reads.
+   */
+  skips?: Hash[];
 }
 
 /** A table's entry in a tree: its current manifest and per-table version number. */
@@ -50,7 +54,7 @@ export function validateCommit(hash: string, value: unknown): CommitRecord {
   if (!isHash(c.tree)) fail('tree must be a hash');
   if (typeof c.message !== 'string' || typeof c.author !== 'string') fail('message and author must be strings');
   if (typeof c.time !== 'number' || typeof c.generation !== 'number') fail('time and generation must be numbers');
-  if (c.skip !== undefined && (!isHash(c.skip.commit) || typeof c.skip.generation !== 'number')) fail('bad skip pointer');
+  if (c.skips !== undefined && (!Array.isArray(c.skips) || !c.skips.every(isHash))) fail('skips must be hashes');
   return c as CommitRecord;
 }
 
