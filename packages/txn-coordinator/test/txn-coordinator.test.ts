@@ -12,8 +12,8 @@ let dir: string;
 let stack: Stack;
 let bus: RecordingChangeBus;
 
-async function open(extra: { bus?: ChangeBus; idleTimeoutMs?: number } = {}): Promise<Stack> {
-  return openStack({ dir, bus: extra.bus ?? bus, recoveryIntervalMs: 0, ...(extra.idleTimeoutMs ? { idleTimeoutMs: extra.idleTimeoutMs } : {}) });
+async function open(extra: { bus?: ChangeBus; idleTimeoutMs?: number; recoveryIntervalMs?: number } = {}): Promise<Stack> {
+  return openStack({ dir, bus: extra.bus ?? bus, recoveryIntervalMs: extra.recoveryIntervalMs ?? 0, ...(extra.idleTimeoutMs ? { idleTimeoutMs: extra.idleTimeoutMs } : {}) });
 }
 
 beforeEach(async () => {
@@ -193,5 +193,26 @@ describe('TxnCoordinator', () => {
     await c.recover();
     expect(bus.delivered.filter((e) => e.txnId === t.id)).toHaveLength(1);
     expect((await stack.log.get(t.id))?.state).toBe('DONE');
+  });
+
+  it('runs recovery periodically after start()', async () => {
+    await stack.close();
+    let fail = true;
+    const flaky: ChangeBus = Object.assign(Object.create(RecordingChangeBus.prototype) as RecordingChangeBus, {
+      publish: async (events: Parameters<ChangeBus['publish']>[0]) => {
+        if (fail) throw new Error('bus down');
+        await bus.publish(events);
+      },
+    });
+    stack = await open({ bus: flaky, recoveryIntervalMs: 20 });
+    await stack.coordinator.start();
+    const t = await stack.coordinator.begin({ repo: 'r' });
+    await stack.coordinator.append(t.id, 'events', [{ msg: 'later' }]);
+    expect((await stack.coordinator.commit(t.id)).published).toBe(false);
+    fail = false;
+    // No call to recover(): the timer must finish the record on its own.
+    for (let i = 0; i < 500 && (await stack.log.get(t.id))?.state !== 'DONE'; i++) await sleep(20);
+    expect((await stack.log.get(t.id))?.state).toBe('DONE');
+    expect(bus.delivered.filter((e) => e.txnId === t.id)).toHaveLength(1);
   });
 });
