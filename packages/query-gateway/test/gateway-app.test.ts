@@ -156,6 +156,27 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
     expect(events.json().events.map((e: { table: string }) => e.table)).toEqual(['orders']);
   });
 
+  it('streams change subscriptions as server-sent events behind the same tokens', async () => {
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    expect((await fetch(`${base}/repos/shop/changes?branch=feature&from=earliest`)).status).toBe(401);
+    const ac = new AbortController();
+    const res = await fetch(`${base}/repos/shop/changes?branch=feature&from=earliest&tables=users`, { headers: auth(TOKENS.reader), signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    // The feature branch holds the table's creation and the upsert made through the gateway: two events.
+    while ((text.match(/event: change/g) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    ac.abort();
+    const events = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { table: string; branch: string });
+    expect(events.map((e) => e.table)).toEqual(['users', 'users']);
+  });
+
   it('every mounted route is classified in the route table (none falls to deny-by-default), and every rule is mounted', async () => {
     const probe = createServiceApp({ name: 'probe' });
     const mounted: string[] = [];
