@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from '@armillaria/testkit';
+import { loadConfig } from '@armillaria/core';
+import { buildApp, openGatewayDeps, type ApiToken } from '@armillaria/query-gateway';
+import type { FastifyInstance } from 'fastify';
 import {
   Armillaria, ArmillariaError, CatalogNotFoundError, ErrorCode, MergeConflictError, TxnConflictError, type ChangeEvent,
 } from '@armillaria/sdk';
@@ -255,5 +258,64 @@ describe('SDK story, embedded', () => {
     } finally {
       await dir.cleanup();
     }
+  });
+});
+
+/** The gateway with every service in-process over a temp dir, listening on a random loopback port. */
+async function startGateway(tokens?: ApiToken[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = tempDir('sdk-gateway');
+  const opened = await openGatewayDeps(loadConfig({}, { dataDir: dir.path }), { protectedBranches: {}, limits: {}, ...(tokens ? { tokens } : {}) });
+  const app: FastifyInstance = await buildApp({ ...opened.deps, ...(tokens ? { auth: { tokens } } : {}), logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('gateway has no TCP address');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    stop: async () => {
+      await app.close();
+      await opened.close();
+      await dir.cleanup();
+    },
+  };
+}
+
+describe('SDK story, remote (gateway in-process on a loopback port)', () => {
+  story(() => {
+    let gateway: Awaited<ReturnType<typeof startGateway>>;
+    return {
+      name: 'remote',
+      open: async () => {
+        gateway = await startGateway();
+        return Armillaria.connect(gateway.url);
+      },
+      cleanup: async () => gateway?.stop(),
+    };
+  });
+});
+
+describe('SDK remote with tokens', () => {
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    gateway = await startGateway([
+      { token: 'admin-token', repos: { '*': 'admin' } },
+      { token: 'reader-token', repos: { shop: 'read' } },
+    ]);
+  });
+  afterAll(() => gateway?.stop());
+
+  it('a wrong token is UNAUTHORIZED, a reader writing is FORBIDDEN, the admin does both', async () => {
+    await expectCode(Armillaria.connect(gateway.url, { token: 'nope', repo: 'shop' }), ErrorCode.Unauthorized);
+    const admin = await Armillaria.connect(gateway.url, { token: 'admin-token', repo: 'shop' });
+    await admin.writeTable('items', [{ id: 1, price: 3 }], { primaryKey: ['id'] });
+    const reader = await Armillaria.connect(gateway.url, { token: 'reader-token', repo: 'shop', createRepo: false });
+    expect((await reader.query('SELECT price FROM items')).rows).toEqual([{ price: 3 }]);
+    await expectCode(reader.appendRows('items', [{ id: 2, price: 4 }]), ErrorCode.Forbidden);
+    await admin.close();
+    await reader.close();
+  });
+
+  it('connect rejects a URL that is not http(s) with INVALID_ARGUMENT', async () => {
+    await expectCode(Armillaria.connect('ftp://127.0.0.1:1'), ErrorCode.InvalidArgument);
+    await expectCode(Armillaria.connect('not a url'), ErrorCode.InvalidArgument);
   });
 });

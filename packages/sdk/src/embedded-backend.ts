@@ -1,52 +1,40 @@
-import { join } from 'node:path';
-import { FsObjectStore, ObjectChunkStore, loadHasher } from '@armillaria/chunk-store';
-import { Catalog, FsRefStore, ParquetTableFormat, type Commit } from '@armillaria/catalog';
-import { Changelog, EmbeddedChangeBus, FsCursorStore, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
-import { FsTxnLog, TxnCoordinator, type TxnLog } from '@armillaria/txn-coordinator';
-import { QueryEngine } from '@armillaria/query-gateway';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '@armillaria/core';
+import type { CatalogApi, Commit } from '@armillaria/catalog';
+import { Changelog, FsCursorStore, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
+import type { TxnApi } from '@armillaria/txn-coordinator';
+import { openGatewayDeps, type OpenedGateway, type QueryEngine } from '@armillaria/query-gateway';
 import type { Backend } from './backend.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 
 /**
- * Where each part keeps its files under an embedded data directory. `armillaria serve --data <dir>`
- * and `Armillaria.open(dir)` use the same layout, so either can open what the other wrote (one
- * process at a time: the change log and the txn log belong to one process).
+ * Every service in this process over one data directory: no server. The parts are assembled exactly
+ * as `armillaria serve` assembles them (the gateway's `openGatewayDeps` in embedded mode), so either
+ * can open what the other wrote (one process at a time: the change log and txn log are single-owner).
  */
-export const dataLayout = {
-  objects: 'objects',
-  refs: 'refs',
-  txn: 'txn',
-  changes: 'changes',
-  cursors: 'cursors',
-  queryCache: 'query-cache',
-} as const;
-
-/** Every service in this process over one data directory: no server. */
 export class EmbeddedBackend implements Backend {
   readonly mode = 'embedded' as const;
 
   private constructor(
-    readonly catalog: Catalog,
-    readonly txn: TxnCoordinator,
-    readonly format: ParquetTableFormat,
-    private readonly bus: EmbeddedChangeBus,
+    private readonly opened: OpenedGateway,
+    readonly catalog: CatalogApi,
+    readonly txn: TxnApi,
     private readonly changelog: Changelog,
     private readonly engine: QueryEngine,
-    private readonly txnLog: TxnLog,
   ) {}
 
   static async open(dir: string): Promise<EmbeddedBackend> {
-    const chunks = new ObjectChunkStore({ objects: new FsObjectStore({ root: join(dir, dataLayout.objects) }), hasher: await loadHasher() });
-    const format = new ParquetTableFormat({ chunks });
-    const catalog = new Catalog({ chunks, refs: new FsRefStore({ root: join(dir, dataLayout.refs) }), format });
-    const bus = await EmbeddedChangeBus.open({ dir: join(dir, dataLayout.changes) });
-    const changelog = new Changelog({ catalog, bus, cursors: new FsCursorStore(join(dir, dataLayout.cursors)) });
-    const txnLog = new FsTxnLog({ dir: join(dir, dataLayout.txn) });
-    const txn = new TxnCoordinator({ catalog, tables: format, log: txnLog, bus });
-    // Recovery first: a transaction a crashed process left COMMITTED is finished before anyone reads.
-    await txn.start();
-    const engine = await QueryEngine.open({ catalog, format, chunks, cacheDir: join(dir, dataLayout.queryCache) });
-    return new EmbeddedBackend(catalog, txn, format, bus, changelog, engine, txnLog);
+    // The directory alone decides: ARMILLARIA_* variables of the environment (a distributed setup) do not apply.
+    const config = loadConfig({}, { dataDir: resolve(dir), mode: 'embedded' });
+    const opened = await openGatewayDeps(config, { protectedBranches: {}, limits: {} });
+    const { catalog, txn, changelog, engine } = opened.deps;
+    if (!txn || !changelog) {
+      await opened.close();
+      throw new Error('embedded services came up without a coordinator or changelog');
+    }
+    // Same catalog and bus, plus cursors so `durableName` subscriptions work in-process.
+    const withCursors = new Changelog({ catalog, bus: changelog.bus, cursors: new FsCursorStore(join(resolve(dir), 'cursors')) });
+    return new EmbeddedBackend(opened, catalog, txn, withCursors, engine);
   }
 
   async query(repo: string, sql: string, opts: EngineQueryOptions): Promise<QueryResult> {
@@ -63,10 +51,6 @@ export class EmbeddedBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await this.engine.close();
-    await this.txn.close();
-    await this.txnLog.close();
-    await this.bus.close();
-    await this.catalog.close();
+    await this.opened.close();
   }
 }

@@ -2,7 +2,6 @@
 export { Armillaria, DEFAULT_REPO } from './armillaria.js';
 export { Transaction } from './transaction.js';
 export type { StagedWrite } from './transaction.js';
-export { dataLayout } from './embedded-backend.js';
 export type {
   OpenOptions, ConnectOptions, WriteOptions, WriteTableOptions, WriteResult, QueryOptions, DiffVersionsOptions, VersionDiff,
   CreateBranchOptions, MergeBranchOptions, TransactionOptions, TransactionResult, SubscribeOptions, LogOptions, TagOptions, Rows,

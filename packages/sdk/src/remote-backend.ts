@@ -5,7 +5,7 @@ import type { Backend } from './backend.js';
 import { arrowFromRows } from './arrow-from-rows.js';
 import type { EngineQueryOptions, QueryColumn, QueryResult, QueryTableRead } from './query-result.js';
 import { remoteCall } from './remote-errors.js';
-import { RemoteTxnClient } from './remote-txn-client.js';
+import { TypedRemoteTxnClient } from './remote-txn-client.js';
 
 interface SqlReply {
   columns: QueryColumn[];
@@ -17,14 +17,14 @@ interface SqlReply {
 export class RemoteBackend implements Backend {
   readonly mode = 'remote' as const;
   readonly catalog: CatalogApi;
-  readonly txn: RemoteTxnClient;
+  readonly txn: TypedRemoteTxnClient;
   private readonly http: HttpClient;
   private readonly changes: RemoteChangeSubscriber;
 
   constructor(options: HttpClientOptions) {
     this.http = new HttpClient(options);
     this.catalog = new RemoteCatalog(options);
-    this.txn = new RemoteTxnClient(options);
+    this.txn = new TypedRemoteTxnClient(options);
     this.changes = new RemoteChangeSubscriber({ baseUrl: options.baseUrl, ...(options.token ? { token: options.token } : {}) });
   }
 

@@ -1,0 +1,46 @@
+import { InvalidArgumentError } from '@armillaria/core';
+import { tableToIPC } from 'apache-arrow';
+import type { QueryResult } from '@armillaria/sdk';
+
+export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'arrow'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export function outputFormat(value: string): OutputFormat {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, not ${JSON.stringify(value)}`, { details: { field: 'format' } });
+  }
+  return value as OutputFormat;
+}
+
+/** Renders a query result: an aligned text table, JSON rows, CSV, or an Arrow IPC stream (bytes). */
+export function renderResult(result: QueryResult, format: OutputFormat): string | Uint8Array {
+  const names = result.columns.map((c) => c.name);
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(result.rows)}\n`;
+    case 'csv':
+      return [names.map(csvCell).join(','), ...result.rows.map((r) => names.map((n) => csvCell(r[n])).join(','))].join('\n') + '\n';
+    case 'arrow':
+      return tableToIPC(result.toArrow(), 'stream');
+    default:
+      return textTable(names, result.rows.map((r) => names.map((n) => r[n]))) + `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
+  }
+}
+
+export function textTable(header: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
+  const cells = rows.map((r) => r.map(show));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(line)].join('\n') + '\n';
+}
+
+function show(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -1,0 +1,277 @@
+import { mkdir } from 'node:fs/promises';
+import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { InvalidArgumentError } from '@armillaria/core';
+import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
+import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
+import { importFile } from './import-file.js';
+import { outputFormat, renderResult, textTable } from './output.js';
+import { serve } from './serve.js';
+
+/** Where commands write: stdout for results, stderr for progress and errors (tests pass their own). */
+export interface Io {
+  out(text: string | Uint8Array): void;
+  err(text: string): void;
+}
+
+const stdio: Io = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new CommanderArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const short = (hash: string): string => hash.slice(0, 12);
+
+/** `--from` of `tail`: latest | earliest | version:N | commit:<hash> | an ISO time. */
+function parseFrom(value: string): SubscribeFrom {
+  if (value === 'latest' || value === 'earliest') return value;
+  if (value.startsWith('version:')) return { version: int(value.slice(8)) };
+  if (value.startsWith('commit:')) return { commit: value.slice(7) };
+  if (!Number.isNaN(Date.parse(value))) return { time: value };
+  throw new CommanderArgumentError('expected latest, earliest, version:N, commit:<hash> or an ISO time');
+}
+
+/** The `armillaria` command. `io` lets tests capture output; `main.ts` uses the real streams. */
+export function buildProgram(io: Io = stdio): Command {
+  const program = new Command('armillaria')
+    .description('Versioned, transactional, streaming tables: embedded (--data) or remote (--url / ARMILLARIA_URL)')
+    .option('--data <dir>', 'embedded data directory (default ARMILLARIA_DATA_DIR or ./.armillaria)')
+    .option('--url <url>', 'gateway URL for remote mode (default ARMILLARIA_URL)')
+    .option('--token <token>', 'API token for remote mode (default ARMILLARIA_TOKEN)')
+    .option('--repo <name>', 'repository (default ARMILLARIA_REPO or "default")')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+
+  /** Runs `fn` with the SDK opened on the target, then closes it. */
+  const withArm = (cmd: Command, extra: Partial<GlobalOptions> = {}) => async <T>(fn: (arm: Armillaria) => Promise<T>): Promise<T> => {
+    const { arm } = await openTarget({ ...(cmd.optsWithGlobals() as GlobalOptions), ...extra });
+    try {
+      return await fn(arm);
+    } finally {
+      await arm.close();
+    }
+  };
+
+  program.command('init')
+    .description('create the data directory (embedded) and the repository')
+    .action(async (_o, cmd: Command) => {
+      const t = targetOf(cmd.optsWithGlobals() as GlobalOptions);
+      if (t.kind === 'embedded') await mkdir(t.location, { recursive: true });
+      await withArm(cmd)(async (arm) => io.out(`initialised repo ${arm.repo} (${arm.mode}: ${t.location}), branch ${arm.branch}\n`));
+    });
+
+  program.command('serve')
+    .description('run the gateway with every service in this process (embedded data directory)')
+    .option('--host <host>', 'listen address (default ARMILLARIA_HOST or 127.0.0.1)')
+    .option('--port <port>', 'listen port (default ARMILLARIA_PORT or 8080; 0 picks a free one)', int)
+    .action(async (o: { host?: string; port?: number }, cmd: Command) => {
+      const t = targetOf(cmd.optsWithGlobals() as GlobalOptions);
+      if (t.kind === 'remote') throw new InvalidArgumentError('serve runs the embedded services: give --data, not --url', { details: { field: 'url' } });
+      await serve({ dataDir: t.location, ...(o.host ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}), log: io.err });
+    });
+
+  program.command('import')
+    .description('import a CSV, Parquet or JSON-lines file into a table, as one commit')
+    .argument('<file>', 'file to read (.csv, .parquet, .jsonl/.ndjson)')
+    .requiredOption('--table <name>', 'table to create or append to')
+    .option('--key <columns>', 'primary key column(s), comma-separated (used when the table is created)', list)
+    .option('--format <format>', 'csv | parquet | jsonl (default: from the extension)')
+    .option('--replace', 'overwrite the table instead of appending')
+    .option('--branch <branch>', 'branch to write (default: checked out)')
+    .option('--batch-rows <n>', 'rows per staged batch (default 100000)', int)
+    .option('--no-progress', 'no progress bar')
+    .action(async (file: string, o: { table: string; key?: string[]; format?: string; replace?: boolean; branch?: string; batchRows?: number; progress: boolean }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const r = await importFile(arm, file, {
+          table: o.table, ...(o.key ? { key: o.key } : {}), ...(o.format ? { format: o.format } : {}), ...(o.replace ? { replace: true } : {}),
+          ...(o.batchRows ? { batchRows: o.batchRows } : {}), progress: o.progress,
+        });
+        io.out(r.commit ? `imported ${r.rows} rows into ${r.table} (commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n` : `nothing to import: ${file} has no rows\n`);
+      });
+    });
+
+  program.command('sql')
+    .description('run a read-only SQL query (DuckDB dialect) over the tables of a branch, moment or ref')
+    .argument('<query>', 'the SQL statement')
+    .option('--branch <branch>', 'branch to read (default: checked out)')
+    .option('--as-of <when>', 'ISO time, commit hash or tag')
+    .option('--version <table=n...>', 'pin tables to versions, e.g. --version users=1')
+    .option('--format <format>', 'table | json | csv | arrow', 'table')
+    .action(async (sql: string, o: { branch?: string; asOf?: string; version?: string[]; format: string }, cmd: Command) => {
+      const format = outputFormat(o.format);
+      const versions: Record<string, number> = {};
+      for (const v of o.version ?? []) {
+        const [t, n] = v.split('=');
+        if (!t || n === undefined) throw new InvalidArgumentError(`--version takes table=n, not ${JSON.stringify(v)}`, { details: { field: 'version' } });
+        versions[t] = int(n);
+      }
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.query(sql, { ...(o.branch ? { branch: o.branch } : {}), ...(o.asOf ? { asOf: o.asOf } : {}), ...(o.version ? { versions } : {}) });
+        io.out(renderResult(r, format));
+      });
+    });
+
+  const branch = program.command('branch').description('create, list or delete branches');
+  branch.command('create')
+    .argument('<name>')
+    .option('--from <ref>', 'branch, tag or commit to start from (default: checked out)')
+    .description('create a branch (one ref; no data copied)')
+    .action(async (name: string, o: { from?: string }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const b = await arm.createBranch(name, o.from ? { from: o.from } : {});
+        io.out(`created branch ${b.name} at ${short(b.commit)}\n`);
+      });
+    });
+  branch.command('list')
+    .description('list branches (* marks the checked-out one)')
+    .action(async (_o, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        for (const b of await arm.listBranches()) io.out(`${b.name === arm.branch ? '*' : ' '} ${b.name} ${short(b.commit)}\n`);
+      });
+    });
+  branch.command('delete')
+    .argument('<name>')
+    .description('delete a branch (not the default one)')
+    .action(async (name: string, _o, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        await arm.deleteBranch(name);
+        io.out(`deleted branch ${name}\n`);
+      });
+    });
+
+  program.command('checkout')
+    .argument('<branch>')
+    .description('make <branch> the default of later commands')
+    .action(async (name: string, _o, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        arm.checkout(name);
+        // Fails with BRANCH_NOT_FOUND before anything is saved.
+        await arm.log({ limit: 1 });
+        await saveCheckout(targetOf(cmd.optsWithGlobals() as GlobalOptions), name);
+        io.out(`on branch ${name}\n`);
+      });
+    });
+
+  program.command('log')
+    .description('commits, newest first')
+    .option('--table <table>', 'only commits that changed this table (with its version)')
+    .option('--branch <branch>', 'branch (default: checked out)')
+    .option('--limit <n>', 'at most n commits', int, 20)
+    .option('--json', 'JSON output')
+    .action(async (o: { table?: string; branch?: string; limit: number; json?: boolean }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const entries = await arm.log({ ...(o.table ? { table: o.table } : {}), ...(o.branch ? { branch: o.branch } : {}), limit: o.limit });
+        if (o.json) return io.out(`${JSON.stringify(entries)}\n`);
+        for (const e of entries) {
+          const v = e.tableVersion !== undefined ? ` [${o.table} v${e.tableVersion}]` : '';
+          io.out(`${short(e.hash)} ${new Date(e.time).toISOString()} ${e.author}${v} ${e.message}\n`);
+        }
+      });
+    });
+
+  program.command('diff')
+    .description('changes between two refs, or (with --table and two numbers) two versions of a table')
+    .argument('<from>', 'ref or version')
+    .argument('[to]', 'ref or version (default: checked-out branch)')
+    .option('--table <table>', 'only this table')
+    .option('--rows', 'row-level differences')
+    .option('--key <columns>', 'match rows by these columns (versions only)', list)
+    .action(async (from: string, to: string | undefined, o: { table?: string; rows?: boolean; key?: string[] }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        if (o.table && /^\d+$/.test(from) && to !== undefined && /^\d+$/.test(to)) {
+          const d = await arm.diffVersions(o.table, Number(from), Number(to), o.key ? { keyColumns: o.key } : {});
+          io.out(`${JSON.stringify({ table: d.table, from: d.from, to: d.to, keyColumns: d.keyColumns, added: d.added, removed: d.removed, changed: d.changed }, null, 2)}\n`);
+          return;
+        }
+        const d = await arm.diff(from, to ?? arm.branch, { ...(o.table ? { table: o.table } : {}), ...(o.rows ? { rows: true } : {}) });
+        if (o.rows) return io.out(`${JSON.stringify(d, null, 2)}\n`);
+        io.out(textTable(['table', 'status', 'from', 'to', '+chunks', '-chunks'], d.tables.map((t) => [
+          t.table, t.status, t.from ? `v${t.from.version}` : '', t.to ? `v${t.to.version}` : '', t.chunks.added.length, t.chunks.removed.length,
+        ])));
+      });
+    });
+
+  program.command('merge')
+    .argument('<source>', 'branch (or ref) to merge')
+    .option('--into <branch>', 'target branch (default: the repo default branch)')
+    .option('--strategy <strategy>', 'fail | ours | theirs', 'fail')
+    .option('-m, --message <message>', 'commit message')
+    .description('three-way merge; conflicts fail with MERGE_CONFLICT unless a strategy resolves them')
+    .action(async (source: string, o: { into?: string; strategy: string; message?: string }, cmd: Command) => {
+      if (!['fail', 'ours', 'theirs'].includes(o.strategy)) throw new InvalidArgumentError(`--strategy must be fail, ours or theirs`, { details: { field: 'strategy' } });
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) });
+        io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${r.resolved.length} conflicts resolved by ${o.strategy})` : ''}\n`);
+      });
+    });
+
+  program.command('tag')
+    .argument('[name]', 'tag to create (omitted: list tags)')
+    .option('--ref <ref>', 'what to tag (default: head of the checked-out branch)')
+    .option('--delete', 'delete the tag')
+    .description('create, list or delete tags')
+    .action(async (name: string | undefined, o: { ref?: string; delete?: boolean }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        if (!name) {
+          for (const t of await arm.listTags()) io.out(`${t.name} ${short(t.commit)}\n`);
+        } else if (o.delete) {
+          await arm.deleteTag(name);
+          io.out(`deleted tag ${name}\n`);
+        } else {
+          const t = await arm.tag(name, o.ref ? { ref: o.ref } : {});
+          io.out(`tagged ${short(t.commit)} as ${t.name}\n`);
+        }
+      });
+    });
+
+  program.command('tail')
+    .argument('<table>')
+    .option('--from <start>', 'latest | earliest | version:N | commit:<hash> | ISO time', parseFrom, 'latest' as SubscribeFrom)
+    .option('--branch <branch>', 'branch (default: checked out)')
+    .option('--rows', 'include row-level changes')
+    .option('--limit <n>', 'stop after n events', int)
+    .description('follow the changes of a table (JSON lines) until interrupted')
+    .action(async (table: string, o: { from: SubscribeFrom; branch?: string; rows?: boolean; limit?: number }, cmd: Command) => {
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await withArm(cmd)(async (arm) => {
+          let n = 0;
+          if (o.limit === 0) return;
+          for await (const ev of arm.subscribe(table, { from: o.from, ...(o.branch ? { branch: o.branch } : {}), ...(o.rows ? { rows: true } : {}), signal: stop.signal })) {
+            io.out(`${JSON.stringify(ev)}\n`);
+            if (o.limit !== undefined && ++n >= o.limit) break;
+          }
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program.command('status')
+    .description('mode, repo, checked-out branch, head commit and tables')
+    .action(async (_o, cmd: Command) => {
+      const t = targetOf(cmd.optsWithGlobals() as GlobalOptions);
+      await withArm(cmd)(async (arm) => {
+        const [head] = await arm.log({ limit: 1 });
+        io.out(`${arm.mode} ${t.location}\nrepo ${arm.repo}, on branch ${arm.branch}${head ? ` at ${short(head.hash)} "${head.message}"` : ''}\n`);
+        const tables = await arm.listTables();
+        if (tables.length === 0) return io.out('no tables\n');
+        const described = await Promise.all(tables.map((x) => arm.describeTable(x.table)));
+        io.out(textTable(['table', 'version', 'rows', 'key'], described.map((d) => [d.table, d.version, d.rows, d.primaryKey?.join(',') ?? ''])));
+      });
+    });
+
+  return program;
+}
