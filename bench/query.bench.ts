@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     console.log(`loaded ${ROWS.toLocaleString()} rows in ${(load.ms / 1000).toFixed(1)} s: version ${tv.version}, ${(await format.chunks(tv.manifest)).length} chunks`);
 
     const engine = await QueryEngine.open({ catalog, format, chunks, cacheDir: join(dir, 'cache'), limits: { timeoutMs: 600_000 } });
+    // The same engine with per-version compaction on (a separate cache directory: it fetches its own chunks).
+    const compacting = await QueryEngine.open({ catalog, format, chunks, cacheDir: join(dir, 'cache-compacting'), limits: { timeoutMs: 600_000 }, compaction: { minChunks: 32 } });
 
     // The same rows as one plain Parquet file, written by DuckDB from the cached chunks (after a first query fetched them).
     await engine.query('bench', 'SELECT count(*) FROM sales');
@@ -76,6 +78,9 @@ async function main(): Promise<void> {
     const rows: Array<Array<string | number>> = [];
     for (const q of queries) {
       const viaEngine = async () => engine.query('bench', q.sql);
+      const viaCompacting = async () => compacting.query('bench', q.sql);
+      await viaCompacting();
+      await compacting.idle();
       const viaPlain = async () => (await plain.runAndReadAll(q.sql)).getRowObjectsJson();
       const first = await viaEngine();
       const expected = JSON.stringify((await viaPlain()).map((r) => Object.values(r).map(String)));
@@ -83,17 +88,20 @@ async function main(): Promise<void> {
       if (expected !== got) throw new Error(`${q.name}: results differ\n engine ${got}\n plain  ${expected}`);
       const engineMs = await bestOf(RUNS, viaEngine);
       const plainMs = await bestOf(RUNS, viaPlain);
+      const compactingMs = await bestOf(RUNS, viaCompacting);
+      const compactedRead = (await viaCompacting()).tables[0]!.compacted;
       const chunkFilesMs = await bestOf(RUNS, async () => (await plain.runAndReadAll(q.sql.replace('FROM sales', 'FROM sales_chunks'))).getRowObjectsJson());
       const t = first.tables[0]!;
       const phases = (await viaEngine()).timings;
       console.log(`${q.name}: engine phases (ms) ${Object.entries(phases).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v.toFixed(1)}`).join(', ')}`);
-      rows.push([q.name, engineMs, plainMs, chunkFilesMs, `${(engineMs / plainMs).toFixed(2)}x`, `${t.chunksRead}/${t.chunks} (${((100 * t.chunksRead) / t.chunks).toFixed(1)}%)`]);
+      rows.push([q.name, engineMs, compactingMs, plainMs, chunkFilesMs, `${(engineMs / plainMs).toFixed(2)}x / ${(compactingMs / plainMs).toFixed(2)}x${compactedRead ? '' : ' (pruned: chunk files)'}`, `${t.chunksRead}/${t.chunks} (${((100 * t.chunksRead) / t.chunks).toFixed(1)}%)`]);
     }
-    printTable(`query engine vs DuckDB on one plain Parquet file, ${ROWS.toLocaleString()} rows, warm, best of ${RUNS} (ms)`, ['query', 'engine', 'plain DuckDB', 'DuckDB on the chunk files', 'ratio (goal <= 1.1x)', 'chunks read (goal < 10% for 1%)'], rows);
+    printTable(`query engine vs DuckDB on one plain Parquet file, ${ROWS.toLocaleString()} rows, warm, best of ${RUNS} (ms)`, ['query', 'engine', 'engine + compaction', 'plain DuckDB', 'DuckDB on the chunk files', 'ratio engine / + compaction (goal <= 1.1x)', 'chunks read (goal < 10% for 1%)'], rows);
 
     plain.closeSync();
     plainDb.closeSync();
     await engine.close();
+    await compacting.close();
     await catalog.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ export type { QueryEngineOptions, QueryOptions, QueryLimits } from './query-engi
 export type { QueryResult, QueryTimings, ResultColumn, JsonRow, TableRead } from './results.js';
 export { QueryRefusedError, QueryTimeoutError, LimitExceededError } from './errors.js';
 export { ChunkCache } from './chunk-cache.js';
+export type { CompactionOptions } from './compactor.js';
 export type { ChunkCacheOptions, FetchResult } from './chunk-cache.js';
 export { jsonValue } from './json-values.js';
 // The gateway app (routes of every service behind tokens and protected branches, plus SQL and docs).

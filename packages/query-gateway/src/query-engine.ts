@@ -3,6 +3,7 @@ import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, type AsOf, type CatalogApi, type TableFormat, type TableVersion } from '@armillaria/catalog';
 import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
 import { ChunkCache } from './chunk-cache.js';
+import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
 import { pruneChunks } from './prune.js';
@@ -31,6 +32,8 @@ export interface QueryEngineOptions {
   limits?: Partial<QueryLimits>;
   threads?: number;
   memoryLimit?: string;
+  /** Off by default: see `Compactor`. */
+  compaction?: CompactionOptions;
 }
 
 export interface QueryOptions {
@@ -58,12 +61,14 @@ const ANALYSIS_CACHE_SIZE = 512;
  */
 export class QueryEngine {
   readonly cache: ChunkCache;
+  private readonly compactor: Compactor | undefined;
   readonly limits: QueryLimits;
   private closed = false;
   private readonly analyses = new Map<string, SqlAnalysis>();
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
     this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir });
+    this.compactor = opts.compaction ? new Compactor(db, this.cache.dir, opts.compaction) : undefined;
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`limits.${k} must be a positive number`, { details: { [k]: v } });
@@ -134,9 +139,15 @@ export class QueryEngine {
     return analysis;
   }
 
+  /** Resolves once background work (compactions) is done. */
+  async idle(): Promise<void> {
+    await this.compactor?.idle();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.compactor?.idle();
     this.db.closeSync();
   }
 
@@ -189,9 +200,12 @@ export class QueryEngine {
       lap('resolveMs');
       const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal });
       lap('fetchMs');
-      await conn.run(viewSql(name, manifest.schema.fields, paths));
+      const compacted = this.compactor && kept.length === all.length
+        ? await this.compactor.lookup(tv.manifest, manifest.schema.fields.map((f) => f.name), paths)
+        : undefined;
+      await conn.run(viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths));
       lap('viewMs');
-      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched });
+      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
     return reads;
   }

@@ -26,6 +26,8 @@ export interface TableRead {
   chunksRead: number;
   /** Of those, fetched from the chunk store now (the rest came from the local cache). */
   chunksFetched: number;
+  /** Read from the version's compacted file (engine option `compaction`) instead of the chunk files. */
+  compacted: boolean;
 }
 
 /** Where a query's time went (ms): parsing and checks, catalog lookups + pruning, chunk fetching, view creation, execution + conversion. */

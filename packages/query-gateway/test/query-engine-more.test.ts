@@ -57,6 +57,31 @@ describe('QueryEngine: model checks, concurrency, deadlines', () => {
     for (const [version, v] of results) expect(v).toBe(version - 1);
   });
 
+  it('optional compaction: later full scans read one compacted file per version, with the same answers', async () => {
+    const engine = await QueryEngine.open({ catalog: env.catalog, format: env.format, chunks: env.chunks, cacheDir: join(env.dir, 'compact-cache'), threads: 1, compaction: { minChunks: 4 } });
+    try {
+      const sql = 'SELECT count(*) AS n, sum(id) AS s, count(price) AS p, min(tag) AS t FROM items';
+      const first = await engine.query('m', sql);
+      expect(first.tables[0]!.compacted).toBe(false);
+      await engine.idle();
+      const second = await engine.query('m', sql);
+      expect(second.tables[0]!.compacted).toBe(true);
+      expect(second.rows).toEqual(first.rows);
+      expect(second.rows[0]).toMatchObject({ n: N, s: model.reduce((x, m) => x + m.id, 0) });
+      const pruned = await engine.query('m', 'SELECT count(*) AS n FROM items WHERE id < -1990');
+      expect(pruned.tables[0]!.compacted).toBe(false);
+      expect(pruned.rows).toEqual([{ n: 10 }]);
+      // Another version gets its own file; the old one stays valid for the old version.
+      await env.catalog.upsert('m', 'items', [{ id: 5000n, price: 1, tag: 'new' }]);
+      await engine.query('m', sql);
+      await engine.idle();
+      expect((await engine.query('m', sql)).rows[0]).toMatchObject({ n: N + 1 });
+      expect((await engine.query('m', sql, { versions: { items: 1 } })).rows).toEqual(first.rows);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('the time limit covers fetching chunks: a stalled chunk store gives QUERY_TIMEOUT', async () => {
     const stalled: ChunkStore = Object.create(env.chunks) as ChunkStore;
     stalled.get = (_hash: Hash, opts?: { signal?: AbortSignal }) => new Promise<Uint8Array>((_resolve, reject) => {
