@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_POINTS, type FaultPoint } from '../src/index.js';
 import { RecordingChangeBus } from './helpers/recording-change-bus.js';
 import { runWorker } from './helpers/spawn-worker.js';
-import { openStack } from './helpers/stack.js';
+import { openStack, type StackOptions } from './helpers/stack.js';
 import { plain, seedRepo } from './helpers/tables.js';
 
 /**
@@ -23,35 +24,39 @@ const EXPECTED: Record<FaultPoint, 'visible' | 'absent'> = {
   'after-publish': 'visible',
 };
 
-let dir: string;
-let busFile: string;
-let n = 0;
+const distributedReady = Boolean(process.env.ARMILLARIA_S3_ENDPOINT && process.env.ARMILLARIA_REDIS_URL);
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'armillaria-crash-'));
-  busFile = join(dir, 'bus.jsonl');
-  const stack = await openStack({ dir, recoveryIntervalMs: 0 });
-  await seedRepo(stack.catalog, 'crash');
-  await stack.close();
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+for (const mode of ['embedded', 'distributed'] as const) describe.skipIf(mode === 'distributed' && !distributedReady)(`crash test (${mode})`, () => {
+  let dir: string;
+  let busFile: string;
+  let n = 0;
+  const prefix = `crash-${randomUUID()}`;
+  const open = (extra: Partial<StackOptions> = {}) => openStack({ dir, mode, prefix, recoveryIntervalMs: 0, ...extra });
 
-describe('crash test', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'armillaria-crash-'));
+    busFile = join(dir, 'bus.jsonl');
+    const stack = await open();
+    await seedRepo(stack.catalog, 'crash');
+    await stack.close();
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
   for (const fault of FAULT_POINTS) {
     it(`SIGKILL ${fault} (${ITERATIONS} iterations): after recovery the transaction is ${EXPECTED[fault]}`, async () => {
       for (let i = 0; i < ITERATIONS; i++) {
         const k = n++;
         const idFile = join(dir, `txn-${k}`);
-        const exit = await runWorker(['crash', dir, String(k), busFile, idFile], { ARMILLARIA_FAULT: fault });
+        const exit = await runWorker(['crash', dir, mode, prefix, String(k), busFile, idFile], { ARMILLARIA_FAULT: fault });
         expect(exit.signal, exit.stderr.slice(-2000)).toBe('SIGKILL');
         expect(existsSync(idFile)).toBe(true);
         const txnId = readFileSync(idFile, 'utf8');
 
         // Restart: a new coordinator on the same directory recovers (the dead process's record is stale at once).
         const bus = new RecordingChangeBus(busFile);
-        const stack = await openStack({ dir, bus, recoveryIntervalMs: 0, staleAfterMs: 0 });
+        const stack = await open({ bus, staleAfterMs: 0 });
         try {
           const report = await stack.coordinator.start();
           expect(report.errors).toEqual([]);
@@ -85,7 +90,7 @@ describe('crash test', () => {
         }
       }
       // The branch stays usable: a normal transaction commits after the crashes.
-      const stack = await openStack({ dir, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0 });
+      const stack = await open({ bus: new RecordingChangeBus(busFile) });
       try {
         const t = await stack.coordinator.begin({ repo: 'crash' });
         await stack.coordinator.append(t.id, 'events', [{ msg: `after-${fault}` }]);

@@ -1,6 +1,6 @@
 // A coordinator in its own process, for the bank and crash tests (and nothing else).
 // Usage: txn-worker.ts bank <dir> <mode> <prefix> <client> <iterations> <seed> <accounts> <busFile>
-//        txn-worker.ts crash <dir> <n> <busFile> <idFile>      (env ARMILLARIA_FAULT picks where it dies)
+//        txn-worker.ts crash <dir> <mode> <prefix> <n> <busFile> <idFile>   (env ARMILLARIA_FAULT picks where it dies)
 import { writeFileSync } from 'node:fs';
 import { isArmillariaError, ErrorCode } from '@armillaria/core';
 import { RecordingChangeBus } from '../helpers/recording-change-bus.js';
@@ -61,8 +61,8 @@ if (cmd === 'bank') {
   // Exit even if a client library keeps a socket open: the result is printed (pipes are synchronous on Linux).
   process.exit(0);
 } else if (cmd === 'crash') {
-  const [n, busFile, idFile] = rest as [string, string, string];
-  const stack = await openStack({ dir: dir as string, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0, staleAfterMs: 0 });
+  const [mode, prefix, n, busFile, idFile] = rest as [string, string, string, string, string];
+  const stack = await openStack({ dir: dir as string, mode: mode as 'embedded' | 'distributed', prefix, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0, staleAfterMs: 0 });
   const c = stack.coordinator;
   const t = await c.begin({ repo: 'crash' });
   writeFileSync(idFile, t.id);
