@@ -15,6 +15,8 @@ export interface GatewayConfig {
   serviceToken?: string;
   limits: Partial<QueryLimits>;
   cacheDir?: string;
+  /** Per-version compaction of tables with at least this many chunks; absent: off. */
+  compactMinChunks?: number;
 }
 
 export const gatewayConfigKeys = [
@@ -28,6 +30,7 @@ export const gatewayConfigKeys = [
   ['ARMILLARIA_QUERY_MAX_ROWS', 'most rows per result (default 1000000)'],
   ['ARMILLARIA_QUERY_MAX_BYTES', 'most bytes per result, as JSON (default 268435456)'],
   ['ARMILLARIA_QUERY_CACHE_DIR', 'chunk cache directory (default <dataDir>/query-cache)'],
+  ['ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', 'compact table versions of at least this many chunks into one cached file for full scans (unset: off)'],
 ] as const;
 
 function json(env: Record<string, string | undefined>, key: string): unknown {
@@ -69,6 +72,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   if (t !== undefined) limits.timeoutMs = t;
   if (r !== undefined) limits.maxRows = r;
   if (b !== undefined) limits.maxBytes = b;
+  const compactMinChunks = positive(env, 'ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS');
   return {
     ...(tokens !== undefined ? { tokens: tokens as ApiToken[] } : {}),
     protectedBranches,
@@ -76,5 +80,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     ...(env.ARMILLARIA_SERVICE_TOKEN ? { serviceToken: env.ARMILLARIA_SERVICE_TOKEN } : {}),
     limits,
     ...(env.ARMILLARIA_QUERY_CACHE_DIR ? { cacheDir: env.ARMILLARIA_QUERY_CACHE_DIR } : {}),
+    ...(compactMinChunks !== undefined ? { compactMinChunks } : {}),
   };
 }

@@ -59,7 +59,10 @@ export async function openGatewayDeps(config: ArmillariaConfig, gw: GatewayConfi
       },
     };
   }
-  const engine = await QueryEngine.open({ ...engineParts, cacheDir, limits: gw.limits });
+  const engine = await QueryEngine.open({
+    ...engineParts, cacheDir, limits: gw.limits,
+    ...(gw.compactMinChunks !== undefined ? { compaction: { minChunks: gw.compactMinChunks } } : {}),
+  });
   closers.push(() => engine.close());
   return {
     deps: {
