@@ -217,7 +217,7 @@ export class QueryEngine {
       throw new QueryRefusedError(`only read queries are allowed; this is a ${StatementType[prepared.statementType]} statement`, { statementType: StatementType[prepared.statementType] });
     }
     const result = await prepared.stream();
-    const meta = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString(), typeId: result.columnTypeId(i) }));
+    const meta = result.deduplicatedColumnNames().map((name, i) => ({ name, type: result.columnType(i).toString(), typeId: result.columnTypeId(i) }));
     const builder = new ResultBuilder(meta);
     for (;;) {
       const chunk = await result.fetchChunk();

@@ -128,6 +128,13 @@ describe('QueryEngine over an embedded catalog', () => {
     expect(r.rows[0]).toEqual({ id: 1, name: 'user-00001', f: 1, d: '2024-02-29', b: false });
   });
 
+  it('duplicate column names stay apart (deduplicated like DuckDB does)', async () => {
+    const r = await env.engine.query('shop', 'SELECT 1 AS a, 2 AS a');
+    expect(r.columns.map((c) => c.name)).toEqual(['a', 'a:1']);
+    expect(r.rows).toEqual([{ a: 1, 'a:1': 2 }]);
+    expect(r.toArrow().numCols).toBe(2);
+  });
+
   it('bad input gets typed errors', async () => {
     expect((await errorOf(env.engine.query('shop', 'SELEC 1'))).code).toBe('INVALID_ARGUMENT');
     expect((await errorOf(env.engine.query('shop', ''))).code).toBe('INVALID_ARGUMENT');
