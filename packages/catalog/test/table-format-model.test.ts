@@ -1,6 +1,7 @@
 // Seeded random workloads checked against a plain model (a Map of key -> row, or an array of rows).
 import { describe, expect, it } from 'vitest';
 import { Int32, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { ParquetTableFormat } from '../src/index.js';
 import type { RowDiff } from '../src/index.js';
 import { customer, customersTable, keysTable, makeFormat, plain, rng, rowsOf, type Customer } from './table-format-helpers.js';
 
@@ -177,7 +178,7 @@ describe('chunk reuse and manifest paging', () => {
   });
 
   it('pages large manifests; a small change rewrites O(1) pages and diffs skip equal pages', async () => {
-    const { format } = await makeFormat({ targetChunkRows: 16 });
+    const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 16 });
     const rows = Array.from({ length: 8000 }, (_, i) => customer(BigInt(i)));
     const w = await format.write(customersTable(rows), { primaryKey: ['id'] });
     const m = await format.readManifest(w.manifest);
@@ -194,6 +195,15 @@ describe('chunk reuse and manifest paging', () => {
     expect(u.chunksWritten).toBeLessThanOrEqual(2);
     const d = await format.diffChunks(w.manifest, u.manifest);
     expect(d.added.length).toBe(u.chunksWritten);
+    // A fresh reader (no cache) fetches the two manifests and only the pages that differ.
+    let gets = 0;
+    const counting = new Proxy(chunks, {
+      get: (target, prop, recv) => (prop === 'get' ? (h: string) => (gets++, target.get(h)) : Reflect.get(target, prop, recv)),
+    });
+    const cold = new ParquetTableFormat({ chunks: counting, hasher });
+    expect((await cold.diffChunks(w.manifest, u.manifest)).added.map((c) => c.hash)).toEqual(d.added.map((c) => c.hash));
+    expect(gets).toBeLessThanOrEqual(2 + 2 * newPages.length);
+    expect(gets).toBeLessThan(m.pages!.length);
     const rd = await format.diffRows(w.manifest, u.manifest);
     expect(rd.changed.map((c) => c.key)).toEqual([[4321n]]);
     expect(rd.changed[0]!.after).toEqual(plain(customer(4321n, 1)));
