@@ -1,0 +1,147 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { spawnNode, tempDir, type NodeProcess, type TempDir } from '@armillaria/testkit';
+import { tableFromIPC } from 'apache-arrow';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `armillaria` command as a real child process. */
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const p = spawnNode(main, { args, env: { ARMILLARIA_URL: undefined, ARMILLARIA_DATA_DIR: undefined, ...env } });
+  const exit = await p.exited;
+  return { code: exit.code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+async function ok(args: string[], env?: Record<string, string | undefined>): Promise<string> {
+  const r = await cli(args, env);
+  expect(r.code, `armillaria ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+describe('armillaria CLI (child processes, embedded data dir)', () => {
+  let dir: TempDir;
+  let data: string[];
+  beforeAll(async () => {
+    dir = tempDir('cli');
+    data = ['--data', join(dir.path, 'data')];
+    await writeFile(join(dir.path, 'users.csv'), 'id,name,score\n1,ada,90\n2,bob,70\n3,cy,50\n');
+    await writeFile(join(dir.path, 'events.jsonl'), '{"user":1,"kind":"login"}\n{"user":2,"kind":"logout"}\n');
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    const path = join(dir.path, 'big.parquet').replace(/'/g, "''");
+    await conn.run(`COPY (SELECT i AS id, i % 7 AS bucket FROM range(250000) t(i)) TO '${path}' (FORMAT parquet)`);
+    conn.closeSync();
+    db.closeSync();
+  });
+  afterAll(() => dir?.cleanup());
+
+  it('init, import csv/jsonl/parquet, sql in every format', async () => {
+    expect(await ok([...data, 'init'])).toContain('initialised repo default');
+    expect(await ok([...data, 'import', join(dir.path, 'users.csv'), '--table', 'users', '--key', 'id'])).toMatch(/imported 3 rows into users/);
+    expect(await ok([...data, 'import', join(dir.path, 'events.jsonl'), '--table', 'events'])).toMatch(/imported 2 rows into events/);
+    const big = await cli([...data, 'import', join(dir.path, 'big.parquet'), '--table', 'big', '--key', 'id', '--batch-rows', '50000']);
+    expect(big.code, big.stderr).toBe(0);
+    expect(big.stdout).toMatch(/imported 250000 rows into big \(commit [0-9a-f]{12}, \d+ rows\/s\)/);
+    expect(big.stderr).toMatch(/250,000\/250,000 rows \d[\d,]* rows\/s/);
+
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT AVG(score) AS avg, COUNT(*) AS n FROM users', '--format', 'json']))).toEqual([{ avg: 70, n: 3 }]);
+    expect(await ok([...data, 'sql', 'SELECT id, name FROM users ORDER BY id', '--format', 'csv'])).toBe('id,name\n1,ada\n2,bob\n3,cy\n');
+    const table = await ok([...data, 'sql', 'SELECT kind FROM events ORDER BY user']);
+    expect(table).toContain('login');
+    expect(table).toContain('(2 rows)');
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n, SUM(bucket) AS s FROM big', '--format', 'json']))).toEqual([{ n: 250000, s: 749995 }]);
+    const arrow = spawnNode(main, { args: [...data, 'sql', 'SELECT id FROM users ORDER BY id', '--format', 'arrow'] });
+    const chunks: Buffer[] = [];
+    arrow.child.stdout?.removeAllListeners('data');
+    arrow.child.stdout?.setEncoding('binary' as BufferEncoding);
+    arrow.child.stdout?.on('data', (d: string) => chunks.push(Buffer.from(d, 'binary')));
+    expect((await arrow.exited).code).toBe(0);
+    const t = tableFromIPC(Buffer.concat(chunks));
+    expect(t.numRows).toBe(3);
+  });
+
+  it('branch, checkout, write on the branch, merge, log, tag, diff, status', async () => {
+    expect(await ok([...data, 'tag', 'v1'])).toMatch(/tagged [0-9a-f]{12} as v1/);
+    expect(await ok([...data, 'branch', 'create', 'exp'])).toMatch(/created branch exp/);
+    expect(await ok([...data, 'checkout', 'exp'])).toContain('on branch exp');
+    await writeFile(join(dir.path, 'more.csv'), 'id,name,score\n4,dee,100\n');
+    expect(await ok([...data, 'import', join(dir.path, 'more.csv'), '--table', 'users'])).toMatch(/imported 1 rows/);
+    expect(await ok([...data, 'branch', 'list'])).toMatch(/\* exp [0-9a-f]{12}\n {2}main/);
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--branch', 'main', '--format', 'json']))).toEqual([{ n: 3 }]);
+    expect(await ok([...data, 'merge', 'exp', '--into', 'main'])).toMatch(/^(fast-forward|merge): exp into main/);
+    expect(await ok([...data, 'checkout', 'main'])).toContain('on branch main');
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--format', 'json']))).toEqual([{ n: 4 }]);
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--as-of', 'v1', '--format', 'json']))).toEqual([{ n: 3 }]);
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--version', 'users=1', '--format', 'json']))).toEqual([{ n: 3 }]);
+    const log = await ok([...data, 'log', '--table', 'users']);
+    expect(log.trim().split('\n')).toHaveLength(2);
+    expect(log).toContain('[users v2]');
+    const diff = JSON.parse(await ok([...data, 'diff', '1', '2', '--table', 'users']));
+    expect(diff.added).toEqual([{ id: 4, name: 'dee', score: 100 }]);
+    expect(await ok([...data, 'diff', 'v1', 'main'])).toMatch(/users +\| modified \| v1 +\| v2/);
+    const status = await ok([...data, 'status']);
+    expect(status).toContain('on branch main');
+    expect(status).toMatch(/users +\| 2 +\| 4 +\| id/);
+    expect(await ok([...data, 'branch', 'delete', 'exp'])).toContain('deleted branch exp');
+  });
+
+  it('tail replays the changelog', async () => {
+    const out = await ok([...data, 'tail', 'users', '--from', 'earliest', '--limit', '2']);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => e.table)).toEqual(['users', 'users']);
+    expect(events.map((e) => e.versionAfter)).toEqual([1, 2]);
+  });
+
+  it('bad input: a typed error line and exit 1; usage errors exit non-zero; --help on each command', async () => {
+    const missing = await cli([...data, 'sql', 'SELECT * FROM nowhere']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error \[TABLE_NOT_FOUND\]: /m);
+    const refused = await cli([...data, 'sql', 'DROP TABLE users']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error [QUERY_REFUSED]');
+    const format = await cli([...data, 'sql', 'SELECT 1', '--format', 'xml']);
+    expect(format.code).toBe(1);
+    expect(format.stderr).toContain('error [INVALID_ARGUMENT]');
+    const noBranch = await cli([...data, 'checkout', 'nope']);
+    expect(noBranch.code).toBe(1);
+    expect(noBranch.stderr).toMatch(/error \[(REF|BRANCH)_NOT_FOUND\]/);
+    const usage = await cli([...data, 'import', join(dir.path, 'users.csv')]);
+    expect(usage.code).not.toBe(0);
+    expect(usage.stderr).toContain("required option '--table <name>' not specified");
+    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'tag', 'tail', 'status']) {
+      const help = await cli([cmd, '--help']);
+      expect(help.code, cmd).toBe(0);
+      expect(help.stdout).toContain(`Usage: armillaria ${cmd}`);
+    }
+  });
+
+  it('serve + remote commands through ARMILLARIA_URL', async () => {
+    let server: NodeProcess | undefined;
+    try {
+      server = spawnNode(main, { args: ['--data', join(dir.path, 'served'), 'serve', '--port', '0'] });
+      const line = await server.waitForOutput(/listening on http:\/\/127\.0\.0\.1:\d+/, { timeoutMs: 60_000 });
+      const url = line.replace('listening on ', '');
+      const env = { ARMILLARIA_URL: url };
+      expect(await ok(['init'], env)).toContain('(remote: http://127.0.0.1:');
+      expect(await ok(['import', join(dir.path, 'users.csv'), '--table', 'users', '--key', 'id'], env)).toMatch(/imported 3 rows/);
+      expect(JSON.parse(await ok(['sql', 'SELECT MAX(score) AS m FROM users', '--format', 'json'], env))).toEqual([{ m: 90 }]);
+      const status = await ok(['status'], env);
+      expect(status).toMatch(/^remote http:\/\/127\.0\.0\.1:\d+/);
+      const refused = await cli(['sql', 'COPY users TO \'/tmp/x.csv\''], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('error [QUERY_REFUSED]');
+    } finally {
+      const exit = await server?.stop();
+      if (exit) expect(exit.code).toBe(0);
+    }
+  });
+});
