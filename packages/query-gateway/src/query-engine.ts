@@ -1,8 +1,10 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
-import { CatalogNotFoundError, type AsOf, type CatalogApi, type TableFormat, type TableVersion } from '@armillaria/catalog';
+import { CatalogNotFoundError, type AsOf, type CatalogApi, type ChunkInfo, type Manifest, type TableFormat, type TableVersion } from '@armillaria/catalog';
+import { Lru } from './lru.js';
 import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
 import { ChunkCache } from './chunk-cache.js';
+import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
@@ -62,13 +64,18 @@ const ANALYSIS_CACHE_SIZE = 512;
 export class QueryEngine {
   readonly cache: ChunkCache;
   private readonly compactor: Compactor | undefined;
+  private readonly pool: ConnectionPool;
   readonly limits: QueryLimits;
   private closed = false;
-  private readonly analyses = new Map<string, SqlAnalysis>();
+  private readonly analyses = new Lru<string, SqlAnalysis>(ANALYSIS_CACHE_SIZE);
+  // Keyed by content hashes, so never stale: a commit's tables, a manifest's schema and chunk list.
+  private readonly treeTables = new Lru<string, Promise<TableVersion[]>>(256);
+  private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; chunks: ChunkInfo[] }>>(256);
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
     this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir });
     this.compactor = opts.compaction ? new Compactor(db, this.cache.dir, opts.compaction) : undefined;
+    this.pool = new ConnectionPool(db);
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`limits.${k} must be a positive number`, { details: { [k]: v } });
@@ -97,7 +104,9 @@ export class QueryEngine {
 
     const abort = new AbortController();
     let timedOut = false;
-    const conn = await this.db.connect();
+    const pc = await this.pool.acquire();
+    const conn = pc.conn;
+    let reusable = false;
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort(new QueryTimeoutError(limits.timeoutMs));
@@ -107,18 +116,19 @@ export class QueryEngine {
       const t0 = performance.now();
       const analysis = await this.analyze(conn, sql);
       const timings: QueryTimings = { parseMs: performance.now() - t0, resolveMs: 0, fetchMs: 0, viewMs: 0, executeMs: 0 };
-      const tables = await this.prepareViews(conn, repo, analysis.references, options, abort.signal, timings);
+      const tables = await this.prepareViews(pc, repo, analysis.references, options, abort.signal, timings);
       if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
       const t1 = performance.now();
       const result = await this.run(conn, sql, tables, limits, timings);
       timings.executeMs = performance.now() - t1;
+      reusable = true;
       return result;
     } catch (err) {
       if (timedOut || abort.signal.aborted) throw new QueryTimeoutError(limits.timeoutMs);
       throw translateError(err);
     } finally {
       clearTimeout(timer);
-      conn.closeSync();
+      this.pool.release(pc, reusable && !timedOut && !this.closed);
     }
   }
 
@@ -128,15 +138,24 @@ export class QueryEngine {
    */
   private async analyze(conn: DuckDBConnection, sql: string): Promise<SqlAnalysis> {
     const hit = this.analyses.get(sql);
-    if (hit) {
-      this.analyses.delete(sql);
-      this.analyses.set(sql, hit);
-      return hit;
-    }
+    if (hit) return hit;
     const analysis = analyzeStatement(await parseSingleSelect(conn, sql));
     this.analyses.set(sql, analysis);
-    if (this.analyses.size > ANALYSIS_CACHE_SIZE) this.analyses.delete(this.analyses.keys().next().value as string);
     return analysis;
+  }
+
+  /** One shared lookup per key; a failed one is forgotten so the next call retries. */
+  private async cached<K, V>(lru: Lru<K, Promise<V>>, key: K, load: () => Promise<V>): Promise<V> {
+    let p = lru.get(key);
+    if (!p) {
+      p = load();
+      lru.set(key, p);
+      const mine = p;
+      p.catch(() => {
+        if (lru.get(key) === mine) lru.delete(key);
+      });
+    }
+    return p;
   }
 
   /** Resolves once background work (compactions) is done. */
@@ -148,6 +167,7 @@ export class QueryEngine {
     if (this.closed) return;
     this.closed = true;
     await this.compactor?.idle();
+    this.pool.closeAll();
     this.db.closeSync();
   }
 
@@ -161,7 +181,7 @@ export class QueryEngine {
   }
 
   /** Resolves every referenced table, prunes and fetches its chunks, and creates its view on `conn`. */
-  private async prepareViews(conn: DuckDBConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal, timings: QueryTimings): Promise<TableRead[]> {
+  private async prepareViews(pc: PooledConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal, timings: QueryTimings): Promise<TableRead[]> {
     const byName = new Map<string, ColumnRange[][]>();
     for (const r of refs) {
       const list = byName.get(r.table) ?? [];
@@ -176,11 +196,15 @@ export class QueryEngine {
       mark = now;
     };
     const reads: TableRead[] = [];
-    if (byName.size === 0) return reads;
+    const views = new Map<string, string>();
+    if (byName.size === 0) {
+      await this.pool.ensureViews(pc, views);
+      return reads;
+    }
     mark = performance.now();
     // One commit for the whole query: every table comes from the same snapshot.
     const commit = await this.opts.catalog.resolve(repo, ref, o.asOf !== undefined ? { asOf: o.asOf } : {});
-    const listed = await this.opts.catalog.listTables(repo, { ref: commit.hash });
+    const listed = await this.cached(this.treeTables, `${repo}\0${commit.hash}`, () => this.opts.catalog.listTables(repo, { ref: commit.hash }));
     const seen = new Set<string>();
     for (const written of byName.keys()) {
       const name = matchTable(listed, written);
@@ -194,8 +218,10 @@ export class QueryEngine {
       const version = o.versions?.[name];
       let tv: TableVersion = listed.find((t) => t.table === name)!;
       if (version !== undefined) tv = await this.opts.catalog.tableVersion(repo, name, { ref: commit.hash, version });
-      const manifest = await this.opts.format.readManifest(tv.manifest);
-      const all = await this.opts.format.chunks(tv.manifest);
+      const { manifest, chunks: all } = await this.cached(this.versions, tv.manifest, async () => ({
+        manifest: await this.opts.format.readManifest(tv.manifest),
+        chunks: await this.opts.format.chunks(tv.manifest),
+      }));
       const kept = pruneChunks(manifest, all, allRanges);
       lap('resolveMs');
       const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal });
@@ -203,10 +229,12 @@ export class QueryEngine {
       const compacted = this.compactor && kept.length === all.length
         ? await this.compactor.lookup(tv.manifest, manifest.schema.fields.map((f) => f.name), paths)
         : undefined;
-      await conn.run(viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths));
-      lap('viewMs');
+      views.set(name, viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths));
       reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
+    lap('resolveMs');
+    await this.pool.ensureViews(pc, views);
+    lap('viewMs');
     return reads;
   }
 

@@ -74,6 +74,19 @@ describe('QueryEngine sandbox', () => {
     expect((await env.engine.query('r', 'SELECT count(*) AS n FROM range(10)')).rows).toEqual([{ n: 10 }]);
   });
 
+  it('reused connections keep no other query\'s views: SHOW TABLES lists only what this query reads', async () => {
+    await env.catalog.createRepo('other');
+    await env.catalog.createTable('other', 'secret_name', { rows: [{ x: 1n }] });
+    for (let i = 0; i < 6; i++) await env.engine.query('other', 'SELECT * FROM secret_name');
+    for (let i = 0; i < 6; i++) {
+      const shown = await env.engine.query('r', 'SHOW TABLES');
+      expect(JSON.stringify(shown.rows)).not.toContain('secret_name');
+      expect((await errorOf(env.engine.query('r', 'SELECT * FROM secret_name'))).code).toBe('TABLE_NOT_FOUND');
+    }
+    const both = await Promise.all([env.engine.query('r', 'SELECT count(*) AS n FROM t'), env.engine.query('other', 'SELECT count(*) AS n FROM secret_name')]);
+    expect(both.map((b) => b.rows[0]!.n)).toEqual([100, 1]);
+  });
+
   it('interrupts a query past its time limit: QUERY_TIMEOUT, and the engine keeps working', async () => {
     const err = await errorOf(env.engine.query('r', 'SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b', { timeoutMs: 200 }));
     expect(err.code).toBe('QUERY_TIMEOUT');
