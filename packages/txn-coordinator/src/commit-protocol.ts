@@ -76,18 +76,23 @@ export class CommitProtocol {
     this.inflight.add(txn.id);
     const key = `${txn.repo}\u0000${txn.branch}`;
     const previous = this.branchTurns.get(key) ?? Promise.resolve();
+    // The turn ends once the ref moved: recording COMMITTED, publishing and DONE run outside it.
     const mine = previous.then(() => this.run(txn, opts));
     const settled = mine.catch(() => {});
     this.branchTurns.set(key, settled);
     try {
-      return await mine;
+      const outcome = await mine;
+      if (!outcome.committed) return outcome.result;
+      await this.o.log.put(outcome.committed, NOT_DURABLE);
+      return { ...outcome.result, published: await this.finish(outcome.committed) };
     } finally {
       this.inflight.delete(txn.id);
       if (this.branchTurns.get(key) === settled) this.branchTurns.delete(key);
     }
   }
 
-  private async run(txn: CommittingTxn, opts: { message: string; author: string; idempotencyKey?: string }): Promise<TxnCommitResult> {
+  /** Up to and including the compare-and-swap; `committed` is the COMMITTED record still to write and finish. */
+  private async run(txn: CommittingTxn, opts: { message: string; author: string; idempotencyKey?: string }): Promise<{ result: TxnCommitResult; committed?: TxnRecord }> {
     const { catalog, log } = this.o;
     let base = txn.base;
     let baseTree = txn.baseTree;
@@ -114,7 +119,7 @@ export class CommitProtocol {
       );
       if (changed.length === 0) {
         // Nothing to commit (read-only, or writes that cancel out): the snapshot stands.
-        return { txnId: txn.id, commit: base.hash, parent: base.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased, deduplicated: false, published: true };
+        return { result: { txnId: txn.id, commit: base.hash, parent: base.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased, deduplicated: false, published: true } };
       }
       faultAt(this.o.fault, 'after-upload');
       const events = await eventDrafts(this.o.format, { repo: txn.repo, branch: txn.branch, txnId: txn.id, base, baseTree, tree }, txn.tables);
@@ -129,7 +134,7 @@ export class CommitProtocol {
         if (first) {
           await log.put({ ...record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() }, NOT_DURABLE);
           const published = first.state === 'DONE';
-          return { txnId: first.id, commit: first.commit as Hash, parent: first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published };
+          return { result: { txnId: first.id, commit: first.commit as Hash, parent: first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published } };
         }
       }
       faultAt(this.o.fault, 'after-prepare');
@@ -149,10 +154,11 @@ export class CommitProtocol {
         commit = landed;
       }
       faultAt(this.o.fault, 'after-cas');
-      record = { ...record, state: 'COMMITTED', commit: commit.hash, commitTime: commit.time, updatedAt: Date.now() };
-      await log.put(record, NOT_DURABLE);
-      const published = await this.finish(record);
-      return { txnId: txn.id, commit: commit.hash, parent: base.hash, tables: events.map((e) => e.table), attempts: attempt, rebased, deduplicated: false, published };
+      const committed: TxnRecord = { ...record, state: 'COMMITTED', commit: commit.hash, commitTime: commit.time, updatedAt: Date.now() };
+      return {
+        result: { txnId: txn.id, commit: commit.hash, parent: base.hash, tables: events.map((e) => e.table), attempts: attempt, rebased, deduplicated: false, published: false },
+        committed,
+      };
     }
     if (record) await log.put({ ...record, state: 'ABORTED', reason: 'too many concurrent commits', updatedAt: Date.now() }, NOT_DURABLE);
     throw new TxnConflictError(txn.id, { table: [...txn.tables.keys()][0] ?? '', kind: 'table', reason: `branch kept moving: gave up after ${this.o.maxAttempts} attempts` });
