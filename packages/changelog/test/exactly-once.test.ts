@@ -103,12 +103,15 @@ async function runScenario(s: Scenario, mode: Mode, seed: number): Promise<{ got
       const ac = new AbortController();
       const limit = 1 + Math.floor(rand() * 60);
       const timer = session % 3 === 2 ? setTimeout(() => ac.abort(), Math.floor(rand() * 30)) : undefined;
+      // The last event may arrive before the final head is known: stop waiting once it is.
+      const watch = setInterval(() => finished() && ac.abort(), 50);
       let n = 0;
       for await (const e of changelog.subscribe({ repo: 'r', branch: 'main', from, durableName: 'exactly-once', signal: ac.signal })) {
         got.push(e);
         if (++n >= limit || finished()) break;
       }
       clearTimeout(timer);
+      clearInterval(watch);
     }
   })();
   await writers;
