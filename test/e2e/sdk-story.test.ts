@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, type TempDir } from '@armillaria/testkit';
+import { createTestBucket, deleteTestBucket, hasService, spawnNode, tempDir, uniqueName, type NodeProcess, type TempDir } from '@armillaria/testkit';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@armillaria/core';
 import { buildApp, openGatewayDeps, type ApiToken } from '@armillaria/query-gateway';
 import type { FastifyInstance } from 'fastify';
@@ -164,14 +165,22 @@ export function story(mode: () => Mode): void {
     expect((await arm.query('SELECT COUNT(*) AS n FROM orders')).rows).toEqual([{ n: 2 }]);
     expect((await arm.query('SELECT COUNT(*) AS n FROM customers')).rows).toEqual([{ n: 2 }]);
 
-    // The subscription replays the transaction's event, then follows a live append.
+    // The subscription replays (or follows) the transaction's event.
     const first = await take(sub, 1);
-    expect(first[0]).toMatchObject({ table: 'orders', commit: r.commit, rowsAdded: 2 });
-    const live = await arm.appendRows('orders', [{ order: 3, customer: 2, total: 1 }]);
-    const next = await take(sub, 1);
-    expect(next[0]).toMatchObject({ table: 'orders', commit: live.commit, op: 'appended', rowsAdded: 1 });
+    expect(first[0]).toMatchObject({ table: 'orders', commit: r.commit, rowsAdded: 2, commitTables: ['customers', 'orders'] });
     await sub.return?.();
   });
+
+  // A direct write (no transaction) must wake a live subscriber too. Bounded by a short test timeout:
+  // when the events of a direct write never reach the bus, nothing arrives and the test fails.
+  it('a live subscriber sees a direct write after replaying history', async () => {
+    const sub = arm.subscribe('orders', { from: 'earliest' })[Symbol.asyncIterator]();
+    expect((await take(sub, 1))[0]).toMatchObject({ table: 'orders', versionAfter: 1 });
+    const live = await arm.appendRows('orders', [{ order: 3, customer: 2, total: 1 }]);
+    const next = await take(sub, 1);
+    expect(next[0]).toMatchObject({ table: 'orders', commit: live.commit, op: 'appended', rowsAdded: 1, versionAfter: 2 });
+    await sub.return?.();
+  }, 20_000);
 
   it('concurrent transactions on the same key: the second commit is a TxnConflictError', async () => {
     let release!: () => void;
@@ -196,15 +205,18 @@ export function story(mode: () => Mode): void {
     expect((await arm.query('SELECT name FROM customers WHERE id = 1')).rows).toEqual([{ name: 'acme-fast' }]);
   });
 
-  it('subscribe with row-level changes', async () => {
-    const sub = arm.subscribe(['customers'], { rows: true })[Symbol.asyncIterator]();
-    // `latest` starts at the head: only what is written after this point arrives.
+  it('subscribe with row-level changes follows a live transaction', async () => {
+    // Starting after the current head (not `latest`, which would race with the commit below).
+    const head = (await arm.log({ limit: 1 }))[0]!.hash;
+    const sub = arm.subscribe(['customers'], { rows: true, from: { commit: head } })[Symbol.asyncIterator]();
     const pending = take(sub, 1);
-    await arm.upsert('customers', [{ id: 2, name: 'globex2' }]);
+    await arm.transaction(async (tx) => {
+      await tx.upsert('customers', [{ id: 2, name: 'globex2' }]);
+    });
     const [ev] = await pending;
     expect(ev?.rows).toEqual([{ kind: 'update', key: [2], before: { id: 2, name: 'globex' }, after: { id: 2, name: 'globex2' } }]);
     await sub.return?.();
-  });
+  }, 20_000);
 
   it('typed errors with codes for bad input, identical in every mode', async () => {
     const missing = await expectCode(arm.query('SELECT * FROM nowhere'), ErrorCode.TableNotFound);
@@ -317,5 +329,51 @@ describe('SDK remote with tokens', () => {
   it('connect rejects a URL that is not http(s) with INVALID_ARGUMENT', async () => {
     await expectCode(Armillaria.connect('ftp://127.0.0.1:1'), ErrorCode.InvalidArgument);
     await expectCode(Armillaria.connect('not a url'), ErrorCode.InvalidArgument);
+  });
+});
+
+const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+
+/** Starts a service bin as its own process on a free loopback port; resolves with its base URL. */
+async function startService(script: string, env: Record<string, string>, procs: NodeProcess[]): Promise<string> {
+  const p = spawnNode(root(script), { env: { ...env, ARMILLARIA_HOST: '127.0.0.1', ARMILLARIA_PORT: '0', ARMILLARIA_LOG_LEVEL: 'info' } });
+  procs.push(p);
+  const line = await p.waitForOutput(/Server listening at http:\/\/127\.0\.0\.1:\d+/, { timeoutMs: 90_000 });
+  return line.replace('Server listening at ', '');
+}
+
+const distributed = hasService('s3') && hasService('redis') && hasService('nats');
+
+describe.skipIf(!distributed)('SDK story, remote: every service its own process on MinIO + Redis + NATS', () => {
+  story(() => {
+    const procs: NodeProcess[] = [];
+    let bucket: string | undefined;
+    let cache: TempDir | undefined;
+    return {
+      name: 'distributed',
+      open: async () => {
+        bucket = await createTestBucket('e2e-sdk');
+        cache = tempDir('e2e-gateway-cache');
+        const env = {
+          ARMILLARIA_MODE: 'distributed', ARMILLARIA_S3_BUCKET: bucket, ARMILLARIA_DATA_DIR: cache.path,
+          ARMILLARIA_S3_ACCESS_KEY: process.env.ARMILLARIA_S3_ACCESS_KEY || 'minioadmin', ARMILLARIA_S3_SECRET_KEY: process.env.ARMILLARIA_S3_SECRET_KEY || 'minioadmin',
+        };
+        const [catalog, chunks, txn] = await Promise.all([
+          startService('packages/catalog/src/server/main.ts', env, procs),
+          startService('packages/chunk-store/src/server/main.ts', env, procs),
+          startService('packages/txn-coordinator/src/server/main.ts', env, procs),
+        ]);
+        const gateway = await startService('packages/query-gateway/src/server/main.ts', {
+          ...env, ARMILLARIA_CATALOG_URL: catalog, ARMILLARIA_CHUNKS_URL: chunks, ARMILLARIA_TXN_URL: txn,
+        }, procs);
+        // A repo of its own: Redis and NATS are shared by every test of the run.
+        return Armillaria.connect(gateway, { repo: uniqueName('e2e') });
+      },
+      cleanup: async () => {
+        await Promise.all(procs.map((p) => p.stop()));
+        await cache?.cleanup();
+        if (bucket) await deleteTestBucket(bucket);
+      },
+    };
   });
 });
