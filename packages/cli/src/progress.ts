@@ -6,6 +6,7 @@ export class Progress {
   private readonly started = Date.now();
   private lastDraw = 0;
   private done = 0;
+  private finishedAt: number | undefined;
 
   constructor(
     private readonly label: string,
@@ -22,13 +23,15 @@ export class Progress {
     this.out.write(`\r${this.line()}\x1b[K`);
   }
 
+  /** Prints the final line; `rate()` is frozen from here on. */
   finish(): void {
+    this.finishedAt ??= Date.now();
     this.out.write(`${this.out.isTTY ? '\r' : ''}${this.line()}${this.out.isTTY ? '\x1b[K' : ''}\n`);
   }
 
   /** Rows per second so far. */
   rate(): number {
-    const secs = Math.max(0.001, (Date.now() - this.started) / 1000);
+    const secs = Math.max(0.001, ((this.finishedAt ?? Date.now()) - this.started) / 1000);
     return this.done / secs;
   }
 
