@@ -256,7 +256,7 @@ export class TxnCoordinator implements TxnApi {
     return txn.baseTree.tables[table]?.manifest ?? null;
   }
 
-  /** Runs `fn` on an ACTIVE transaction, after its earlier calls, and restarts its idle timer. */
+  /** Runs `fn` on an ACTIVE transaction, after its earlier calls; the idle timer restarts when it ends. */
   private call<T>(txnId: string, fn: (txn: LiveTxn) => Promise<T>): Promise<T> {
     try {
       assertTxnId(txnId);
@@ -274,7 +274,8 @@ export class TxnCoordinator implements TxnApi {
       if (txn.state === 'ABORTED') throw txn.timedOut ? new TxnTimeoutError(txnId, txn.idleMs) : new TxnAbortedError(txnId, txn.reason ?? 'aborted');
       if (txn.state !== 'ACTIVE') throw new InvalidArgumentError(`transaction ${txnId} is ${txn.state}`, { details: { txnId } });
       if (this.closed) throw new TxnAbortedError(txnId, 'coordinator closed');
-      this.touch(txn);
+      // Idle means between calls: a slow call (a big upload) never times its own transaction out.
+      clearTimeout(txn.timer);
       try {
         return await fn(txn);
       } finally {
