@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   Armillaria, ArmillariaError, CatalogNotFoundError, ErrorCode, MergeConflictError, TxnConflictError, type ChangeEvent,
 } from '@armillaria/sdk';
-import { Table } from 'apache-arrow';
+import { Table, tableFromArrays } from 'apache-arrow';
 
 /**
  * The seed story through the SDK: write, query, time travel, diff, branch, merge (and a conflict),
@@ -234,6 +234,21 @@ export function story(mode: () => Mode): void {
       arm.checkout('main');
     }
     await expectCode(arm.mergeBranch('no-such-branch'), ErrorCode.RefNotFound);
+  });
+
+  it('rows as Arrow tables: top-level writes and transaction writes', async () => {
+    const batch = tableFromArrays({ sku: ['a', 'b', 'c'], qty: Int32Array.from([1, 2, 3]), price: Float64Array.from([1.5, 2.5, 3.5]) });
+    const w = await arm.writeTable('stock', batch, { primaryKey: ['sku'] });
+    expect(w).toMatchObject({ version: 1, created: true, rows: 3 });
+    await arm.transaction(async (tx) => {
+      await tx.upsert('stock', tableFromArrays({ sku: ['b'], qty: Int32Array.from([20]), price: Float64Array.from([2.5]) }));
+      await tx.appendRows('stock_log', tableFromArrays({ sku: ['b'], delta: Int32Array.from([18]) }));
+    });
+    const r = await arm.query('SELECT s.sku, s.qty, l.delta FROM stock s LEFT JOIN stock_log l USING (sku) ORDER BY s.sku');
+    expect(r.rows).toEqual([{ sku: 'a', qty: 1, delta: null }, { sku: 'b', qty: 20, delta: 18 }, { sku: 'c', qty: 3, delta: null }]);
+    const t = await arm.readTable('stock', { version: 1 });
+    expect(t.numRows).toBe(3);
+    expect(t.getChild('qty')?.toArray()).toEqual(Int32Array.from([1, 2, 3]));
   });
 
   it('log lists the history; tags list', async () => {
