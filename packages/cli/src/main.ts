@@ -4,7 +4,7 @@ import { isArmillariaError } from '@armillaria/core';
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 
-const program = buildProgram().exitOverride();
+const program = buildProgram();
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

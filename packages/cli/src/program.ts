@@ -48,6 +48,8 @@ export function buildProgram(io: Io = stdio): Command {
     .option('--token <token>', 'API token for remote mode (default ARMILLARIA_TOKEN)')
     .option('--repo <name>', 'repository (default ARMILLARIA_REPO or "default")')
     .showHelpAfterError()
+    // Throw instead of process.exit (inherited by every subcommand added below): main.ts sets the exit code.
+    .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 
   /** Runs `fn` with the SDK opened on the target, then closes it. */

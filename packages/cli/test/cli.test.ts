@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { spawnNode, tempDir, type NodeProcess, type TempDir } from '@armillaria/testkit';
 import { tableFromIPC } from 'apache-arrow';
+import { buildProgram } from '../src/index.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -117,17 +118,27 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     const usage = await cli([...data, 'import', join(dir.path, 'users.csv')]);
     expect(usage.code).not.toBe(0);
     expect(usage.stderr).toContain("required option '--table <name>' not specified");
+    const help = await cli(['import', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: armillaria import [options] <file>');
+    // Every command's help, in-process (the same program main.ts runs).
     for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'tag', 'tail', 'status']) {
-      const help = await cli([cmd, '--help']);
-      expect(help.code, cmd).toBe(0);
-      expect(help.stdout).toContain(`Usage: armillaria ${cmd}`);
+      let out = '';
+      const program = buildProgram({ out: (t) => void (out += String(t)), err: () => undefined });
+      const err = await program.parseAsync(['node', 'armillaria', cmd, '--help']).then(() => undefined, (e: unknown) => e);
+      expect((err as { code?: string })?.code, cmd).toBe('commander.helpDisplayed');
+      expect(out).toContain(`Usage: armillaria ${cmd}`);
     }
   });
 
   it('serve + remote commands through ARMILLARIA_URL', async () => {
     let server: NodeProcess | undefined;
     try {
-      server = spawnNode(main, { args: ['--data', join(dir.path, 'served'), 'serve', '--port', '0'] });
+      // The embedded default: no S3 / Redis / NATS from the test harness's environment.
+      server = spawnNode(main, {
+        args: ['--data', join(dir.path, 'served'), 'serve', '--port', '0'],
+        env: { ARMILLARIA_URL: undefined, ARMILLARIA_S3_ENDPOINT: undefined, ARMILLARIA_REDIS_URL: undefined, ARMILLARIA_NATS_URL: undefined, ARMILLARIA_MODE: undefined },
+      });
       const line = await server.waitForOutput(/listening on http:\/\/127\.0\.0\.1:\d+/, { timeoutMs: 60_000 });
       const url = line.replace('listening on ', '');
       const env = { ARMILLARIA_URL: url };
