@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Hash } from '@armillaria/core';
+import { InvalidArgumentError, assertHash, type Hash } from '@armillaria/core';
 import type { AsOf, CatalogApi, Commit } from '@armillaria/catalog';
 import type { ChangeBus, ChangeEvent } from './change-bus.js';
 import { commitEvents } from './commit-events.js';
@@ -26,6 +26,13 @@ export interface SubscribeOptions {
   rows?: boolean;
   /** Keep a cursor under this name (needs a CursorStore): a restarted subscriber resumes after its last event. */
   durableName?: string;
+  /**
+   * With `durableName`: save the cursor as events are taken (default true: an event counts as done
+   * when the reader asks for the next one or returns). false: the reader saves it with
+   * `Changelog.ack` once it has really processed an event (a server relaying events over a network
+   * cannot know that; its remote client acks instead).
+   */
+  autoAck?: boolean;
   signal?: AbortSignal;
 }
 
@@ -71,6 +78,19 @@ export class Changelog {
     return this.options.bus;
   }
 
+  /** Saves durable cursor `durableName` right after `event` (see `autoAck`). */
+  async ack(durableName: string, event: Pick<ChangeEvent, 'repo' | 'branch' | 'commit' | 'table'>): Promise<void> {
+    assertDurableName(durableName);
+    const { cursors, catalog } = this.options;
+    if (!cursors) throw new InvalidArgumentError('ack needs a cursor store (ChangelogOptions.cursors)', { details: { field: 'durableName' } });
+    for (const f of ['repo', 'branch', 'commit', 'table'] as const) {
+      if (typeof event?.[f] !== 'string' || !event[f]) throw new InvalidArgumentError(`ack: ${f} is required`, { details: { field: f } });
+    }
+    assertHash(event.commit);
+    const c = await catalog.readCommit(event.repo, event.commit);
+    await cursors.save(durableName, { repo: event.repo, branch: event.branch, commit: c.hash, seq: c.generation, table: event.table, savedAt: Date.now() });
+  }
+
   /** Computes a commit's events and publishes them (idempotent: safe to call again after a crash). */
   async publishCommit(repo: string, branch: string, commit: Hash | Commit): Promise<ChangeEvent[]> {
     const events = await commitEvents(this.options.catalog, repo, branch, commit);
@@ -111,7 +131,7 @@ export class Changelog {
     const tables = opts.tables ? [...opts.tables] : undefined;
     let unacked: ChangeEvent | undefined;
     const ack = async (): Promise<void> => {
-      if (!unacked || !opts.durableName) return;
+      if (!unacked || !opts.durableName || opts.autoAck === false) return;
       const e = unacked;
       unacked = undefined;
       await cursors!.save(opts.durableName, { repo, branch, commit: e.commit, seq: e.seq, table: e.table, savedAt: Date.now() });

@@ -76,43 +76,64 @@ export class RemoteChangeSubscriber {
     if (opts.tables) q.set('tables', opts.tables.join(','));
     if (opts.rows) q.set('rows', 'true');
     if (opts.durableName) q.set('durable', opts.durableName);
-    const path = `/repos/${encodeURIComponent(opts.repo)}/changes?${q}`;
+    const repo = encodeURIComponent(opts.repo);
+    const path = `/repos/${repo}/changes?${q}`;
     let lastId: string | undefined;
     let failures = 0;
-    while (!opts.signal?.aborted) {
-      let res: Response;
-      try {
-        res = await this.http.request(path, {
-          headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
-      } catch (err) {
-        if (opts.signal?.aborted) return;
-        // The first connection reports its error; a reconnect keeps trying a while (the service restarting).
-        if (lastId === undefined || ++failures > (this.options.maxReconnects ?? 20)) throw err;
-        await sleep(this.delay(failures));
-        continue;
-      }
-      try {
-        for await (const m of sseMessages(res.body as ReadableStream<Uint8Array>)) {
-          if (m.event === 'error') throw errorFromBody(JSON.parse(m.data), 'change stream failed');
-          if (m.event !== 'change') continue;
-          failures = 0;
-          const event = JSON.parse(m.data) as ChangeEvent;
-          if (m.id) lastId = m.id;
-          yield event;
+    // Durable: the cursor moves when the reader asks for the next event (or returns), as in-process.
+    let pendingAck: ChangeEvent | undefined;
+    const ack = async (): Promise<void> => {
+      const e = pendingAck;
+      pendingAck = undefined;
+      if (!e || !opts.durableName) return;
+      await this.http.request(`/repos/${repo}/changes/cursors/${encodeURIComponent(opts.durableName)}`, {
+        method: 'PUT',
+        idempotent: true,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ branch: e.branch, commit: e.commit, table: e.table }),
+      });
+    };
+    try {
+      while (!opts.signal?.aborted) {
+        let res: Response;
+        try {
+          res = await this.http.request(path, {
+            headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          });
+        } catch (err) {
+          if (opts.signal?.aborted) return;
+          // The first connection reports its error; a reconnect keeps trying a while (the service restarting).
+          if (lastId === undefined || ++failures > (this.options.maxReconnects ?? 20)) throw err;
+          await sleep(this.delay(failures));
+          continue;
         }
-      } catch (err) {
+        try {
+          for await (const m of sseMessages(res.body as ReadableStream<Uint8Array>)) {
+            if (m.event === 'error') throw errorFromBody(JSON.parse(m.data), 'change stream failed');
+            if (m.event !== 'change') continue;
+            failures = 0;
+            const event = JSON.parse(m.data) as ChangeEvent;
+            if (m.id) lastId = m.id;
+            pendingAck = event;
+            yield event;
+            await ack();
+          }
+        } catch (err) {
+          if (opts.signal?.aborted) return;
+          // A typed error sent by the service ends the subscription; a broken connection is reopened below.
+          if (isArmillariaError(err)) throw err;
+        } finally {
+          await res.body?.cancel().catch(() => undefined);
+        }
         if (opts.signal?.aborted) return;
-        // A typed error sent by the service ends the subscription; a broken connection is reopened below.
-        if (isArmillariaError(err)) throw err;
-      } finally {
-        await res.body?.cancel().catch(() => undefined);
+        failures++;
+        if (failures > (this.options.maxReconnects ?? 20)) throw new BackendUnavailableError(`change stream ${path} kept dropping`);
+        await sleep(this.delay(failures));
       }
-      if (opts.signal?.aborted) return;
-      failures++;
-      if (failures > (this.options.maxReconnects ?? 20)) throw new BackendUnavailableError(`change stream ${path} kept dropping`);
-      await sleep(this.delay(failures));
+    } finally {
+      // return() while an event was out: the reader took it.
+      await ack();
     }
   }
 

@@ -12,6 +12,7 @@ let changelog: Changelog;
 let bus: EmbeddedChangeBus;
 let app: FastifyInstance;
 let remote: RemoteChangeSubscriber;
+let address: string;
 
 const put = async (table: string, id: number): Promise<Commit> => {
   const res = await fx.catalog.upsert('r', table, [{ id, v: `v${id}` }]);
@@ -26,7 +27,7 @@ beforeEach(async () => {
   await fx.catalog.createRepo('r');
   for (const t of ['a', 'b']) await changelog.publishCommit('r', 'main', (await fx.catalog.createTable('r', t, { schema, primaryKey: ['id'] })).commit);
   app = await buildApp({ changelog, heartbeatMs: 50 });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  address = await app.listen({ host: '127.0.0.1', port: 0 });
   remote = new RemoteChangeSubscriber({ baseUrl: address, reconnectDelayMs: 20 });
 });
 afterEach(async () => {
@@ -87,6 +88,26 @@ describe('changelog service', () => {
     const next = await take(remote.subscribe({ repo: 'r', branch: 'main', from: 'earliest', durableName: 'svc' }), 3);
     expect(ids([...first, ...next])).toEqual(ids(await expectedEvents(fx.catalog, 'r', 'main', -1)));
     await expect(take(remote.subscribe({ repo: 'nope', branch: 'main' }), 1)).rejects.toSatisfy((e) => isArmillariaError(e, ErrorCode.RepoNotFound));
+  });
+
+  it('moves a durable cursor only for events the remote reader took, not for events sent ahead', async () => {
+    for (let i = 0; i < 20; i++) await put(i % 2 ? 'a' : 'b', i);
+    const all = await expectedEvents(fx.catalog, 'r', 'main', -1);
+    const seen: ChangeEvent[] = [];
+    for (const n of [3, 1, 7]) seen.push(...(await take(remote.subscribe({ repo: 'r', branch: 'main', from: 'earliest', durableName: 'remote-1' }), n)));
+    seen.push(...(await take(remote.subscribe({ repo: 'r', branch: 'main', from: 'earliest', durableName: 'remote-1' }), all.length - seen.length)));
+    expect(ids(seen)).toEqual(ids(all));
+    // A reader that never acks: the server streamed events but moved no cursor.
+    const raw = await fetch(`${address}/repos/r/changes?branch=main&from=earliest&durable=raw-1`);
+    const reader = raw.body!.getReader();
+    let text = '';
+    while (!text.includes('event: change')) text += new TextDecoder().decode((await reader.read()).value);
+    await new Promise((r) => setTimeout(r, 200));
+    await reader.cancel();
+    const again = await take(remote.subscribe({ repo: 'r', branch: 'main', from: 'earliest', durableName: 'raw-1' }), 1);
+    expect(ids(again)).toEqual(ids(all.slice(0, 1)));
+    const res = await app.inject({ method: 'PUT', url: '/repos/r/changes/cursors/remote-1', payload: { branch: 'main', commit: 'nothex', table: 'a' } });
+    expect(res.statusCode).toBe(400);
   });
 
   it('reconnects a dropped stream with Last-Event-ID: no gap, no duplicate', async () => {

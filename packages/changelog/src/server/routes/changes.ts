@@ -31,6 +31,10 @@ const bool = (v: string | undefined, field: string): boolean => {
  * stream started is sent as `event: error` with `{code, message}` and ends it. Writes wait for the
  * socket to drain, so a slow client slows its own subscription and nothing piles up in memory.
  *
+ * With `durable=<name>` the stream starts after the saved cursor but never moves it: the client saves
+ * it with `PUT /repos/:repo/changes/cursors/:name` `{branch, commit, table}` once it has processed an
+ * event, since written to the socket is not processed.
+ *
  * `GET /repos/:repo/commits/:commit/events?branch=&rows=`: one commit's events.
  */
 export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (app, opts) => {
@@ -55,7 +59,8 @@ export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (ap
       ...(tables ? { tables } : {}),
       from: resume ?? parseFrom(q.from),
       rows: bool(q.rows, 'rows'),
-      ...(q.durable ? { durableName: q.durable } : {}),
+      // Written to a socket is not processed: the remote client acks through the cursor route.
+      ...(q.durable ? { durableName: q.durable, autoAck: false } : {}),
       signal: ac.signal,
     });
 
@@ -105,6 +110,15 @@ export const changesRoutes: FastifyPluginAsync<ChangesRoutesOptions> = async (ap
       res.end(() => res.socket?.destroy());
     }
   });
+
+  app.put<{ Params: { repo: string; name: string }; Body: { branch?: string; commit?: string; table?: string } }>(
+    '/repos/:repo/changes/cursors/:name',
+    async (request, reply) => {
+      const b = request.body ?? {};
+      await changelog.ack(request.params.name, { repo: request.params.repo, branch: b.branch ?? '', commit: b.commit ?? '', table: b.table ?? '' });
+      return reply.status(204).send();
+    },
+  );
 
   app.get<{ Params: { repo: string; commit: string }; Querystring: { branch?: string; rows?: string } }>(
     '/repos/:repo/commits/:commit/events',
