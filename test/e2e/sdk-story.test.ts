@@ -69,6 +69,16 @@ export function story(mode: () => Mode): void {
     await arm.tag('v1.0');
   });
 
+  it('result types: JSON rows and Arrow columns are the same in every mode', async () => {
+    const r = await arm.query("SELECT DATE '2026-01-02' AS d, TIMESTAMP '2026-01-02 03:04:05.123' AS ts, 12345678901234::BIGINT AS big, 'x' AS s, 1.5::DOUBLE AS f, true AS b, 7::INTEGER AS i, NULL::VARCHAR AS n");
+    expect(r.rows).toEqual([{ d: '2026-01-02', ts: '2026-01-02T03:04:05.123Z', big: 12345678901234, s: 'x', f: 1.5, b: true, i: 7, n: null }]);
+    const t = r.toArrow();
+    expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual([
+      'd:Date32<DAY>', 'ts:Timestamp<MILLISECOND>', 'big:Int64', 's:Utf8', 'f:Float64', 'b:Bool', 'i:Int32', 'n:Utf8',
+    ]);
+    expect(t.get(0)?.toJSON()).toEqual({ d: 1767312000000, ts: 1767323045123, big: 12345678901234n, s: 'x', f: 1.5, b: true, i: 7, n: null });
+  });
+
   it('upserts, deletes, appends; each write is a new table version', async () => {
     const u = await arm.upsert('users', [{ id: 2, name: 'bob', score: 80 }, { id: 4, name: 'dee', score: 100 }]);
     expect(u.version).toBe(2);

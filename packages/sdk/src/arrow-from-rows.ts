@@ -1,5 +1,5 @@
 import {
-  Binary, Bool, DataType, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, Schema, Table, TimestampMicrosecond,
+  Binary, Bool, DataType, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, Schema, Table, TimestampMillisecond,
   Uint16, Uint32, Uint64, Uint8, Utf8, vectorFromArray, type Vector,
 } from 'apache-arrow';
 import type { QueryColumn } from './query-result.js';
@@ -36,7 +36,7 @@ function arrowType(duck: string): DataType {
   if (t === 'FLOAT') return new Float32();
   if (t === 'DOUBLE' || t.startsWith('DECIMAL')) return new Float64();
   if (t === 'DATE') return new DateDay();
-  if (t.startsWith('TIMESTAMP')) return new TimestampMicrosecond();
+  if (t.startsWith('TIMESTAMP')) return new TimestampMillisecond();
   if (t === 'BLOB') return new Binary();
   return new Utf8();
 }
@@ -45,7 +45,7 @@ function convert(value: unknown, type: DataType): unknown {
   if (value === null || value === undefined) return null;
   if (type instanceof Int64 || type instanceof Uint64) return BigInt(value as number | string);
   if (type instanceof DateDay) return new Date(`${String(value)}T00:00:00Z`);
-  if (type instanceof TimestampMicrosecond) return new Date(value as string).getTime();
+  if (type instanceof TimestampMillisecond) return new Date(value as string).getTime();
   if (type instanceof Binary) return Uint8Array.from(Buffer.from(String(value), 'base64'));
   if (type instanceof Utf8) return typeof value === 'string' ? value : JSON.stringify(value);
   return value;
