@@ -155,8 +155,23 @@ export class Changelog {
         pos.table = null;
       }
       const chain = await self.chainAfter(repo, pos, target);
-      for (const c of chain) {
-        for (const e of await eventsOf(c)) {
+      // A bounded read-ahead: the next few commits' events are computed while the reader works.
+      const window = opts.rows ? 2 : 8;
+      const ahead = new Map<number, Promise<ChangeEvent[]>>();
+      const fetchAt = (i: number): void => {
+        const c = chain[i];
+        if (c && !ahead.has(i)) {
+          const p = eventsOf(c.hash);
+          p.catch(() => undefined); // awaited below; never left unhandled if the reader stops first
+          ahead.set(i, p);
+        }
+      };
+      for (let i = 0; i < chain.length; i++) {
+        const c = chain[i] as Pick<Commit, 'hash' | 'generation'>;
+        for (let j = i; j < i + window; j++) fetchAt(j);
+        const events = await (ahead.get(i) as Promise<ChangeEvent[]>);
+        ahead.delete(i);
+        for (const e of events) {
           if (signal?.aborted) return;
           unacked = e;
           yield e;
@@ -207,12 +222,15 @@ export class Changelog {
     }
   }
 
-  /** First-parent commits after `pos` up to and including `target`, oldest first. */
-  private async chainAfter(repo: string, pos: Position, target: Commit): Promise<Commit[]> {
-    const chain: Commit[] = [];
+  /**
+   * First-parent commits after `pos` up to and including `target`, oldest first. Only hash and
+   * generation are kept (a long replay holds ~100 bytes per commit; the events are computed lazily).
+   */
+  private async chainAfter(repo: string, pos: Position, target: Commit): Promise<Array<Pick<Commit, 'hash' | 'generation'>>> {
+    const chain: Array<Pick<Commit, 'hash' | 'generation'>> = [];
     let c: Commit | undefined = target;
     while (c && c.hash !== pos.commit && c.generation > pos.seq) {
-      chain.push(c);
+      chain.push({ hash: c.hash, generation: c.generation });
       const p: Hash | undefined = c.parents[0];
       c = p === undefined || p === pos.commit ? undefined : await this.options.catalog.readCommit(repo, p);
     }
