@@ -54,3 +54,16 @@ export type { ParquetCodec, EncodeOptions as ParquetEncodeOptions, EncodedChunk 
 export { plainRows as tableRows } from './table-format/rows.js';
 export { catalogFromConfig } from './catalog-from-config.js';
 export type { ConfiguredCatalog } from './catalog-from-config.js';
+// Garbage collection, retention and verify (maintenance/).
+export { collectGarbage } from './maintenance/gc.js';
+export type { GcOptions, GcResult, GcProgress, ByteCount } from './maintenance/gc.js';
+export { verifyStore } from './maintenance/verify.js';
+export type { VerifyOptions, VerifyResult, VerifyProblem, VerifyNeed, VerifyProgress } from './maintenance/verify.js';
+export { pendingTxnRoots } from './maintenance/gc-roots.js';
+export type { GcRootSource, GcRoot, PendingTxnRecord } from './maintenance/gc-roots.js';
+export { ObjectStoreGcState } from './maintenance/gc-state.js';
+export type { GcState, GcStateStore } from './maintenance/gc-state.js';
+export { HashSet } from './maintenance/hash-set.js';
+export { DEFAULT_GRACE_MS, DEFAULT_RETAIN_HISTORY_MS } from './maintenance/retention.js';
+export type { RetentionPolicy } from './maintenance/retention.js';
+export { maintenanceRoutes } from './server/routes/maintenance.js';

@@ -38,4 +38,5 @@ export async function catalogRoutes(app: FastifyInstance, opts: { catalog: Catal
   await app.register(commitRoutes, { catalog: opts.catalog });
   await app.register(tableRoutes, { catalog: opts.catalog });
   await app.register(mergeRoutes, { catalog: opts.catalog });
+  await app.register((await import('./routes/maintenance.js')).maintenanceRoutes, { catalog: opts.catalog });
 }

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
+import { ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
+import type { Catalog } from '../catalog.js';
+import { refNames } from '../names.js';
+import { ManifestReader } from '../table-format/manifest-io.js';
+import { HashSet } from './hash-set.js';
+import type { GcRootSource } from './gc-roots.js';
+import { ObjectStoreGcState, type GcState, type GcStateStore } from './gc-state.js';
+import { ReachabilityWalker, type WalkProblem } from './reachability.js';
+import { DEFAULT_GRACE_MS, DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, repoRoots, type RetentionPolicy } from './retention.js';
+
+export interface GcOptions {
+  /** Report what would be deleted (counts and bytes) and delete nothing. Default false. */
+  dryRun?: boolean;
+  /** Chunks written less than this long ago are never swept; must exceed the longest transaction. Default 1 hour. */
+  graceMs?: number;
+  /** History kept for time travel in every repo (see RetentionPolicy). Default 7 days. */
+  retainHistoryMs?: number;
+  /** Per-repo overrides of `retainHistoryMs`. */
+  repoRetention?: Readonly<Record<string, RetentionPolicy>>;
+  /** Live roots besides refs, e.g. `pendingTxnRoots(txnLog)` for the coordinator's PREPARED/COMMITTED records. */
+  roots?: readonly GcRootSource[];
+  /**
+   * Where the mark set and sweep position are kept so an interrupted run resumes. Default: `gc/` in
+   * the chunk store's object store (when it is an ObjectChunkStore); `false` keeps nothing.
+   */
+  state?: GcStateStore | false;
+  /** Continue an interrupted run from its saved state (default true). False discards it. */
+  resume?: boolean;
+  /** Chunks per delete call (default 1000, S3's DeleteObjects limit). */
+  deleteBatchSize?: number;
+  /** Metadata reads in flight while marking (default 16). */
+  concurrency?: number;
+  onProgress?: (progress: GcProgress) => void;
+  /** Aborting stops between batches with the signal's reason; a later run resumes. */
+  signal?: AbortSignal;
+  /** The moment taken as now (default Date.now()): grace and retention are measured back from it. */
+  now?: number;
+}
+
+export interface ByteCount {
+  chunks: number;
+  bytes: number;
+}
+
+export interface GcProgress {
+  phase: 'mark' | 'sweep' | 'index' | 'done';
+  /** Objects marked reachable so far. */
+  marked: number;
+  scanned: number;
+  /** Unreachable chunks older than the grace period seen so far (deleted unless dry run). */
+  garbage: number;
+  deleted: number;
+  bytesDeleted: number;
+  /** Sweep position (hash order). */
+  position?: Hash;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  /** True when this run continued an interrupted one (its mark set and cutoff). */
+  resumed: boolean;
+  runId: string;
+  /** Chunks modified at or after this time (ms) were kept regardless. */
+  cutoff: number;
+  repos: number;
+  /** Reachable objects (commits, trees, manifests, pages, data chunks, repo configs). */
+  marked: number;
+  /** Memory held by the mark set. */
+  markSetBytes: number;
+  scanned: ByteCount;
+  live: ByteCount;
+  /** Unreachable but inside the grace period. */
+  young: ByteCount;
+  /** Unreachable and older than grace: deleted, or what a real run would delete. */
+  garbage: ByteCount;
+  /** Deleted by this run and, when resumed, by the interrupted part. */
+  deleted: ByteCount;
+  /** Commit-index entries of commits that were deleted. */
+  commitIndexRemoved: number;
+  ms: { mark: number; sweep: number; total: number };
+}
+
+/**
+ * Mark and sweep over the whole chunk store (chunks are shared by every repo in it, so collection is
+ * never per repo; retention is). Mark: for every repo, its config, the ancestry of its branch and
+ * tag heads and of the reflog positions and commits inside its retention window, plus `roots`.
+ * Sweep: `chunks.list()` in hash order; a chunk neither marked nor younger than the grace cutoff is
+ * deleted in batches. Then commit-index entries of deleted commits are removed.
+ *
+ * Safety: anything a writer will reference is marked, or is younger than the cutoff, as long as
+ * transactions last less than `graceMs`. A reachable object that cannot be read stops the run before
+ * anything is deleted (CHUNK_NOT_FOUND or CORRUPT_METADATA naming it; run `verifyStore`).
+ */
+export async function collectGarbage(catalog: Catalog, options: GcOptions = {}): Promise<GcResult> {
+  const started = performance.now();
+  const dryRun = options.dryRun ?? false;
+  const graceMs = checkMs('graceMs', options.graceMs) ?? DEFAULT_GRACE_MS;
+  const defaultRetain = checkMs('retainHistoryMs', options.retainHistoryMs) ?? DEFAULT_RETAIN_HISTORY_MS;
+  for (const [repo, p] of Object.entries(options.repoRetention ?? {})) checkMs(`repoRetention.${repo}.retainHistoryMs`, p?.retainHistoryMs);
+  const batchSize = options.deleteBatchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`deleteBatchSize must be a positive integer, got ${String(batchSize)}`);
+  const now = options.now ?? Date.now();
+  if (!Number.isFinite(now)) throw new InvalidArgumentError('now must be a finite number of milliseconds');
+  const stateStore = options.state === false ? undefined
+    : options.state ?? (catalog.chunks instanceof ObjectChunkStore ? new ObjectStoreGcState(catalog.chunks.objects) : undefined);
+  const progress = (p: GcProgress): void => options.onProgress?.(p);
+  const retainFor = (repo: string): number => options.repoRetention?.[repo]?.retainHistoryMs ?? defaultRetain;
+
+  // ---- mark (or take the mark set of an interrupted run)
+  let state: GcState | undefined;
+  let marks: HashSet;
+  let resumed = false;
+  const loaded = !dryRun && stateStore && options.resume !== false ? await stateStore.load() : undefined;
+  if (!dryRun && stateStore && options.resume === false) await stateStore.clear();
+  const repos = await listRepoNames(catalog.refs);
+  if (loaded) {
+    ({ state, marks } = loaded);
+    resumed = true;
+  } else {
+    marks = await mark(catalog, repos, retainFor, now, options, progress);
+    state = { v: 1, runId: randomUUID(), startedAt: now, cutoff: now - graceMs, sweptAfter: null, deleted: { chunks: 0, bytes: 0 } };
+    if (!dryRun && stateStore) await stateStore.begin(state, marks);
+  }
+  const markMs = performance.now() - started;
+
+  // ---- sweep
+  const count = (): ByteCount => ({ chunks: 0, bytes: 0 });
+  const scanned = count(), live = count(), young = count(), garbage = count();
+  const deleted = { ...state.deleted };
+  let batch: ChunkStat[] = [];
+  const report = (phase: GcProgress['phase'], position?: Hash): void =>
+    progress({ phase, marked: marks.size, scanned: scanned.chunks, garbage: garbage.chunks, deleted: deleted.chunks, bytesDeleted: deleted.bytes, ...(position ? { position } : {}) });
+  const flush = async (position: Hash): Promise<void> => {
+    options.signal?.throwIfAborted();
+    if (!dryRun && batch.length > 0) {
+      await catalog.chunks.delete(batch.map((c) => c.hash));
+      deleted.chunks += batch.length;
+      deleted.bytes += batch.reduce((s, c) => s + c.size, 0);
+    }
+    batch = [];
+    if (!dryRun && stateStore) await stateStore.progress({ ...state!, sweptAfter: position, deleted: { ...deleted } });
+    report('sweep', position);
+  };
+  let last: Hash | undefined;
+  for await (const c of catalog.chunks.list(state.sweptAfter ? { startAfter: state.sweptAfter } : undefined)) {
+    scanned.chunks++;
+    scanned.bytes += c.size;
+    last = c.hash;
+    if (marks.has(c.hash)) add(live, c);
+    else if (c.modifiedAt >= state.cutoff) add(young, c);
+    else {
+      add(garbage, c);
+      batch.push(c);
+      if (batch.length >= batchSize) await flush(c.hash);
+    }
+  }
+  if (last !== undefined) await flush(last);
+
+  // ---- commit index: drop entries of commits that are gone, so prefix lookups never name them
+  let commitIndexRemoved = 0;
+  if (!dryRun) {
+    report('index');
+    for (const repo of repos) commitIndexRemoved += await pruneCommitIndex(catalog, repo, marks);
+    if (stateStore) await stateStore.clear();
+  }
+  report('done');
+  const total = performance.now() - started;
+  return {
+    dryRun, resumed, runId: state.runId, cutoff: state.cutoff, repos: repos.length, marked: marks.size, markSetBytes: marks.byteLength,
+    scanned, live, young, garbage, deleted, commitIndexRemoved, ms: { mark: markMs, sweep: total - markMs, total },
+  };
+}
+
+function add(c: ByteCount, stat: ChunkStat): void {
+  c.chunks++;
+  c.bytes += stat.size;
+}
+
+async function mark(
+  catalog: Catalog, repos: readonly string[], retainFor: (repo: string) => number, now: number,
+  options: GcOptions, progress: (p: GcProgress) => void,
+): Promise<HashSet> {
+  const marks = new HashSet(1 << 16);
+  const walker = new ReachabilityWalker({
+    store: catalog.store,
+    manifests: new ManifestReader(catalog.chunks),
+    seen: marks,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    onProblem: (p) => {
+      throw refusal(p);
+    },
+  });
+  const tick = (): void => progress({ phase: 'mark', marked: marks.size, scanned: 0, garbage: 0, deleted: 0, bytesDeleted: 0 });
+  for (const repo of repos) {
+    const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo));
+    if (roots.config !== undefined) walker.mark(roots.config);
+    await walker.commits(repo, roots.commits);
+    tick();
+    options.signal?.throwIfAborted();
+  }
+  // Read after the refs: a transaction record that moved a ref while refs were read is still listed here.
+  for (const source of options.roots ?? []) {
+    for (const root of await source.roots()) {
+      const repo = root.label ?? 'live root';
+      if (root.kind === 'commit') await walker.commits(repo, [root.hash]);
+      else if (marks.add(root.hash)) await (root.kind === 'tree' ? walker.tree(root.hash, { repo }) : walker.manifest(root.hash, { repo }));
+    }
+  }
+  // Commits made inside the window that no ref or reflog names (e.g. on a branch deleted since).
+  for (const repo of repos) {
+    const windowStart = now - retainFor(repo);
+    const recent: Hash[] = [];
+    await forEachIndexedCommit(catalog, repo, async (hash) => {
+      if (marks.has(hash)) return;
+      try {
+        const commit = await catalog.store.readCommit(hash);
+        if (commit.time >= windowStart) recent.push(hash);
+      } catch (err) {
+        if (!isArmillariaError(err, ErrorCode.CommitNotFound)) throw err; // a dangling entry: pruned after the sweep
+      }
+    });
+    await walker.commits(repo, recent);
+    tick();
+  }
+  return marks;
+}
+
+function refusal(p: WalkProblem): ArmillariaError {
+  const where = `repo ${p.at.repo}${p.at.commit ? `, commit ${p.at.commit}` : ''}${p.at.table ? `, table ${p.at.table}` : ''}`;
+  const code = p.kind === 'missing' ? ErrorCode.ChunkNotFound : ErrorCode.CorruptMetadata;
+  return new ArmillariaError(code, `gc stopped before sweeping: reachable ${p.object} ${p.hash} (${where}) is ${p.kind}: ${p.message}; run verify`, {
+    details: { hash: p.hash, object: p.object, problem: p.kind, ...p.at },
+  });
+}
+
+const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Each commit-index entry of a repo, one shard at a time (bounded memory). */
+async function forEachIndexedCommit(catalog: Catalog, repo: string, fn: (hash: Hash, ref: string) => Promise<void>): Promise<void> {
+  for (const shard of SHARDS) {
+    for (const e of await catalog.refs.list(refNames.commitPrefix(repo, shard))) await fn(e.value, e.name);
+  }
+}
+
+async function pruneCommitIndex(catalog: Catalog, repo: string, marks: HashSet): Promise<number> {
+  let removed = 0;
+  await forEachIndexedCommit(catalog, repo, async (hash, ref) => {
+    if (marks.has(hash) || (await catalog.chunks.has(hash))) return;
+    try {
+      await catalog.refs.compareAndSwap(ref, hash, null, { message: 'gc: commit deleted' });
+      removed++;
+    } catch (err) {
+      if (!isArmillariaError(err, ErrorCode.RefConflict)) throw err;
+    }
+  });
+  return removed;
+}

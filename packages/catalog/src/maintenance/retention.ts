@@ -1,0 +1,77 @@
+import { InvalidArgumentError, isHash, type Hash } from '@armillaria/core';
+import { refNames } from '../names.js';
+import type { RefStore } from '../refs/ref-store.js';
+
+export const DEFAULT_RETAIN_HISTORY_MS = 7 * 24 * 60 * 60 * 1000;
+export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+
+/** How much unreachable history a repo keeps for time travel and branch recovery. */
+export interface RetentionPolicy {
+  /** Commits that were a branch or tag position (reflog) or were made within this age stay, with their ancestry. Default 7 days. */
+  retainHistoryMs?: number;
+}
+
+/** A repo's roots: its config chunk and the commits whose ancestry is kept. */
+export interface RepoRoots {
+  repo: string;
+  config: Hash | undefined;
+  /** Branch and tag heads, then reflog positions within the window (deduplicated, in that order). */
+  commits: Hash[];
+  refs: number;
+  reflogEntries: number;
+}
+
+const REFLOG_PAGE = 1000;
+const REFLOG_PAGE_LIMIT = 10_000;
+
+export function checkMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds, got ${JSON.stringify(value)}`, { details: { option: name } });
+  }
+  return value;
+}
+
+export async function listRepoNames(refs: RefStore): Promise<string[]> {
+  return (await refs.list(refNames.reposPrefix)).map((e) => e.name.slice(refNames.reposPrefix.length));
+}
+
+/**
+ * Everything a repo keeps regardless of age: every branch and tag head; plus, for history, every
+ * commit a branch or tag pointed to at some moment since `windowStart` according to its reflog (both
+ * sides of each entry in the window, and the position the ref already had when the window opened, so
+ * `ref@{windowStart}` still resolves).
+ */
+export async function repoRoots(refs: RefStore, repo: string, windowStart: number): Promise<RepoRoots> {
+  const config = await refs.get(refNames.repo(repo));
+  const listed = [...(await refs.list(refNames.branchesPrefix(repo))), ...(await refs.list(refNames.tagsPrefix(repo)))];
+  const commits = new Set<Hash>(listed.map((e) => e.value));
+  let reflogEntries = 0;
+  for (const ref of listed) {
+    for (const hash of await reflogPositions(refs, ref.name, windowStart)) {
+      commits.add(hash);
+      reflogEntries++;
+    }
+  }
+  return { repo, config, commits: [...commits], refs: listed.length, reflogEntries };
+}
+
+/** Positions of one ref since `windowStart` (newest first), paging back through its reflog. */
+async function reflogPositions(refs: RefStore, name: string, windowStart: number): Promise<Hash[]> {
+  const out: Hash[] = [];
+  let before: number | undefined;
+  for (let page = 0; page < REFLOG_PAGE_LIMIT; page++) {
+    const entries = await refs.reflog(name, before === undefined ? { limit: REFLOG_PAGE } : { limit: REFLOG_PAGE, before });
+    for (const e of entries) {
+      if (e.new !== null && isHash(e.new)) out.push(e.new);
+      if (e.time < windowStart) return out; // the position held when the window opened: kept, older ones not
+      if (e.old !== null && isHash(e.old)) out.push(e.old);
+    }
+    if (entries.length < REFLOG_PAGE) return out;
+    const oldest = entries[entries.length - 1]!.time;
+    // Entries sharing the oldest time may straddle the page: re-read from that time (duplicates are
+    // harmless) unless the whole page had that time, where only a strict bound makes progress.
+    before = entries[0]!.time === oldest ? oldest : oldest + 1;
+  }
+  return out;
+}
