@@ -139,20 +139,21 @@ export class NatsChangeBus implements ChangeBus {
     const subject = changeSubject(this.prefix, filter.repo, filter.branch, single);
     // A concrete start, so a consumer re-created after a server restart misses nothing.
     let last = afterBusSeq ?? (await this.lastSeq());
-    const first = last;
+    let established = false;
     let failures = 0;
     while (!this.closed && !signal?.aborted) {
       let messages: ConsumerMessages;
       try {
         messages = await this.consume(subject, last);
       } catch (err) {
-        // The first attempt reports an unreachable server; later ones are reconnects and keep trying.
-        if (last === first && failures === 0 && !(err instanceof JetStreamApiError)) throw new BackendUnavailableError(`cannot follow ${this.stream}: ${(err as Error).message}`, { cause: err });
+        // The first attempt reports an unreachable server or a missing stream; later ones are reconnects and keep trying.
+        if (!established) throw new BackendUnavailableError(`cannot follow ${this.stream}: ${(err as Error).message}`, { cause: err });
         failures++;
         await abortableSleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)), signal);
         continue;
       }
       failures = 0;
+      established = true;
       this.followers.add(messages);
       const stop = (): void => void messages.stop();
       signal?.addEventListener('abort', stop, { once: true });
