@@ -1,5 +1,6 @@
 import { BackendUnavailableError, errorFromBody } from './errors.js';
 import { sleep } from './concurrency.js';
+import { currentRequestId } from './request-context.js';
 
 export interface HttpClientOptions {
   /** Base URL of the service, e.g. `http://127.0.0.1:7001`. */
@@ -43,6 +44,9 @@ export class HttpClient {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random()));
       const headers: Record<string, string> = { ...opts.headers };
+      // Called while serving a request: the next service logs the same id (see request-context.ts).
+      const requestId = currentRequestId();
+      if (requestId !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'x-request-id')) headers['x-request-id'] = requestId;
       if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
       const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
       const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;

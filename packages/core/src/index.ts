@@ -23,3 +23,7 @@ export { HttpClient } from './http-client.js';
 export type { HttpClientOptions, RequestOptions } from './http-client.js';
 export { loadConfig, configKeys, configReference } from './config.js';
 export type { ArmillariaConfig } from './config.js';
+export { currentRequestId, runWithRequestId, isValidRequestId } from './request-context.js';
+export type { RequestContext } from './request-context.js';
+export { metricsRegistry, collectProcessMetrics, metricCounter, metricGauge, metricHistogram } from './metrics.js';
+export { serviceMetrics, recordCacheLookup } from './service-metrics.js';

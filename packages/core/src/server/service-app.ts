@@ -1,6 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorReplyBody } from '../http-status.js';
 import { ErrorCode } from '../errors.js';
+import { isValidRequestId } from '../request-context.js';
+import { addObservability } from './observability.js';
 
 export interface ServiceAppOptions {
   /** Service name, reported by /healthz. */
@@ -9,22 +11,44 @@ export interface ServiceAppOptions {
   ready?: () => Promise<void>;
   /** Fastify's own body limit for JSON and other parsed bodies (default 16 MiB). */
   bodyLimit?: number;
-  /** pino logger options or false (default: off in tests, info otherwise). */
+  /** pino logger options or false (default: off in tests, info otherwise). Logs are JSON lines. */
   logger?: FastifyServerOptions['logger'];
+  /** Serve `GET /metrics` (default true). Request ids and latency metrics are recorded either way. */
+  metrics?: boolean;
+}
+
+/** Never log credentials, whatever a route or a hook puts in a log line. */
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization', 'token'];
+
+function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined) {
+    if (process.env.NODE_ENV === 'test' || process.env.VITEST) return false;
+    logger = { level: process.env.ARMILLARIA_LOG_LEVEL ?? 'info' };
+  }
+  if (logger === true) logger = { level: process.env.ARMILLARIA_LOG_LEVEL ?? 'info' };
+  if (logger === false || typeof logger !== 'object') return logger;
+  return { redact: REDACT, ...logger };
 }
 
 /**
  * The Fastify instance every Armillaria service starts from: typed error replies
  * (`{statusCode, code, error, message}`) for thrown errors and unknown routes, `/healthz` (the process
- * is up) and `/readyz` (its backends answer). Never listens: `main.ts` of each service does.
+ * is up), `/readyz` (its backends answer), `/metrics` (Prometheus), JSON logs (pino) and request ids
+ * taken from and echoed as `x-request-id`. Never listens: `main.ts` of each service does.
  */
 export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? (process.env.NODE_ENV === 'test' || process.env.VITEST ? false : { level: process.env.ARMILLARIA_LOG_LEVEL ?? 'info' }),
+    logger: loggerOptions(options.logger),
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // A caller's id is kept (so one id follows a request across services) when it is a plain token;
+    // anything else (too long, odd characters: log injection) gets a fresh one. Logs show it as `reqId`.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return isValidRequestId(given) ? given : crypto.randomUUID();
+    },
   });
+  addObservability(app, options.name, options.metrics ?? true);
 
   app.setErrorHandler((err, request, reply) => {
     const body = errorReplyBody(err);
