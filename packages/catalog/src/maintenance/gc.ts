@@ -109,18 +109,24 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
   const retainFor = (repo: string): number => options.repoRetention?.[repo]?.retainHistoryMs ?? defaultRetain;
 
   // ---- mark (or take the mark set of an interrupted run)
-  let state: GcState | undefined;
-  let marks: HashSet;
-  let resumed = false;
   const loaded = !dryRun && stateStore && options.resume !== false ? await stateStore.load() : undefined;
   if (!dryRun && stateStore && options.resume === false) await stateStore.clear();
   const repos = await listRepoNames(catalog.refs);
-  if (loaded) {
-    ({ state, marks } = loaded);
-    resumed = true;
-  } else {
-    marks = await mark(catalog, repos, retainFor, now, options, progress);
-    state = { v: 1, runId: randomUUID(), startedAt: now, cutoff: now - graceMs, sweptAfter: null, deleted: { chunks: 0, bytes: 0 } };
+  const resumed = loaded !== undefined;
+  const marks = loaded?.marks ?? new HashSet(1 << 16);
+  const state: GcState = loaded?.state
+    ?? { v: 1, runId: randomUUID(), startedAt: now, cutoff: now - graceMs, sweptAfter: null, deleted: { chunks: 0, bytes: 0 } };
+  const walker = new ReachabilityWalker({
+    store: catalog.store,
+    manifests: new ManifestReader(catalog.chunks),
+    seen: marks,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    onProblem: (p) => {
+      throw refusal(p);
+    },
+  });
+  if (!loaded) {
+    await mark(catalog, walker, repos, retainFor, now, options, progress);
     if (!dryRun && stateStore) await stateStore.begin(state, marks);
   }
   const markMs = performance.now() - started;
@@ -134,13 +140,27 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     progress({ phase, marked: marks.size, scanned: scanned.chunks, garbage: garbage.chunks, deleted: deleted.chunks, bytesDeleted: deleted.bytes, ...(position ? { position } : {}) });
   const flush = async (position: Hash): Promise<void> => {
     options.signal?.throwIfAborted();
+    if (batch.length > 0) {
+      // Commits that became visible since marking (slow transactions, long sweeps) are marked now, and
+      // whatever they reach is taken out of the batch: the window for losing data shrinks from the
+      // whole run to one batch.
+      await refreshMarks(catalog, walker, repos, options.roots ?? []);
+      const rescued = batch.filter((c) => marks.has(c.hash));
+      if (rescued.length > 0) {
+        batch = batch.filter((c) => !marks.has(c.hash));
+        for (const c of rescued) {
+          sub(garbage, c);
+          add(live, c);
+        }
+      }
+    }
     if (!dryRun && batch.length > 0) {
       await catalog.chunks.delete(batch.map((c) => c.hash));
       deleted.chunks += batch.length;
       deleted.bytes += batch.reduce((s, c) => s + c.size, 0);
     }
     batch = [];
-    if (!dryRun && stateStore) await stateStore.progress({ ...state!, sweptAfter: position, deleted: { ...deleted } });
+    if (!dryRun && stateStore) await stateStore.progress({ ...state, sweptAfter: position, deleted: { ...deleted } });
     report('sweep', position);
   };
   let last: Hash | undefined;
@@ -178,20 +198,35 @@ function add(c: ByteCount, stat: ChunkStat): void {
   c.bytes += stat.size;
 }
 
+function sub(c: ByteCount, stat: ChunkStat): void {
+  c.chunks--;
+  c.bytes -= stat.size;
+}
+
+/** Marks what the current branch and tag heads and live roots reach (cheap: marked history is skipped). */
+async function refreshMarks(catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], sources: readonly GcRootSource[]): Promise<void> {
+  for (const repo of repos) {
+    const heads = [...(await catalog.refs.list(refNames.branchesPrefix(repo))), ...(await catalog.refs.list(refNames.tagsPrefix(repo)))];
+    await walker.commits(repo, heads.map((e) => e.value));
+  }
+  await markLiveRoots(walker, sources);
+}
+
+async function markLiveRoots(walker: ReachabilityWalker, sources: readonly GcRootSource[]): Promise<void> {
+  for (const source of sources) {
+    for (const root of await source.roots()) {
+      const repo = root.label ?? 'live root';
+      if (root.kind === 'commit') await walker.commits(repo, [root.hash]);
+      else if (walker.mark(root.hash)) await (root.kind === 'tree' ? walker.tree(root.hash, { repo }) : walker.manifest(root.hash, { repo }));
+    }
+  }
+}
+
 async function mark(
-  catalog: Catalog, repos: readonly string[], retainFor: (repo: string) => number, now: number,
+  catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], retainFor: (repo: string) => number, now: number,
   options: GcOptions, progress: (p: GcProgress) => void,
-): Promise<HashSet> {
-  const marks = new HashSet(1 << 16);
-  const walker = new ReachabilityWalker({
-    store: catalog.store,
-    manifests: new ManifestReader(catalog.chunks),
-    seen: marks,
-    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-    onProblem: (p) => {
-      throw refusal(p);
-    },
-  });
+): Promise<void> {
+  const marks = walker.seen;
   const tick = (): void => progress({ phase: 'mark', marked: marks.size, scanned: 0, garbage: 0, deleted: 0, bytesDeleted: 0 });
   for (const repo of repos) {
     const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo));
@@ -201,13 +236,7 @@ async function mark(
     options.signal?.throwIfAborted();
   }
   // Read after the refs: a transaction record that moved a ref while refs were read is still listed here.
-  for (const source of options.roots ?? []) {
-    for (const root of await source.roots()) {
-      const repo = root.label ?? 'live root';
-      if (root.kind === 'commit') await walker.commits(repo, [root.hash]);
-      else if (marks.add(root.hash)) await (root.kind === 'tree' ? walker.tree(root.hash, { repo }) : walker.manifest(root.hash, { repo }));
-    }
-  }
+  await markLiveRoots(walker, options.roots ?? []);
   // Commits made inside the window that no ref or reflog names (e.g. on a branch deleted since).
   for (const repo of repos) {
     const windowStart = now - retainFor(repo);
@@ -224,7 +253,6 @@ async function mark(
     await walker.commits(repo, recent);
     tick();
   }
-  return marks;
 }
 
 function refusal(p: WalkProblem): ArmillariaError {
