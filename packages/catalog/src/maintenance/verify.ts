@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Semaphore, type Hash } from '@armillaria/core';
 import type { Catalog } from '../catalog.js';
 import { ManifestReader } from '../table-format/manifest-io.js';
+import { CommitStore } from '../model/commit-store.js';
 import { HashSet } from './hash-set.js';
 import { ReachabilityWalker, classify, type ObjectKind, type Reach, type WalkProblem } from './reachability.js';
 import { DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, repoRoots } from './retention.js';
@@ -118,7 +119,8 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
   };
   let failure: unknown;
   const walker = new ReachabilityWalker({
-    store: catalog.store,
+    // A fresh store, not the catalog's: its cache would answer for commits and trees whose chunks are gone.
+    store: new CommitStore(catalog.chunks),
     manifests: new ManifestReader(catalog.chunks),
     seen,
     onProblem: record,
@@ -139,7 +141,7 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
     rootsByRepo.set(repo, roots.commits);
     if (roots.config !== undefined && walker.mark(roots.config)) {
       try {
-        await catalog.store.readJson(roots.config, 'repo config');
+        await new CommitStore(catalog.chunks, 1).readJson(roots.config, 'repo config');
       } catch (err) {
         const kind = classify(err);
         if (kind === undefined) throw err;
