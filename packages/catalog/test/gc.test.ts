@@ -158,6 +158,29 @@ describe('gc: retention, grace, dry run, live roots, resume (local disk)', () =>
     expect((await verifyStore(catalog)).ok).toBe(true);
   });
 
+  it('keeps a branch deleted inside the window even when its commits are older than the window', async () => {
+    const { catalog, chunks } = await env(fsEnv);
+    await catalog.createRepo('r');
+    await catalog.createTable('r', 't', { schema: SCHEMA, rows: [{ id: 1, v: 'a' }] });
+    await catalog.createBranch('r', 'old');
+    const old = await catalog.write('r', 't', [{ id: 2, v: 'old branch' }], { branch: 'old' });
+    await new Promise((r) => setTimeout(r, 300));
+    // A run while the branch exists remembers its name (gc/known-refs.json).
+    await collectGarbage(catalog, { graceMs: 0 });
+    await catalog.deleteBranch('r', 'old');
+    const deletedAt = Date.now();
+    // Window of 150 ms: the deletion is inside it, the branch's commit (300 ms older) is not.
+    let res = await collectGarbage(catalog, { graceMs: 0, retainHistoryMs: 150, now: deletedAt + 100 });
+    expect(res.deleted.chunks).toBe(0);
+    expect(await chunks.has(old.commit.hash)).toBe(true);
+    // Once the deletion leaves the window, the branch's own objects go.
+    res = await collectGarbage(catalog, { graceMs: 0, retainHistoryMs: 150, now: deletedAt + 1000 });
+    expect(res.deleted.chunks).toBeGreaterThanOrEqual(3);
+    expect(await chunks.has(old.commit.hash)).toBe(false);
+    expect(await chunks.has(old.manifest!)).toBe(false);
+    expect(rowsOf(await catalog.read('r', 't'))).toEqual([{ id: 1, v: 'a' }]);
+  });
+
   it('keeps history reachable from tags and reflog positions inside the window', async () => {
     const { catalog, chunks } = await env(fsEnv);
     await catalog.createRepo('r');

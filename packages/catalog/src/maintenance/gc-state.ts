@@ -27,13 +27,20 @@ export interface GcStateStore {
   begin(state: GcState, marks: HashSet): Promise<void>;
   /** Persists sweep progress (after each delete batch). */
   progress(state: GcState): Promise<void>;
-  /** Removes the state once the run finished. */
+  /** Removes the run state (not the known refs) once the run finished. */
   clear(): Promise<void>;
+  /**
+   * Branch and tag names per repo seen by earlier runs. The RefStore lists only existing refs, so this
+   * is how a later run finds the reflog of a ref deleted since and keeps its positions for the window.
+   */
+  knownRefs(): Promise<Record<string, string[]>>;
+  saveKnownRefs(refs: Record<string, string[]>): Promise<void>;
 }
 
 /**
- * GC state as two objects in an ObjectStore (by default the store holding the chunks): `<prefix>state.json`
- * (canonical JSON, GcState) and `<prefix><runId>.marks` (the mark set, 32 bytes per hash). Embedded
+ * GC state as objects in an ObjectStore (by default the store holding the chunks): `<prefix>state.json`
+ * (canonical JSON, GcState), `<prefix><runId>.marks` (the mark set, 32 bytes per hash) and
+ * `<prefix>known-refs.json` ({repo: [ref names]}, kept across runs). Embedded
  * mode puts them in `<dataDir>/gc/`, S3 under `gc/` in the bucket. Delete them to force a fresh run.
  */
 export class ObjectStoreGcState implements GcStateStore {
@@ -73,8 +80,31 @@ export class ObjectStoreGcState implements GcStateStore {
 
   async clear(): Promise<void> {
     const keys: string[] = [];
-    for await (const info of this.objects.list(this.prefix)) keys.push(info.key);
+    for await (const info of this.objects.list(this.prefix)) if (info.key !== this.knownKey) keys.push(info.key);
     if (keys.length > 0) await this.objects.deleteMany(keys);
+  }
+
+  private get knownKey(): string {
+    return `${this.prefix}known-refs.json`;
+  }
+
+  async knownRefs(): Promise<Record<string, string[]>> {
+    const raw = await this.getOrUndefined(this.knownKey);
+    if (!raw) return {};
+    try {
+      const v = parseJsonBytes(raw) as Record<string, unknown>;
+      const out: Record<string, string[]> = {};
+      for (const [repo, names] of Object.entries(v ?? {})) {
+        if (Array.isArray(names)) out[repo] = names.filter((n): n is string => typeof n === 'string');
+      }
+      return out;
+    } catch {
+      return {}; // unreadable: deleted refs fall back to commit-time protection only
+    }
+  }
+
+  async saveKnownRefs(refs: Record<string, string[]>): Promise<void> {
+    await this.objects.put(this.knownKey, canonicalJsonBytes(refs), { contentType: 'application/json' });
   }
 
   private async getOrUndefined(key: string): Promise<Uint8Array | undefined> {

@@ -126,7 +126,9 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     },
   });
   if (!loaded) {
-    await mark(catalog, walker, repos, retainFor, now, options, progress);
+    const known = stateStore ? await stateStore.knownRefs() : {};
+    const names = await mark(catalog, walker, repos, retainFor, now, options, progress, known);
+    if (!dryRun && stateStore) await stateStore.saveKnownRefs(names);
     if (!dryRun && stateStore) await stateStore.begin(state, marks);
   }
   const markMs = performance.now() - started;
@@ -224,12 +226,14 @@ async function markLiveRoots(walker: ReachabilityWalker, sources: readonly GcRoo
 
 async function mark(
   catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], retainFor: (repo: string) => number, now: number,
-  options: GcOptions, progress: (p: GcProgress) => void,
-): Promise<void> {
+  options: GcOptions, progress: (p: GcProgress) => void, known: Readonly<Record<string, readonly string[]>>,
+): Promise<Record<string, string[]>> {
   const marks = walker.seen;
+  const names: Record<string, string[]> = {};
   const tick = (): void => progress({ phase: 'mark', marked: marks.size, scanned: 0, garbage: 0, deleted: 0, bytesDeleted: 0 });
   for (const repo of repos) {
-    const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo));
+    const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo), known[repo] ?? []);
+    names[repo] = roots.names;
     if (roots.config !== undefined) walker.mark(roots.config);
     await walker.commits(repo, roots.commits);
     tick();
@@ -253,6 +257,7 @@ async function mark(
     await walker.commits(repo, recent);
     tick();
   }
+  return names;
 }
 
 function refusal(p: WalkProblem): ArmillariaError {

@@ -19,6 +19,8 @@ export interface RepoRoots {
   commits: Hash[];
   refs: number;
   reflogEntries: number;
+  /** Ref names worth remembering for the next run: existing ones and deleted ones with positions in the window. */
+  names: string[];
 }
 
 const REFLOG_PAGE = 1000;
@@ -42,18 +44,24 @@ export async function listRepoNames(refs: RefStore): Promise<string[]> {
  * sides of each entry in the window, and the position the ref already had when the window opened, so
  * `ref@{windowStart}` still resolves).
  */
-export async function repoRoots(refs: RefStore, repo: string, windowStart: number): Promise<RepoRoots> {
+export async function repoRoots(refs: RefStore, repo: string, windowStart: number, knownNames: readonly string[] = []): Promise<RepoRoots> {
   const config = await refs.get(refNames.repo(repo));
   const listed = [...(await refs.list(refNames.branchesPrefix(repo))), ...(await refs.list(refNames.tagsPrefix(repo)))];
   const commits = new Set<Hash>(listed.map((e) => e.value));
+  const existing = new Set(listed.map((e) => e.name));
+  // Names from earlier runs that no longer exist: deleted refs, recoverable from their reflog for the window.
+  const deleted = knownNames.filter((n) => !existing.has(n) && (n.startsWith(refNames.branchesPrefix(repo)) || n.startsWith(refNames.tagsPrefix(repo))));
+  const names = [...existing];
   let reflogEntries = 0;
-  for (const ref of listed) {
-    for (const hash of await reflogPositions(refs, ref.name, windowStart)) {
+  for (const name of [...existing, ...deleted]) {
+    const positions = await reflogPositions(refs, name, windowStart);
+    for (const hash of positions) {
       commits.add(hash);
       reflogEntries++;
     }
+    if (!existing.has(name) && positions.length > 0) names.push(name);
   }
-  return { repo, config, commits: [...commits], refs: listed.length, reflogEntries };
+  return { repo, config, commits: [...commits], refs: listed.length, reflogEntries, names };
 }
 
 /** Positions of one ref since `windowStart` (newest first), paging back through its reflog. */
@@ -63,8 +71,13 @@ async function reflogPositions(refs: RefStore, name: string, windowStart: number
   for (let page = 0; page < REFLOG_PAGE_LIMIT; page++) {
     const entries = await refs.reflog(name, before === undefined ? { limit: REFLOG_PAGE } : { limit: REFLOG_PAGE, before });
     for (const e of entries) {
+      // The position held when the window opened is kept, older ones not (a ref deleted before the
+      // window opened held none: its last entry's `new` is null).
+      if (e.time < windowStart) {
+        if (e.new !== null && isHash(e.new)) out.push(e.new);
+        return out;
+      }
       if (e.new !== null && isHash(e.new)) out.push(e.new);
-      if (e.time < windowStart) return out; // the position held when the window opened: kept, older ones not
       if (e.old !== null && isHash(e.old)) out.push(e.old);
     }
     if (entries.length < REFLOG_PAGE) return out;
