@@ -12,6 +12,7 @@ import { ensureBinaries, type ServerBinary } from './binaries.js';
 import { onExitCleanup } from './exit-cleanup.js';
 import { freePort } from './free-port.js';
 import { probeNats, probeRedis, probeS3 } from './probes.js';
+import { Reaper } from './reaper.js';
 import { ServerProcess } from './server-process.js';
 import { defaultS3Credentials, serviceNames, serviceUrlEnv, ServiceEnv, type ServiceName } from './service-env.js';
 
@@ -109,7 +110,7 @@ async function checkExternal(name: ServiceName, url: string): Promise<void> {
 
 const portConflict = /address already in use|bind: |EADDRINUSE/i;
 
-async function startOne(name: ServiceName, binary: string, root: string, timeoutMs: number, procs: ServerProcess[]): Promise<string> {
+async function startOne(name: ServiceName, binary: string, root: string, timeoutMs: number, procs: ServerProcess[], reaper: Reaper): Promise<string> {
   const spec = specs[name];
   for (let attempt = 1; ; attempt++) {
     const ports = await Promise.all(Array.from({ length: spec.portCount }, freePort));
@@ -118,6 +119,7 @@ async function startOne(name: ServiceName, binary: string, root: string, timeout
     mkdirSync(dataDir, { recursive: true });
     const proc = ServerProcess.start({ name, command: binary, args: spec.args(ports, dataDir), dir, ...(spec.env ? { env: spec.env() } : {}) });
     procs.push(proc);
+    reaper.watchPid(proc.pid);
     const url = spec.url(ports);
     try {
       await proc.waitUntilReady(() => spec.probe(url), timeoutMs);
@@ -149,16 +151,24 @@ export async function startServices(options: StartServicesOptions = {}): Promise
   for (const n of external) env[serviceUrlEnv[n]] = process.env[serviceUrlEnv[n]] as string;
   const procs: ServerProcess[] = [];
   const root = toStart.length > 0 ? mkdtempSync(join(tmpdir(), 'armillaria-services-')) : undefined;
-  const unregister = onExitCleanup(() => {
+  // Three layers: stopServices (normal), an exit/signal handler (crash, Ctrl-C), the reaper (SIGKILL).
+  const reaper = root ? new Reaper() : undefined;
+  if (root) reaper?.watchDir(root);
+  const exitHandler = onExitCleanup(() => {
     for (const p of procs) p.killSync();
     if (root) rmSync(root, { recursive: true, force: true });
+    reaper?.release();
   });
+  const unregister = (): void => {
+    exitHandler();
+    reaper?.release();
+  };
   try {
     if (root) {
       const bins = ensureBinaries(toStart.map((n) => specs[n].binary));
       const timeout = options.readyTimeoutMs ?? 60_000;
       // allSettled, not all: on a failure every start must have finished before the cleanup below runs.
-      const results = await Promise.allSettled(toStart.map((n) => startOne(n, bins[specs[n].binary] as string, root, timeout, procs)));
+      const results = await Promise.allSettled(toStart.map((n) => startOne(n, bins[specs[n].binary] as string, root, timeout, procs, reaper as Reaper)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       toStart.forEach((n, i) => (env[serviceUrlEnv[n]] = (results[i] as PromiseFulfilledResult<string>).value));

@@ -71,7 +71,7 @@ describe.skipIf(!findBinary('redis-server'))('startServices with a real redis-se
 });
 
 describe.skipIf(!findBinary('redis-server') || !findBinary('nats-server'))('when the test process is killed', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s still stops the servers and removes their temp dir', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGKILL'] as const)('%s still stops the servers and removes their temp dir', async (signal) => {
     const env = { ARMILLARIA_REDIS_URL: undefined, ARMILLARIA_NATS_URL: undefined };
     const child = spawnNode(fileURLToPath(new URL('./fixtures/start-services.ts', import.meta.url)), { env });
     const line = await child.waitForOutput(/\{.*\}\n/);
@@ -81,6 +81,7 @@ describe.skipIf(!findBinary('redis-server') || !findBinary('nats-server'))('when
     child.kill(signal);
     expect((await child.exited).signal).toBe(signal);
     for (const p of services.processes) expect(await isDeadSoon(p.pid), p.name).toBe(true);
+    for (let i = 0; i < 100 && existsSync(services.dataDir as string); i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(services.dataDir as string)).toBe(false);
   });
 });
