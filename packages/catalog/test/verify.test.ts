@@ -58,6 +58,8 @@ describe('verifyStore', () => {
     // 3 commits, 3 trees, 2 manifests, 2 data chunks, the repo config.
     expect(res.objects).toBe(11);
     expect(seen.at(-1)).toBe(2);
+    // One chunk per batch (byte bound): the same answer.
+    expect(await verifyStore(catalog, { batchBytes: 1 })).toMatchObject({ ok: true, chunks: 2, objects: 11 });
   });
 
   it('detects a flipped byte, a truncated chunk and a missing chunk, naming the tables and commits that need them', async () => {

@@ -12,6 +12,12 @@ export interface Reach {
 
 export type ObjectKind = 'commit' | 'tree' | 'manifest' | 'manifest-page' | 'chunk' | 'repo-config';
 
+/** A data chunk as its manifest lists it (`bytes` as recorded, for sizing batches). */
+export interface DataChunk {
+  hash: Hash;
+  bytes: number;
+}
+
 /** A reachable object that cannot be read: absent, or present with bytes that fail their hash or do not parse. */
 export interface WalkProblem {
   kind: 'missing' | 'corrupt';
@@ -29,7 +35,7 @@ export interface WalkerOptions {
   /** Objects read in parallel (default 16). */
   concurrency?: number;
   /** Data chunks reached for the first time (GC only marks them; verify re-hashes them). */
-  onData?: (hashes: Hash[], at: Reach & { manifest: Hash }) => void | Promise<void>;
+  onData?: (chunks: DataChunk[], at: Reach & { manifest: Hash }) => void | Promise<void>;
   /** A metadata object could not be read. Throw to abort the walk (GC), or record it (verify). */
   onProblem: (problem: WalkProblem) => void;
 }
@@ -101,7 +107,7 @@ export class ReachabilityWalker {
     }
     const where = { ...at, manifest: hash };
     if (manifest.chunks) {
-      await this.data(manifest.chunks.map((c) => c.hash), where);
+      await this.data(manifest.chunks, where);
       return;
     }
     for (const page of manifest.pages ?? []) {
@@ -113,12 +119,12 @@ export class ReachabilityWalker {
         this.problem(err, 'manifest-page', page.hash, at);
         continue;
       }
-      await this.data(chunks.map((c) => c.hash), where);
+      await this.data(chunks, where);
     }
   }
 
-  private async data(hashes: Hash[], at: Reach & { manifest: Hash }): Promise<void> {
-    const fresh = hashes.filter((h) => this.opts.seen.add(h));
+  private async data(chunks: readonly DataChunk[], at: Reach & { manifest: Hash }): Promise<void> {
+    const fresh = chunks.filter((c) => this.opts.seen.add(c.hash)).map((c) => ({ hash: c.hash, bytes: c.bytes }));
     if (fresh.length > 0 && this.opts.onData) await this.opts.onData(fresh, at);
   }
 

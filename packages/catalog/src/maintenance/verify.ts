@@ -13,6 +13,8 @@ export interface VerifyOptions {
   retainHistoryMs?: number;
   /** Chunks per verified batch read (default 256). */
   batchSize?: number;
+  /** Bytes per batch read, as the manifests record them (default 64 MiB; a larger chunk goes alone). */
+  batchBytes?: number;
   /** Batches in flight (default 4); each batch is re-hashed by one native call. */
   concurrency?: number;
   /** Most commits listed per problem (default 100). */
@@ -70,6 +72,7 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
   const started = performance.now();
   const retain = checkMs('retainHistoryMs', options.retainHistoryMs) ?? DEFAULT_RETAIN_HISTORY_MS;
   const batchSize = positiveInt('batchSize', options.batchSize, 256);
+  const batchBytes = positiveInt('batchBytes', options.batchBytes, 64 << 20);
   const concurrency = positiveInt('concurrency', options.concurrency, 4);
   const maxNeeds = positiveInt('maxNeedsPerProblem', options.maxNeedsPerProblem, 100);
   const now = options.now ?? Date.now();
@@ -124,10 +127,18 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
     manifests: new ManifestReader(catalog.chunks),
     seen,
     onProblem: record,
-    onData: async (hashes, at) => {
-      for (let i = 0; i < hashes.length; i += batchSize) {
+    onData: async (data, at) => {
+      // Batches bounded by count and by bytes, at most `concurrency` reading at once (and as many
+      // waiting, as hashes only), so memory stays about concurrency x batchBytes whatever the store size.
+      for (let i = 0; i < data.length;) {
+        const batch: Hash[] = [];
+        let size = 0;
+        for (; i < data.length && batch.length < batchSize && (batch.length === 0 || size + data[i]!.bytes <= batchBytes); i++) {
+          batch.push(data[i]!.hash);
+          size += data[i]!.bytes;
+        }
         while (inflight.size >= concurrency * 2) await Promise.race(inflight);
-        const p: Promise<void> = sem.run(() => check(hashes.slice(i, i + batchSize), at))
+        const p: Promise<void> = sem.run(() => check(batch, at))
           .catch((err: unknown) => { failure ??= err; })
           .finally(() => inflight.delete(p));
         inflight.add(p);
