@@ -170,6 +170,7 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     scanned.chunks++;
     scanned.bytes += c.size;
     last = c.hash;
+    if (scanned.chunks % PROGRESS_EVERY === 0) report('sweep', c.hash);
     if (marks.has(c.hash)) add(live, c);
     else if (c.modifiedAt >= state.cutoff) add(young, c);
     else {
@@ -194,6 +195,9 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     scanned, live, young, garbage, deleted, commitIndexRemoved, ms: { mark: markMs, sweep: total - markMs, total },
   };
 }
+
+/** Sweep progress is reported every this many listed chunks, besides every delete batch. */
+const PROGRESS_EVERY = 10_000;
 
 function add(c: ByteCount, stat: ChunkStat): void {
   c.chunks++;
@@ -229,8 +233,22 @@ async function mark(
   options: GcOptions, progress: (p: GcProgress) => void, known: Readonly<Record<string, readonly string[]>>,
 ): Promise<Record<string, string[]>> {
   const marks = walker.seen;
-  const names: Record<string, string[]> = {};
   const tick = (): void => progress({ phase: 'mark', marked: marks.size, scanned: 0, garbage: 0, deleted: 0, bytesDeleted: 0 });
+  // Once a second while marking, besides after each repo: one repo's history can take long.
+  const timer = setInterval(tick, 1000);
+  try {
+    return await markRepos(catalog, walker, repos, retainFor, now, options, known, tick);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function markRepos(
+  catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], retainFor: (repo: string) => number, now: number,
+  options: GcOptions, known: Readonly<Record<string, readonly string[]>>, tick: () => void,
+): Promise<Record<string, string[]>> {
+  const marks = walker.seen;
+  const names: Record<string, string[]> = {};
   for (const repo of repos) {
     const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo), known[repo] ?? []);
     names[repo] = roots.names;
