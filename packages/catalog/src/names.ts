@@ -50,5 +50,7 @@ export const refNames = {
    * prefix lists one small shard instead of walking history.
    */
   commit: (repo: string, hash: string) => `repos/${repo}/commits/${hash.slice(0, 2)}/${hash}`,
-  commitPrefix: (repo: string, prefix: string) => `repos/${repo}/commits/${prefix.slice(0, 2)}/${prefix}`,
+  // Shards are the first two hex chars: a shorter prefix lists every shard it could start.
+  commitPrefix: (repo: string, prefix: string) =>
+    prefix.length < 2 ? `repos/${repo}/commits/${prefix}` : `repos/${repo}/commits/${prefix.slice(0, 2)}/${prefix}`,
 } as const;
