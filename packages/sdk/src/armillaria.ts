@@ -133,7 +133,6 @@ export class Armillaria {
         result = await op(w);
       }
     }
-    await this.backend.committed(this.repo, w.branch as string, result.commit);
     return { table, version: result.version ?? 0, commit: result.commit.hash, rows: result.rows ?? 0, created };
   }
 
@@ -228,12 +227,10 @@ export class Armillaria {
   async mergeBranch(source: string, opts: MergeBranchOptions = {}): Promise<MergeResult> {
     this.assertOpen();
     const into = opts.into ?? this.defaultBranch;
-    const result = await this.backend.catalog.merge(this.repo, {
+    return this.backend.catalog.merge(this.repo, {
       source, into, ...(opts.strategy ? { strategy: opts.strategy } : {}), ...(opts.message ? { message: opts.message } : {}),
       ...(opts.author ? { author: opts.author } : {}),
     });
-    if (result.kind !== 'up-to-date') await this.backend.committed(this.repo, into, result.commit);
-    return result;
   }
 
   /** Tags the head of the checked-out branch (or `ref`). Tags never move (TAG_EXISTS). */

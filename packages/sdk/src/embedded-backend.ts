@@ -1,10 +1,11 @@
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@armillaria/core';
-import type { CatalogApi, Commit } from '@armillaria/catalog';
+import type { CatalogApi } from '@armillaria/catalog';
 import { Changelog, FsCursorStore, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
 import type { TxnApi } from '@armillaria/txn-coordinator';
 import { openGatewayDeps, type OpenedGateway, type QueryEngine } from '@armillaria/query-gateway';
 import type { Backend } from './backend.js';
+import { publishingCatalog } from './publishing-catalog.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 
 /**
@@ -34,7 +35,8 @@ export class EmbeddedBackend implements Backend {
     }
     // Same catalog and bus, plus cursors so `durableName` subscriptions work in-process.
     const withCursors = new Changelog({ catalog, bus: changelog.bus, cursors: new FsCursorStore(join(resolve(dir), 'cursors')) });
-    return new EmbeddedBackend(opened, catalog, txn, withCursors, engine);
+    const publishing = publishingCatalog(catalog, (repo, branch, commit) => changelog.publishCommit(repo, branch, commit));
+    return new EmbeddedBackend(opened, publishing, txn, withCursors, engine);
   }
 
   async query(repo: string, sql: string, opts: EngineQueryOptions): Promise<QueryResult> {
@@ -44,10 +46,6 @@ export class EmbeddedBackend implements Backend {
 
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent> {
     return this.changelog.subscribe(opts);
-  }
-
-  async committed(repo: string, branch: string, commit: Commit): Promise<void> {
-    await this.changelog.publishCommit(repo, branch, commit);
   }
 
   async close(): Promise<void> {

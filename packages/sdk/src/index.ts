@@ -2,6 +2,8 @@
 export { Armillaria, DEFAULT_REPO } from './armillaria.js';
 export { Transaction } from './transaction.js';
 export type { StagedWrite } from './transaction.js';
+export { publishingCatalog } from './publishing-catalog.js';
+export type { PublishCommit } from './publishing-catalog.js';
 export type {
   OpenOptions, ConnectOptions, WriteOptions, WriteTableOptions, WriteResult, QueryOptions, DiffVersionsOptions, VersionDiff,
   CreateBranchOptions, MergeBranchOptions, TransactionOptions, TransactionResult, SubscribeOptions, LogOptions, TagOptions, Rows,

@@ -1,5 +1,5 @@
 import { HttpClient, type HttpClientOptions } from '@armillaria/core';
-import { RemoteCatalog, jsonSafe, type CatalogApi, type Commit } from '@armillaria/catalog';
+import { RemoteCatalog, jsonSafe, type CatalogApi } from '@armillaria/catalog';
 import { RemoteChangeSubscriber, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
 import type { Backend } from './backend.js';
 import { arrowFromRows } from './arrow-from-rows.js';
@@ -44,10 +44,6 @@ export class RemoteBackend implements Backend {
 
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent> {
     return this.changes.subscribe(opts);
-  }
-
-  async committed(_repo: string, _branch: string, _commit: Commit): Promise<void> {
-    // The gateway publishes the events of the writes it serves.
   }
 
   async close(): Promise<void> {
