@@ -105,6 +105,10 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
     const createRepo = await app.inject({ method: 'POST', url: '/repos', headers: auth(TOKENS.writer), payload: { name: 'newrepo' } });
     expect(createRepo.statusCode).toBe(403);
     expect((await app.inject({ method: 'POST', url: '/repos', headers: auth(TOKENS.admin), payload: { name: 'newrepo' } })).statusCode).toBe(201);
+    for (const token of [TOKENS.writer, TOKENS.other]) {
+      expect((await app.inject({ method: 'POST', url: '/gc', headers: auth(token), payload: {} })).json().code).toBe('FORBIDDEN');
+      expect((await app.inject({ method: 'POST', url: '/verify', headers: auth(token), payload: {} })).json().code).toBe('FORBIDDEN');
+    }
   });
 
   it('protected branches refuse direct writes (even from admins) and accept merges from admins only', async () => {
@@ -175,6 +179,43 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
     ac.abort();
     const events = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { table: string; branch: string });
     expect(events.map((e) => e.table)).toEqual(['users', 'users']);
+  });
+
+  it('a live subscriber hears of direct writes through the gateway (the gateway publishes their events)', async () => {
+    const base = app.server.listening ? `http://127.0.0.1:${(app.server.address() as { port: number }).port}` : await app.listen({ host: '127.0.0.1', port: 0 });
+    const ac = new AbortController();
+    const res = await fetch(`${base}/repos/shop/changes?branch=feature&from=latest&tables=users`, { headers: auth(TOKENS.reader), signal: ac.signal });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // Reads until `needle` shows up; fails (never hangs) after 15 s without it.
+    const readUntil = async (needle: string): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!text.includes(needle)) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} within 15 s; got ${JSON.stringify(text)}`)), Math.max(0, deadline - Date.now()));
+        });
+        try {
+          const { value, done } = await Promise.race([reader.read(), timeout]);
+          if (done) throw new Error(`stream ended before ${JSON.stringify(needle)}`);
+          text += decoder.decode(value, { stream: true });
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    };
+    try {
+      await readUntil(': subscribed');
+      const write = await app.inject({ method: 'POST', url: '/repos/shop/tables/users/upsert?branch=feature', headers: auth(TOKENS.writer), payload: { rows: [{ id: 2, name: 'live' }] } });
+      expect(write.statusCode).toBe(200);
+      await readUntil('event: change');
+      const data = text.split('\n').find((l) => l.startsWith('data: '))!;
+      expect(JSON.parse(data.slice(6))).toMatchObject({ table: 'users', commit: write.json().commit.hash });
+    } finally {
+      ac.abort();
+      await reader.cancel().catch(() => undefined);
+    }
   });
 
   it('every mounted route is classified in the route table (none falls to deny-by-default), and every rule is mounted', async () => {

@@ -88,6 +88,29 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       : `branch ${name} of ${repo} is protected: write to another branch and merge it (admins only)`, { details: { repo, branch: name } });
   });
 
+  // Direct writes through the catalog routes publish their commit's change events, as the coordinator
+  // does for transactions, so live subscribers hear of them at once (the events are computed from the
+  // catalog, and publishing is idempotent). A failed publish does not undo the write: it is logged, and
+  // subscribers still catch up from the catalog at the next event.
+  if (deps.changelog) {
+    const changelog = deps.changelog;
+    app.addHook('preSerialization', async (req, reply, payload: unknown) => {
+      const found = ruleOf(req);
+      const rule = found && 'url' in found ? found : undefined;
+      if (!rule || !rule.target || rule.method === 'GET' || reply.statusCode >= 300 || rule.url.startsWith('/txn')) return payload;
+      const target = rule.target(req as never);
+      const commit = commitOf(rule.url, payload);
+      if (target.branch === undefined || !commit) return payload;
+      try {
+        const branch = target.branch === DEFAULT_BRANCH ? (await deps.catalog.getRepo(target.repo)).defaultBranch : target.branch;
+        await changelog.publishCommit(target.repo, branch, commit);
+      } catch (err) {
+        req.log.error({ err, repo: target.repo, commit }, 'publishing change events failed');
+      }
+      return payload;
+    });
+  }
+
   app.get('/docs/openapi.json', async () => openApiDocument());
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml()));
 
@@ -95,6 +118,15 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
   await app.register(catalogRoutes, { catalog: deps.catalog, ...(deps.arrowBodyLimit ? { arrowBodyLimit: deps.arrowBodyLimit } : {}) });
   if (deps.txn) await app.register(txnRoutes, { txn: deps.txn });
   if (deps.changelog) await app.register(changesRoutes, { changelog: deps.changelog, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) });
+}
+
+/** The commit a catalog write answered with: `{commit: {hash}}` (writes, merge, revert) or a commit itself (POST /commits). */
+function commitOf(url: string, payload: unknown): string | undefined {
+  if (!payload || typeof payload !== 'object') return undefined;
+  const p = payload as { commit?: unknown; hash?: unknown };
+  if (p.commit && typeof p.commit === 'object' && typeof (p.commit as { hash?: unknown }).hash === 'string') return (p.commit as { hash: string }).hash;
+  if (url === '/repos/:repo/commits' && typeof p.hash === 'string') return p.hash;
+  return undefined;
 }
 
 function ruleOf(req: FastifyRequest) {

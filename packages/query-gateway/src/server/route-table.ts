@@ -16,7 +16,7 @@ export interface Target {
 export const DEFAULT_BRANCH = Symbol('default branch');
 
 export interface RouteRule {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   /** `none`: no token needed (health, docs). */
   role: Role | 'none';
@@ -81,6 +81,10 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'POST', url: '/repos/:repo/tags', role: 'write', summary: 'create a tag {name, ref?, asOf?}', tag: 'refs', target: repoOnly },
   { method: 'DELETE', url: '/repos/:repo/tags/:tag', role: 'write', summary: 'delete a tag', tag: 'refs', target: repoOnly },
 
+  { method: 'PUT', url: '/repos/:repo/changes/cursors/:name', role: 'read', summary: "move a durable subscription's cursor", tag: 'changes', target: repoOnly },
+  { method: 'POST', url: '/repos/:repo/verify', role: 'admin', summary: "re-hash the repo's chunks (expensive)", tag: 'maintenance', target: repoOnly },
+  { method: 'POST', url: '/verify', role: 'admin', summary: 're-hash every chunk (expensive; admin on *)', tag: 'maintenance', target: () => ({ repo: '*' }) },
+  { method: 'POST', url: '/gc', role: 'admin', summary: 'garbage-collect unreferenced chunks (admin on *)', tag: 'maintenance', target: () => ({ repo: '*' }) },
   { method: 'GET', url: '/repos/:repo/changes', role: 'read', summary: 'subscription as server-sent events (?branch=&tables=&from=&rows=&durable=)', tag: 'changes', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:commit/events', role: 'read', summary: "one commit's change events (?branch=&rows=)", tag: 'changes', target: repoOnly },
 
