@@ -193,4 +193,29 @@ describe.skipIf(!distributed)('distributed topology: each service its own proces
     console.log(`[topology] acknowledged: direct ${acked.direct.length}, txn ${acked.txn.length}; failed attempts: ${JSON.stringify(failures)}`);
     await arm.close();
   }, 600_000);
+
+  it('logs JSON lines, and one request id follows a request from the gateway into the catalog', async () => {
+    const token = JSON.parse(envs.get('gateway')!.ARMILLARIA_GATEWAY_TOKENS!)[0].token as string;
+    const id = `trace-${uniqueName('topo')}`;
+    const res = await fetch(`${gatewayUrl}/repos`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe(id);
+    const logLines = (name: Service) => procs.get(name)!.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Logs are flushed asynchronously by pino: wait for the line rather than read once.
+    const deadline = Date.now() + 10_000;
+    while (!logLines('catalog').some((l) => l.reqId === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const name of ['gateway', 'catalog'] as const) {
+      const lines = logLines(name);
+      expect(lines.length, name).toBeGreaterThan(0);
+      const mine = lines.filter((l) => l.reqId === id);
+      expect(mine.length, `${name} logged nothing for ${id}`).toBeGreaterThan(0);
+      expect(mine.every((l) => typeof l.level === 'number' && typeof l.time === 'number')).toBe(true);
+    }
+    // No secret in any log of any service.
+    for (const name of SERVICES) {
+      const out = procs.get(name)!.stdout() + procs.get(name)!.stderr();
+      expect(out).not.toContain(token);
+      expect(out).not.toContain(envs.get(name)!.ARMILLARIA_S3_SECRET_KEY);
+    }
+  });
 });
