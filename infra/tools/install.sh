@@ -24,6 +24,9 @@ K8S_SCHEMA_VERSION=${ARMILLARIA_K8S_VERSION:-1.33}
 CACHE=${ARMILLARIA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/armillaria/tools}
 mkdir -p "$CACHE/bin"
 log() { printf '[tools] %s\n' "$*" >&2; }
+# Test files run in parallel workers and may all call this at once on a fresh machine: one at a time.
+exec 9>"$CACHE/.install.lock"
+flock 9
 
 # --- Python tools (hadolint binary + schemas), one venv with pinned versions ---
 VENV=$CACHE/venv

@@ -98,7 +98,7 @@ describe.skipIf(!distributed)('distributed topology: each service its own proces
     await start('gateway');
     gatewayUrl = `http://127.0.0.1:${ports.get('gateway')}`;
     for (const s of SERVICES) await ready(s);
-  }, 300_000);
+  }, 15 * 60_000); // the first deployTools() on a fresh machine builds kustomize and kubeconform
 
   afterAll(async () => {
     await Promise.all([...procs.values()].map((p) => p.stop()));
