@@ -444,8 +444,12 @@ async function gcUnderLoad(e: Env): Promise<void> {
   console.log(`gc under load: ${gcRuns} gc runs, slowest write ${slowestWrite} ms (grace ${GRACE} ms)`);
   expect(slowestWrite, 'a write outlasted the grace period: the test broke GC\'s precondition').toBeLessThan(GRACE);
 
+  // Abandoned uploads, more than one listing page (S3 pages hold 1000 keys) and several delete batches.
+  const junk = await chunks.putBatch(Array.from({ length: 1200 }, (_, i) => new TextEncoder().encode(`abandoned upload ${i}`)));
   // Writers stopped: nothing is in flight, so no grace is needed any more.
   const final = await collectGarbage(catalog, { graceMs: 0, retainHistoryMs: 0, now: Date.now() + 1 });
+  expect(final.deleted.chunks).toBeGreaterThanOrEqual(junk.length);
+  expect((await chunks.missing(junk)).length).toBe(junk.length);
   const check = await collectGarbage(catalog, { dryRun: true, graceMs: 0, retainHistoryMs: 0, now: Date.now() + 1 });
   expect(check.garbage.chunks).toBe(0);
   expect(check.young.chunks).toBe(0);

@@ -118,7 +118,7 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     ?? { v: 1, runId: randomUUID(), startedAt: now, cutoff: now - graceMs, sweptAfter: null, deleted: { chunks: 0, bytes: 0 } };
   const walker = new ReachabilityWalker({
     store: catalog.store,
-    manifests: new ManifestReader(catalog.chunks),
+    manifests: () => new ManifestReader(catalog.chunks),
     seen: marks,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     onProblem: (p) => {

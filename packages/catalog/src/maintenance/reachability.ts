@@ -29,7 +29,11 @@ export interface WalkProblem {
 
 export interface WalkerOptions {
   store: CommitStore;
-  manifests: ManifestReader;
+  /**
+   * A reader for one manifest or page. A fresh one per read: each is visited once per walk, so a
+   * shared reader's cache would only pin up to thousands of parsed pages (millions of chunk entries).
+   */
+  manifests: () => ManifestReader;
   /** Every object reached is added here; an object already in it is not walked again. */
   seen: HashSet;
   /** Objects read in parallel (default 16). */
@@ -100,7 +104,7 @@ export class ReachabilityWalker {
   async manifest(hash: Hash, at: Reach): Promise<void> {
     let manifest;
     try {
-      manifest = await this.opts.manifests.manifest(hash);
+      manifest = await this.opts.manifests().manifest(hash);
     } catch (err) {
       this.problem(err, 'manifest', hash, at);
       return;
@@ -110,17 +114,17 @@ export class ReachabilityWalker {
       await this.data(manifest.chunks, where);
       return;
     }
-    for (const page of manifest.pages ?? []) {
-      if (!this.opts.seen.add(page.hash)) continue;
+    const pages = (manifest.pages ?? []).filter((page) => this.opts.seen.add(page.hash));
+    await mapLimit(pages, this.concurrency, async (page) => {
       let chunks;
       try {
-        chunks = await this.opts.manifests.page(page);
+        chunks = await this.opts.manifests().page(page);
       } catch (err) {
         this.problem(err, 'manifest-page', page.hash, at);
-        continue;
+        return;
       }
       await this.data(chunks, where);
-    }
+    });
   }
 
   private async data(chunks: readonly DataChunk[], at: Reach & { manifest: Hash }): Promise<void> {

@@ -124,7 +124,7 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
   const walker = new ReachabilityWalker({
     // A fresh store, not the catalog's: its cache would answer for commits and trees whose chunks are gone.
     store: new CommitStore(catalog.chunks),
-    manifests: new ManifestReader(catalog.chunks),
+    manifests: () => new ManifestReader(catalog.chunks),
     seen,
     onProblem: record,
     onData: async (data, at) => {
