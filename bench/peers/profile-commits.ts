@@ -1,0 +1,29 @@
+/**
+ * Where a small Armillaria commit spends its time (the workload-3 loss): N appends of 100 rows to an
+ * embedded table, with counts of the objects and bytes each commit writes. Run under a profiler:
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@armillaria/source --import tsx peers/profile-commits.ts
+ *   python3 peers/top_self.py /tmp/prof/*.cpuprofile
+ * PROFILE_COMMITS (default 200).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Int64, Table, vectorFromArray } from 'apache-arrow';
+import { REPO, dirBytes, openSystem } from './armillaria-system.js';
+
+const commits = Number.parseInt(process.env.PROFILE_COMMITS ?? '200', 10);
+const dir = await mkdtemp(join(tmpdir(), 'peers-profile-'));
+const sys = await openSystem('embedded', dir);
+const batch = (i: number): Table => new Table({ id: vectorFromArray(BigInt64Array.from({ length: 100 }, (_, j) => BigInt(i * 100 + j)), new Int64()) });
+await sys.catalog.createTable(REPO, 'events', { rows: batch(0) });
+const objectsBefore = await sys.storageBytes();
+const t0 = performance.now();
+for (let i = 1; i <= commits; i++) await sys.catalog.append(REPO, 'events', batch(i));
+const secs = (performance.now() - t0) / 1000;
+const bytes = (await sys.storageBytes()) - objectsBefore;
+const tv = await sys.catalog.tableVersion(REPO, 'events');
+console.log(`${commits} commits in ${secs.toFixed(2)} s (${(commits / secs).toFixed(1)}/s); ${(bytes / commits / 1024).toFixed(1)} KiB of objects per commit; version ${tv.version}`);
+console.log(`refs dir ${(await dirBytes(join(dir, 'refs'))) / 1024} KiB`);
+await sys.close();
+await rm(dir, { recursive: true, force: true });
