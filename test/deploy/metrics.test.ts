@@ -87,6 +87,20 @@ describe('service /metrics (chunk-store)', () => {
     expect(after.get('armillaria_cache_hit_ratio{cache="query-chunks"}')).toBe(0.75);
   });
 
+  it('counts chunk bytes stored and served by real requests, and conflicts answered to callers', async () => {
+    const before = samples((await app.inject({ url: '/metrics' })).body);
+    const data = randomBytes(3000);
+    const hash = hasher.hash(data);
+    const headers = { 'content-type': 'application/octet-stream' };
+    await app.inject({ method: 'PUT', url: `/chunks/${hash}`, headers, payload: data });
+    await app.inject({ method: 'PUT', url: `/chunks/${hash}`, headers, payload: data }); // already stored: not counted again
+    await app.inject({ method: 'GET', url: `/chunks/${hash}` });
+    const after = samples((await app.inject({ url: '/metrics' })).body);
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect(delta('armillaria_chunk_bytes_in_total')).toBe(3000);
+    expect(delta('armillaria_chunk_bytes_out_total')).toBe(3000);
+  });
+
   it('lets packages register their own series, idempotently, and refuses clashes with a typed error', async () => {
     const a = metricCounter('armillaria_test_widgets_total', 'widgets', ['kind']);
     const b = metricCounter('armillaria_test_widgets_total', 'widgets', ['kind']);

@@ -1,4 +1,4 @@
-import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, type Hash } from '@armillaria/core';
+import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, serviceMetrics, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RepoExistsError, TableExistsError } from './errors.js';
 import type { RefStore } from './refs/ref-store.js';
@@ -172,6 +172,8 @@ export class Catalog implements CatalogApi, CatalogContext {
       }
       throw err;
     }
+    // Every branch move of the catalog passes here: single operations, merges, reverts, transactions.
+    serviceMetrics.commits.inc();
     return commit;
   }
 

@@ -14,6 +14,7 @@ import {
   HashMismatchError,
   isArmillariaError,
   ErrorCode,
+  serviceMetrics,
 } from '@armillaria/core';
 import type { ObjectStore } from './object-store.js';
 import type { ChunkStat, ChunkStore, GetOptions } from './chunk-store.js';
@@ -86,6 +87,7 @@ export class ObjectChunkStore implements ChunkStore {
     if (await this.objects.head(key)) return;
     try {
       await this.objects.put(key, bytes, { ifNoneMatch: '*' });
+      serviceMetrics.chunkBytesIn.inc(bytes.byteLength);
     } catch (err) {
       if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
     }
@@ -117,7 +119,9 @@ export class ObjectChunkStore implements ChunkStore {
   private async fetch(hash: Hash, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
     const key = this.key(hash);
     try {
-      return await this.objects.get(key, opts);
+      const bytes = await this.objects.get(key, opts);
+      serviceMetrics.chunkBytesOut.inc(bytes.byteLength);
+      return bytes;
     } catch (err) {
       if (isArmillariaError(err, ErrorCode.ObjectNotFound)) throw new ChunkNotFoundError(hash);
       throw err;

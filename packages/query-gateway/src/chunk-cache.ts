@@ -1,6 +1,6 @@
 import { mkdir, rename, stat, writeFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { assertHash, mapLimit, type Hash } from '@armillaria/core';
+import { assertHash, mapLimit, recordCacheLookup, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
 
 export interface ChunkCacheOptions {
@@ -51,10 +51,14 @@ export class ChunkCache {
     await this.ready;
     let fetched = 0;
     await mapLimit([...new Set(hashes)], this.concurrency, async (hash) => {
-      if (this.present.has(hash)) return;
+      if (this.present.has(hash)) {
+        recordCacheLookup('query-chunks', true);
+        return;
+      }
       let p = this.inflight.get(hash);
       if (!p) {
         p = this.load(hash, opts.signal).then((didFetch) => {
+          recordCacheLookup('query-chunks', !didFetch);
           if (didFetch) fetched++;
           this.present.add(hash);
         }).finally(() => this.inflight.delete(hash));

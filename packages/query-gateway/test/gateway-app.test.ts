@@ -84,6 +84,7 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
     }
     expect((await app.inject({ method: 'GET', url: '/repos/shop/tables' })).statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200); // Prometheus scrapes without a token
     const doc = await app.inject({ method: 'GET', url: '/docs/openapi.json' });
     expect(doc.statusCode).toBe(200);
     expect(doc.json().openapi).toBe('3.1.0');
@@ -226,8 +227,8 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
     });
     await probe.register(gatewayRoutes, { catalog: env.catalog, engine: env.engine, txn: coordinator, changelog: new Changelog({ catalog: env.catalog, bus }) });
     await probe.ready();
-    // /healthz and /readyz come with createServiceApp, not with the plugin.
-    const known = ROUTES.map((r) => `${r.method} ${r.url}`).filter((k) => !/\/(healthz|readyz)$/.test(k));
+    // /healthz, /readyz and /metrics come with createServiceApp, not with the plugin.
+    const known = ROUTES.map((r) => `${r.method} ${r.url}`).filter((k) => !/\/(healthz|readyz|metrics)$/.test(k));
     expect([...new Set(mounted)].sort()).toEqual([...new Set(known)].sort());
     await probe.close();
   });

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorReplyBody } from '../http-status.js';
 import { ErrorCode } from '../errors.js';
+import { serviceMetrics } from '../service-metrics.js';
 import { isValidRequestId } from '../request-context.js';
 import { addObservability } from './observability.js';
 
@@ -53,6 +54,8 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
   app.setErrorHandler((err, request, reply) => {
     const body = errorReplyBody(err);
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    // Conflicts as callers see them (internal rebases that succeed are not conflicts).
+    if (body.code === ErrorCode.TxnConflict || body.code === ErrorCode.RefConflict || body.code === ErrorCode.MergeConflict) serviceMetrics.conflicts.inc();
     void reply.status(body.statusCode).send(body);
   });
 

@@ -46,6 +46,7 @@ const txn = (req: Req): Target => ({ repo: '', txnId: req.params.id! });
 export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/healthz', role: 'none', summary: 'process is up', tag: 'health' },
   { method: 'GET', url: '/readyz', role: 'none', summary: 'backends answer', tag: 'health' },
+  { method: 'GET', url: '/metrics', role: 'none', summary: 'Prometheus metrics', tag: 'health' },
   { method: 'GET', url: '/docs', role: 'none', summary: 'API documentation (HTML)', tag: 'docs' },
   { method: 'GET', url: '/docs/openapi.json', role: 'none', summary: 'OpenAPI 3 document', tag: 'docs' },
 
