@@ -68,8 +68,9 @@ rows.push(
     return { objects: new FsObjectStore({ root: dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
   })),
 );
-const services = process.env.ARMILLARIA_S3_ENDPOINT ? undefined : await startServices({ services: ['s3'] });
-try {
+const withMinio = process.env.ARMILLARIA_BENCH_BACKENDS !== 'local';
+const services = !withMinio || process.env.ARMILLARIA_S3_ENDPOINT ? undefined : await startServices({ services: ['s3'] });
+if (withMinio) try {
   const s3 = s3TestConfig();
   rows.push(
     ...(await runBackend('MinIO', async () => {
