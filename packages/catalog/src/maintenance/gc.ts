@@ -90,8 +90,9 @@ export interface GcResult {
  * deleted in batches. Then commit-index entries of deleted commits are removed.
  *
  * Safety: anything a writer will reference is marked, or is younger than the cutoff, as long as
- * transactions last less than `graceMs`. A reachable object that cannot be read stops the run before
- * anything is deleted (CHUNK_NOT_FOUND or CORRUPT_METADATA naming it; run `verifyStore`).
+ * transactions last less than `graceMs`. A reachable object that cannot be read stops the run
+ * (CHUNK_NOT_FOUND or CORRUPT_METADATA naming it; run `verifyStore`): before anything is deleted when
+ * found while marking, before the next batch when found by a re-mark during the sweep.
  */
 export async function collectGarbage(catalog: Catalog, options: GcOptions = {}): Promise<GcResult> {
   const started = performance.now();
