@@ -15,7 +15,7 @@ import { REPO, dirBytes, openSystem } from './armillaria-system.js';
 const commits = Number.parseInt(process.env.PROFILE_COMMITS ?? '200', 10);
 const dir = await mkdtemp(join(tmpdir(), 'peers-profile-'));
 const sys = await openSystem('embedded', dir);
-const batch = (i: number): Table => new Table({ id: vectorFromArray(BigInt64Array.from({ length: 100 }, (_, j) => BigInt(i * 100 + j)), new Int64()) });
+const batch = (i: number): Table => new Table({ id: vectorFromArray(Array.from({ length: 100 }, (_, j) => BigInt(i * 100 + j)), new Int64()) });
 await sys.catalog.createTable(REPO, 'events', { rows: batch(0) });
 const objectsBefore = await sys.storageBytes();
 const t0 = performance.now();

@@ -45,6 +45,7 @@ const systems = (process.env.ARMILLARIA_PEERS_SYSTEMS ?? allSystems.join(',')).s
 
 function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { ok: boolean; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { cwd: opts.cwd ?? here, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.stderr) process.stderr.write(r.stderr.split('\n').filter((l) => !l.includes('concurrent update, retrying')).join('\n'));
   return { ok: r.status === 0, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
@@ -103,18 +104,22 @@ async function main(): Promise<void> {
         results[system]!.push(res);
         console.log(`peers: run ${run}/${runs} ${system}: ${res.unavailable ? String(res.unavailable) : `done in ${((Date.now() - t0) / 1000).toFixed(0)} s`}`);
       }
+      writeReport(results, run);
     }
   } finally {
     if (started) await stopServices();
   }
+}
 
+/** Raw runs so far -> bench/results/peers-<date>.{json,md,png}: called after every round, so an interrupted run still leaves a report. */
+function writeReport(results: Record<string, Array<Record<string, unknown>>>, done: number): void {
   const day = new Date().toISOString().slice(0, 10);
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const rawPath = join(resultsDir, `peers-${day}.json`);
   const armillariaCommit = sh('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).stdout.trim();
   const duckdbNode = (JSON.parse(readFileSync(join(root, 'node_modules', '@duckdb', 'node-api', 'package.json'), 'utf8')) as { version: string }).version;
-  writeFileSync(rawPath, `${JSON.stringify({ config: { ...cfg, runs }, armillaria: { commit: armillariaCommit, node: process.version, duckdbNode }, results }, null, 1)}\n`);
+  writeFileSync(rawPath, `${JSON.stringify({ config: { ...cfg, runs: done }, armillaria: { commit: armillariaCommit, node: process.version, duckdbNode }, results }, null, 1)}\n`);
   const rep = spawnSync(python, [join(here, 'report.py'), rawPath, join(resultsDir, `peers-${day}`)], { stdio: 'inherit' });
   if (rep.status !== 0) throw new Error('report.py failed');
 }
