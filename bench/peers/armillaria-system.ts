@@ -19,6 +19,7 @@ export interface ArmSystem {
   readonly catalog: Catalog;
   readonly coordinator: TxnCoordinator;
   readonly engine: QueryEngine;
+  readonly objects: ObjectStore;
   /** Bytes of every stored object (chunks, manifests, trees, commits); refs and the query cache excluded. */
   storageBytes(): Promise<number>;
   close(): Promise<void>;
@@ -59,7 +60,7 @@ export async function openSystem(mode: Mode, dir: string): Promise<ArmSystem> {
   await catalog.createRepo(REPO);
   const engine = await QueryEngine.open({ catalog, format, chunks, cacheDir: join(dir, 'query-cache'), limits: { timeoutMs: 600_000 } });
   return {
-    catalog, coordinator, engine,
+    catalog, coordinator, engine, objects,
     storageBytes: async () => {
       let total = 0;
       for await (const o of objects.list('')) total += o.size;

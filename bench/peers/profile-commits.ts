@@ -25,5 +25,12 @@ const bytes = (await sys.storageBytes()) - objectsBefore;
 const tv = await sys.catalog.tableVersion(REPO, 'events');
 console.log(`${commits} commits in ${secs.toFixed(2)} s (${(commits / secs).toFixed(1)}/s); ${(bytes / commits / 1024).toFixed(1)} KiB of objects per commit; version ${tv.version}`);
 console.log(`refs dir ${(await dirBytes(join(dir, 'refs'))) / 1024} KiB`);
+// What one more commit writes: every new object's size (data chunk, manifest pages, tree, commit, indexes).
+const seen = new Set<string>();
+for await (const o of sys.objects.list('')) seen.add(o.key);
+await sys.catalog.append(REPO, 'events', batch(commits + 1));
+const added: number[] = [];
+for await (const o of sys.objects.list('')) if (!seen.has(o.key)) added.push(o.size);
+console.log(`one more commit wrote ${added.length} objects: ${added.sort((a, b) => b - a).map((b) => `${(b / 1024).toFixed(1)} KiB`).join(', ')}`);
 await sys.close();
 await rm(dir, { recursive: true, force: true });
