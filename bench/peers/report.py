@@ -122,7 +122,17 @@ def main():
                     lost_to.append(p)
             else:
                 row.append("-")
-        row.append("loses to " + ", ".join(lost_to) if lost_to else ("wins" if isinstance(base, (int, float)) else "-"))
+        ran = [cells[p][0] for p in peers if isinstance(cells[p][0], (int, float))]
+        if lost_to:
+            row.append("loses to " + ", ".join(lost_to))
+        elif not isinstance(base, (int, float)):
+            row.append("-")
+        elif not ran:
+            row.append("only Armillaria")
+        elif all(v == base for v in ran):
+            row.append("tie")
+        else:
+            row.append("wins")
         spreads = [c[1] for c in cells.values() if c[1] is not None]
         row.append(f"{max(spreads) * 100:.0f}%" if spreads else "-")
         lines.append("| " + " | ".join(row) + " |")
