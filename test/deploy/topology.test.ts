@@ -197,8 +197,10 @@ describe.skipIf(!distributed)('distributed topology: each service its own proces
   it('logs JSON lines, and one request id follows a request from the gateway into the catalog', async () => {
     const token = JSON.parse(envs.get('gateway')!.ARMILLARIA_GATEWAY_TOKENS!)[0].token as string;
     const id = `trace-${uniqueName('topo')}`;
-    const res = await fetch(`${gatewayUrl}/repos`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
-    expect(res.status).toBe(200);
+    // One repo by name (listing every repo would also read other test files' repos in the shared Redis).
+    const res = await fetch(`${gatewayUrl}/repos/${uniqueName('absent')}`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': id } });
+    expect(res.status).toBe(404);
+    expect((await res.json()).code).toBe('REPO_NOT_FOUND');
     expect(res.headers.get('x-request-id')).toBe(id);
     const logLines = (name: Service) => procs.get(name)!.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     // Logs are flushed asynchronously by pino: wait for the line rather than read once.

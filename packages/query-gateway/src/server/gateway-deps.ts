@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { ArmillariaConfig } from '@armillaria/core';
+import { HttpClient, type ArmillariaConfig } from '@armillaria/core';
 import { RemoteChunkStore, loadHasher } from '@armillaria/chunk-store';
 import { ParquetTableFormat, RemoteCatalog, catalogFromConfig } from '@armillaria/catalog';
 import { Changelog, EmbeddedChangeBus, NatsChangeBus, type ChangeBus } from '@armillaria/changelog';
@@ -37,8 +37,10 @@ export async function openGatewayDeps(config: ArmillariaConfig, gw: GatewayConfi
     engineParts = { catalog, format: new ParquetTableFormat({ chunks }), chunks };
     deps = {
       catalog, txn, changelog: new Changelog({ catalog, bus }),
+      // Ready when the services it fronts say they are ready: a cheap probe that does not depend on
+      // the contents of any repo (listing repos would make one unreadable repo fail the probe).
       ready: async () => {
-        await catalog.listRepos();
+        await Promise.all([gw.catalogUrl, gw.chunksUrl, gw.txnUrl].map((url) => new HttpClient({ baseUrl: url as string, retries: 0, timeoutMs: 5000, ...auth }).request('/readyz')));
         await bus.ping();
       },
     };
