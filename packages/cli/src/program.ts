@@ -261,6 +261,35 @@ export function buildProgram(io: Io = stdio): Command {
       }
     });
 
+  program.command('gc')
+    .description('delete chunks no branch, tag, recent history or open transaction needs (whole store)')
+    .option('--dry-run', 'count what would be deleted, delete nothing')
+    .option('--grace <ms>', 'never delete chunks younger than this (default 1 hour)', (v) => parseMs(v, '--grace'))
+    .option('--retain <ms>', 'keep unreachable history younger than this for time travel (default 7 days)', (v) => parseMs(v, '--retain'))
+    .action(async (o: { dryRun?: boolean; grace?: number; retain?: number }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.gc({ dryRun: o.dryRun === true, ...(o.grace !== undefined ? { graceMs: o.grace } : {}), ...(o.retain !== undefined ? { retainHistoryMs: o.retain } : {}) });
+        const mib = (b: number) => (b / 1048576).toFixed(2);
+        io.out(`${r.dryRun ? 'dry run: would delete' : 'deleted'} ${r.dryRun ? r.garbage.chunks : r.deleted.chunks} chunks (${mib(r.dryRun ? r.garbage.bytes : r.deleted.bytes)} MiB); `
+          + `scanned ${r.scanned.chunks}, live ${r.live.chunks}, inside grace ${r.young.chunks}; ${Math.round(r.ms.total)} ms\n`);
+      });
+    });
+
+  program.command('verify')
+    .description('re-hash every chunk the repo needs and check all metadata; exits 1 on any problem')
+    .option('--all', 'every repo of the store')
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.verify({ allRepos: o.all === true });
+        for (const p of r.problems) {
+          const needs = p.needs.map((n) => `${n.repo}@${short(n.commit ?? "?")}${n.table ? `:${n.table}` : ''}`).join(', ');
+          io.out(`${p.kind} ${p.object} ${p.hash}: ${p.message}${needs ? ` (needed by ${needs})` : ''}\n`);
+        }
+        io.out(`${r.ok ? 'ok' : 'PROBLEMS'}: ${r.objects} objects, ${r.chunks} chunks re-hashed (${(r.bytes / 1048576).toFixed(2)} MiB), ${r.problems.length} problems\n`);
+        if (!r.ok) process.exitCode = 1;
+      });
+    });
+
   program.command('status')
     .description('mode, repo, checked-out branch, head commit and tables')
     .action(async (_o, cmd: Command) => {
@@ -276,4 +305,10 @@ export function buildProgram(io: Io = stdio): Command {
     });
 
   return program;
+}
+
+function parseMs(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new CommanderArgumentError(`${flag} expects a non-negative number of milliseconds`);
+  return n;
 }

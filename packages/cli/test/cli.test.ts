@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,4 +155,30 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
       if (exit) expect(exit.code).toBe(0);
     }
   });
+
+  it('gc --dry-run and gc report counts; verify says ok and exits 0, then exits 1 on a flipped byte', async () => {
+    expect(await ok([...data, 'gc', '--dry-run', '--grace', '0'])).toMatch(/^dry run: would delete \d+ chunks .*scanned \d+, live \d+/);
+    expect(await ok([...data, 'gc'])).toMatch(/^deleted 0 chunks/); // default grace: everything is younger than an hour
+    expect(await ok([...data, 'verify'])).toMatch(/^ok: \d+ objects, \d+ chunks re-hashed/);
+    const bad = await cli([...data, 'gc', '--grace', 'soon']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--grace');
+    // Corrupt every Parquet data chunk of the store (some may be unreachable leftovers): verify names them and fails.
+    const files = (await readdir(join(dir.path, 'data', 'objects'), { withFileTypes: true, recursive: true })).filter((e) => e.isFile());
+    let corrupted = 0;
+    for (const f of files) {
+      const path = join(f.parentPath, f.name);
+      const bytes = await readFile(path);
+      if (bytes.subarray(0, 4).toString() !== 'PAR1' || bytes.length < 100) continue;
+      bytes[60] = (bytes[60] as number) ^ 0xff;
+      await writeFile(path, bytes);
+      corrupted++;
+    }
+    expect(corrupted).toBeGreaterThan(0);
+    const broken = await cli([...data, 'verify', '--all']);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/corrupt chunk [0-9a-f]{64}: .*needed by/);
+    expect(broken.stdout).toMatch(/PROBLEMS: .* [1-9]\d* problems/);
+  });
+
 });

@@ -1,11 +1,11 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError } from '@armillaria/core';
 import {
   assertBranchName, type CommitResult, type DiffResult, type LogEntry, type MergeResult, type RefInfo, type Rows, type TableDescription, type TableVersion,
-  type WriteOptions as CatalogWriteOptions,
+  type WriteOptions as CatalogWriteOptions, type GcResult, type VerifyResult,
 } from '@armillaria/catalog';
 import type { ChangeEvent } from '@armillaria/changelog';
 import type { Table } from 'apache-arrow';
-import type { Backend } from './backend.js';
+import type { Backend, GcRunOptions } from './backend.js';
 import { diffVersions } from './diff-versions.js';
 import { EmbeddedBackend } from './embedded-backend.js';
 import type {
@@ -237,6 +237,27 @@ export class Armillaria {
   tag(name: string, opts: TagOptions = {}): Promise<RefInfo> {
     this.assertOpen();
     return this.backend.catalog.createTag(this.repo, name, { ref: opts.ref ?? this.current, ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}) });
+  }
+
+  /**
+   * Garbage collection of the whole store (every repo shares deduplicated chunks): keeps everything
+   * reachable from branches, tags, recent history (`retainHistoryMs`, default 7 days) and open
+   * transactions, never sweeps chunks younger than `graceMs` (default 1 hour). `dryRun` only counts.
+   * Remote: needs an admin token.
+   */
+  gc(opts: GcRunOptions = {}): Promise<GcResult> {
+    this.assertOpen();
+    return this.backend.gc(opts);
+  }
+
+  /**
+   * Re-hashes every chunk this repo's retained history needs and checks every commit, tree and
+   * manifest parses. `ok` is false when anything is missing or corrupt; `problems` name the commits
+   * and tables affected.
+   */
+  verify(opts: { allRepos?: boolean } = {}): Promise<VerifyResult> {
+    this.assertOpen();
+    return this.backend.verify(opts.allRepos ? {} : { repo: this.repo });
   }
 
   listTags(): Promise<RefInfo[]> {

@@ -1,4 +1,4 @@
-import type { CatalogApi } from '@armillaria/catalog';
+import type { CatalogApi, GcResult, VerifyResult } from '@armillaria/catalog';
 import type { ChangeEvent, SubscribeOptions } from '@armillaria/changelog';
 import type { TxnApi } from '@armillaria/txn-coordinator';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
@@ -15,5 +15,19 @@ export interface Backend {
   readonly txn: TxnApi;
   query(repo: string, sql: string, opts: EngineQueryOptions): Promise<QueryResult>;
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent>;
+  /** Store-wide garbage collection (repos share deduplicated chunks). */
+  gc(opts: GcRunOptions): Promise<GcResult>;
+  /** Re-hashes every reachable chunk of `repo` (or of every repo) and checks all metadata parses. */
+  verify(opts: { repo?: string }): Promise<VerifyResult>;
   close(): Promise<void>;
+}
+
+/** What `arm.gc()` takes: see `collectGarbage` in @armillaria/catalog. */
+export interface GcRunOptions {
+  /** Report counts and bytes, delete nothing. */
+  dryRun?: boolean;
+  /** Chunks younger than this are never swept (default 1 hour; must exceed the longest transaction). */
+  graceMs?: number;
+  /** Unreachable history younger than this stays for time travel (default 7 days). */
+  retainHistoryMs?: number;
 }

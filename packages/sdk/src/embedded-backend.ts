@@ -1,10 +1,12 @@
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@armillaria/core';
-import type { CatalogApi } from '@armillaria/catalog';
+import { Catalog, collectGarbage, pendingTxnRoots, verifyStore, type CatalogApi, type GcResult, type VerifyResult } from '@armillaria/catalog';
+import { FsTxnLog } from '@armillaria/txn-coordinator';
+import { InvalidArgumentError } from '@armillaria/core';
 import { Changelog, FsCursorStore, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
 import type { TxnApi } from '@armillaria/txn-coordinator';
 import { openGatewayDeps, type OpenedGateway, type QueryEngine } from '@armillaria/query-gateway';
-import type { Backend } from './backend.js';
+import type { Backend, GcRunOptions } from './backend.js';
 import { publishingCatalog } from './publishing-catalog.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 
@@ -22,6 +24,7 @@ export class EmbeddedBackend implements Backend {
     readonly txn: TxnApi,
     private readonly changelog: Changelog,
     private readonly engine: QueryEngine,
+    private readonly dir: string,
   ) {}
 
   static async open(dir: string): Promise<EmbeddedBackend> {
@@ -36,7 +39,7 @@ export class EmbeddedBackend implements Backend {
     // Same catalog and bus, plus cursors so `durableName` subscriptions work in-process.
     const withCursors = new Changelog({ catalog, bus: changelog.bus, cursors: new FsCursorStore(join(resolve(dir), 'cursors')) });
     const publishing = publishingCatalog(catalog, (repo, branch, commit) => changelog.publishCommit(repo, branch, commit));
-    return new EmbeddedBackend(opened, publishing, txn, withCursors, engine);
+    return new EmbeddedBackend(opened, publishing, txn, withCursors, engine, resolve(dir));
   }
 
   async query(repo: string, sql: string, opts: EngineQueryOptions): Promise<QueryResult> {
@@ -46,6 +49,27 @@ export class EmbeddedBackend implements Backend {
 
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent> {
     return this.changelog.subscribe(opts);
+  }
+
+  async gc(opts: GcRunOptions): Promise<GcResult> {
+    // The coordinator's pending transactions are roots too: their staged chunks are not referenced by
+    // any commit yet. Read through a second handle on the same txn directory (read-only use).
+    const log = new FsTxnLog({ dir: join(this.dir, 'txn') });
+    try {
+      return await collectGarbage(this.localCatalog(), { ...opts, roots: [pendingTxnRoots(log)] });
+    } finally {
+      await log.close();
+    }
+  }
+
+  verify(opts: { repo?: string }): Promise<VerifyResult> {
+    return verifyStore(this.localCatalog(), opts.repo !== undefined ? { repo: opts.repo } : {});
+  }
+
+  private localCatalog(): Catalog {
+    const catalog = this.opened.deps.catalog;
+    if (!(catalog instanceof Catalog)) throw new InvalidArgumentError('gc and verify need the catalog in this process');
+    return catalog;
   }
 
   async close(): Promise<void> {

@@ -22,3 +22,5 @@ export type { ConflictDetails } from '@armillaria/txn-coordinator';
 // Shapes the API returns.
 export type { ChangeEvent, RowChange, SubscribeFrom } from '@armillaria/changelog';
 export type { DiffResult, TableDiff, LogEntry, MergeResult, MergeConflict, RefInfo, TableVersion, TableDescription, Commit, AsOf } from '@armillaria/catalog';
+export type { GcRunOptions } from './backend.js';
+export type { GcResult, VerifyResult, VerifyProblem } from '@armillaria/catalog';

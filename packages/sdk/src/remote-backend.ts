@@ -1,7 +1,7 @@
 import { HttpClient, type HttpClientOptions } from '@armillaria/core';
-import { RemoteCatalog, jsonSafe, type CatalogApi } from '@armillaria/catalog';
+import { RemoteCatalog, jsonSafe, type CatalogApi, type GcResult, type VerifyResult } from '@armillaria/catalog';
 import { RemoteChangeSubscriber, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
-import type { Backend } from './backend.js';
+import type { Backend, GcRunOptions } from './backend.js';
 import { arrowFromRows } from './arrow-from-rows.js';
 import type { EngineQueryOptions, QueryColumn, QueryResult, QueryTableRead } from './query-result.js';
 import { remoteCall } from './remote-errors.js';
@@ -44,6 +44,15 @@ export class RemoteBackend implements Backend {
 
   subscribe(opts: SubscribeOptions): AsyncIterable<ChangeEvent> {
     return this.changes.subscribe(opts);
+  }
+
+  gc(opts: GcRunOptions): Promise<GcResult> {
+    return remoteCall(() => this.http.json<GcResult>('/gc', { method: 'POST', json: { ...opts } }));
+  }
+
+  verify(opts: { repo?: string }): Promise<VerifyResult> {
+    const path = opts.repo !== undefined ? `/repos/${encodeURIComponent(opts.repo)}/verify` : '/verify';
+    return remoteCall(() => this.http.json<VerifyResult>(path, { method: 'POST', json: {} }));
   }
 
   async close(): Promise<void> {
