@@ -205,7 +205,8 @@ describe.skipIf(!distributed)('distributed topology: each service its own proces
     const logLines = (name: Service) => procs.get(name)!.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     // Logs are flushed asynchronously by pino: wait for the line rather than read once.
     const deadline = Date.now() + 10_000;
-    while (!logLines('catalog').some((l) => l.reqId === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const logged = (name: Service) => logLines(name).some((l) => l.reqId === id);
+    while (!(logged('catalog') && logged('gateway')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     for (const name of ['gateway', 'catalog'] as const) {
       const lines = logLines(name);
       expect(lines.length, name).toBeGreaterThan(0);
