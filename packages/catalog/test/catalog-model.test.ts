@@ -1,17 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { errorOf, embeddedCatalog, plainRows, type EmbeddedCatalog } from './catalog-helpers.js';
-
-/** mulberry32: a tiny seeded PRNG, so a failing workload replays exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '@armillaria/testkit';
 
 type Row = { id: number; v: string; n: number };
 type State = Map<number, Row>;

@@ -25,14 +25,5 @@ export async function embeddedCatalog(): Promise<CatalogFixture> {
   };
 }
 
-/** A small deterministic PRNG (mulberry32) for seeded workloads. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG shared by the test suites (mulberry32, from the testkit). */
+export { seededRandom as rng } from '@armillaria/testkit';

@@ -12,3 +12,4 @@ export { probeRedis, probeNats, probeS3 } from './probes.js';
 export type { NatsInfo } from './probes.js';
 export { findBinary, ensureBinaries, minioCacheDir, installScriptPath } from './binaries.js';
 export type { ServerBinary } from './binaries.js';
+export { seededRandom } from './seeded-random.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isArmillariaError } from '@armillaria/core';
 import { openStack, type Stack } from './helpers/stack.js';
 import { plain, seedRepo } from './helpers/tables.js';
-
+import { seededRandom as rng } from '@armillaria/testkit';
 /**
  * Seeded random workload against a model. Each round opens several transactions on the same head,
  * stages random upserts/deletes on `kv` and appends on `events`, then commits them concurrently.
@@ -18,16 +18,6 @@ const ROUNDS = Number(process.env.ARMILLARIA_TXN_RANDOM_ROUNDS ?? 8);
 
 type Op = { kind: 'upsert'; id: number; v: string } | { kind: 'delete'; id: number } | { kind: 'append'; msg: string };
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let dir: string;
 let stack: Stack;

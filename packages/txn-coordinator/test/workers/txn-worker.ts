@@ -5,19 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { isArmillariaError, ErrorCode } from '@armillaria/core';
 import { RecordingChangeBus } from '../helpers/recording-change-bus.js';
 import { openStack } from '../helpers/stack.js';
-
+import { seededRandom as rng } from '@armillaria/testkit';
 const [cmd, dir, ...rest] = process.argv.slice(2);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 if (cmd === 'bank') {
   const [mode, prefix, client, iterations, seed, accounts, busFile] = rest as [string, string, string, string, string, string, string];
