@@ -33,6 +33,15 @@ export interface CatalogApi {
    * `baseCommit` to it with one compare-and-swap: REF_CONFLICT (nothing visible) if the branch moved.
    */
   commitTree(repo: string, branch: string, opts: CommitTreeOptions): Promise<Commit>;
+  /**
+   * Group commit: writes a chain of commits on `baseCommit` (each commit's first parent is the one
+   * before it; the first's is `baseCommit`), then moves `branch` from `baseCommit` to the last with ONE
+   * compare-and-swap. All or none: REF_CONFLICT (none of them visible) if the branch moved,
+   * BRANCH_NOT_FOUND / COMMIT_NOT_FOUND as `commitTree`, INVALID_ARGUMENT for an empty chain, one over
+   * 256 commits or a bad tree (nothing written). Returns the commits in chain order. The branch's reflog
+   * gets one entry (base -> last): `branch@{time}` never names a commit in the middle of a chain.
+   */
+  commitChain(repo: string, branch: string, opts: CommitChainOptions): Promise<Commit[]>;
   /** Which version of `table` a ref (or `version`) names, and the manifest holding it. */
   tableVersion(repo: string, table: string, opts?: TableRefOptions): Promise<TableVersion>;
 
@@ -112,6 +121,20 @@ export interface CommitTreeOptions {
   txnId?: string;
   /** Extra parents after `baseCommit` (merges). */
   mergeParents?: Hash[];
+}
+
+/** One commit of a `commitChain`: as `CommitTreeOptions` without the base (its parent is the commit before it). */
+export interface ChainCommitInput {
+  tree: TreeInput;
+  message?: string;
+  author?: string;
+  txnId?: string;
+}
+
+export interface CommitChainOptions {
+  baseCommit: Hash;
+  /** 1 to 256 commits, oldest first. */
+  commits: ChainCommitInput[];
 }
 
 export interface RefOptions {

@@ -1,5 +1,5 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, serviceMetrics, type Hash } from '@armillaria/core';
-import type { ChunkStore } from '@armillaria/chunk-store';
+import { loadHasher, type ChunkStore, type Hasher } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RepoExistsError, TableExistsError } from './errors.js';
 import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
@@ -17,7 +17,7 @@ import { revertCommit } from './ops/revert.js';
 import * as branchOps from './ops/refs.js';
 import { Field, Schema, Table } from 'apache-arrow';
 import type {
-  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
+  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitChainOptions, CommitResult, CommitTreeOptions, TreeInput, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
   TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from './catalog-api.js';
@@ -31,6 +31,17 @@ export interface CatalogOptions {
   cacheSize?: number;
   /** Rebases of a write over concurrent commits to other tables before REF_CONFLICT (default 8). */
   maxRebases?: number;
+  /** Hashes commits and trees before they are stored (BLAKE3, as the chunk store); default `loadHasher()`. */
+  hasher?: Hasher;
+}
+
+/** Most commits one `commitChain` call takes. */
+export const MAX_CHAIN_LENGTH = 256;
+
+/** One commit of a chain: its tree is built once its parent (hash and tables) is known. */
+interface ChainLink {
+  meta: CommitMeta;
+  tables: (parent: Hash, parentTables: TreeRecord['tables']) => TreeRecord['tables'];
 }
 
 interface Change {
@@ -52,6 +63,8 @@ export class Catalog implements CatalogApi, CatalogContext {
   readonly resolver: RefResolver;
   private readonly repos = new Map<string, RepoInfo>();
   private readonly maxRebases: number;
+  private readonly hasherOption: Hasher | undefined;
+  private hasherLoad: Promise<Hasher> | undefined;
 
   constructor(options: CatalogOptions) {
     this.chunks = options.chunks;
@@ -60,6 +73,7 @@ export class Catalog implements CatalogApi, CatalogContext {
     this.store = new CommitStore(options.chunks, options.cacheSize);
     this.resolver = new RefResolver(options.refs, this.store);
     this.maxRebases = options.maxRebases ?? 8;
+    this.hasherOption = options.hasher;
   }
 
   // ---- repositories
@@ -123,22 +137,9 @@ export class Catalog implements CatalogApi, CatalogContext {
   async commitTree(repo: string, branch: string, opts: CommitTreeOptions): Promise<Commit> {
     const info = await this.repoInfo(repo);
     assertBranchName(branch);
-    if (!opts?.tree || typeof opts.tree.tables !== 'object' || opts.tree.tables === null || Array.isArray(opts.tree.tables)) {
-      // A missing tree must not read as "no tables": that commit would drop every table.
-      throw new InvalidArgumentError('commitTree needs tree: {tables: {...}}', { details: { repo, branch } });
-    }
+    const tree = checkedTree(opts?.tree, 'commitTree needs tree: {tables: {...}}', { repo, branch });
     const base = await this.resolver.commitOf(info, opts.baseCommit);
     const baseTables = (await this.store.readTree(base.tree)).tables;
-    const tables: TreeRecord['tables'] = {};
-    for (const [name, e] of Object.entries(opts.tree.tables)) {
-      assertTableName(name);
-      if (!isHash(e?.manifest) || !Number.isInteger(e.version) || e.version < 1) {
-        throw new InvalidArgumentError(`tree entry of table ${name} needs a manifest hash and a version >= 1`, { details: { table: name } });
-      }
-      const origin = e.origin ?? (baseTables[name]?.origin ?? base.hash);
-      if (!isHash(origin)) throw new InvalidArgumentError(`tree entry of table ${name} has a bad origin`, { details: { table: name } });
-      tables[name] = { manifest: e.manifest, version: e.version, origin };
-    }
     const meta: CommitMeta = { message: opts.message ?? 'commit', author: opts.author ?? DEFAULT_AUTHOR };
     if (opts.txnId !== undefined) meta.txnId = opts.txnId;
     if (opts.mergeParents !== undefined) {
@@ -146,7 +147,28 @@ export class Catalog implements CatalogApi, CatalogContext {
       for (const p of opts.mergeParents) await this.resolver.commitOf(info, p);
       if (opts.mergeParents.length) meta.mergeParents = [...opts.mergeParents];
     }
-    return this.commitTables(info, branch, opts.baseCommit, tables, meta);
+    return this.commitTables(info, branch, base.hash, withOrigins(tree, baseTables, base.hash), meta);
+  }
+
+  async commitChain(repo: string, branch: string, opts: CommitChainOptions): Promise<Commit[]> {
+    const info = await this.repoInfo(repo);
+    assertBranchName(branch);
+    const items = opts?.commits;
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_CHAIN_LENGTH) {
+      throw new InvalidArgumentError(`commitChain needs 1-${MAX_CHAIN_LENGTH} commits`, { details: { repo, branch } });
+    }
+    // Every input is checked before anything is written: a bad member fails the whole chain.
+    const links = items.map((c, i): ChainLink => {
+      const tree = checkedTree(c?.tree, `commitChain: commit ${i} needs tree: {tables: {...}}`, { repo, branch, index: i });
+      for (const [k, v] of [['message', c.message], ['author', c.author], ['txnId', c.txnId]] as const) {
+        if (v !== undefined && typeof v !== 'string') throw new InvalidArgumentError(`commitChain: commit ${i} has a non-string ${k}`, { details: { index: i } });
+      }
+      const meta: CommitMeta = { message: c.message ?? 'commit', author: c.author ?? DEFAULT_AUTHOR };
+      if (c.txnId !== undefined) meta.txnId = c.txnId;
+      return { meta, tables: (parent, parentTables) => withOrigins(tree, parentTables, parent) };
+    });
+    const base = await this.resolver.commitOf(info, opts.baseCommit);
+    return this.landChain(info, branch, base, links);
   }
 
   async branchHead(repo: RepoInfo, branch: string): Promise<Commit> {
@@ -157,24 +179,62 @@ export class Catalog implements CatalogApi, CatalogContext {
   }
 
   async commitTables(repo: RepoInfo, branch: string, base: Hash, tables: TreeRecord['tables'], meta: CommitMeta): Promise<Commit> {
-    const tree = await this.store.writeTree({ tables });
-    const parents = [base, ...(meta.mergeParents ?? [])];
-    const commit = await this.store.writeCommit({ parents, tree, message: meta.message, author: meta.author, ...(meta.txnId !== undefined ? { txnId: meta.txnId } : {}) });
-    await this.indexCommit(repo.name, commit.hash);
+    const parent = await this.store.readCommit(base);
+    const [commit] = await this.landChain(repo, branch, parent, [{ meta, tables: () => tables }]);
+    return commit as Commit;
+  }
+
+  /**
+   * Writes a chain of commits on `base` (each the first parent of the next) and moves `branch` from
+   * `base` to the last with ONE compare-and-swap, so the chain lands whole or not at all. Commits and
+   * trees are hashed here first, so every chunk is written in parallel; then the commit index gets an
+   * entry per commit (in parallel, before the swap: a reachable commit is always indexed, and an entry
+   * whose commit never landed names a real, merely unreachable commit that gc prunes with it); then
+   * the swap, whose reflog records one move from `base` to the last commit.
+   */
+  private async landChain(repo: RepoInfo, branch: string, base: Commit, links: readonly ChainLink[]): Promise<Commit[]> {
+    const hasher = await this.hasher();
+    const hash = (bytes: Uint8Array): Hash => hasher.hash(bytes);
+    const trees: Array<ReturnType<CommitStore['draftTree']>> = [];
+    const commits: Array<ReturnType<CommitStore['draftCommit']>> = [];
+    let parent = base;
+    let parentTables = (await this.store.readTree(base.tree)).tables;
+    for (const link of links) {
+      const tables = link.tables(parent.hash, parentTables);
+      const tree = this.store.draftTree({ tables }, hash);
+      const { meta } = link;
+      const draft = this.store.draftCommit({
+        parents: [parent.hash, ...(meta.mergeParents ?? [])], tree: tree.hash, message: meta.message, author: meta.author,
+        ...(meta.txnId !== undefined ? { txnId: meta.txnId } : {}),
+      }, parent, hash);
+      trees.push(tree);
+      commits.push(draft);
+      parent = draft.commit;
+      parentTables = tables;
+    }
+    await this.store.putDrafts(trees, commits);
+    const hashes = commits.map((c) => c.commit.hash);
+    await Promise.all(hashes.map((h) => this.indexCommit(repo.name, h)));
+    const last = parent;
     try {
-      await this.refs.compareAndSwap(refNames.branch(repo.name, branch), base, commit.hash, { message: meta.message, author: meta.author, time: commit.time });
+      await this.refs.compareAndSwap(refNames.branch(repo.name, branch), base.hash, last.hash, { message: last.message, author: last.author, time: last.time });
     } catch (err) {
-      // The commit never became visible: drop it from the prefix index (best effort; a leftover
-      // entry names a real, merely unreachable commit).
-      await this.refs.compareAndSwap(refNames.commit(repo.name, commit.hash), commit.hash, null).catch(() => undefined);
+      // The chain never became visible: drop it from the prefix index (best effort; a leftover entry
+      // names a real, merely unreachable commit).
+      await Promise.all(hashes.map((h) => this.refs.compareAndSwap(refNames.commit(repo.name, h), h, null).catch(() => undefined)));
       if (isArmillariaError(err, ErrorCode.RefConflict) && (await this.refs.get(refNames.branch(repo.name, branch))) === undefined) {
         throw new CatalogNotFoundError(ErrorCode.BranchNotFound, `branch ${branch} not found in repo ${repo.name}`, { repo: repo.name, branch });
       }
       throw err;
     }
     // Every branch move of the catalog passes here: single operations, merges, reverts, transactions.
-    serviceMetrics.commits.inc();
-    return commit;
+    serviceMetrics.commits.inc(commits.length);
+    return commits.map((c) => c.commit);
+  }
+
+  private hasher(): Promise<Hasher> {
+    this.hasherLoad ??= this.hasherOption ? Promise.resolve(this.hasherOption) : loadHasher();
+    return this.hasherLoad;
   }
 
   private async indexCommit(repo: string, hash: Hash): Promise<void> {
@@ -394,4 +454,29 @@ export class Catalog implements CatalogApi, CatalogContext {
   async close(): Promise<void> {
     // The stores belong to whoever built them; the catalog holds nothing else open.
   }
+}
+
+/** A commit's tree input, checked: table names, manifest hashes, versions >= 1, origins. */
+function checkedTree(tree: TreeInput | undefined, missing: string, details: Record<string, unknown>): TreeInput {
+  if (!tree || typeof tree.tables !== 'object' || tree.tables === null || Array.isArray(tree.tables)) {
+    // A missing tree must not read as "no tables": that commit would drop every table.
+    throw new InvalidArgumentError(missing, { details });
+  }
+  for (const [name, e] of Object.entries(tree.tables)) {
+    assertTableName(name);
+    if (!isHash(e?.manifest) || !Number.isInteger(e.version) || e.version < 1) {
+      throw new InvalidArgumentError(`tree entry of table ${name} needs a manifest hash and a version >= 1`, { details: { table: name } });
+    }
+    if (e.origin !== undefined && !isHash(e.origin)) throw new InvalidArgumentError(`tree entry of table ${name} has a bad origin`, { details: { table: name } });
+  }
+  return tree;
+}
+
+/** The tree's entries with `origin` filled in: from the parent's tree, or the parent commit for a new table. */
+function withOrigins(tree: TreeInput, parentTables: TreeRecord['tables'], parent: Hash): TreeRecord['tables'] {
+  const tables: TreeRecord['tables'] = {};
+  for (const [name, e] of Object.entries(tree.tables)) {
+    tables[name] = { manifest: e.manifest, version: e.version, origin: e.origin ?? parentTables[name]?.origin ?? parent };
+  }
+  return tables;
 }

@@ -370,6 +370,60 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(merged.parents).toEqual([next.hash, base.hash]);
     });
 
+    it('commitChain lands a chain of commits with one compare-and-swap: all or none', async () => {
+      const repo = await repoWithUsers('chain');
+      const base = await c.resolve(repo);
+      const users = (await c.readTree(repo, base.tree)).tables.users as { manifest: string; version: number };
+      const reflogBefore = (await c.branchReflog(repo, 'main')).length;
+      const chain = await c.commitChain(repo, 'main', {
+        baseCommit: base.hash,
+        commits: [
+          { tree: { tables: { users, a: { manifest: users.manifest, version: 1 } } }, message: 'one', txnId: 'txn-a' },
+          { tree: { tables: { users, a: { manifest: users.manifest, version: 1 }, b: { manifest: users.manifest, version: 1 } } }, message: 'two', author: 'bo', txnId: 'txn-b' },
+          { tree: { tables: { users, b: { manifest: users.manifest, version: 2 } } }, message: 'three' },
+        ],
+      });
+      expect(chain.map((x) => x.message)).toEqual(['one', 'two', 'three']);
+      expect(chain.map((x) => x.parents)).toEqual([[base.hash], [chain[0]?.hash], [chain[1]?.hash]]);
+      expect(chain.map((x) => x.generation)).toEqual([1, 2, 3].map((g) => base.generation + g));
+      expect(chain.map((x) => x.txnId)).toEqual(['txn-a', 'txn-b', undefined]);
+      expect(chain[1]?.author).toBe('bo');
+      expect((await c.resolve(repo)).hash).toBe(chain[2]?.hash);
+      // Every commit of the chain is a readable, indexed commit (full hash and prefix).
+      for (const x of chain) {
+        expect((await c.readCommit(repo, x.hash)).hash).toBe(x.hash);
+        expect((await c.resolve(repo, x.hash.slice(0, 12))).hash).toBe(x.hash);
+      }
+      // Origins: a table new in the chain starts at the commit it was added on; others keep theirs.
+      const t1 = await c.readTree(repo, (chain[1] as { tree: string }).tree);
+      expect(t1.tables.a?.origin).toBe(base.hash);
+      expect(t1.tables.b?.origin).toBe(chain[0]?.hash);
+      expect(t1.tables.users?.origin).toBe((await c.readTree(repo, base.tree)).tables.users?.origin);
+      expect(await codeOf(c.read(repo, 'a'))).toBe('TABLE_NOT_FOUND');
+      expect((await c.tableVersion(repo, 'b')).version).toBe(2);
+      // One ref move, one reflog entry, for the whole chain.
+      const reflog = await c.branchReflog(repo, 'main');
+      expect(reflog.length).toBe(reflogBefore + 1);
+      expect(reflog[0]).toMatchObject({ old: base.hash, new: chain[2]?.hash });
+
+      // A stale base: REF_CONFLICT and none of the chain visible.
+      const err = await errorOf(c.commitChain(repo, 'main', { baseCommit: base.hash, commits: [{ tree: { tables: {} }, message: 'x' }, { tree: { tables: { users } }, message: 'y' }] }));
+      expect(err.code).toBe('REF_CONFLICT');
+      expect((await c.resolve(repo)).hash).toBe(chain[2]?.hash);
+      expect((await c.log(repo)).map((e) => e.message).slice(0, 3)).toEqual(['three', 'two', 'one']);
+      expect((await c.branchReflog(repo, 'main')).length).toBe(reflogBefore + 1);
+
+      // Bad input: nothing written.
+      const head = chain[2]?.hash as string;
+      expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: head, commits: [] }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: head, commits: Array.from({ length: 257 }, () => ({ tree: { tables: {} } })) }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: head, commits: [{ tree: { tables: {} } }, { message: 'no tree' } as never] }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: head, commits: [{ tree: { tables: { users } } }, { tree: { tables: { 'bad name': users } } }] }))).toBe('INVALID_NAME');
+      expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: 'nope', commits: [{ tree: { tables: {} } }] }))).toBe('COMMIT_NOT_FOUND');
+      expect(await codeOf(c.commitChain(repo, 'ghost', { baseCommit: head, commits: [{ tree: { tables: {} } }] }))).toBe('BRANCH_NOT_FOUND');
+      expect((await c.resolve(repo)).hash).toBe(head);
+    });
+
     it('concurrent writes to different tables rebase; to the same table one wins', async () => {
       const repo = await repoWithUsers('rebase');
       await c.createTable(repo, 'other', { schema, primaryKey: ['id'] });

@@ -63,22 +63,39 @@ export class CommitStore {
   /** Writes a commit chunk, computing its generation and skip pointer from its first parent. */
   async writeCommit(c: NewCommit): Promise<Commit> {
     const first = c.parents[0] !== undefined ? await this.readCommit(c.parents[0]) : undefined;
-    const record: CommitRecord = {
-      formatVersion: COMMIT_FORMAT_VERSION,
-      parents: c.parents,
-      tree: c.tree,
-      message: c.message,
-      author: c.author,
-      time: Math.max(c.time ?? Date.now(), first?.time ?? 0),
-      generation: first ? first.generation + 1 : 0,
-    };
-    if (c.txnId !== undefined) record.txnId = c.txnId;
-    const skips = first ? skipsFor(first) : [];
-    if (skips.length > 0) record.skips = skips;
+    const record = recordOf(c, first);
     const hash = await this.chunks.put(canonicalJsonBytes(record));
     const commit = Object.freeze({ ...record, hash });
     this.commits.set(hash, commit);
     return commit;
+  }
+
+  /**
+   * The commit `writeCommit` would write on `first` (its first parent, already read), hashed with
+   * `hash` but not stored: a chain of commits can be linked before any of them is written, then stored
+   * at once with `putDrafts`.
+   */
+  draftCommit(c: NewCommit, first: Commit | undefined, hash: (bytes: Uint8Array) => Hash): { commit: Commit; bytes: Uint8Array } {
+    const record = recordOf(c, first);
+    const bytes = canonicalJsonBytes(record);
+    return { commit: Object.freeze({ ...record, hash: hash(bytes) }), bytes };
+  }
+
+  /** A tree as `writeTree` would write it, hashed but not stored (see `draftCommit`). */
+  draftTree(tree: TreeRecord, hash: (bytes: Uint8Array) => Hash): { hash: Hash; tree: TreeRecord; bytes: Uint8Array } {
+    const bytes = canonicalJsonBytes({ tables: tree.tables });
+    return { hash: hash(bytes), tree, bytes };
+  }
+
+  /** Stores drafted trees and commits with one batch put (parallel writes), checking the store agrees on every hash. */
+  async putDrafts(trees: ReadonlyArray<{ hash: Hash; tree: TreeRecord; bytes: Uint8Array }>, commits: ReadonlyArray<{ commit: Commit; bytes: Uint8Array }>): Promise<void> {
+    const expected = [...trees.map((t) => t.hash), ...commits.map((c) => c.commit.hash)];
+    const stored = await this.chunks.putBatch([...trees.map((t) => t.bytes), ...commits.map((c) => c.bytes)]);
+    stored.forEach((h, i) => {
+      if (h !== expected[i]) throw new CorruptMetadataError(i < trees.length ? 'tree' : 'commit', expected[i] as string, `the chunk store hashed it as ${h}`);
+    });
+    for (const t of trees) this.trees.set(t.hash, t.tree);
+    for (const c of commits) this.commits.set(c.commit.hash, c.commit);
   }
 
   /**
@@ -137,6 +154,23 @@ export class CommitStore {
       throw new CorruptMetadataError(what, hash, (err as Error).message);
     }
   }
+}
+
+/** The record of a new commit on `first` (its first parent): generation, skip pointers, monotone time. */
+function recordOf(c: NewCommit, first: Commit | undefined): CommitRecord {
+  const record: CommitRecord = {
+    formatVersion: COMMIT_FORMAT_VERSION,
+    parents: c.parents,
+    tree: c.tree,
+    message: c.message,
+    author: c.author,
+    time: Math.max(c.time ?? Date.now(), first?.time ?? 0),
+    generation: first ? first.generation + 1 : 0,
+  };
+  if (c.txnId !== undefined) record.txnId = c.txnId;
+  const skips = first ? skipsFor(first) : [];
+  if (skips.length > 0) record.skips = skips;
+  return record;
 }
 
 /** Generation that skip pointer `k` (k >= 1) of a commit at `generation` lands on: the previous multiple of 2^k. */

@@ -5,7 +5,7 @@ import { jsonSafe, toArrowTable } from '../rows.js';
 import { ARROW_STREAM } from '../server/http-args.js';
 import type { TreeRecord } from '../model/commit.js';
 import type {
-  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
+  AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitChainOptions, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
   TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from '../catalog-api.js';
@@ -96,6 +96,9 @@ export class RemoteCatalog implements CatalogApi {
   }
   commitTree(repo: string, branch: string, opts: CommitTreeOptions): Promise<Commit> {
     return this.call(`${this.repo(repo)}/commits`, { method: 'POST', json: { branch, ...opts } });
+  }
+  async commitChain(repo: string, branch: string, opts: CommitChainOptions): Promise<Commit[]> {
+    return (await this.call<{ commits: Commit[] }>(`${this.repo(repo)}/chains`, { method: 'POST', json: { branch, ...opts } })).commits;
   }
   tableVersion(repo: string, table: string, opts: TableRefOptions = {}): Promise<TableVersion> {
     return this.call(`${this.table(repo, table)}/version`, { query: tableRefQuery(opts) });
