@@ -138,6 +138,23 @@ describe.skipIf(!distributed)('gateway bin (distributed: MinIO + Redis + NATS)',
       expect((await call(gw.url, 'POST', `/txn/${id}/commit`, ADMIN, {})).status).toBe(200);
       const q = await call(gw.url, 'POST', `/repos/${repo}/sql`, READER, { sql: 'SELECT max(score) AS m FROM users', branch: 'dev' });
       expect(q.json.rows).toEqual([{ m: 900 }]);
+      // gc and verify need the catalog in-process: the gateway forwards them to the catalog service,
+      // behind its own access rules (admin), and relays the service's answers and typed errors.
+      expect((await call(gw.url, 'POST', '/gc', READER, { dryRun: true })).status).toBe(403);
+      const gc = await call(gw.url, 'POST', '/gc', ADMIN, { dryRun: true });
+      expect(gc.status).toBe(200);
+      expect(gc.json).toMatchObject({ dryRun: true, repos: expect.any(Number) });
+      expect(gc.json.marked).toBeGreaterThan(0);
+      const verifyRepo = await call(gw.url, 'POST', `/repos/${repo}/verify`, ADMIN, {});
+      expect(verifyRepo.status).toBe(200);
+      expect(verifyRepo.json).toMatchObject({ ok: true, repos: [repo], problems: [] });
+      expect(verifyRepo.json.chunks).toBeGreaterThan(0);
+      expect((await call(gw.url, 'POST', '/verify', ADMIN, {})).json.ok).toBe(true);
+      const bad = await call(gw.url, 'POST', '/gc', ADMIN, { dryRun: 'yes' });
+      expect(bad.status).toBe(400);
+      expect(bad.json.code).toBe('INVALID_ARGUMENT');
+      expect(bad.json.message).toMatch(/dryRun/);
+      expect((await call(gw.url, 'POST', '/repos/no-such-repo-xyz/verify', ADMIN, {})).json.code).toBe('REPO_NOT_FOUND');
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { createServiceApp } from '@armillaria/core/server';
-import { ArmillariaError, ErrorCode } from '@armillaria/core';
+import { ArmillariaError, ErrorCode, type HttpClient } from '@armillaria/core';
 import { catalogRoutes, type CatalogApi } from '@armillaria/catalog';
 import { changesRoutes, type Changelog } from '@armillaria/changelog';
 import { txnRoutes, type TxnApi } from '@armillaria/txn-coordinator';
@@ -9,6 +9,7 @@ import { TokenRegistry, atLeast, isProtected, validateProtectedBranches, type Au
 import { DEFAULT_BRANCH, ROUTE_INDEX, routeKey, type Target } from './route-table.js';
 import { docsHtml, openApiDocument } from './openapi.js';
 import { sqlRoutes } from './routes/sql.js';
+import { forwardToCatalogService } from './maintenance-forward.js';
 
 export interface GatewayDeps {
   /** In-process `Catalog` (embedded) or `RemoteCatalog` (distributed): the routes are the same. */
@@ -25,6 +26,11 @@ export interface GatewayDeps {
   logger?: FastifyServerOptions['logger'];
   arrowBodyLimit?: number;
   heartbeatMs?: number;
+  /**
+   * Gateway-only mode: the catalog service, which answers what needs the catalog in-process
+   * (`POST /gc`, `/verify`, `/repos/:repo/verify`) and which a `RemoteCatalog` cannot run.
+   */
+  catalogService?: HttpClient;
 }
 
 declare module 'fastify' {
@@ -115,6 +121,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml()));
 
   await app.register(sqlRoutes, { engine: deps.engine });
+  if (deps.catalogService) forwardToCatalogService(app, deps.catalogService);
   await app.register(catalogRoutes, { catalog: deps.catalog, ...(deps.arrowBodyLimit ? { arrowBodyLimit: deps.arrowBodyLimit } : {}) });
   if (deps.txn) await app.register(txnRoutes, { txn: deps.txn });
   if (deps.changelog) await app.register(changesRoutes, { changelog: deps.changelog, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) });

@@ -8,6 +8,9 @@ import { QueryEngine } from '../query-engine.js';
 import type { GatewayDeps } from './app.js';
 import type { GatewayConfig } from './gateway-config.js';
 
+/** Longest a forwarded gc or verify may run on the catalog service. */
+const MAINTENANCE_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
 export interface OpenedGateway {
   deps: GatewayDeps;
   close(): Promise<void>;
@@ -37,6 +40,8 @@ export async function openGatewayDeps(config: ArmillariaConfig, gw: GatewayConfi
     engineParts = { catalog, format: new ParquetTableFormat({ chunks }), chunks };
     deps = {
       catalog, txn, changelog: new Changelog({ catalog, bus }),
+      // gc and verify walk the whole store: no retry, and a time limit for a large store, not for a request.
+      catalogService: new HttpClient({ baseUrl: gw.catalogUrl, retries: 0, timeoutMs: MAINTENANCE_TIMEOUT_MS, ...auth }),
       // Ready when the services it fronts say they are ready: a cheap probe that does not depend on
       // the contents of any repo (listing repos would make one unreadable repo fail the probe).
       ready: async () => {
