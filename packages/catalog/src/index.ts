@@ -30,7 +30,9 @@ export type { InferOptions } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
+  TableLayout, DeltaRef, PageRef,
 } from './table-format/table-format.js';
+export { DELTA_DELETED_COLUMN } from './table-format/table-format.js';
 export { FsRefStore } from './refs/fs-ref-store.js';
 export type { FsRefStoreOptions } from './refs/fs-ref-store.js';
 export type { FileLockOptions } from './refs/fs-lock.js';

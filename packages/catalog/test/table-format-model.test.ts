@@ -5,16 +5,12 @@ import { ParquetTableFormat } from '../src/index.js';
 import type { RowDiff } from '../src/index.js';
 import { customer, customersTable, keysTable, makeFormat, plain, rng, rowsOf, type Customer } from './table-format-helpers.js';
 
-type Model = Map<bigint, Customer>;
-
-function sortedRows(model: Model): Array<Record<string, unknown>> {
-  return [...model.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(plain);
-}
+type Model = Map<bigint, Record<string, unknown>>;
 
 function modelDiff(before: Model, after: Model): { added: bigint[]; removed: bigint[]; changed: bigint[] } {
   const added = [...after.keys()].filter((k) => !before.has(k));
   const removed = [...before.keys()].filter((k) => !after.has(k));
-  const changed = [...after.keys()].filter((k) => before.has(k) && JSON.stringify(plain(before.get(k)!), big) !== JSON.stringify(plain(after.get(k)!), big));
+  const changed = [...after.keys()].filter((k) => before.has(k) && JSON.stringify(before.get(k)!, big) !== JSON.stringify(after.get(k)!, big));
   return { added: added.sort(cmp), removed: removed.sort(cmp), changed: changed.sort(cmp) };
 }
 const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
@@ -36,47 +32,101 @@ function shuffle<T>(xs: T[], rand: () => number): T[] {
   return xs;
 }
 
+type Row = Record<string, unknown> & { id: bigint };
+
+/** Customer rows plus int32 columns added by `addColumn` (in the order they were added). */
+function rowsTable(rows: readonly Row[], extra: readonly string[]): Table {
+  const t = customersTable(rows as unknown as Customer[]);
+  if (extra.length === 0) return t;
+  const cols: Record<string, ReturnType<typeof vectorFromArray>> = {};
+  for (const f of t.schema.fields) cols[f.name] = t.getChild(f.name)!;
+  for (const x of extra) cols[x] = vectorFromArray(rows.map((r) => (r[x] ?? null) as number | null), new Int32());
+  return new Table(cols);
+}
+
 describe('keyed tables against a model', () => {
   for (const seed of [1, 2, 3]) {
-    it(`seed ${seed}: write/append/upsert/delete/read/diff match the model, and equal a fresh write`, async () => {
+    it(`seed ${seed}: write/append/upsert/delete/addColumn/compact across the delta threshold match the model`, async () => {
       const rand = rng(seed);
       const { format } = await makeFormat({ targetChunkRows: 16 });
+      const twin = await makeFormat({ targetChunkRows: 16 });
       const fresh = await makeFormat({ targetChunkRows: 16 });
       const keySpace = 4000;
-      let model: Model = new Map();
+      let model = new Map<bigint, Row>();
+      const extra: string[] = [];
+      const row = (id: bigint, v: number): Row => {
+        const r: Row = { ...plain(customer(id, v)), id };
+        extra.forEach((x, i) => (r[x] = (Number(id) + v + i) % 5 === 0 ? null : Number(id) * 3 + v));
+        return r;
+      };
       for (let i = 0; i < 1500; i++) {
         const id = BigInt(Math.floor(rand() * keySpace));
-        model.set(id, customer(id));
+        model.set(id, row(id, 0));
       }
-      let version = (await format.write(customersTable(shuffle([...model.values()], rand)), { primaryKey: ['id'] })).manifest;
-      for (let step = 0; step < 30; step++) {
+      const sorted = (): Row[] => [...model.values()].sort((a, b) => cmp(a.id, b.id));
+      const first = rowsTable(shuffle([...model.values()], rand), extra);
+      let version = (await format.write(first, { primaryKey: ['id'] })).manifest;
+      expect((await twin.format.write(first, { primaryKey: ['id'] })).manifest).toBe(version);
+      let withDelta = 0;
+      let folds = 0;
+      for (let step = 0; step < 40; step++) {
         const before = new Map(model);
         const op = rand();
         const n = 1 + Math.floor(rand() * (rand() < 0.2 ? 300 : 12));
         const picked = new Set<bigint>();
         for (let i = 0; i < n; i++) picked.add(BigInt(Math.floor(rand() * keySpace)));
-        let res;
-        if (op < 0.45) {
-          const rows = [...picked].map((id) => customer(id, step + 1));
-          res = await format.upsert(version, customersTable(shuffle(rows, rand)));
+        // Each op runs on `format` and, identically, on `twin`: same operations => same manifest hash.
+        let run: (f: ParquetTableFormat) => Promise<{ manifest: string; rows: number }>;
+        if (op < 0.4) {
+          const rows = [...picked].map((id) => row(id, step + 1));
+          const t = rowsTable(shuffle(rows, rand), extra);
+          run = (f) => f.upsert(version, t);
           for (const r of rows) model.set(r.id, r);
-        } else if (op < 0.75) {
-          res = await format.deleteKeys(version, keysTable([...picked]));
+        } else if (op < 0.7) {
+          const t = keysTable([...picked]);
+          run = (f) => f.deleteKeys(version, t);
           for (const id of picked) model.delete(id);
-        } else if (op < 0.95) {
-          const rows = [...picked].filter((id) => !model.has(id)).map((id) => customer(id, step + 1));
-          res = await format.append(version, customersTable(rows));
+        } else if (op < 0.88) {
+          const rows = [...picked].filter((id) => !model.has(id)).map((id) => row(id, step + 1));
+          const t = rowsTable(rows, extra);
+          run = (f) => f.append(version, t);
           for (const r of rows) model.set(r.id, r);
+        } else if (op < 0.93) {
+          run = (f) => f.compact(version);
+        } else if (op < 0.96 && extra.length < 2) {
+          const name = `x${extra.length}`;
+          extra.push(name);
+          run = (f) => f.addColumn(version, { name, type: 'int32' });
+          for (const r of model.values()) r[name] = null;
         } else {
-          model = new Map([...picked].map((id) => [id, customer(id, step + 1)]));
-          res = await format.write(customersTable([...model.values()]), { primaryKey: ['id'] });
+          model = new Map([...picked].map((id) => [id, row(id, step + 1)]));
+          const t = rowsTable([...model.values()], extra);
+          run = (f) => f.write(t, { primaryKey: ['id'] });
         }
+        const res = await run(format);
+        expect((await run(twin.format)).manifest).toBe(res.manifest);
         expect(res.rows).toBe(model.size);
-        expect(rowsOf(await format.read(res.manifest))).toEqual(sortedRows(model));
-        // History independence: the edited table is byte-identical to one written from scratch.
-        const scratch = await fresh.format.write(customersTable(shuffle([...model.values()], rand)), { primaryKey: ['id'] });
-        expect(res.manifest).toBe(scratch.manifest);
+        const m = await format.readManifest(res.manifest);
+        expect(m.rows).toBe(model.size);
+        if (m.delta) withDelta++;
+        else if ((await format.readManifest(version)).delta && op < 0.88) folds++;
+        // Merge-on-read gives the model's rows; so does the compacted version, which is byte-identical
+        // to the same rows written from scratch (the base is history independent; the delta is not).
+        expect(rowsOf(await format.read(res.manifest))).toEqual(sorted());
+        const compacted = await format.compact(res.manifest);
+        expect(compacted.rows).toBe(model.size);
+        expect((await format.readManifest(compacted.manifest)).delta).toBeUndefined();
+        const scratch = await fresh.format.write(rowsTable(shuffle(sorted(), rand), extra), { primaryKey: ['id'] });
+        expect(compacted.manifest).toBe(scratch.manifest);
+        // Projection and pruning: a delta row may move a key in or out of a base chunk's range.
+        const lo = 200 + Math.floor(rand() * 400);
+        const hi = lo + 150;
+        const inRange = (r: Record<string, unknown>) => typeof r.score === 'number' && r.score >= lo && r.score <= hi;
+        const pruned = rowsOf(await format.read(res.manifest, { columns: ['score', 'id'], range: { column: 'score', min: lo, max: hi } }));
+        expect(pruned.filter(inRange)).toEqual(sorted().filter(inRange).map((r) => ({ score: r.score, id: r.id })));
         expect(diffIds(await format.diffRows(version, res.manifest))).toEqual(modelDiff(before, model));
+        expect(diffIds(await format.diffRows((await format.compact(version)).manifest, res.manifest))).toEqual(modelDiff(before, model));
+        expect(diffIds(await format.diffRows(version, compacted.manifest))).toEqual(modelDiff(before, model));
         const cd = await format.diffChunks(version, res.manifest);
         const prev = (await format.chunks(version)).map((c) => c.hash);
         const removed = new Set(cd.removed.map((c) => c.hash));
@@ -84,6 +134,9 @@ describe('keyed tables against a model', () => {
         expect([...kept, ...cd.added.map((c) => c.hash)].sort()).toEqual((await format.chunks(res.manifest)).map((c) => c.hash).sort());
         version = res.manifest;
       }
+      // The workload crosses the threshold both ways.
+      expect(withDelta).toBeGreaterThan(5);
+      expect(folds).toBeGreaterThan(0);
       const all = await format.diffRows(null, version);
       expect(all.added.length).toBe(model.size);
       expect((await format.diffRows(version, null)).removed.length).toBe(model.size);
@@ -178,7 +231,8 @@ describe('chunk reuse and manifest paging', () => {
   });
 
   it('pages large manifests; a small change rewrites O(1) pages and diffs skip equal pages', async () => {
-    const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 16 });
+    // Copy-on-write (no delta), so the change lands in the base pages.
+    const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 16, deltaMaxFraction: 0 });
     const rows = Array.from({ length: 8000 }, (_, i) => customer(BigInt(i)));
     const w = await format.write(customersTable(rows), { primaryKey: ['id'] });
     const m = await format.readManifest(w.manifest);
@@ -200,7 +254,7 @@ describe('chunk reuse and manifest paging', () => {
     const counting = new Proxy(chunks, {
       get: (target, prop, recv) => (prop === 'get' ? (h: string) => (gets++, target.get(h)) : Reflect.get(target, prop, recv)),
     });
-    const cold = new ParquetTableFormat({ chunks: counting, hasher });
+    const cold = new ParquetTableFormat({ chunks: counting, hasher, deltaMaxFraction: 0 });
     expect((await cold.diffChunks(w.manifest, u.manifest)).added.map((c) => c.hash)).toEqual(d.added.map((c) => c.hash));
     expect(gets).toBeLessThanOrEqual(2 + 2 * newPages.length);
     expect(gets).toBeLessThan(m.pages!.length);

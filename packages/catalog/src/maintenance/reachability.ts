@@ -1,6 +1,7 @@
 import { ErrorCode, isArmillariaError, mapLimit, type Hash } from '@armillaria/core';
 import type { CommitStore } from '../model/commit-store.js';
 import type { ManifestReader } from '../table-format/manifest-io.js';
+import type { Manifest } from '../table-format/table-format.js';
 import type { HashSet } from './hash-set.js';
 
 /** Where an object was reached from: the repo, the commit and (below a tree) the table. */
@@ -109,12 +110,19 @@ export class ReachabilityWalker {
       this.problem(err, 'manifest', hash, at);
       return;
     }
-    const where = { ...at, manifest: hash };
-    if (manifest.chunks) {
-      await this.data(manifest.chunks, where);
+    // The base chunk list, then a keyed table's delta (merge-on-read): both hold live data chunks.
+    await this.list(manifest, at, hash);
+    if (manifest.delta) await this.list(manifest.delta, at, hash);
+  }
+
+  /** An inline or paged chunk list of a manifest. */
+  private async list(ref: Pick<Manifest, 'chunks' | 'pages'>, at: Reach, manifest: Hash): Promise<void> {
+    const where = { ...at, manifest };
+    if (ref.chunks) {
+      await this.data(ref.chunks, where);
       return;
     }
-    const pages = (manifest.pages ?? []).filter((page) => this.opts.seen.add(page.hash));
+    const pages = (ref.pages ?? []).filter((page) => this.opts.seen.add(page.hash));
     await mapLimit(pages, this.concurrency, async (page) => {
       let chunks;
       try {

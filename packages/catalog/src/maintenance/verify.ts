@@ -188,13 +188,15 @@ async function attribute(catalog: Catalog, rootsByRepo: Map<string, Hash[]>, pro
     else {
       try {
         const m = await reader.manifest(manifest);
-        for (const c of m.chunks ?? []) if (problems.has(c.hash)) out.push(c.hash);
-        for (const page of m.pages ?? []) {
-          if (problems.has(page.hash)) {
-            out.push(page.hash);
-            continue;
+        for (const list of m.delta ? [m, m.delta] : [m]) {
+          for (const c of list.chunks ?? []) if (problems.has(c.hash)) out.push(c.hash);
+          for (const page of list.pages ?? []) {
+            if (problems.has(page.hash)) {
+              out.push(page.hash);
+              continue;
+            }
+            for (const c of await reader.page(page)) if (problems.has(c.hash)) out.push(c.hash);
           }
-          for (const c of await reader.page(page)) if (problems.has(c.hash)) out.push(c.hash);
         }
       } catch {
         // unreadable here means already reported by the first pass

@@ -6,10 +6,11 @@ import type { ChunkDiff, ChunkInfo, Manifest, RowDiff } from './table-format.js'
 
 /**
  * Chunks of `to` not in `from` (added, in `to`'s order) and of `from` not in `to` (removed), counted as
- * multisets. When both manifests are paged, pages with equal hashes are skipped unread: their chunks
- * are on both sides.
+ * multisets: base chunks, then (unless `withDelta` is false) delta chunks, which never equal base
+ * chunks (they have one more column). When both manifests are paged, pages with equal hashes are
+ * skipped unread: their chunks are on both sides.
  */
-export async function chunkDiff(reader: ManifestReader, from: Manifest | null, to: Manifest | null): Promise<ChunkDiff> {
+export async function chunkDiff(reader: ManifestReader, from: Manifest | null, to: Manifest | null, withDelta = true): Promise<ChunkDiff> {
   let a: ChunkInfo[];
   let b: ChunkInfo[];
   if (from?.pages && to?.pages) {
@@ -24,7 +25,10 @@ export async function chunkDiff(reader: ManifestReader, from: Manifest | null, t
   } else {
     [a, b] = await Promise.all([from ? reader.chunkList(from) : [], to ? reader.chunkList(to) : []]);
   }
-  return { added: minus(b, a), removed: minus(a, b) };
+  const base = { added: minus(b, a), removed: minus(a, b) };
+  if (!withDelta || (!from?.delta && !to?.delta)) return base;
+  const [da, db] = await Promise.all([from ? reader.deltaList(from) : [], to ? reader.deltaList(to) : []]);
+  return { added: [...base.added, ...minus(db, da)], removed: [...base.removed, ...minus(da, db)] };
 }
 
 function minus(xs: readonly ChunkInfo[], ys: readonly ChunkInfo[]): ChunkInfo[] {

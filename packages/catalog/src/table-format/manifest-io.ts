@@ -4,7 +4,7 @@ import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { CorruptMetadataError } from '../errors.js';
 import { isColumnType } from './column-types.js';
 import { storeBlobs } from './chunk-sink.js';
-import type { ChunkInfo, Manifest } from './table-format.js';
+import type { ChunkInfo, DeltaRef, Manifest, PageRef } from './table-format.js';
 
 /** Manifests with more chunks than this page their chunk list. */
 export const INLINE_CHUNK_LIMIT = 256;
@@ -12,8 +12,6 @@ export const INLINE_CHUNK_LIMIT = 256;
 const PAGE_TARGET = 64;
 const PAGE_MIN = 16;
 const PAGE_MAX = 256;
-
-type PageRef = NonNullable<Manifest['pages']>[number];
 
 /** One page of a paged manifest: a run of consecutive chunks. */
 interface ManifestPage {
@@ -48,40 +46,62 @@ export interface ManifestWrite {
   bytesWritten: number;
 }
 
-/** Stores a manifest (paging its chunk list when large); the same content always gives the same hash. */
+/** The changes a manifest carries on top of its base chunks (see `Manifest.delta`). */
+export interface DeltaWrite {
+  list: readonly ChunkInfo[];
+  deletes: number;
+  /** Logical rows of the table (base overlaid with the delta). */
+  rows: number;
+}
+
+/**
+ * Stores a manifest (paging its chunk lists when large); the same content always gives the same hash.
+ * Without a delta the manifest is format version 1, byte for byte as before deltas existed.
+ */
 export async function writeManifest(
   chunks: ChunkStore,
   hasher: Hasher,
-  base: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion'>,
+  base: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'>,
   list: readonly ChunkInfo[],
+  delta?: DeltaWrite,
 ): Promise<ManifestWrite> {
-  const rows = list.reduce((s, c) => s + c.rows, 0);
-  const bytes = list.reduce((s, c) => s + c.bytes, 0);
-  const manifest: Manifest = { formatVersion: 1, ...base, rows, bytes };
-  let written = 0;
-  let bytesWritten = 0;
-  if (list.length <= INLINE_CHUNK_LIMIT) {
-    manifest.chunks = [...list];
-  } else {
-    const groups: ChunkInfo[][] = [];
-    let start = 0;
-    for (const end of pageCuts(list)) {
-      groups.push(list.slice(start, end));
-      start = end;
-    }
-    const pages = groups.map((g): ManifestPage => ({ formatVersion: 1, kind: 'manifest-page', chunks: g }));
-    const stored = await storeBlobs(chunks, hasher, pages.map((p) => canonicalJsonBytes(p)));
-    written += stored.written;
-    bytesWritten += stored.bytesWritten;
-    manifest.pages = groups.map((g, i): PageRef => {
-      const ref: PageRef = { hash: stored.hashes[i]!, rows: g.reduce((s, c) => s + c.rows, 0), chunks: g.length };
-      if (g[0]!.firstKey) ref.firstKey = g[0]!.firstKey;
-      if (g[g.length - 1]!.lastKey) ref.lastKey = g[g.length - 1]!.lastKey;
-      return ref;
-    });
+  const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
+  const hasDelta = delta !== undefined && delta.list.length > 0;
+  const manifest: Manifest = { formatVersion: hasDelta ? 2 : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
+  const baseRef = await storeList(chunks, hasher, list);
+  Object.assign(manifest, baseRef.ref);
+  let written = baseRef.written;
+  let bytesWritten = baseRef.bytesWritten;
+  if (hasDelta) {
+    const d = await storeList(chunks, hasher, delta.list);
+    const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
+    manifest.delta = ref;
+    manifest.bytes += ref.bytes;
+    written += d.written;
+    bytesWritten += d.bytesWritten;
   }
   const stored = await storeBlobs(chunks, hasher, [canonicalJsonBytes(manifest)]);
   return { manifest: stored.hashes[0]!, written: written + stored.written, bytesWritten: bytesWritten + stored.bytesWritten };
+}
+
+/** A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. */
+async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[]): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
+  if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
+  const groups: ChunkInfo[][] = [];
+  let start = 0;
+  for (const end of pageCuts(list)) {
+    groups.push(list.slice(start, end));
+    start = end;
+  }
+  const pages = groups.map((g): ManifestPage => ({ formatVersion: 1, kind: 'manifest-page', chunks: g }));
+  const stored = await storeBlobs(chunks, hasher, pages.map((p) => canonicalJsonBytes(p)));
+  const refs = groups.map((g, i): PageRef => {
+    const ref: PageRef = { hash: stored.hashes[i]!, rows: g.reduce((s, c) => s + c.rows, 0), chunks: g.length };
+    if (g[0]!.firstKey) ref.firstKey = g[0]!.firstKey;
+    if (g[g.length - 1]!.lastKey) ref.lastKey = g[g.length - 1]!.lastKey;
+    return ref;
+  });
+  return { ref: { pages: refs }, written: stored.written, bytesWritten: stored.bytesWritten };
 }
 
 /** Reads and validates manifests and pages; both are immutable, so parsed copies are cached. */
@@ -109,9 +129,19 @@ export class ManifestReader {
     return page.chunks;
   }
 
+  /** The base chunks (not the delta's). */
   async chunkList(m: Manifest): Promise<ChunkInfo[]> {
-    if (m.chunks) return m.chunks;
-    const pages = await Promise.all(m.pages!.map((p) => this.page(p)));
+    return this.listOf(m);
+  }
+
+  /** The delta's chunks, empty when the manifest has none. */
+  async deltaList(m: Manifest): Promise<ChunkInfo[]> {
+    return m.delta ? this.listOf(m.delta) : [];
+  }
+
+  private async listOf(ref: { chunks?: ChunkInfo[]; pages?: PageRef[] }): Promise<ChunkInfo[]> {
+    if (ref.chunks) return ref.chunks;
+    const pages = await Promise.all(ref.pages!.map((p) => this.page(p)));
     return pages.flat();
   }
 
@@ -148,7 +178,7 @@ function validateChunk(c: unknown, i: number): string | undefined {
 
 function validateManifest(v: unknown): string | undefined {
   if (!isObject(v)) return 'not an object';
-  if (v.formatVersion !== 1) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
+  if (v.formatVersion !== 1 && v.formatVersion !== 2) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
   const schema = v.schema as { fields?: unknown } | undefined;
   if (!isObject(schema) || !Array.isArray(schema.fields) || schema.fields.length === 0) return 'no schema';
   for (const f of schema.fields as unknown[]) {
@@ -158,23 +188,41 @@ function validateManifest(v: unknown): string | undefined {
   if (v.primaryKey !== undefined && (!Array.isArray(v.primaryKey) || !v.primaryKey.every((k) => names.has(k as string)))) return 'bad primaryKey';
   if (!isCount(v.rows) || !isCount(v.bytes)) return 'bad rows or bytes';
   if (v.targetChunkRows !== undefined && !(isCount(v.targetChunkRows) && v.targetChunkRows >= 2)) return 'bad targetChunkRows';
-  if ((v.chunks === undefined) === (v.pages === undefined)) return 'needs exactly one of chunks and pages';
+  const base = listRows(v, '');
+  if (typeof base === 'string') return base;
+  // Version 2 exactly when a delta is present: version-1 readers refuse it instead of misreading it.
+  if ((v.formatVersion === 2) !== (v.delta !== undefined)) return 'a delta needs formatVersion 2 and formatVersion 2 a delta';
+  if (v.delta === undefined) return base === v.rows ? undefined : `rows ${String(v.rows)} differ from the chunks' sum ${base}`;
+  const d = v.delta;
+  if (!isObject(d) || !Array.isArray(v.primaryKey) || !isCount(d.rows) || !isCount(d.deletes) || !isCount(d.bytes) || d.deletes > d.rows || d.rows === 0) return 'bad delta';
+  const deltaRows = listRows(d, 'delta ');
+  if (typeof deltaRows === 'string') return deltaRows;
+  if (deltaRows !== d.rows) return `delta rows ${String(d.rows)} differ from its chunks' sum ${deltaRows}`;
+  // Each delta row adds, replaces or (tombstone) removes one row.
+  const rows = v.rows as number;
+  if (rows < base - d.deletes || rows > base + d.rows - d.deletes) return `rows ${rows} cannot come from ${base} base rows and the delta`;
+  return undefined;
+}
+
+/** Validates an inline or paged chunk list and returns its row count, or a problem. */
+function listRows(v: Record<string, unknown>, what: string): number | string {
+  if ((v.chunks === undefined) === (v.pages === undefined)) return `${what}needs exactly one of chunks and pages`;
   let rows = 0;
   if (v.chunks !== undefined) {
-    if (!Array.isArray(v.chunks)) return 'chunks is not a list';
+    if (!Array.isArray(v.chunks)) return `${what}chunks is not a list`;
     for (const [i, c] of v.chunks.entries()) {
       const p = validateChunk(c, i);
-      if (p) return p;
+      if (p) return what + p;
       rows += (c as ChunkInfo).rows;
     }
   } else {
-    if (!Array.isArray(v.pages)) return 'pages is not a list';
+    if (!Array.isArray(v.pages)) return `${what}pages is not a list`;
     for (const [i, p] of v.pages.entries()) {
-      if (!isObject(p) || !isHash(p.hash) || !isCount(p.rows) || !isCount(p.chunks)) return `page ${i} is malformed`;
+      if (!isObject(p) || !isHash(p.hash) || !isCount(p.rows) || !isCount(p.chunks)) return `${what}page ${i} is malformed`;
       rows += p.rows as number;
     }
   }
-  return rows === v.rows ? undefined : `rows ${String(v.rows)} differ from the chunks' sum ${rows}`;
+  return rows;
 }
 
 function validatePage(v: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { assertHash, mapLimit } from '@armillaria/core';
+import { assertHash, InvalidArgumentError, mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
@@ -6,17 +6,21 @@ import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError, DuplicateKeyError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
+import { deltaSchema, liveRows, materialise, tombstoneRows } from './delta.js';
+import { keysInBase, planDelta } from './delta-edit.js';
+import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
-import { compareRows, jsonKey, keyAt, keyVectors, sortOrder, validateKey } from './keys.js';
-import { ManifestReader, writeManifest } from './manifest-io.js';
+import { compareRows, jsonKey, keyAt, keyVectors, sortOrder, validateKey, type KeyVectors } from './keys.js';
+import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
-import { assignChanges, planRechunk, type EditMode, type RechunkPlan } from './rechunk.js';
+import { assignChanges, planRechunk, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
 import { chunkDiff, rowDiff } from './diff.js';
 import { concatDecoded } from './rows.js';
+import { DELTA_DELETED_COLUMN } from './table-format.js';
 import type {
-  ChunkDiff, ChunkInfo, ColumnType, Manifest, ReadOptions, RowDiff, TableFormat, WriteResult,
+  ChunkDiff, ChunkInfo, ColumnType, Manifest, ReadOptions, RowDiff, TableFormat, TableLayout, WriteResult,
 } from './table-format.js';
 
 export interface ParquetTableFormatOptions {
@@ -35,6 +39,14 @@ export interface ParquetTableFormatOptions {
   readConcurrency?: number;
   /** The Parquet codec (default: the native addon). */
   codec?: ParquetCodec;
+  /**
+   * Merge-on-read for keyed tables of at least two chunks: upserts, deletes and inserts go to the
+   * table's delta (only the changed rows are written; base chunks keep their hashes) while the delta
+   * holds at most this fraction of the base rows; past it the delta is folded into the base (prolly
+   * re-chunking). Default 0.2; 0 turns deltas off (every edit rewrites base chunks). Like compression,
+   * part of the resulting hashes: keep it fixed per deployment.
+   */
+  deltaMaxFraction?: number;
 }
 
 /**
@@ -48,6 +60,8 @@ export class ParquetTableFormat implements TableFormat {
   private readonly encode: EncodeOptions;
   private readonly concurrency: number;
   private readonly reader: ManifestReader;
+  private readonly deltaMaxFraction: number;
+  private readonly dec: ChunkDecoder;
   private hasherP: Promise<Hasher> | undefined;
 
   constructor(opts: ParquetTableFormatOptions) {
@@ -57,6 +71,10 @@ export class ParquetTableFormat implements TableFormat {
     this.encode = { compression: opts.compression ?? 'zstd' };
     this.concurrency = opts.readConcurrency ?? 4;
     this.reader = new ManifestReader(this.store);
+    const fraction = opts.deltaMaxFraction ?? 0.2;
+    if (!(fraction >= 0 && fraction <= 1)) throw new InvalidArgumentError(`deltaMaxFraction must be in [0, 1], got ${fraction}`, { details: { deltaMaxFraction: fraction } });
+    this.deltaMaxFraction = fraction;
+    this.dec = { codec: this.codec, decode: (hashes, columns) => this.decodeChunks(hashes, columns) };
     if (opts.hasher) this.hasherP = Promise.resolve(opts.hasher);
   }
 
@@ -72,37 +90,39 @@ export class ParquetTableFormat implements TableFormat {
   async write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
     if (opts.previous !== undefined) assertHash(opts.previous);
     const schema = schemaOf(rows);
+    assertNotReserved(schema.fields.map((f) => f.name));
     const input = conform(rows, schema);
     if (opts.primaryKey) {
       validateKey(schema, opts.primaryKey);
       const base = { schema, primaryKey: [...opts.primaryKey], targetChunkRows: this.params.targetRows };
-      return this.keyedEdit(base, [], input, 'insert', 'new table');
+      const changes = sortedChanges(input, base.primaryKey, schema, 'new table');
+      return this.finish(base, await this.rechunk(base, [], changes, tableToIPC(input, 'stream'), input.numRows, 'insert', 'new table'));
     }
     const ipc = tableToIPC(input, 'stream');
     const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [ipc], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
-    return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh.list, fresh);
+    return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh);
   }
 
   async append(previous: Hash, rows: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     const input = conform(rows, m.schema);
-    if (m.primaryKey) return this.keyedEdit(m, await this.chunks(previous), input, 'insert', previous);
-    const old = await this.chunks(previous);
-    if (input.numRows === 0) return this.finish(m, old, empty());
+    if (m.primaryKey) return this.keyedEdit(m, input, 'insert', previous);
+    const old = await this.reader.chunkList(m);
+    if (input.numRows === 0) return this.finish(m, { list: old, ...empty() });
     const fresh = await this.encodeChunks(m.schema, { sources: [tableToIPC(input, 'stream')], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
-    return this.finish(m, [...old, ...fresh.list], fresh);
+    return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
 
   async upsert(previous: Hash, rows: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'upsert');
-    return this.keyedEdit(m, await this.chunks(previous), conform(rows, m.schema), 'upsert', previous);
+    return this.keyedEdit(m, conform(rows, m.schema), 'upsert', previous);
   }
 
   async deleteKeys(previous: Hash, keys: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'deleteKeys');
-    return this.keyedEdit(m, await this.chunks(previous), conform(keys, m.schema, m.primaryKey), 'delete', previous);
+    return this.keyedEdit(m, conform(keys, m.schema, m.primaryKey), 'delete', previous);
   }
 
   async addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult> {
@@ -111,8 +131,11 @@ export class ParquetTableFormat implements TableFormat {
     if (typeof column.name !== 'string' || column.name === '' || m.schema.fields.some((f) => f.name === column.name)) {
       throw new SchemaMismatchError(`column ${JSON.stringify(column.name)} is empty or exists already`, { column: String(column.name) });
     }
+    assertNotReserved([column.name]);
     const schema: ManifestSchema = { fields: [...m.schema.fields, { name: column.name, type: column.type, nullable: true }] };
-    const old = await this.chunks(previous);
+    // Every chunk is rewritten anyway: fold the delta first, so the result has none.
+    const folded = m.delta ? await this.fold(m, previous) : undefined;
+    const old = folded?.list ?? (await this.reader.chunkList(m));
     const names = m.schema.fields.map((f) => f.name);
     // Each chunk keeps its rows (and so its key range and boundaries); only its bytes change.
     const rewritten = await mapLimit(old, 2, async (c) => {
@@ -124,8 +147,8 @@ export class ParquetTableFormat implements TableFormat {
       const info = enc.list[0]!;
       return { ...enc, list: [{ ...info, ...(c.firstKey ? { firstKey: c.firstKey, lastKey: c.lastKey } : {}) }] };
     });
-    const stored = rewritten.reduce((a, r) => ({ written: a.written + r.written, bytesWritten: a.bytesWritten + r.bytesWritten }), empty());
-    return this.finish({ ...m, schema }, rewritten.flatMap((r) => r.list), stored);
+    const stored = rewritten.reduce((a, r) => ({ written: a.written + r.written, bytesWritten: a.bytesWritten + r.bytesWritten }), { written: 0, bytesWritten: folded?.bytesWritten ?? 0 });
+    return this.finish({ ...m, schema }, { list: rewritten.flatMap((r) => r.list), ...stored });
   }
 
   async readManifest(manifest: Hash): Promise<Manifest> {
@@ -134,7 +157,26 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   async chunks(manifest: Hash): Promise<ChunkInfo[]> {
-    return this.reader.chunkList(await this.readManifest(manifest));
+    const m = await this.readManifest(manifest);
+    const [base, delta] = await Promise.all([this.reader.chunkList(m), this.reader.deltaList(m)]);
+    return delta.length > 0 ? [...base, ...delta] : base;
+  }
+
+  async layout(manifest: Hash): Promise<TableLayout> {
+    const m = await this.readManifest(manifest);
+    const out: TableLayout = { base: await this.reader.chunkList(m) };
+    if (m.primaryKey) out.keyColumns = [...m.primaryKey];
+    if (m.delta) out.delta = { chunks: await this.reader.deltaList(m), deletedColumn: DELTA_DELETED_COLUMN, rows: m.delta.rows, deletes: m.delta.deletes };
+    return out;
+  }
+
+  async compact(manifest: Hash): Promise<WriteResult> {
+    const m = await this.readManifest(manifest);
+    if (!m.delta) {
+      const n = (await this.reader.chunkList(m)).length;
+      return { manifest, rows: m.rows, chunksWritten: 0, chunksReused: n, bytesWritten: 0 };
+    }
+    return this.finish(m, await this.fold(m, manifest));
   }
 
   async read(manifest: Hash, opts: ReadOptions = {}): Promise<Table> {
@@ -143,12 +185,13 @@ export class ParquetTableFormat implements TableFormat {
     for (const c of columns) {
       if (!m.schema.fields.some((f) => f.name === c)) throw new SchemaMismatchError(`no column ${JSON.stringify(c)} in the table`, { column: c });
     }
-    let list = await this.chunks(manifest);
+    let list = await this.reader.chunkList(m);
     if (opts.range) {
       const field = m.schema.fields.find((f) => f.name === opts.range!.column);
       if (!field) throw new SchemaMismatchError(`no column ${JSON.stringify(opts.range.column)} to prune on`, { column: opts.range.column });
       list = list.filter((c) => chunkMayMatch(field.type, c.stats[field.name], opts.range!));
     }
+    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns);
     const ipcs = await this.decodeChunks(list.map((c) => c.hash), opts.columns ? columns : undefined);
     return concatDecoded(m.schema, columns, ipcs);
   }
@@ -160,14 +203,14 @@ export class ParquetTableFormat implements TableFormat {
 
   async diffRows(from: Hash | null, to: Hash | null, opts: { keyColumns?: readonly string[] } = {}): Promise<RowDiff> {
     const [a, b] = await Promise.all([from === null ? null : this.readManifest(from), to === null ? null : this.readManifest(to)]);
-    const d = await chunkDiff(this.reader, a, b);
+    const d = await chunkDiff(this.reader, a, b, false);
     const keyColumns = opts.keyColumns ? [...opts.keyColumns] : (b ?? a)?.primaryKey ?? [];
     for (const k of keyColumns) {
       if (!(b ?? a)!.schema.fields.some((f) => f.name === k)) throw new SchemaMismatchError(`no key column ${JSON.stringify(k)} in the table`, { column: k });
     }
     const decode = async (m: Manifest | null, list: ChunkInfo[]): Promise<Table | null> =>
       m && list.length > 0 ? concatDecoded(m.schema, m.schema.fields.map((f) => f.name), await this.decodeChunks(list.map((c) => c.hash))) : null;
-    const [removed, added] = await Promise.all([decode(a, d.removed), decode(b, d.added)]);
+    const [removed, added] = a?.delta || b?.delta ? await diffSides(this.dec, this.reader, a, b, d) : await Promise.all([decode(a, d.removed), decode(b, d.added)]);
     // Rows of chunks in table order are sorted by the primary key: a merge join pairs them.
     const byPk = (m: Manifest | null): boolean => m === null || (m.primaryKey?.length === keyColumns.length && m.primaryKey.every((k, i) => k === keyColumns[i]));
     return rowDiff(keyColumns, removed, added, keyColumns.length > 0 && byPk(a) && byPk(b));
@@ -179,29 +222,88 @@ export class ParquetTableFormat implements TableFormat {
     return mapLimit(hashes, this.concurrency, async (h) => this.codec.decode(await this.store.get(h), columns));
   }
 
-  /** A keyed write, append, upsert or delete: merges sorted changes and re-chunks only around them. */
-  private async keyedEdit(m: TableMeta, old: ChunkInfo[], input: Table, mode: EditMode, table: string): Promise<WriteResult> {
+  /**
+   * A keyed append, upsert or delete. Small changes to a table of two or more chunks go to its delta
+   * (merge-on-read: only changed rows are written); a large change without a delta, or a delta past
+   * `deltaMaxFraction` of the base, is merged into the base chunks, re-chunking only around the changes.
+   */
+  private async keyedEdit(m: Manifest, input: Table, mode: Exclude<EditMode, 'merge'>, table: string): Promise<WriteResult> {
+    const pk = m.primaryKey!;
+    const base = await this.reader.chunkList(m);
+    const changes = sortedChanges(input, pk, m.schema, table);
+    const limit = this.deltaLimit(base);
+    if (!m.delta && input.numRows > limit) {
+      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, table));
+    }
+    const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
+    const [old, inBase] = await Promise.all([
+      m.delta ? this.reader.deltaList(m).then((list) => loadDelta(this.dec, m, list)) : null,
+      keysInBase(base, keyTypes, changes, (i) => this.baseKeys(m, base[i]!), this.concurrency),
+    ]);
+    const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), table);
+    const rows = m.rows + plan.rowChange;
+    if (plan.rows === 0) return this.finish(m, { list: base, ...empty() });
+    const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk) : liveRows(input, m.schema);
+    const sources = [tableToIPC(changeRows, 'stream')];
+    let picks = plan.picks;
+    if (old) sources.unshift(tableToIPC(old.table, 'stream'));
+    else picks = picks.map((v, i) => (i % 2 === 0 ? v - 1 : v)); // no old delta: the change rows are source 0
+    const schema = deltaSchema(m.schema);
+    if (plan.rows <= limit) {
+      const enc = await this.encodeChunks(schema, { sources, picks, cuts: Uint32Array.from(plan.cuts) }, plan);
+      const delta: DeltaWrite = { list: enc.list, deletes: plan.deletes, rows };
+      return this.finish(m, { list: base, written: enc.written, bytesWritten: enc.bytesWritten }, delta);
+    }
+    const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
+    return this.finish(m, await this.foldRows(m, base, merged, table));
+  }
+
+  /** Delta rows allowed for a base (-1: no delta, the table is too small or deltas are off). */
+  private deltaLimit(base: readonly ChunkInfo[]): number {
+    if (this.deltaMaxFraction === 0 || base.length < 2) return -1;
+    return Math.floor(this.deltaMaxFraction * base.reduce((s, c) => s + c.rows, 0));
+  }
+
+  private async baseKeys(m: Manifest, c: ChunkInfo): Promise<KeyVectors> {
+    const [ipc] = await this.decodeChunks([c.hash], m.primaryKey);
+    return keyVectors(tableFromIPC(ipc!), m.primaryKey!, m.schema);
+  }
+
+  /** The base chunks with the version's delta folded in (new chunks stored, no manifest written). */
+  private async fold(m: Manifest, table: string): Promise<Stored> {
+    const base = await this.reader.chunkList(m);
+    const delta = await loadDelta(this.dec, m, await this.reader.deltaList(m));
+    return this.foldRows(m, base, delta.table, table);
+  }
+
+  /** Merges delta rows (delta schema, sorted by key, one row per key) into base chunks. */
+  private foldRows(m: Manifest, base: ChunkInfo[], delta: Table, table: string): Promise<Stored> {
+    const names = m.schema.fields.map((f) => f.name);
+    const changes: Changes = {
+      keys: keyVectors(delta, m.primaryKey!, m.schema),
+      order: identity(delta.numRows),
+      deleted: delta.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null>,
+    };
+    return this.rechunk(m, base, changes, tableToIPC(delta.select(names), 'stream'), delta.numRows, 'merge', table);
+  }
+
+  /** Merges sorted changes into base chunks, re-chunking only around them; stores the new chunks. */
+  private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, changeIpc: Uint8Array, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
     const pk = m.primaryKey!;
     const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
-    const keys = keyVectors(input, pk, m.schema);
-    const order = sortOrder(keys) ?? identity(keys.length);
-    for (let i = 1; i < order.length; i++) {
-      if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)));
-    }
-    const changeIpc = mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream');
-    const bytes = old.length > 0 ? this.prefetch(old, keyTypes, keys, order) : new Map<number, Promise<Uint8Array>>();
-    const plan = await planRechunk(old, keyTypes, { keys, order }, mode, this.paramsOf(m), changeIpc, async (i) => {
+    const bytes = old.length > 0 ? this.prefetch(old, keyTypes, changes.keys, changes.order) : new Map<number, Promise<Uint8Array>>();
+    const plan = await planRechunk(old, keyTypes, changes, mode, this.paramsOf(m), changeIpc, async (i) => {
       const parquet = await (bytes.get(i) ?? this.store.get(old[i]!.hash));
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
     }, table);
-    const fresh = plan.cuts.length === 0 ? { list: [], ...empty() } : await this.encodeChunks(m.schema, compact(plan, input.numRows), plan);
+    const fresh = plan.cuts.length === 0 ? { list: [], ...empty() } : await this.encodeChunks(m.schema, compact(plan, inputRows), plan);
     const list: ChunkInfo[] = [];
     for (const s of plan.segments) {
       if ('old' in s) list.push(old[s.old]!);
       else list.push(...fresh.list.slice(s.fresh[0], s.fresh[1]));
     }
-    return this.finish(m, list, fresh);
+    return { list, written: fresh.written, bytesWritten: fresh.bytesWritten };
   }
 
   /** Starts fetching the chunks the changes fall in (the re-chunking may pull in a few neighbours later). */
@@ -217,7 +319,7 @@ export class ParquetTableFormat implements TableFormat {
     return out;
   }
 
-  private async encodeChunks(schema: ManifestSchema, job: { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: RechunkPlan): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
+  private async encodeChunks(schema: ManifestSchema, job: { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
     const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, this.encode);
     const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes));
     const list = encoded.map((e, i): ChunkInfo => {
@@ -238,16 +340,16 @@ export class ParquetTableFormat implements TableFormat {
     return m.targetChunkRows === undefined || m.targetChunkRows === this.params.targetRows ? this.params : chunkingParams(m.targetChunkRows);
   }
 
-  private async finish(m: TableMeta, list: ChunkInfo[], data: { written: number; bytesWritten: number }): Promise<WriteResult> {
+  private async finish(m: TableMeta, data: Stored, delta?: DeltaWrite): Promise<WriteResult> {
     const base: TableMeta = { schema: m.schema };
     if (m.primaryKey) base.primaryKey = m.primaryKey;
     base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
-    const w = await writeManifest(this.store, await this.hasher(), base, list);
+    const w = await writeManifest(this.store, await this.hasher(), base, data.list, delta);
     return {
       manifest: w.manifest,
-      rows: list.reduce((s, c) => s + c.rows, 0),
+      rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),
       chunksWritten: data.written,
-      chunksReused: list.length - data.written,
+      chunksReused: data.list.length + (delta?.list.length ?? 0) - data.written,
       bytesWritten: data.bytesWritten + w.bytesWritten,
     };
   }
@@ -255,7 +357,28 @@ export class ParquetTableFormat implements TableFormat {
 
 type TableMeta = Pick<Manifest, 'schema' | 'primaryKey' | 'targetChunkRows'>;
 
+/** Chunks of a new version and what storing its new ones cost. */
+interface Stored {
+  list: ChunkInfo[];
+  written: number;
+  bytesWritten: number;
+}
+
 const empty = (): { written: number; bytesWritten: number } => ({ written: 0, bytesWritten: 0 });
+
+/** The changes' key columns and their key order; DuplicateKeyError when a key repeats. */
+function sortedChanges(input: Table, pk: readonly string[], schema: ManifestSchema, table: string): Changes {
+  const keys = keyVectors(input, pk, schema);
+  const order = sortOrder(keys) ?? identity(keys.length);
+  for (let i = 1; i < order.length; i++) {
+    if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)));
+  }
+  return { keys, order };
+}
+
+function assertNotReserved(names: readonly string[]): void {
+  if (names.includes(DELTA_DELETED_COLUMN)) throw new SchemaMismatchError(`column name ${DELTA_DELETED_COLUMN} is reserved by the table format`, { column: DELTA_DELETED_COLUMN });
+}
 
 function identity(n: number): Uint32Array {
   const o = new Uint32Array(n);

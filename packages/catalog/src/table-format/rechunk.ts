@@ -7,15 +7,18 @@ import type { ChunkInfo, ColumnType } from './table-format.js';
 
 /**
  * How a keyed edit merges into the sorted table: `insert` rejects existing keys, `upsert` replaces
- * them, `delete` drops them (the changes' other columns are ignored; absent keys are no-ops).
+ * them, `delete` drops them (the changes' other columns are ignored; absent keys are no-ops), `merge`
+ * folds a delta: rows flagged in `Changes.deleted` drop their key, the others replace or insert.
  */
-export type EditMode = 'insert' | 'upsert' | 'delete';
+export type EditMode = 'insert' | 'upsert' | 'delete' | 'merge';
 
 /** The sorted, duplicate-free changes of one edit. */
 export interface Changes {
   readonly keys: KeyVectors;
   /** Row indices of the change table in key order. */
   readonly order: ArrayLike<number>;
+  /** `merge` mode: per change-table row, whether it is a tombstone. */
+  readonly deleted?: ArrayLike<boolean | null>;
 }
 
 export interface OldChunkRows {
@@ -61,7 +64,7 @@ export async function planRechunk(
       const chunker = new Chunker(params);
       const start = plan.cuts.length;
       const emit = emitter(plan, chunker);
-      for (let y = 0; y < m; y++) emit(changes.keys, changes.order[y]!, 0);
+      for (let y = 0; y < m; y++) if (!changes.deleted?.[changes.order[y]!]) emit(changes.keys, changes.order[y]!, 0);
       emit.finish();
       plan.segments.push({ fresh: [start, plan.cuts.length] });
     }
@@ -146,11 +149,11 @@ function mergeInto(ok: KeyVectors, src: number, changes: Changes, [a, b]: [numbe
     if (cmp < 0) {
       emit(ok, x++, src);
     } else if (cmp > 0) {
-      if (mode !== 'delete') emit(changes.keys, r, 0);
+      if (mode !== 'delete' && !changes.deleted?.[r]) emit(changes.keys, r, 0);
       y++;
     } else {
       if (mode === 'insert') throw new DuplicateKeyError(table, jsonKey(keyAt(ok, x)));
-      if (mode === 'upsert') emit(changes.keys, r, 0);
+      if (mode === 'upsert' || (mode === 'merge' && !changes.deleted?.[r])) emit(changes.keys, r, 0);
       x++;
       y++;
     }

@@ -26,8 +26,21 @@ export interface TableFormat {
   readManifest(manifest: Hash): Promise<Manifest>;
   /** The rows of a version, optionally only some columns and only chunks whose stats may match. */
   read(manifest: Hash, opts?: ReadOptions): Promise<Table>;
-  /** The data chunks of a version (resolving manifest pages), in table order. */
+  /**
+   * Every data chunk of a version (resolving manifest pages): the base chunks in table order, then the
+   * delta's chunks. GC reachability, verify and caches rely on it listing all of them.
+   */
   chunks(manifest: Hash): Promise<ChunkInfo[]>;
+  /**
+   * How a version is laid out, for readers that query the chunk files directly (SQL views): base chunks
+   * and, for a keyed table with pending changes, the delta chunks that override them by key.
+   */
+  layout(manifest: Hash): Promise<TableLayout>;
+  /**
+   * Folds a keyed table's delta into its base chunks (prolly re-chunking only around the changed keys).
+   * The result is the same manifest a full `write` of the logical rows gives. No delta: returns `manifest`.
+   */
+  compact(manifest: Hash): Promise<WriteResult>;
 
   /** Chunk-level difference; cost follows the number of differing manifest pages. */
   diffChunks(from: Hash | null, to: Hash | null): Promise<ChunkDiff>;
@@ -61,7 +74,8 @@ export interface ChunkInfo {
 }
 
 export interface Manifest {
-  formatVersion: 1;
+  /** 1: base chunks only; 2: base chunks plus a `delta` (merge-on-read). */
+  formatVersion: 1 | 2;
   schema: { fields: Array<{ name: string; type: ColumnType; nullable: boolean }> };
   primaryKey?: string[];
   /**
@@ -73,7 +87,48 @@ export interface Manifest {
   bytes: number;
   /** Small tables list their chunks inline; large ones point to pages (Merkle tree of chunk lists). */
   chunks?: ChunkInfo[];
-  pages?: Array<{ hash: Hash; rows: number; chunks: number; firstKey?: unknown[]; lastKey?: unknown[] }>;
+  pages?: PageRef[];
+  /**
+   * Keyed tables only: changed rows not yet folded into the base chunks (merge-on-read). One sorted,
+   * prolly-chunked run by key; each key appears once; its rows override base rows with the same key.
+   * Delta chunks hold the table's columns plus DELTA_DELETED_COLUMN (true: a tombstone, only the key set).
+   * With a delta, `rows` is the logical row count and `bytes` counts base and delta chunks.
+   */
+  delta?: DeltaRef;
+}
+
+/** A page of a paged chunk list (see FORMAT.md). */
+export interface PageRef {
+  hash: Hash;
+  rows: number;
+  chunks: number;
+  firstKey?: unknown[];
+  lastKey?: unknown[];
+}
+
+export interface DeltaRef {
+  /** Rows in the delta chunks, tombstones included. */
+  rows: number;
+  /** Tombstones among them. */
+  deletes: number;
+  bytes: number;
+  chunks?: ChunkInfo[];
+  pages?: PageRef[];
+}
+
+/** The reserved column of delta chunks that marks tombstones; no table may have a column of this name. */
+export const DELTA_DELETED_COLUMN = '__arm_deleted';
+
+export interface TableLayout {
+  /** Base chunks in table order. */
+  base: ChunkInfo[];
+  /**
+   * Pending changes (keyed tables): the logical table is the base rows whose key is in no delta chunk,
+   * plus the delta rows whose `deletedColumn` is false. Never prune delta chunks by non-key stats: a delta
+   * row hides its base row whatever its values.
+   */
+  delta?: { chunks: ChunkInfo[]; deletedColumn: string; rows: number; deletes: number };
+  keyColumns?: string[];
 }
 
 export interface WriteResult {

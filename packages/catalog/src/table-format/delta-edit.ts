@@ -1,0 +1,116 @@
+import { mapLimit } from '@armillaria/core';
+import { DuplicateKeyError } from '../errors.js';
+import { Chunker, type ChunkingParams } from './chunker.js';
+import type { KeyRun } from './delta.js';
+import { compareKeys, compareRows, jsonKey, keyAt, keyFromJson, keyHash, type KeyValue, type KeyVectors } from './keys.js';
+import { assignChanges, PairBuilder, type Changes, type EditMode } from './rechunk.js';
+import type { ChunkInfo, ColumnType } from './table-format.js';
+
+/** The new delta of an edit, ready for the encoder (sources: the old delta's rows, then the changes'). */
+export interface DeltaPlan {
+  /** Flat (source, row) pairs: source 0 is the old delta, source 1 the change rows (`liveRows`/`tombstoneRows`). */
+  readonly picks: Uint32Array;
+  readonly rows: number;
+  readonly deletes: number;
+  /** Prolly chunk boundaries of the new delta (exclusive end rows), with each chunk's first and last key. */
+  readonly cuts: number[];
+  readonly firstKeys: KeyValue[][];
+  readonly lastKeys: KeyValue[][];
+  /** Logical rows added (negative: removed) by the edit. */
+  readonly rowChange: number;
+}
+
+/**
+ * Merges sorted changes into a table's delta (newest wins per key). Whether a key exists before the
+ * edit is read from the delta, else from the base (`inBase`): inserts of existing keys throw
+ * DuplicateKeyError, deletes of absent keys are no-ops, a delete of a key only the delta holds drops it
+ * from the delta, and a delete of a base key leaves a tombstone. The delta is prolly-chunked like base
+ * chunks, so unchanged stretches of a large delta keep their chunk hashes.
+ */
+export function planDelta(old: KeyRun | null, changes: Changes, inBase: Uint8Array, mode: Exclude<EditMode, 'merge'>, params: ChunkingParams, table: string): DeltaPlan {
+  const picks = new PairBuilder();
+  const cuts: number[] = [];
+  const firstKeys: KeyValue[][] = [];
+  const lastKeys: KeyValue[][] = [];
+  const chunker = new Chunker(params);
+  let deletes = 0;
+  let rowChange = 0;
+  let first: KeyValue[] | undefined;
+  let last: { keys: KeyVectors; row: number } | undefined;
+  const emit = (keys: KeyVectors, row: number, source: number, tombstone: boolean): void => {
+    if (chunker.rowsPending === 0) first = keyAt(keys, row);
+    picks.push(source, row);
+    if (tombstone) deletes++;
+    last = { keys, row };
+    if (chunker.push(keyHash(keys, row))) close();
+  };
+  const close = (): void => {
+    cuts.push(picks.pairs);
+    firstKeys.push(first!);
+    lastKeys.push(keyAt(last!.keys, last!.row));
+  };
+  const n = old?.keys.length ?? 0;
+  const m = changes.order.length;
+  let x = 0;
+  let y = 0;
+  while (x < n || y < m) {
+    const r = y < m ? changes.order[y]! : -1;
+    const c = x >= n ? 1 : y >= m ? -1 : compareRows(old!.keys, x, changes.keys, r);
+    if (c < 0) {
+      emit(old!.keys, x, 0, Boolean(old!.deleted?.[x]));
+      x++;
+      continue;
+    }
+    const existed = c === 0 ? !old!.deleted?.[x] : inBase[y] === 1;
+    if (mode === 'insert' && existed) throw new DuplicateKeyError(table, jsonKey(keyAt(changes.keys, r)));
+    if (mode !== 'delete') {
+      emit(changes.keys, r, 1, false);
+      if (!existed) rowChange++;
+    } else {
+      if (existed) rowChange--;
+      // Only a base row needs hiding; a key the delta alone held simply leaves the delta.
+      if (inBase[y] === 1) emit(changes.keys, r, 1, true);
+    }
+    if (c === 0) x++;
+    y++;
+  }
+  if (chunker.rowsPending > 0) close();
+  return { picks: picks.view().slice(), rows: picks.pairs, deletes, cuts, firstKeys, lastKeys, rowChange };
+}
+
+/**
+ * For each change (by position in `changes.order`), 1 when the base chunks hold its key. Loads the key
+ * columns of only the chunks whose [firstKey, lastKey] contains a change key.
+ */
+export async function keysInBase(
+  base: readonly ChunkInfo[],
+  keyTypes: readonly ColumnType[],
+  changes: Changes,
+  loadKeys: (chunk: number) => Promise<KeyVectors>,
+  concurrency: number,
+): Promise<Uint8Array> {
+  const found = new Uint8Array(changes.order.length);
+  const ranges = assignChanges(base, keyTypes, changes);
+  const todo = base.map((c, i) => i).filter((i) => {
+    const [a, b] = ranges[i]!;
+    if (a === b) return false;
+    const first = keyFromJson(base[i]!.firstKey ?? [], keyTypes);
+    const last = keyFromJson(base[i]!.lastKey ?? [], keyTypes);
+    for (let y = a; y < b; y++) {
+      const k = keyAt(changes.keys, changes.order[y]!);
+      if (compareKeys(k, first) >= 0 && compareKeys(k, last) <= 0) return true;
+    }
+    return false;
+  });
+  await mapLimit(todo, concurrency, async (i) => {
+    const keys = await loadKeys(i);
+    const [a, b] = ranges[i]!;
+    let x = 0;
+    for (let y = a; y < b; y++) {
+      const r = changes.order[y]!;
+      while (x < keys.length && compareRows(keys, x, changes.keys, r) < 0) x++;
+      if (x < keys.length && compareRows(keys, x, changes.keys, r) === 0) found[y] = 1;
+    }
+  });
+  return found;
+}
