@@ -98,7 +98,7 @@ describe('FsRefStore across processes', () => {
     const root = await mkdtemp(join(tmpdir(), 'armillaria-refs-crash-'));
     dirs.push(root);
     const ref = 'repos/crash/branches/main';
-    const lockPath = join(root, 'refs', 'repos', 'crash', 'branches', 'main', '~lock');
+    const lockPath = join(root, 'refs.lock');
     await writeFile(join(root, 'go'), '');
     const refs = new FsRefStore({ root, lock: { timeoutMs: 10_000 } });
     const value = async (): Promise<number> => parseInt((await refs.get(ref)) ?? hash0, 16);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { BackendUnavailableError, sleep } from '@armillaria/core';
 
@@ -16,6 +17,10 @@ import { BackendUnavailableError, sleep } from '@armillaria/core';
  * racing breaker already replaced it with a live lock, that lock is linked back. This leaves one
  * narrow race after a crash (a third process creating the lock between that rename and the link back);
  * without a crash a lock is never broken while held.
+ *
+ * The file operations are synchronous system calls: they touch only the page and directory caches
+ * (nothing here is fsync'd: a lock does not outlive a boot) and take microseconds each, while a trip
+ * through libuv's thread pool costs tens of microseconds on a loaded machine, several per lock.
  */
 export interface FileLockOptions {
   /**
@@ -51,7 +56,7 @@ export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: (
   try {
     return await fn(brokeStale);
   } finally {
-    await release(path, token);
+    release(path, token);
   }
 }
 
@@ -60,10 +65,10 @@ async function acquire(path: string, staleMs: number, timeoutMs: number): Promis
   const deadline = Date.now() + timeoutMs;
   let brokeStale = false;
   for (let attempt = 0; ; attempt++) {
-    if (await tryCreate(path, { ...content, time: Date.now() })) return { token: content.token, brokeStale };
-    const holder = await readLock(path);
+    if (tryCreate(path, { ...content, time: Date.now() })) return { token: content.token, brokeStale };
+    const holder = readLock(path);
     if (holder && (await isStale(holder, staleMs))) {
-      await breakLock(path, holder.token);
+      breakLock(path, holder.token);
       brokeStale = true;
       continue;
     }
@@ -80,17 +85,25 @@ async function acquire(path: string, staleMs: number, timeoutMs: number): Promis
  * hard-linked to the lock name (link fails with EEXIST like O_EXCL). A holder killed at any point thus
  * never leaves an empty lock file whose owner nobody could check.
  */
-async function tryCreate(path: string, content: LockContent): Promise<boolean> {
+function tryCreate(path: string, content: LockContent): boolean {
   const temp = `${path}.${process.pid}.${content.token}`;
-  await writeFile(temp, JSON.stringify(content), { flag: 'wx' });
+  writeFileSync(temp, JSON.stringify(content), { flag: 'wx' });
   try {
-    await link(temp, path);
+    linkSync(temp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   } finally {
-    await unlink(temp).catch(() => undefined);
+    unlinkQuietly(temp);
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already, or left for the next sweep
   }
 }
 
@@ -101,9 +114,10 @@ interface Holder {
   mtimeMs: number;
 }
 
-async function readLock(path: string): Promise<Holder | undefined> {
+function readLock(path: string): Holder | undefined {
   try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    const text = readFileSync(path, 'utf8');
+    const st = statSync(path);
     let content: LockContent | undefined;
     try {
       content = JSON.parse(text) as LockContent;
@@ -136,29 +150,35 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-async function breakLock(path: string, staleToken: string | undefined): Promise<void> {
+function breakLock(path: string, staleToken: string | undefined): void {
   const aside = `${path}.stale-${randomUUID()}`;
   try {
-    await rename(path, aside);
+    renameSync(path, aside);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
     throw err;
   }
-  const moved = await readLock(aside);
+  const moved = readLock(aside);
   if (moved && moved.token !== staleToken) {
     // We moved a live lock another breaker had just taken: put it back unless a new one exists.
-    await link(aside, path).catch(() => undefined);
+    try {
+      linkSync(aside, path);
+    } catch {
+      // a newer lock exists: the one we moved lost its claim either way
+    }
   }
-  await unlink(aside).catch(() => undefined);
+  unlinkQuietly(aside);
 }
 
-async function release(path: string, token: string): Promise<void> {
-  const holder = await readLock(path);
+function release(path: string, token: string): void {
+  const holder = readLock(path);
   // Our lock was judged stale and broken while we held it: the file is someone else's now.
   if (holder?.token !== token) return;
-  await unlink(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 /** Serialises async work per key inside this process, so same-process writers queue instead of polling the lock file. */

@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { InvalidArgumentError, isHash, Semaphore, type Hash } from '@armillaria/core';
+import { readdir, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BackendUnavailableError, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
+import { mkdirDurable } from './fs-durable.js';
 import { isAlive, KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
-import { appendReflog, readReflog, reflogTail } from './fs-reflog.js';
-import { checkCas, checkReflogQuery, clampTime, toStoredEntry, warnReflogLost, type ReflogErrorHandler } from './ref-args.js';
-import { assertRefName, isFeasibleRefPrefix, splitRefPrefix } from './ref-names.js';
+import { RefIndex } from './fs-ref-index.js';
+import { createLogFile, RefLogFile } from './fs-ref-log.js';
+import { isHeader, isLogRecord, LOG_FORMAT, LOG_VERSION, type LogRecord } from './fs-ref-log-format.js';
+import { readLayout1 } from './fs-ref-migrate.js';
+import { checkCas, checkReflogQuery, clampTime, type CasRequest, type ReflogErrorHandler } from './ref-args.js';
+import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
 
 export interface FsRefStoreOptions {
@@ -14,161 +17,243 @@ export interface FsRefStoreOptions {
   root: string;
   /** Lock tuning (see FileLockOptions). */
   lock?: FileLockOptions;
-  /** A ref moved but its reflog line could not be appended (default: a process warning). */
+  /**
+   * Kept for compatibility; never called: a ref's value and its reflog entry are one log record, written
+   * together or not at all.
+   */
   onReflogError?: ReflogErrorHandler;
 }
 
-// Per-ref files live in the ref's own directory under names no segment can take (segments never hold
-// `~`), so `a/b` and `a/b/c` coexist: refs/a/b/~ref and refs/a/b/c/~ref.
-const VALUE = '~ref';
-const LOG = '~log';
-const LOCK = '~lock';
-const isInternal = (entry: string): boolean => entry.startsWith('~');
+const LOG_FILE = 'refs.log';
+const LOCK_FILE = 'refs.lock';
+/** The layout-1 tree (one directory per ref), migrated into the log on first open. */
+const LAYOUT1_DIR = 'refs';
+/** Most compare-and-swaps of one process written with one lock and one fdatasync. */
+const MAX_BATCH = 256;
+
+interface PendingCas {
+  req: CasRequest;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * RefStore on a local filesystem, safe across processes sharing the directory on one machine.
- * `refs/<name>/~ref` holds the value (replaced by temp file + fsync + rename + directory fsync),
- * `~log` the reflog (JSON lines, fsync'd, kept after delete) and `~lock` the per-ref exclusive lock file a
- * CAS holds while it reads, writes and logs. A crash after the rename and before the log append loses
- * only that log line. Names are case-sensitive: do not use on a case-insensitive filesystem.
+ *
+ * Everything lives in one append-only log, `<root>/refs.log` (format: fs-ref-log-format.ts): each
+ * compare-and-swap is one checksummed record holding the ref's new value and its reflog entry, written
+ * under the store's lock file (`refs.lock`, fs-lock.ts) into preallocated space and made durable by one
+ * fdatasync before the call returns. Overwriting blocks that already exist needs no ext4 journal commit,
+ * which is what makes a CAS cost one disk flush instead of several (new files, renames and directory
+ * fsyncs each force a commit). Concurrent CASes of one process share one lock hold and one fdatasync.
+ *
+ * Each process keeps the log's state in memory (values, sorted names, per-ref reflog offsets and times)
+ * and before every call reads only the records appended since its last read, so other processes' writes
+ * are visible to any call that starts after they returned. A crash mid-append leaves a torn last record
+ * that fails its checksum: readers stop there and the next writer overwrites it.
+ *
+ * A directory written by the layout-1 store (one `refs/<name>/~ref` + `~log` per ref) is migrated on
+ * first open, under the lock: its refs and reflogs are copied into a new log written whole and renamed
+ * into place; the old tree is left untouched and no longer read. Names are case-sensitive.
  */
 export class FsRefStore implements RefStore {
-  private readonly refsRoot: string;
-  private readonly mutex = new KeyedMutex();
-  private readonly io = new Semaphore(32);
+  private readonly root: string;
+  private readonly logPath: string;
+  private readonly lockPath: string;
+  private readonly opening = new KeyedMutex();
+  private log: RefLogFile | undefined;
+  private index = new RefIndex();
+  private readonly queue: PendingCas[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(private readonly options: FsRefStoreOptions) {
     if (typeof options?.root !== 'string' || options.root === '') throw new InvalidArgumentError('FsRefStore needs a root directory');
-    this.refsRoot = join(resolve(options.root), 'refs');
+    this.root = resolve(options.root);
+    this.logPath = join(this.root, LOG_FILE);
+    this.lockPath = join(this.root, LOCK_FILE);
   }
 
   async get(name: string): Promise<Hash | undefined> {
     assertRefName(name);
-    return this.readValue(this.refDir(name), name);
+    return (await this.current(false)) ? this.index.get(name) : undefined;
   }
 
   async compareAndSwap(name: string, expected: Hash | null, next: Hash | null, entry?: ReflogMeta): Promise<void> {
     const req = checkCas(name, expected, next, entry);
-    const dir = this.refDir(req.name);
+    const log = await this.current(true);
     // A lock-free read that already differs is a valid answer: the CAS fails as of that read.
-    const seen = (await this.readValue(dir, req.name)) ?? null;
+    const seen = this.index.get(req.name) ?? null;
     if (seen !== req.expected) throw new RefConflictError(req.name, req.expected, seen);
-    await this.mutex.run(req.name, async () => {
-      await mkdirDurable(dir);
-      await withFileLock(join(dir, LOCK), this.options.lock ?? {}, async (brokeStale) => {
-        if (brokeStale) await sweepDebris(dir);
-        const actual = (await this.readValue(dir, req.name)) ?? null;
-        if (actual !== req.expected) throw new RefConflictError(req.name, req.expected, actual);
-        const logPath = join(dir, LOG);
-        const tail = await reflogTail(logPath); // before the move: a log we cannot read fails the CAS cleanly
-        if (req.next === null) await unlink(join(dir, VALUE));
-        else await writeFileAtomic(dir, VALUE, `${req.next}\n`);
-        await fsyncDir(dir);
-        const stored = toStoredEntry(req, clampTime(req.time, tail.lastTime));
-        await appendReflog(logPath, stored, tail.tornTail).catch((err: unknown) =>
-          (this.options.onReflogError ?? warnReflogLost)(err, { name: req.name, ...stored }),
-        );
-      });
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      this.drain(log as RefLogFile);
     });
   }
 
   async list(prefix: string): Promise<RefEntry[]> {
     if (!isFeasibleRefPrefix(prefix)) return [];
-    const { dir, partial } = splitRefPrefix(prefix);
-    const out: RefEntry[] = [];
-    const base = join(this.refsRoot, ...dir);
-    const children = await this.subdirs(base);
-    await Promise.all(
-      children.filter((c) => c.startsWith(partial)).map((c) => this.walk(join(base, c), [...dir, c].join('/'), out)),
-    );
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return (await this.current(false)) ? this.index.list(prefix) : [];
   }
 
   async reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]> {
     const q = checkReflogQuery(name, opts);
-    return readReflog(join(this.refDir(q.name), LOG), q.name, q.before, q.limit);
+    const log = await this.current(false);
+    if (!log || q.limit === 0) return [];
+    const offsets = this.index.reflogOffsets(q.name, q.before, q.limit);
+    return this.guardSync(() => offsets.map((at) => toEntry(q.name, log.readAt(at) as LogRecord)));
   }
 
-  async close(): Promise<void> {}
-
-  private refDir(name: string): string {
-    return join(this.refsRoot, ...name.split('/'));
+  /** Waits for this process's queued compare-and-swaps, then closes the log (a later call opens it again). */
+  async close(): Promise<void> {
+    while (this.draining) await this.draining;
+    const log = this.log;
+    if (!log) return;
+    this.log = undefined;
+    this.index = new RefIndex();
+    log.close();
   }
 
-  private async readValue(dir: string, name: string): Promise<Hash | undefined> {
-    let text: string;
-    try {
-      text = await this.io.run(() => readFile(join(dir, VALUE), 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+  /** The open log, read up to date; undefined when there is none yet and `create` is false. */
+  private async current(create: boolean): Promise<RefLogFile | undefined> {
+    const log = this.log ?? (await this.guard(() => this.opening.run('open', () => this.openLog(create))));
+    if (log) this.scan(log);
+    return log;
+  }
+
+  private async openLog(create: boolean): Promise<RefLogFile | undefined> {
+    if (this.log) return this.log;
+    let log = RefLogFile.open(this.logPath);
+    if (!log) {
+      // Nothing to read yet: reads answer "empty" without creating anything, unless a layout-1 tree
+      // must be migrated first.
+      if (!create && (await readdir(join(this.root, LAYOUT1_DIR)).then(() => false, () => true))) return undefined;
+      await mkdirDurable(this.root);
+      await withFileLock(this.lockPath, this.options.lock ?? {}, async (brokeStale) => {
+        if (brokeStale) await sweepDebris(this.root);
+        log = RefLogFile.open(this.logPath); // another process may have created it meanwhile
+        if (log) return;
+        await createLogFile(this.logPath, (await readLayout1(join(this.root, LAYOUT1_DIR))) ?? []);
+        log = RefLogFile.open(this.logPath);
+      });
+      if (!log) throw new BackendUnavailableError(`ref log ${this.logPath} vanished after it was created`);
     }
-    const value = text.trim();
-    if (!isHash(value)) throw new CorruptMetadataError('ref', name, `${join(dir, VALUE)} does not hold a hash`);
-    return value;
+    this.log = log;
+    return log;
   }
 
-  private async walk(dir: string, name: string, out: RefEntry[]): Promise<void> {
-    const [value, children] = await Promise.all([this.readValue(dir, name), this.subdirs(dir)]);
-    if (value !== undefined) out.push({ name, value });
-    await Promise.all(children.map((c) => this.walk(join(dir, c), `${name}/${c}`, out)));
+  /**
+   * Reads the records appended since the last read (synchronous: see RefLogFile), so the answer reflects
+   * every compare-and-swap that returned before this call started, in any process.
+   */
+  private scan(log: RefLogFile): void {
+    this.guardSync(() =>
+      log.scan((payload, offset) => {
+        if (offset === 0) {
+          if (!isHeader(payload) || payload.format !== LOG_FORMAT || payload.version !== LOG_VERSION) {
+            throw new CorruptMetadataError('ref log', this.logPath, `unknown header ${JSON.stringify(payload)} (this version reads ${LOG_FORMAT} version ${LOG_VERSION})`);
+          }
+          return;
+        }
+        if (!isLogRecord(payload)) throw new CorruptMetadataError('ref log', this.logPath, `record at offset ${offset} is not a ref record`);
+        this.index.apply(payload, offset);
+      }),
+    );
+    if (log.endOffset === 0) throw new CorruptMetadataError('ref log', this.logPath, 'no valid header record');
   }
 
-  /** Child segment directories of `dir`; none when it does not exist. */
-  private async subdirs(dir: string): Promise<string[]> {
+  /**
+   * Writes the queued compare-and-swaps in batches: one lock hold, one read of what other processes
+   * appended, each request checked against the value left by the ones before it, one append + fdatasync.
+   */
+  private drain(log: RefLogFile): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.guard(() =>
+            withFileLock(this.lockPath, this.options.lock ?? {}, async (brokeStale) => {
+              if (brokeStale) await sweepDebris(this.root);
+              await this.writeBatch(log, batch);
+            }),
+          );
+        } catch (err) {
+          for (const p of batch) p.reject(err); // no-op for the ones already settled
+        }
+      }
+    })().finally(() => {
+      this.draining = undefined;
+      // A request queued after the loop saw an empty queue but before this ran would wait forever.
+      if (this.queue.length > 0) this.drain(log);
+    });
+  }
+
+  private async writeBatch(log: RefLogFile, batch: PendingCas[]): Promise<void> {
+    if (log !== this.log) throw new BackendUnavailableError(`FsRefStore at ${this.root} was closed during a compareAndSwap`);
+    this.scan(log);
+    const values = new Map<string, Hash | null>();
+    const times = new Map<string, number>();
+    const records: LogRecord[] = [];
+    const accepted: PendingCas[] = [];
+    for (const p of batch) {
+      const { req } = p;
+      const actual = values.has(req.name) ? (values.get(req.name) as Hash | null) : (this.index.get(req.name) ?? null);
+      if (actual !== req.expected) {
+        p.reject(new RefConflictError(req.name, req.expected, actual));
+        continue;
+      }
+      const time = clampTime(req.time, times.get(req.name) ?? this.index.lastTime(req.name));
+      const r: LogRecord = { n: req.name, o: req.expected, v: req.next, t: time };
+      if (req.message !== undefined) r.m = req.message;
+      if (req.author !== undefined) r.a = req.author;
+      records.push(r);
+      accepted.push(p);
+      values.set(req.name, req.next);
+      times.set(req.name, time);
+    }
+    if (records.length === 0) return;
+    const offsets = await log.append(records);
+    records.forEach((r, i) => this.index.apply(r, offsets[i] as number));
+    for (const p of accepted) p.resolve();
+  }
+
+  /** File system failures become BACKEND_UNAVAILABLE (typed errors pass through). */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      const entries = await this.io.run(() => readdir(dir, { withFileTypes: true }));
-      return entries.filter((e) => e.isDirectory() && !isInternal(e.name)).map((e) => e.name);
+      return await fn();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      throw this.typed(err);
     }
   }
+
+  private guardSync<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.typed(err);
+    }
+  }
+
+  private typed(err: unknown): unknown {
+    if (isArmillariaError(err)) return err;
+    return new BackendUnavailableError(`ref store at ${this.root}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+function toEntry(name: string, r: LogRecord): ReflogEntry {
+  const e: ReflogEntry = { name, old: r.o, new: r.v, time: r.t };
+  if (r.m !== undefined) e.message = r.m;
+  if (r.a !== undefined) e.author = r.a;
+  return e;
 }
 
 /**
- * After a crashed writer's lock was broken: removes the temp files it left in the ref's directory
- * (`~tmp-<pid>-…` values, `~lock.<pid>.…` lock contents) when that pid is no longer running.
+ * After a crashed writer's lock was broken: removes what it may have left in the root (`refs.lock.<pid>.…`
+ * lock contents, `refs.log.tmp-<pid>-…` half-written migrations) when that pid is no longer running.
  */
-async function sweepDebris(dir: string): Promise<void> {
-  for (const entry of await readdir(dir)) {
-    const m = /^~(?:tmp-|lock\.)(\d+)[.-]/.exec(entry);
-    if (m && !isAlive(Number(m[1]))) await unlink(join(dir, entry)).catch(() => undefined);
-  }
-}
-
-async function writeFileAtomic(dir: string, file: string, text: string): Promise<void> {
-  const tmp = join(dir, `~tmp-${process.pid}-${randomUUID()}`);
-  try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, join(dir, file));
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** mkdir -p, then fsync each new directory's parent so the new entries survive a crash. */
-async function mkdirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  for (let d = dir; ; d = dirname(d)) {
-    await fsyncDir(dirname(d));
-    if (d === first || dirname(d) === d) break;
+async function sweepDebris(root: string): Promise<void> {
+  for (const entry of await readdir(root)) {
+    const m = /^refs\.(?:lock\.|log\.tmp-)(\d+)[.-]/.exec(entry);
+    if (m && !isAlive(Number(m[1]))) await unlink(join(root, entry)).catch(() => undefined);
   }
 }

@@ -1,0 +1,92 @@
+import type { Hash } from '@armillaria/core';
+import type { LogRecord } from './fs-ref-log-format.js';
+
+/** Where one ref's reflog entries sit in the log file, oldest first, with their (non-decreasing) times. */
+interface RefHistory {
+  offsets: number[];
+  times: number[];
+}
+
+/**
+ * The state the ref log describes, kept in memory and advanced record by record: current values, the
+ * existing names in sorted order (prefix listing is a binary search) and, per ref, the file offsets and
+ * times of its reflog entries (a lookup by time is a binary search, then one read per returned entry).
+ */
+export class RefIndex {
+  private readonly values = new Map<string, Hash>();
+  private readonly names: string[] = [];
+  private readonly histories = new Map<string, RefHistory>();
+
+  get(name: string): Hash | undefined {
+    return this.values.get(name);
+  }
+
+  lastTime(name: string): number | undefined {
+    const h = this.histories.get(name);
+    return h?.times[h.times.length - 1];
+  }
+
+  /** Applies one record found at `offset` of the log. */
+  apply(r: LogRecord, offset: number): void {
+    if (r.k !== 'log') this.setValue(r.n, r.v);
+    if (r.k === 'set') return;
+    let h = this.histories.get(r.n);
+    if (!h) this.histories.set(r.n, (h = { offsets: [], times: [] }));
+    // Writers clamp times; a migrated layout-1 log is clamped on import. Clamp again so a hand-edited log
+    // cannot break the binary search.
+    const last = h.times[h.times.length - 1];
+    h.offsets.push(offset);
+    h.times.push(last !== undefined && last > r.t ? last : r.t);
+  }
+
+  /** Existing refs whose names start with `prefix`, sorted by name (code-unit order). */
+  list(prefix: string): { name: string; value: Hash }[] {
+    const out: { name: string; value: Hash }[] = [];
+    for (let i = lowerBound(this.names, prefix); i < this.names.length; i++) {
+      const name = this.names[i] as string;
+      if (!name.startsWith(prefix)) break;
+      out.push({ name, value: this.values.get(name) as Hash });
+    }
+    return out;
+  }
+
+  /** Offsets of the reflog entries of `name` with time < `before`, newest first, at most `limit`. */
+  reflogOffsets(name: string, before: number, limit: number): number[] {
+    const h = this.histories.get(name);
+    if (!h) return [];
+    let lo = 0;
+    let hi = h.times.length; // first index whose time >= before
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((h.times[mid] as number) < before) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: number[] = [];
+    for (let i = lo - 1; i >= 0 && out.length < limit; i--) out.push(h.offsets[i] as number);
+    return out;
+  }
+
+  private setValue(name: string, value: Hash | null): void {
+    const had = this.values.has(name);
+    if (value === null) {
+      if (!had) return;
+      this.values.delete(name);
+      this.names.splice(lowerBound(this.names, name), 1);
+    } else {
+      this.values.set(name, value);
+      if (!had) this.names.splice(lowerBound(this.names, name), 0, name);
+    }
+  }
+}
+
+/** First index of sorted `a` whose element is >= `key` (code-unit order, as `<` on strings). */
+function lowerBound(a: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as string) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

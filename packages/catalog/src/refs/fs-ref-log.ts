@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { closeSync, fdatasync, fstatSync, fsync, openSync, readSync, writeSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { dirname } from 'node:path';
+import { decodeRecord, encodeRecord, HEADER_BYTES, LOG_FORMAT, LOG_VERSION, payloadAt } from './fs-ref-log-format.js';
+import { fsyncDir } from './fs-durable.js';
+
+/** Preallocation step: zeros written (and fsync'd) ahead of the records, so appends rewrite existing blocks. */
+export const GROW_BYTES = 1 << 20;
+const FIRST_READ = 4096;
+const SCAN_READ = 1 << 16;
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
+
+/**
+ * One open ref log file (format: fs-ref-log-format.ts). Tracks how far it has been read (`end`, the
+ * offset just past the last valid record, and that record's crc); `scan` reads the records appended
+ * since, which is how a process sees other processes' writes: one small read when nothing changed.
+ * `append` is for the holder of the store lock only, after a `scan` under that lock.
+ *
+ * Reads and writes are synchronous system calls on purpose: they hit the page cache and take
+ * microseconds, while a trip through libuv's thread pool costs tens of microseconds on a loaded machine
+ * (several per operation made the whole cost of a CAS). Being synchronous, a scan is also atomic with
+ * respect to other work of this process. Only the calls that wait for the device (fdatasync, fsync)
+ * run in the thread pool.
+ */
+export class RefLogFile {
+  private end = 0;
+  private lastCrc = 0;
+  private size = 0;
+  private closed = false;
+
+  private constructor(private readonly fd: number) {}
+
+  /** Opens the log at `path`; undefined when it does not exist. */
+  static open(path: string): RefLogFile | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const log = new RefLogFile(fd);
+    log.size = fstatSync(fd).size;
+    return log;
+  }
+
+  /** Offset just past the last record read. */
+  get endOffset(): number {
+    return this.end;
+  }
+
+  /** Calls `onRecord` for every valid record after the last one read, in file order; stops at the first invalid one. */
+  scan(onRecord: (payload: unknown, offset: number) => void): void {
+    let bufStart = this.end;
+    let want = FIRST_READ;
+    for (;;) {
+      const buf = this.read(bufStart, want);
+      const eof = buf.length < want;
+      let at = 0;
+      for (;;) {
+        const r = decodeRecord(buf, at, this.lastCrc);
+        if (r === undefined) return;
+        if (r === 'short') break;
+        onRecord(r.payload, bufStart + at);
+        at += r.size;
+        this.end = bufStart + at;
+        this.lastCrc = r.crc;
+      }
+      if (eof) return; // a record cut off by the end of the file: torn, or being written right now
+      bufStart += at;
+      const pending = buf.length - at >= 8 ? HEADER_BYTES + buf.readUInt32LE(at + 4) : HEADER_BYTES;
+      want = Math.max(SCAN_READ, pending);
+    }
+  }
+
+  /**
+   * Appends records after the last one read, overwriting whatever follows it (zeros, or a torn record),
+   * and makes them durable with one fdatasync. Returns each record's offset. The read position moves past
+   * them at once, so a scan of this process never takes them before they are durable (the caller indexes
+   * them when this resolves). On failure the bytes are zeroed again (best effort) and the position moves
+   * back, so nobody takes a record whose write was not confirmed.
+   */
+  async append(payloads: readonly object[]): Promise<number[]> {
+    const parts: Buffer[] = [];
+    const offsets: number[] = [];
+    let crc = this.lastCrc;
+    let pos = this.end;
+    for (const p of payloads) {
+      const rec = encodeRecord(p, crc);
+      offsets.push(pos);
+      parts.push(rec.bytes);
+      pos += rec.bytes.length;
+      crc = rec.crc;
+    }
+    const bytes = Buffer.concat(parts);
+    if (pos > this.size) await this.grow(pos);
+    const [start, startCrc] = [this.end, this.lastCrc];
+    try {
+      this.writeAll(bytes, start);
+      this.end = pos;
+      this.lastCrc = crc;
+      await fdatasyncAsync(this.fd);
+    } catch (err) {
+      if (!this.closed) {
+        try {
+          this.writeAll(Buffer.alloc(bytes.length), start);
+        } catch {
+          // the original error says more
+        }
+      }
+      this.end = start;
+      this.lastCrc = startCrc;
+      throw err;
+    }
+    return offsets;
+  }
+
+  /** The payload of the (already validated) record at `offset`. */
+  readAt(offset: number): unknown {
+    let buf = this.read(offset, FIRST_READ);
+    const len = HEADER_BYTES + buf.readUInt32LE(4);
+    if (buf.length < len) buf = this.read(offset, len);
+    return payloadAt(buf);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  /**
+   * Extends the zero tail to hold `needed` bytes plus a step, fsync'd (the size changes: a journal commit,
+   * once per step). Re-reads the size first: another process may have grown the file already, and zeros
+   * must never be written over its records.
+   */
+  private async grow(needed: number): Promise<void> {
+    this.size = fstatSync(this.fd).size;
+    if (needed <= this.size) return;
+    const target = Math.ceil((needed + GROW_BYTES) / GROW_BYTES) * GROW_BYTES;
+    this.writeAll(Buffer.alloc(target - this.size), this.size);
+    await fsyncAsync(this.fd);
+    this.size = target;
+  }
+
+  private writeAll(bytes: Buffer, position: number): void {
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done);
+  }
+
+  private read(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, buf, got, length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+}
+
+/**
+ * Creates a log at `path` holding the header and `payloads`, whole or not at all: written to a temp file
+ * beside it, fsync'd, renamed into place, and the directory fsync'd. The caller holds the store lock and
+ * has checked the log is absent (a rename would replace it).
+ */
+export async function createLogFile(path: string, payloads: readonly object[]): Promise<void> {
+  const parts: Buffer[] = [];
+  let crc = 0;
+  for (const p of [{ format: LOG_FORMAT, version: LOG_VERSION }, ...payloads]) {
+    const rec = encodeRecord(p, crc);
+    parts.push(rec.bytes);
+    crc = rec.crc;
+  }
+  const used = parts.reduce((n, b) => n + b.length, 0);
+  parts.push(Buffer.alloc(Math.ceil((used + GROW_BYTES) / GROW_BYTES) * GROW_BYTES - used));
+  const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
+  try {
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(Buffer.concat(parts));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}
