@@ -10,14 +10,43 @@ const duckType: Record<ColumnType, string> = {
 export const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`;
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
+/** A keyed table version's delta files (merge-on-read): rows overriding base rows by key. */
+export interface DeltaFiles {
+  /** Every delta file: the anti-join hides the base rows of all their keys (never pruned by stats). */
+  paths: readonly string[];
+  /** The delta files whose stats may match the query: the source of the delta's live rows. */
+  livePaths: readonly string[];
+  keyColumns: readonly string[];
+  /** Boolean column of the delta files; true marks a tombstone. */
+  deletedColumn: string;
+}
+
 /**
  * A connection-local view for one table version: its cached Parquet chunks, or (no chunk left) a typed
  * empty relation with the manifest's columns, so queries bind the same way whatever pruning kept.
+ *
+ * With a delta, the view is the merge: base rows whose key is in no delta file (an anti-join on every key
+ * column against all delta files, which are never pruned by stats), plus the delta rows that are not
+ * tombstones (from the delta files pruning kept). DuckDB pushes a query's filters into both sides, which
+ * is correct for a delta row that moved its key into or out of a range. Without a delta the view stays a
+ * plain `read_parquet`.
  */
-export function viewSql(table: string, fields: ReadonlyArray<{ name: string; type: ColumnType }>, paths: readonly string[]): string {
+export function viewSql(table: string, fields: ReadonlyArray<{ name: string; type: ColumnType }>, paths: readonly string[], delta?: DeltaFiles): string {
   const cols = fields.map((f) => ident(f.name)).join(', ');
-  const body = paths.length > 0
-    ? `SELECT ${cols} FROM read_parquet([${paths.map(literal).join(', ')}])`
-    : `SELECT ${fields.map((f) => `CAST(NULL AS ${duckType[f.type] ?? 'VARCHAR'}) AS ${ident(f.name)}`).join(', ')} WHERE false`;
+  const files = (ps: readonly string[]): string => `read_parquet([${ps.map(literal).join(', ')}])`;
+  let body: string;
+  if (delta && delta.paths.length > 0 && (paths.length > 0 || delta.livePaths.length > 0)) {
+    const parts: string[] = [];
+    if (paths.length > 0) {
+      const on = delta.keyColumns.map((k) => `b.${ident(k)} = d.${ident(k)}`).join(' AND ');
+      parts.push(`SELECT ${fields.map((f) => `b.${ident(f.name)}`).join(', ')} FROM ${files(paths)} AS b ANTI JOIN ${files(delta.paths)} AS d ON ${on}`);
+    }
+    if (delta.livePaths.length > 0) parts.push(`SELECT ${cols} FROM ${files(delta.livePaths)} WHERE NOT ${ident(delta.deletedColumn)}`);
+    body = parts.join(' UNION ALL ');
+  } else {
+    body = paths.length > 0
+      ? `SELECT ${cols} FROM ${files(paths)}`
+      : `SELECT ${fields.map((f) => `CAST(NULL AS ${duckType[f.type] ?? 'VARCHAR'}) AS ${ident(f.name)}`).join(', ')} WHERE false`;
+  }
   return `CREATE OR REPLACE TEMP VIEW ${ident(table)} AS ${body}`;
 }
