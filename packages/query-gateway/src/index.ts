@@ -3,9 +3,10 @@ export { QueryEngine, DEFAULT_LIMITS } from './query-engine.js';
 export type { QueryEngineOptions, QueryOptions, QueryLimits } from './query-engine.js';
 export type { QueryResult, QueryTimings, ResultColumn, JsonRow, TableRead } from './results.js';
 export { QueryRefusedError, QueryTimeoutError, LimitExceededError } from './errors.js';
-export { ChunkCache } from './chunk-cache.js';
+export { ChunkCache, DEFAULT_CACHE_MAX_BYTES } from './chunk-cache.js';
+export { DEFAULT_COMPACT_MIN_CHUNKS } from './compactor.js';
 export type { CompactionOptions } from './compactor.js';
-export type { ChunkCacheOptions, FetchResult } from './chunk-cache.js';
+export type { ChunkCacheOptions, ChunkCacheStats, CacheLease, FetchResult } from './chunk-cache.js';
 export { jsonValue } from './json-values.js';
 // The gateway app (routes of every service behind tokens and protected branches, plus SQL and docs).
 export { buildApp, gatewayRoutes } from './server/app.js';

@@ -3,7 +3,7 @@ import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, type AsOf, type CatalogApi, type ChunkInfo, type Manifest, type TableFormat, type TableVersion } from '@armillaria/catalog';
 import { Lru } from './lru.js';
 import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
-import { ChunkCache } from './chunk-cache.js';
+import { ChunkCache, type CacheLease } from './chunk-cache.js';
 import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
@@ -31,11 +31,13 @@ export interface QueryEngineOptions {
   chunks: ChunkStore;
   /** Local chunk cache, the only directory the SQL sandbox can read. */
   cacheDir: string;
+  /** Size bound of the chunk cache in bytes (default 10 GiB; see `ChunkCache`). */
+  cacheMaxBytes?: number;
   limits?: Partial<QueryLimits>;
   threads?: number;
   memoryLimit?: string;
-  /** Off by default: see `Compactor`. */
-  compaction?: CompactionOptions;
+  /** On by default for versions of at least 32 chunks (see `Compactor`); `false` turns it off. */
+  compaction?: CompactionOptions | false;
 }
 
 export interface QueryOptions {
@@ -73,8 +75,8 @@ export class QueryEngine {
   private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; chunks: ChunkInfo[] }>>(256);
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
-    this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir });
-    this.compactor = opts.compaction ? new Compactor(db, this.cache.dir, opts.compaction) : undefined;
+    this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir, ...(opts.cacheMaxBytes !== undefined ? { maxBytes: opts.cacheMaxBytes } : {}) });
+    this.compactor = opts.compaction === false ? undefined : new Compactor(db, this.cache, opts.compaction ?? {});
     this.pool = new ConnectionPool(db);
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
     for (const [k, v] of Object.entries(this.limits)) {
@@ -106,6 +108,8 @@ export class QueryEngine {
     let timedOut = false;
     const pc = await this.pool.acquire();
     const conn = pc.conn;
+    // The files this query reads stay in the cache until it has streamed its last row.
+    const lease = this.cache.lease();
     let reusable = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -116,7 +120,7 @@ export class QueryEngine {
       const t0 = performance.now();
       const analysis = await this.analyze(conn, sql);
       const timings: QueryTimings = { parseMs: performance.now() - t0, resolveMs: 0, fetchMs: 0, viewMs: 0, executeMs: 0 };
-      const tables = await this.prepareViews(pc, repo, analysis.references, options, abort.signal, timings);
+      const tables = await this.prepareViews(pc, repo, analysis.references, options, abort.signal, lease, timings);
       if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
       const t1 = performance.now();
       const result = await this.run(conn, sql, tables, limits, timings);
@@ -128,6 +132,7 @@ export class QueryEngine {
       throw translateError(err);
     } finally {
       clearTimeout(timer);
+      lease.release();
       this.pool.release(pc, reusable && !timedOut && !this.closed);
     }
   }
@@ -158,9 +163,10 @@ export class QueryEngine {
     return p;
   }
 
-  /** Resolves once background work (compactions) is done. */
+  /** Resolves once background work (compactions, deleting evicted files) is done. */
   async idle(): Promise<void> {
     await this.compactor?.idle();
+    await this.cache.idle();
   }
 
   async close(): Promise<void> {
@@ -181,7 +187,7 @@ export class QueryEngine {
   }
 
   /** Resolves every referenced table, prunes and fetches its chunks, and creates its view on `conn`. */
-  private async prepareViews(pc: PooledConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal, timings: QueryTimings): Promise<TableRead[]> {
+  private async prepareViews(pc: PooledConnection, repo: string, refs: ReadonlyArray<{ table: string; ranges: ColumnRange[] }>, o: QueryOptions, signal: AbortSignal, lease: CacheLease, timings: QueryTimings): Promise<TableRead[]> {
     const byName = new Map<string, ColumnRange[][]>();
     for (const r of refs) {
       const list = byName.get(r.table) ?? [];
@@ -224,11 +230,9 @@ export class QueryEngine {
       }));
       const kept = pruneChunks(manifest, all, allRanges);
       lap('resolveMs');
-      const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal });
+      const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal, lease });
       lap('fetchMs');
-      const compacted = this.compactor && kept.length === all.length
-        ? await this.compactor.lookup(tv.manifest, manifest.schema.fields.map((f) => f.name), paths)
-        : undefined;
+      const compacted = await this.compactedFile(tv.manifest, manifest, all, kept, lease);
       views.set(name, viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths));
       reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
@@ -236,6 +240,23 @@ export class QueryEngine {
     await this.pool.ensureViews(pc, views);
     lap('viewMs');
     return reads;
+  }
+
+  /**
+   * The compacted file of the version to read instead of its chunk files, when it is cached and the scan
+   * keeps at least half of the rows (DuckDB's row-group pruning inside the file then does the rest; a
+   * more selective scan reads fewer rows from its few chunk files). A full scan of a version without
+   * one starts building it. Versions with a merge-on-read delta are read through their view only.
+   */
+  private async compactedFile(hash: Hash, manifest: Manifest, all: readonly ChunkInfo[], kept: readonly ChunkInfo[], lease: CacheLease): Promise<string | undefined> {
+    if (!this.compactor || manifest.delta !== undefined) return undefined;
+    const rows = (list: readonly ChunkInfo[]): number => list.reduce((a, c) => a + c.rows, 0);
+    if (kept.length === 0 || rows(kept) * 2 < rows(all)) return undefined;
+    const file = await this.compactor.lookup(hash, lease);
+    if (file === undefined && kept.length === all.length) {
+      this.compactor.start({ manifest: hash, columns: manifest.schema.fields.map((f) => f.name), chunks: all.map((c) => ({ hash: c.hash as Hash, bytes: c.bytes })) });
+    }
+    return file;
   }
 
   private async run(conn: DuckDBConnection, sql: string, tables: TableRead[], limits: QueryLimits, timings: QueryTimings): Promise<QueryResult> {

@@ -142,11 +142,11 @@ describe.skipIf(!distributed)('gateway bin (distributed: MinIO + Redis + NATS)',
       // behind its own access rules (admin), and relays the service's answers and typed errors.
       expect((await call(gw.url, 'POST', '/gc', READER, { dryRun: true })).status).toBe(403);
       const gc = await call(gw.url, 'POST', '/gc', ADMIN, { dryRun: true });
-      expect(gc.status).toBe(200);
+      expect(gc.status, JSON.stringify(gc.json)).toBe(200);
       expect(gc.json).toMatchObject({ dryRun: true, repos: expect.any(Number) });
       expect(gc.json.marked).toBeGreaterThan(0);
       const verifyRepo = await call(gw.url, 'POST', `/repos/${repo}/verify`, ADMIN, {});
-      expect(verifyRepo.status).toBe(200);
+      expect(verifyRepo.status, JSON.stringify(verifyRepo.json)).toBe(200);
       expect(verifyRepo.json).toMatchObject({ ok: true, repos: [repo], problems: [] });
       expect(verifyRepo.json.chunks).toBeGreaterThan(0);
       expect((await call(gw.url, 'POST', '/verify', ADMIN, {})).json.ok).toBe(true);

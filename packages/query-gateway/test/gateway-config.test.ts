@@ -18,13 +18,15 @@ describe('gateway configuration and access rules', () => {
       ARMILLARIA_GATEWAY_TOKENS: '[{"token":"abcdefgh12","repos":{"*":"read"}}]',
       ARMILLARIA_GATEWAY_PROTECTED_BRANCHES: '{"*":["main"]}',
       ARMILLARIA_CATALOG_URL: 'http://127.0.0.1:1', ARMILLARIA_CHUNKS_URL: 'http://127.0.0.1:2', ARMILLARIA_TXN_URL: 'http://127.0.0.1:3',
-      ARMILLARIA_QUERY_TIMEOUT_MS: '5000', ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS: '16',
+      ARMILLARIA_QUERY_TIMEOUT_MS: '5000', ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS: '16', ARMILLARIA_QUERY_CACHE_MAX_BYTES: '1048576',
     });
     expect(c.tokens).toHaveLength(1);
     expect(c.protectedBranches).toEqual({ '*': ['main'] });
     expect(c.catalogUrl).toBe('http://127.0.0.1:1');
     expect(c.limits).toEqual({ timeoutMs: 5000 });
     expect(c.compactMinChunks).toBe(16);
+    expect(c.cacheMaxBytes).toBe(1048576);
+    expect(loadGatewayConfig({ ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS: '0' }).compactMinChunks).toBe(0);
     expect(loadGatewayConfig({})).toEqual({ protectedBranches: {}, limits: {} });
   });
 
@@ -35,6 +37,10 @@ describe('gateway configuration and access rules', () => {
     expect(bad.message).not.toContain('super-secret-value');
     expect(codeAndMessage(() => loadGatewayConfig({ ARMILLARIA_QUERY_MAX_ROWS: '-3' })).message).toContain('ARMILLARIA_QUERY_MAX_ROWS');
     expect(codeAndMessage(() => loadGatewayConfig({ ARMILLARIA_CATALOG_URL: 'http://x' })).message).toContain('go together');
+    for (const v of ['0', '10GB', '-1', '99999999999999999999']) {
+      expect(codeAndMessage(() => loadGatewayConfig({ ARMILLARIA_QUERY_CACHE_MAX_BYTES: v })).message).toContain('ARMILLARIA_QUERY_CACHE_MAX_BYTES');
+    }
+    expect(codeAndMessage(() => loadGatewayConfig({ ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS: 'off' })).message).toContain('ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS');
     expect(codeAndMessage(() => loadGatewayConfig({ ARMILLARIA_GATEWAY_PROTECTED_BRANCHES: '{"r":"main"}' })).code).toBe('INVALID_ARGUMENT');
     expect(codeAndMessage(() => new TokenRegistry({ tokens: [{ token: 'short', repos: {} }] })).code).toBe('INVALID_ARGUMENT');
     expect(codeAndMessage(() => new TokenRegistry({ tokens: [{ token: 'long-enough-token', repos: { r: 'owner' as never } }] })).code).toBe('INVALID_ARGUMENT');

@@ -105,13 +105,13 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       const rule = found && 'url' in found ? found : undefined;
       if (!rule || !rule.target || rule.method === 'GET' || reply.statusCode >= 300 || rule.url.startsWith('/txn')) return payload;
       const target = rule.target(req as never);
-      const commit = commitOf(rule.url, payload);
-      if (target.branch === undefined || !commit) return payload;
+      const commits = commitsOf(rule.url, payload);
+      if (target.branch === undefined || commits.length === 0) return payload;
       try {
         const branch = target.branch === DEFAULT_BRANCH ? (await deps.catalog.getRepo(target.repo)).defaultBranch : target.branch;
-        await changelog.publishCommit(target.repo, branch, commit);
+        for (const commit of commits) await changelog.publishCommit(target.repo, branch, commit);
       } catch (err) {
-        req.log.error({ err, repo: target.repo, commit }, 'publishing change events failed');
+        req.log.error({ err, repo: target.repo, commits }, 'publishing change events failed');
       }
       return payload;
     });
@@ -127,13 +127,19 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
   if (deps.changelog) await app.register(changesRoutes, { changelog: deps.changelog, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) });
 }
 
-/** The commit a catalog write answered with: `{commit: {hash}}` (writes, merge, revert) or a commit itself (POST /commits). */
-function commitOf(url: string, payload: unknown): string | undefined {
-  if (!payload || typeof payload !== 'object') return undefined;
-  const p = payload as { commit?: unknown; hash?: unknown };
-  if (p.commit && typeof p.commit === 'object' && typeof (p.commit as { hash?: unknown }).hash === 'string') return (p.commit as { hash: string }).hash;
-  if (url === '/repos/:repo/commits' && typeof p.hash === 'string') return p.hash;
-  return undefined;
+/**
+ * The commits a catalog write answered with, oldest first: `{commit: {hash}}` (writes, merge, revert), a
+ * commit itself (POST /commits) or `{commits: [...]}` (POST /chains).
+ */
+function commitsOf(url: string, payload: unknown): string[] {
+  if (!payload || typeof payload !== 'object') return [];
+  const p = payload as { commit?: unknown; hash?: unknown; commits?: unknown };
+  const hashOf = (c: unknown): string | undefined => (c && typeof c === 'object' && typeof (c as { hash?: unknown }).hash === 'string' ? (c as { hash: string }).hash : undefined);
+  const one = hashOf(p.commit);
+  if (one !== undefined) return [one];
+  if (url === '/repos/:repo/commits' && typeof p.hash === 'string') return [p.hash];
+  if (url === '/repos/:repo/chains' && Array.isArray(p.commits)) return p.commits.map(hashOf).filter((h): h is string => h !== undefined);
+  return [];
 }
 
 function ruleOf(req: FastifyRequest) {

@@ -15,7 +15,9 @@ export interface GatewayConfig {
   serviceToken?: string;
   limits: Partial<QueryLimits>;
   cacheDir?: string;
-  /** Per-version compaction of tables with at least this many chunks; absent: off. */
+  /** Size bound of the chunk cache in bytes; absent: the engine's default (10 GiB). */
+  cacheMaxBytes?: number;
+  /** Per-version compaction of tables with at least this many chunks; absent: the engine's default (32); 0: off. */
   compactMinChunks?: number;
 }
 
@@ -29,8 +31,9 @@ export const gatewayConfigKeys = [
   ['ARMILLARIA_QUERY_TIMEOUT_MS', 'query time limit (default 30000)'],
   ['ARMILLARIA_QUERY_MAX_ROWS', 'most rows per result (default 1000000)'],
   ['ARMILLARIA_QUERY_MAX_BYTES', 'most bytes per result, as JSON (default 268435456)'],
-  ['ARMILLARIA_QUERY_CACHE_DIR', 'chunk cache directory (default <dataDir>/query-cache)'],
-  ['ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', 'compact table versions of at least this many chunks into one cached file for full scans (unset: off)'],
+  ['ARMILLARIA_QUERY_CACHE_DIR', 'chunk cache directory (default <dataDir>/query-cache); one gateway per directory'],
+  ['ARMILLARIA_QUERY_CACHE_MAX_BYTES', 'size bound of the chunk cache in bytes (default 10737418240 = 10 GiB); least recently used files past it are deleted, never one a running query reads'],
+  ['ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', 'compact table versions of at least this many chunks into one cached file (built after the first full scan, read by scans keeping at least half of the rows) (default 32; 0: off)'],
 ] as const;
 
 function json(env: Record<string, string | undefined>, key: string): unknown {
@@ -44,11 +47,14 @@ function json(env: Record<string, string | undefined>, key: string): unknown {
   }
 }
 
-function positive(env: Record<string, string | undefined>, key: string): number | undefined {
+function positive(env: Record<string, string | undefined>, key: string, opts: { zero?: boolean } = {}): number | undefined {
   const raw = env[key];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new InvalidArgumentError(`config ${key}=${JSON.stringify(raw)}: expected a positive integer`, { details: { key } });
-  return Number(raw);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || (n === 0 && !opts.zero)) {
+    throw new InvalidArgumentError(`config ${key}=${JSON.stringify(raw)}: expected a ${opts.zero ? 'non-negative' : 'positive'} integer`, { details: { key } });
+  }
+  return n;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -72,7 +78,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   if (t !== undefined) limits.timeoutMs = t;
   if (r !== undefined) limits.maxRows = r;
   if (b !== undefined) limits.maxBytes = b;
-  const compactMinChunks = positive(env, 'ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS');
+  const compactMinChunks = positive(env, 'ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', { zero: true });
+  const cacheMaxBytes = positive(env, 'ARMILLARIA_QUERY_CACHE_MAX_BYTES');
   return {
     ...(tokens !== undefined ? { tokens: tokens as ApiToken[] } : {}),
     protectedBranches,
@@ -80,6 +87,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     ...(env.ARMILLARIA_SERVICE_TOKEN ? { serviceToken: env.ARMILLARIA_SERVICE_TOKEN } : {}),
     limits,
     ...(env.ARMILLARIA_QUERY_CACHE_DIR ? { cacheDir: env.ARMILLARIA_QUERY_CACHE_DIR } : {}),
+    ...(cacheMaxBytes !== undefined ? { cacheMaxBytes } : {}),
     ...(compactMinChunks !== undefined ? { compactMinChunks } : {}),
   };
 }

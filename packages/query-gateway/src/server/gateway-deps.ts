@@ -68,7 +68,8 @@ export async function openGatewayDeps(config: ArmillariaConfig, gw: GatewayConfi
   }
   const engine = await QueryEngine.open({
     ...engineParts, cacheDir, limits: gw.limits,
-    ...(gw.compactMinChunks !== undefined ? { compaction: { minChunks: gw.compactMinChunks } } : {}),
+    ...(gw.cacheMaxBytes !== undefined ? { cacheMaxBytes: gw.cacheMaxBytes } : {}),
+    ...(gw.compactMinChunks !== undefined ? { compaction: gw.compactMinChunks === 0 ? false as const : { minChunks: gw.compactMinChunks } } : {}),
   });
   closers.push(() => engine.close());
   return {

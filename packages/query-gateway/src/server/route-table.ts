@@ -68,6 +68,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/commits/:hash', role: 'read', summary: 'a commit', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/trees/:hash', role: 'read', summary: 'a tree', tag: 'history', target: repoOnly },
   { method: 'POST', url: '/repos/:repo/commits', role: 'write', summary: 'commit a tree {branch, baseCommit, tree, message?}', tag: 'history', target: bodyBranch },
+  { method: 'POST', url: '/repos/:repo/chains', role: 'write', summary: 'commit a chain of trees with one branch update, all or none {branch, baseCommit, commits}', tag: 'history', target: bodyBranch },
   { method: 'GET', url: '/repos/:repo/log', role: 'read', summary: 'history (?ref=&asOf=&table=&limit=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/reflog', role: 'read', summary: 'where a ref pointed over time', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/diff', role: 'read', summary: 'diff (?from=&to=&table=&rows=)', tag: 'history', target: repoOnly },
