@@ -29,7 +29,11 @@ export interface ChunkStore {
 
   has(hash: Hash): Promise<boolean>;
 
-  /** Which of `hashes` the store lacks (input order, deduplicated): lets a client upload only what is new. */
+  /**
+   * Which of `hashes` the store lacks (input order, deduplicated): lets a client upload only what is new.
+   * Like a put that finds its chunk stored, it keeps the present ones fresh for GC (the caller is about to
+   * reference them; see ObjectChunkStore's `refreshAfterMs`).
+   */
   missing(hashes: readonly Hash[]): Promise<Hash[]>;
 
   /** Size of a stored chunk, or undefined when absent. */

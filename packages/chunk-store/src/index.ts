@@ -4,6 +4,7 @@ export type { ChunkStore, GetOptions, ChunkStat } from './chunk-store.js';
 export type { Hasher, IncrementalHasher, CdcParams } from './hasher.js';
 export { MemoryObjectStore } from './backends/memory-object-store.js';
 export { ObjectChunkStore } from './object-chunk-store.js';
+export { DEFAULT_REFRESH_AFTER_MS } from './object-chunk-store.js';
 export type { ObjectChunkStoreOptions } from './object-chunk-store.js';
 export { RemoteChunkStore } from './remote-chunk-store.js';
 export type { RemoteChunkStoreOptions } from './remote-chunk-store.js';

@@ -12,6 +12,7 @@ import {
   ChunkCorruptError,
   ChunkNotFoundError,
   HashMismatchError,
+  InvalidArgumentError,
   isArmillariaError,
   ErrorCode,
   serviceMetrics,
@@ -33,7 +34,18 @@ export interface ObjectChunkStoreOptions {
    * verified get does not stall the event loop.
    */
   offThreadHashBytes?: number;
+  /**
+   * A chunk found already stored by a put or reported present by `missing` is touched (its `modifiedAt`
+   * renewed) when it was written longer ago than this (default 10 minutes; 0 touches on every hit).
+   * Why: the caller is about to reference it, and GC deletes unreachable chunks older than its grace
+   * period; an old chunk of a dropped table, deduplicated by a new write, would otherwise be swept before
+   * the new commit lands. So a writer has `graceMs - refreshAfterMs` to commit. The threshold keeps the
+   * common dedup hit (a recently written chunk) at one HEAD.
+   */
+  refreshAfterMs?: number;
 }
+
+export const DEFAULT_REFRESH_AFTER_MS = 10 * 60 * 1000;
 
 /**
  * `ChunkStore` over any `ObjectStore`: chunk `h` lives at `objects/h[0..2]/h[2..4]/h`.
@@ -46,6 +58,7 @@ export class ObjectChunkStore implements ChunkStore {
   private readonly prefix: string;
   private readonly concurrency: number;
   private readonly offThreadHashBytes: number;
+  private readonly refreshAfterMs: number;
 
   constructor(options: ObjectChunkStoreOptions) {
     this.objects = options.objects;
@@ -53,6 +66,11 @@ export class ObjectChunkStore implements ChunkStore {
     this.prefix = options.prefix ?? 'objects';
     this.concurrency = options.concurrency ?? 32;
     this.offThreadHashBytes = options.offThreadHashBytes ?? 1 << 20;
+    const refresh = options.refreshAfterMs ?? DEFAULT_REFRESH_AFTER_MS;
+    if (typeof refresh !== 'number' || !Number.isFinite(refresh) || refresh < 0) {
+      throw new InvalidArgumentError(`refreshAfterMs must be a non-negative number of milliseconds, got ${JSON.stringify(refresh)}`);
+    }
+    this.refreshAfterMs = refresh;
   }
 
   private key(hash: Hash): string {
@@ -81,10 +99,13 @@ export class ObjectChunkStore implements ChunkStore {
     return hashes;
   }
 
-  /** Create-only write of verified bytes; an existing chunk (same hash, so same bytes) is left alone. */
+  /**
+   * Create-only write of verified bytes. An existing chunk (same hash, so same bytes) is not rewritten,
+   * only kept fresh for GC (see `present`).
+   */
   private async store(hash: Hash, bytes: Uint8Array): Promise<void> {
     const key = this.key(hash);
-    if (await this.objects.head(key)) return;
+    if (await this.present(hash)) return;
     try {
       await this.objects.put(key, bytes, { ifNoneMatch: '*' });
       serviceMetrics.chunkBytesIn.inc(bytes.byteLength);
@@ -132,11 +153,25 @@ export class ObjectChunkStore implements ChunkStore {
     return (await this.objects.head(this.key(hash))) !== undefined;
   }
 
+  /** Present chunks are touched like a put's dedup hit: the caller skips uploading them because it will reference them. */
   async missing(hashes: readonly Hash[]): Promise<Hash[]> {
     hashes.forEach((h) => assertHash(h));
     const unique = [...new Set(hashes)];
-    const present = await mapLimit(unique, this.concurrency, (h) => this.has(h));
+    const present = await mapLimit(unique, this.concurrency, (h) => this.present(h));
     return unique.filter((_, i) => !present[i]);
+  }
+
+  /**
+   * Whether the chunk is stored, for a writer that will reference it instead of writing it: one older than
+   * `refreshAfterMs` is touched so GC's grace period counts from now. A chunk deleted (by GC) between the
+   * HEAD and the touch is reported absent, so the caller writes it again.
+   */
+  private async present(hash: Hash): Promise<boolean> {
+    const key = this.key(hash);
+    const info = await this.objects.head(key);
+    if (!info) return false;
+    if (Date.now() - info.modifiedAt < this.refreshAfterMs) return true;
+    return this.objects.touch(key);
   }
 
   async stat(hash: Hash): Promise<ChunkStat | undefined> {
@@ -163,7 +198,7 @@ export class ObjectChunkStore implements ChunkStore {
     const expected = opts?.expectedHash;
     if (expected !== undefined) {
       assertHash(expected);
-      if (await this.has(expected)) {
+      if (await this.present(expected)) {
         // Still consume and verify: the caller's claim must hold even when we store nothing.
         let actual = '';
         for await (const _ of verifyingStream(body, this.hasher, (h) => (actual = h)));
@@ -195,7 +230,7 @@ export class ObjectChunkStore implements ChunkStore {
       out.end();
       await once(out, 'close');
       const hash = inc.digest();
-      if (!(await this.has(hash))) {
+      if (!(await this.present(hash))) {
         try {
           await this.objects.putStream(this.key(hash), createReadStream(file, { highWaterMark: 1 << 20 }), { ifNoneMatch: '*' });
         } catch (err) {

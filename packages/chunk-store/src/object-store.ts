@@ -41,6 +41,15 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
 
   /**
+   * Makes an existing object count as written now: its `modifiedAt` becomes the current time (fs: mtime,
+   * S3: LastModified through a self-copy) while its bytes stay the same; the etag may change (fs).
+   * Returns false, creating nothing, when `key` is absent. Garbage collection reads `modifiedAt` as the
+   * write time, so a create-only put that finds its bytes already stored (deduplication) touches them:
+   * the writer is about to reference an object that may be old and unreachable (see ObjectChunkStore).
+   */
+  touch(key: string): Promise<boolean>;
+
+  /**
    * Every object whose key starts with `prefix` (a key fragment; '' lists all) and sorts after `startAfter`,
    * in UTF-8 byte order of keys (S3's order), paginated internally and read lazily.
    */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, isArmillariaError } from '@armillaria/core';
+import { ErrorCode, isArmillariaError, sleep } from '@armillaria/core';
 import type { ObjectStore } from '../src/index.js';
 
 /** What a contract factory hands over: a fresh, empty store and how to dispose of it. */
@@ -211,6 +211,26 @@ export function objectStoreContract(name: string, factory: () => Promise<Contrac
       expect(winners).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(isArmillariaError(r.reason, ErrorCode.PreconditionFailed)).toBe(true);
       expect(Buffer.from(await store.get('race/match')).toString()).toBe(`writer ${winners[0]}`);
+    });
+
+    it('touch renews modifiedAt and keeps the bytes; an absent key is false and stays absent', async () => {
+      const bytes = pseudoRandomBytes(4096, 7);
+      await store.put('t/one', bytes, { ifNoneMatch: '*' });
+      const before = (await store.head('t/one'))!;
+      // S3's LastModified has one-second resolution: wait past it so a renewal is visible.
+      await sleep(1100);
+      expect(await store.touch('t/one')).toBe(true);
+      const after = (await store.head('t/one'))!;
+      expect(after.modifiedAt).toBeGreaterThan(before.modifiedAt);
+      expect(after.size).toBe(bytes.byteLength);
+      expect(sha256(await store.get('t/one'))).toBe(sha256(bytes));
+      const listed = (await collect(store.list('t/'))).find((o) => o.key === 't/one');
+      expect(listed?.modifiedAt).toBeGreaterThan(before.modifiedAt); // S3 lists in ms, HEADs in seconds
+      // Still create-only: touching does not make the key writable again.
+      expect(await codeOf(store.put('t/one', bytes, { ifNoneMatch: '*' }))).toBe(ErrorCode.PreconditionFailed);
+      expect(await store.touch('t/absent')).toBe(false);
+      expect(await store.head('t/absent')).toBeUndefined();
+      expect(await codeOf(store.touch('../x'))).toBe(ErrorCode.InvalidArgument);
     });
 
     it('reports missing keys as OBJECT_NOT_FOUND and head as undefined; deleting them is not an error', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
+import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, mapLimit, type Hash } from '@armillaria/core';
 import { ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
 import type { Catalog } from '../catalog.js';
 import { refNames } from '../names.js';
@@ -154,6 +154,18 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
         for (const c of rescued) {
           sub(garbage, c);
           add(live, c);
+        }
+      }
+      // A writer that deduplicated onto one of these since it was listed has renewed its modifiedAt
+      // (ObjectChunkStore touches reused chunks) and will reference it: keep it. One stat per garbage chunk.
+      const current = await mapLimit(batch, options.concurrency ?? 16, (c) => catalog.chunks.stat(c.hash));
+      const isRenewed = (i: number): boolean => (current[i]?.modifiedAt ?? -Infinity) >= state.cutoff;
+      const renewed = batch.filter((_, i) => isRenewed(i));
+      if (renewed.length > 0) {
+        batch = batch.filter((_, i) => !isRenewed(i));
+        for (const c of renewed) {
+          sub(garbage, c);
+          add(young, c);
         }
       }
     }

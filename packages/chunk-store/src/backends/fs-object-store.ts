@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, constants, link, lstat, mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
+import { access, constants, link, lstat, mkdir, open, readFile, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { addAbortSignal } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
 import { ArmillariaError, BackendUnavailableError, InvalidArgumentError, ObjectNotFoundError, PreconditionFailedError, mapLimit } from '@armillaria/core';
@@ -189,6 +189,20 @@ export class FsObjectStore implements ObjectStore {
       throw this.readError(err, key, 'head');
     });
     return s && { key, size: Number(s.size), etag: etagOf(s), modifiedAt: Number(s.mtimeMs) };
+  }
+
+  /** utimes(2) on the file: one syscall, no data written. A directory (a "prefix" of other keys) is not an object. */
+  async touch(key: string): Promise<boolean> {
+    const path = await this.pathOf(key);
+    try {
+      if (!(await this.statFile(path))) return false;
+      const now = new Date();
+      await utimes(path, now, now);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // deleted between the stat and utimes
+      throw this.readError(err, key, 'touch');
+    }
   }
 
   async *list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<ObjectInfo> {

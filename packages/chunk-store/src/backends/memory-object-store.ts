@@ -90,6 +90,14 @@ export class MemoryObjectStore implements ObjectStore {
     return e && { key, size: e.bytes.byteLength, etag: e.etag, modifiedAt: e.modifiedAt };
   }
 
+  async touch(key: string): Promise<boolean> {
+    assertObjectKey(key);
+    const e = this.objects.get(key);
+    if (!e) return false;
+    this.objects.set(key, { ...e, modifiedAt: Date.now() });
+    return true;
+  }
+
   async *list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     const startAfter = opts?.startAfter;

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -125,6 +126,42 @@ export class S3Api {
       return { size: out.ContentLength ?? 0, etag: unquote(out.ETag), modifiedAt: out.LastModified?.getTime() ?? 0 };
     } catch (err) {
       if (err instanceof S3CallError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Renews LastModified by copying the object onto itself. S3 refuses a self-copy that changes nothing, so
+   * the metadata is replaced by itself plus `armillaria-touched`; the content type is carried over, and
+   * `CopySourceIfMatch` keeps a concurrent replacement (which is new anyway) from being overwritten with
+   * the older bytes. False when the object is absent. CopyObject takes objects up to 5 GiB.
+   */
+  async touchObject(key: string): Promise<boolean> {
+    let head;
+    try {
+      head = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (err) {
+      if (err instanceof S3CallError && err.kind === 'not-found') return false;
+      throw err;
+    }
+    try {
+      await this.call('CopyObject', key, () =>
+        this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+            CopySourceIfMatch: head.ETag,
+            MetadataDirective: 'REPLACE',
+            ContentType: head.ContentType,
+            Metadata: { ...head.Metadata, 'armillaria-touched': new Date().toISOString() },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof S3CallError && err.kind === 'not-found') return false;
+      if (err instanceof S3CallError && err.kind === 'precondition') return true; // replaced since the HEAD: written just now
       throw err;
     }
   }

@@ -168,6 +168,15 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async touch(key: string): Promise<boolean> {
+    const s3Key = this.s3Key(key);
+    try {
+      return await this.api.touchObject(s3Key);
+    } catch (err) {
+      throw this.fail(err, key);
+    }
+  }
+
   async *list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     const startAfter = opts?.startAfter;

@@ -1,0 +1,124 @@
+/**
+ * A write that finds its chunk already stored (deduplication) must make that chunk count as freshly
+ * written, or GC's grace period can sweep an old unreachable chunk that the writer is about to reference.
+ * Checked on every backend, embedded and through the service (where `missing` decides what is not sent).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, chunkKey, sleep, type Hash } from '@armillaria/core';
+import { createTestBucket, deleteTestBucket, s3TestConfig } from '@armillaria/testkit';
+import {
+  FsObjectStore, MemoryObjectStore, ObjectChunkStore, RemoteChunkStore, S3ObjectStore, buildApp, loadHasher,
+  type ChunkStore, type ObjectInfo, type ObjectStore,
+} from '../src/index.js';
+
+const hasS3 = Boolean(process.env.ARMILLARIA_S3_ENDPOINT);
+const REFRESH_MS = 500;
+
+interface Backing {
+  objects: ObjectStore;
+  cleanup(): Promise<void>;
+}
+
+async function fsBacking(): Promise<Backing> {
+  const dir = await mkdtemp(join(tmpdir(), 'arm-dedup-'));
+  return { objects: new FsObjectStore({ root: dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function s3Backing(): Promise<Backing> {
+  const s3 = s3TestConfig();
+  const bucket = await createTestBucket('dedup');
+  const objects = new S3ObjectStore({ endpoint: s3.endpoint, region: s3.region, bucket, ...s3.credentials });
+  return { objects, cleanup: () => deleteTestBucket(bucket) };
+}
+
+const memoryBacking = async (): Promise<Backing> => ({ objects: new MemoryObjectStore(), cleanup: async () => {} });
+
+/** `writer` dedups with a short refresh threshold; `plain` over the same objects keeps the default (10 min). */
+async function open(backing: () => Promise<Backing>, viaService: boolean) {
+  const hasher = await loadHasher();
+  const { objects, cleanup } = await backing();
+  const plain = new ObjectChunkStore({ objects, hasher });
+  const local = new ObjectChunkStore({ objects, hasher, refreshAfterMs: REFRESH_MS });
+  if (!viaService) return { objects, writer: local as ChunkStore, plain, cleanup };
+  const app = await buildApp({ chunks: local, objects });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const writer = new RemoteChunkStore({ baseUrl: `http://127.0.0.1:${port}`, hasher });
+  return { objects, writer, plain, cleanup: async () => { await app.close(); await cleanup(); } };
+}
+
+const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s.repeat(200));
+
+async function* streamOf(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes.subarray(0, 100);
+  yield bytes.subarray(100);
+}
+
+function suite(name: string, backing: () => Promise<Backing>, viaService: boolean): void {
+  it(`${name}: put, putBatch, missing and putStream renew an old chunk; a fresh one is left alone`, async () => {
+    const { objects, writer, plain, cleanup } = await open(backing, viaService);
+    try {
+      const blobs = ['put', 'batch', 'missing', 'stream', 'fresh'].map(bytesOf);
+      const [a, b, c, d, f] = await plain.putBatch(blobs) as [Hash, Hash, Hash, Hash, Hash];
+      const head = async (h: Hash): Promise<ObjectInfo> => (await objects.head(chunkKey(h)))!;
+      const before = new Map<Hash, number>();
+      for (const h of [a, b, c, d, f]) before.set(h, (await head(h)).modifiedAt);
+      // Older than REFRESH_MS, and past S3's one-second LastModified resolution.
+      await sleep(1100);
+
+      expect(await writer.put(blobs[0]!)).toBe(a);
+      expect(await writer.putBatch([blobs[1]!])).toEqual([b]);
+      const absent = await plain.hasher.hash(bytesOf('never stored'));
+      expect(await writer.missing([c, absent])).toEqual([absent]);
+      expect(await writer.putStream(streamOf(blobs[3]!), { expectedHash: d })).toBe(d);
+      for (const h of [a, b, c, d]) expect((await head(h)).modifiedAt, h).toBeGreaterThan(before.get(h)!);
+
+      // Default threshold: a chunk written a second ago is a plain dedup hit (one HEAD, no write).
+      expect(await plain.put(blobs[4]!)).toBe(f);
+      expect(await plain.missing([f])).toEqual([]);
+      expect((await head(f)).modifiedAt).toBe(before.get(f));
+      for (const [i, h] of [a, b, c, d, f].entries()) expect(await writer.get(h)).toEqual(blobs[i]);
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+describe('dedup hits keep chunks fresh for GC', () => {
+  suite('memory', memoryBacking, false);
+  suite('local disk', fsBacking, false);
+  suite('service -> local disk', fsBacking, true);
+  describe.skipIf(!hasS3)('on MinIO', () => {
+    suite('MinIO', s3Backing, false);
+    suite('service -> MinIO', s3Backing, true);
+  });
+
+  it('stores the chunk again when it is deleted between the existence check and the touch (GC racing the write)', async () => {
+    /** Deletes every object right after reporting it present: the interleaving a concurrent sweep can produce. */
+    class SweptAfterHead extends MemoryObjectStore {
+      override async head(key: string): Promise<ObjectInfo | undefined> {
+        const info = await super.head(key);
+        if (info) await this.delete(key);
+        return info;
+      }
+    }
+    const objects = new SweptAfterHead();
+    const store = new ObjectChunkStore({ objects, hasher: await loadHasher(), refreshAfterMs: 0 });
+    const bytes = bytesOf('raced');
+    const hash = await store.put(bytes);
+    expect(await store.put(bytes)).toBe(hash); // present, swept, so written again
+    expect(await objects.get(chunkKey(hash))).toEqual(bytes);
+    expect(await store.missing([hash])).toEqual([hash]);
+  });
+
+  it('rejects a bad refreshAfterMs with INVALID_ARGUMENT', async () => {
+    const hasher = await loadHasher();
+    for (const refreshAfterMs of [-1, Number.NaN, '5' as unknown as number]) {
+      expect(() => new ObjectChunkStore({ objects: new MemoryObjectStore(), hasher, refreshAfterMs })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    }
+  });
+});
