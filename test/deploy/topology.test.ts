@@ -219,6 +219,27 @@ describe.skipIf(!distributed)('distributed topology: each service its own proces
       const out = procs.get(name)!.stdout() + procs.get(name)!.stderr();
       expect(out).not.toContain(token);
       expect(out).not.toContain(envs.get(name)!.ARMILLARIA_S3_SECRET_KEY);
+      expect(out).not.toContain(envs.get(name)!.ARMILLARIA_SERVICE_TOKEN);
+    }
+  });
+
+  it('the internal services refuse callers without the service token the manifests give them; probes stay open', async () => {
+    const routes: Record<Exclude<Service, 'gateway'>, string> = {
+      catalog: `/repos/${uniqueName('absent')}`, 'chunk-store': '/chunks?limit=1', 'txn-coordinator': `/txn/${'0'.repeat(32)}`, changelog: `/repos/${uniqueName('absent')}/commits/${'0'.repeat(64)}`,
+    };
+    for (const [name, path] of Object.entries(routes) as Array<[Exclude<Service, 'gateway'>, string]>) {
+      const serviceToken = envs.get(name)!.ARMILLARIA_SERVICE_TOKEN;
+      expect(serviceToken, `${name}: the manifests give it ARMILLARIA_SERVICE_TOKEN`).toBeTruthy();
+      expect(envs.get('gateway')!.ARMILLARIA_SERVICE_TOKEN).toBe(serviceToken);
+      const base = `http://127.0.0.1:${ports.get(name)}`;
+      for (const headers of [{}, { authorization: 'Bearer not-the-token' }]) {
+        const res = await fetch(base + path, { headers });
+        expect(res.status, `${name} ${path}`).toBe(401);
+        expect((await res.json()).code).toBe('UNAUTHORIZED');
+      }
+      const ok = await fetch(base + path, { headers: { authorization: `Bearer ${serviceToken}` } });
+      expect(ok.status, `${name} ${path} with the token`).not.toBe(401);
+      for (const probe of ['/healthz', '/readyz', '/metrics']) expect((await fetch(base + probe)).status, `${name} ${probe}`).toBe(200);
     }
   });
 });

@@ -15,6 +15,8 @@ export interface CatalogServiceDeps {
   /** Largest Arrow body accepted (default 512 MiB). */
   arrowBodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
+  /** Required from callers on every route but the probes and /metrics (see `createServiceApp`); unset: open. */
+  serviceToken?: string | undefined;
 }
 
 /** The catalog service: `/repos/:repo/...` plus health routes. Never listens (see main.ts). */
@@ -23,6 +25,7 @@ export async function buildApp(deps: CatalogServiceDeps): Promise<FastifyInstanc
     name: 'catalog',
     ...(deps.ready ? { ready: deps.ready } : {}),
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+    serviceToken: deps.serviceToken,
   });
   await app.register(catalogRoutes, { catalog: deps.catalog, ...(deps.arrowBodyLimit ? { arrowBodyLimit: deps.arrowBodyLimit } : {}) });
   return app;

@@ -7,6 +7,8 @@ export interface ChangelogServiceDeps {
   changelog: Changelog;
   logger?: boolean;
   heartbeatMs?: number;
+  /** Required from callers on every route but the probes and /metrics (see `createServiceApp`); unset: open. */
+  serviceToken?: string | undefined;
 }
 
 /** The changelog service: `/repos/:repo/changes` (SSE) and commit events, plus health routes. Never listens. */
@@ -15,6 +17,7 @@ export async function buildApp(deps: ChangelogServiceDeps): Promise<FastifyInsta
     name: 'changelog',
     ready: () => deps.changelog.bus.ping(),
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+    serviceToken: deps.serviceToken,
   });
   await app.register(changesRoutes, { changelog: deps.changelog, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) });
   return app;

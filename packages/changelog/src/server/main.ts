@@ -5,6 +5,7 @@
 // JetStream (ARMILLARIA_NATS_URL; required there), cursors in JetStream too.
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, loadConfig } from '@armillaria/core';
+import { serviceTokenFromEnv } from '@armillaria/core/server';
 import { ObjectChunkStore, loadHasher, objectStoreFromConfig } from '@armillaria/chunk-store';
 import { Catalog, FsRefStore, ObjectStoreRefStore, ParquetTableFormat, RedisRefStore, type RefStore } from '@armillaria/catalog';
 import { EmbeddedChangeBus } from '../backends/embedded-change-bus.js';
@@ -36,7 +37,7 @@ const cursors: CursorStore = config.natsUrl
   ? await NatsCursorStore.connect({ servers: config.natsUrl })
   : new FsCursorStore(join(dataDir, 'changelog', 'cursors'));
 const changelog = new Changelog({ catalog, bus, cursors });
-const app = await buildApp({ changelog, logger: true });
+const app = await buildApp({ changelog, logger: true, serviceToken: serviceTokenFromEnv() });
 app.log.info({ mode: config.mode, bus: config.natsUrl ? 'nats' : 'embedded' }, 'changelog starting');
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

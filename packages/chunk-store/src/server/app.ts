@@ -9,15 +9,18 @@ export interface ChunkServiceDeps extends Omit<ChunkRoutesOptions, 'chunks'> {
   /** Checked by /readyz. */
   objects?: ObjectStore;
   logger?: boolean;
+  /** Required from callers on every route but the probes and /metrics (see `createServiceApp`); unset: open. */
+  serviceToken?: string | undefined;
 }
 
 /** The chunk-store service: `/chunks` plus health routes. Never listens (see main.ts). */
 export async function buildApp(deps: ChunkServiceDeps): Promise<FastifyInstance> {
-  const { chunks, objects, logger, ...limits } = deps;
+  const { chunks, objects, logger, serviceToken, ...limits } = deps;
   const app = createServiceApp({
     name: 'chunk-store',
     ...(objects ? { ready: () => objects.ping() } : {}),
     ...(logger !== undefined ? { logger } : {}),
+    serviceToken,
   });
   await app.register(chunkRoutes, { chunks, ...limits });
   return app;

@@ -4,6 +4,7 @@ import { ErrorCode } from '../errors.js';
 import { serviceMetrics } from '../service-metrics.js';
 import { isValidRequestId } from '../request-context.js';
 import { addObservability } from './observability.js';
+import { requireServiceToken } from './service-token.js';
 
 export interface ServiceAppOptions {
   /** Service name, reported by /healthz. */
@@ -16,6 +17,12 @@ export interface ServiceAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Serve `GET /metrics` (default true). Request ids and latency metrics are recorded either way. */
   metrics?: boolean;
+  /**
+   * When set, every route but /healthz, /readyz and /metrics needs `authorization: Bearer <serviceToken>`
+   * (401 UNAUTHORIZED otherwise): internal services pass `serviceTokenFromEnv()`. The gateway does not: its
+   * public API has its own tokens.
+   */
+  serviceToken?: string | undefined;
 }
 
 /** Never log credentials, whatever a route or a hook puts in a log line. */
@@ -50,6 +57,7 @@ export function createServiceApp(options: ServiceAppOptions): FastifyInstance {
     },
   });
   addObservability(app, options.name, options.metrics ?? true);
+  if (options.serviceToken !== undefined) requireServiceToken(app, options.serviceToken);
 
   app.setErrorHandler((err, request, reply) => {
     const body = errorReplyBody(err);

@@ -8,6 +8,8 @@ export interface TxnServiceDeps {
   /** Checked by /readyz (e.g. the txn log's and ref store's ping). */
   ready?: () => Promise<void>;
   logger?: boolean | { level: string };
+  /** Required from callers on every route but the probes and /metrics (see `createServiceApp`); unset: open. */
+  serviceToken?: string | undefined;
 }
 
 /** The transaction service: `/txn` plus health routes. Never listens (see main.ts). */
@@ -16,6 +18,7 @@ export async function buildApp(deps: TxnServiceDeps): Promise<FastifyInstance> {
     name: 'txn-coordinator',
     ...(deps.ready ? { ready: deps.ready } : {}),
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+    serviceToken: deps.serviceToken,
   });
   await app.register(txnRoutes, { txn: deps.txn });
   return app;

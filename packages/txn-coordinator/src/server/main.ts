@@ -5,6 +5,7 @@
 // txn log in Redis (ARMILLARIA_REDIS_URL), events on NATS JetStream when ARMILLARIA_NATS_URL is set.
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, loadConfig } from '@armillaria/core';
+import { serviceTokenFromEnv } from '@armillaria/core/server';
 import { ParquetTableFormat, catalogFromConfig } from '@armillaria/catalog';
 import { EmbeddedChangeBus, NatsChangeBus, type ChangeBus } from '@armillaria/changelog';
 import { FsTxnLog } from '../logs/fs-txn-log.js';
@@ -25,6 +26,7 @@ const coordinator = new TxnCoordinator({ catalog: configured.catalog, tables: ne
 const app = await buildApp({
   txn: coordinator,
   logger: { level: config.logLevel },
+  serviceToken: serviceTokenFromEnv(),
   ready: async () => {
     await configured.ready();
     await log.ping();
