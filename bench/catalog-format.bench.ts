@@ -3,9 +3,12 @@
  * ARMILLARIA_BENCH_CHUNK_ROWS overrides the target rows per chunk):
  *  - write throughput of Arrow data into chunks vs DuckDB `COPY (SELECT ...) TO 'x.parquet'` of the same rows;
  *  - chunk reuse and bytes written after 1/5/10% updates, inserts and deletes, scattered over the key
- *    space and in one key range;
+ *    space and in one key range (small changes go to the table's merge-on-read delta; reuse = data
+ *    chunks, and bytes, of the new version already in the store / all of the new version's);
  *  - an identical table written under 5 names is stored once (bytes in the object store);
- *  - diffRows of a 1% change vs a full-scan diff (decode both versions, compare by key).
+ *  - diffRows of a 1% change vs a full-scan diff (decode both versions, compare by key);
+ *  - reading and querying (SQL through the QueryEngine) a version with a 1% scattered delta vs the
+ *    same rows compacted.
  *
  * `runFormatBenchmarks()` is called by bench/catalog.bench.ts; alone:
  *   npx tsx --conditions=@armillaria/source bench/catalog-format.bench.ts
@@ -17,7 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { Int64, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadHasher, MemoryObjectStore, ObjectChunkStore } from '@armillaria/chunk-store';
-import { DEFAULT_TARGET_CHUNK_ROWS, ParquetTableFormat, tableRows } from '@armillaria/catalog';
+import { Catalog, DEFAULT_TARGET_CHUNK_ROWS, FsRefStore, ParquetTableFormat, tableRows } from '@armillaria/catalog';
+import { QueryEngine } from '@armillaria/query-gateway';
 import type { Hash } from '@armillaria/core';
 import { bestOf, envInt, mbPerSec, printTable, timeIt } from './bench-util.js';
 import { customersArrow, customersSql } from './parquet-encoders.bench.js';
@@ -28,9 +32,10 @@ export interface FormatBenchResult {
   avgChunkMiB: number;
   writeMBps: number;
   duckdbMBps: number;
-  reuse: Array<{ op: string; pct: number; pattern: string; reusePct: number; bytesReusePct: number; writtenMiB: number; ms: number }>;
+  reuse: Array<{ op: string; pct: number; pattern: string; delta: boolean; reusePct: number; bytesReusePct: number; baseKeptPct: number; writtenMiB: number; ms: number }>;
   dedupe: { onceMiB: number; fiveMiB: number };
   diff: Array<{ change: string; diffMs: number; fullScanMs: number; changed: number }>;
+  mergeOnRead: Array<{ what: string; deltaMs: number; compactedMs: number }>;
 }
 
 /** Deterministic sample of `k` distinct indices in [0, n) (Floyd's algorithm, xorshift). */
@@ -121,6 +126,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
   const reuse: FormatBenchResult['reuse'] = [];
   let seed = 1;
   const versions = new Map<string, Hash>();
+  const known = new Set(chunks.map((c) => c.hash));
   for (const op of ['update', 'insert', 'delete'] as const) {
     for (const pct of [1, 5, 10]) {
       for (const pattern of ['range', 'scattered'] as const) {
@@ -138,7 +144,15 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
         const after = await format.chunks(r.value.manifest);
         const oldSet = new Set(chunks.map((c) => c.hash));
         const keptBytes = after.filter((c) => oldSet.has(c.hash)).reduce((s, c) => s + c.bytes, 0);
-        reuse.push({ op, pct, pattern, reusePct: (100 * r.value.chunksReused) / total, bytesReusePct: (100 * keptBytes) / baseBytes, writtenMiB: r.value.bytesWritten / 2 ** 20, ms: r.ms });
+        // Bytes of the new version's data chunks the store held before (all earlier versions' chunks).
+        const reusedBytes = after.filter((c) => known.has(c.hash)).reduce((s, c) => s + c.bytes, 0);
+        const allBytes = after.reduce((s, c) => s + c.bytes, 0);
+        for (const c of after) known.add(c.hash);
+        const delta = (await format.readManifest(r.value.manifest)).delta !== undefined;
+        reuse.push({
+          op, pct, pattern, delta, reusePct: (100 * r.value.chunksReused) / total, bytesReusePct: (100 * reusedBytes) / allBytes,
+          baseKeptPct: (100 * keptBytes) / baseBytes, writtenMiB: r.value.bytesWritten / 2 ** 20, ms: r.ms,
+        });
         versions.set(`${op}-${pct}-${pattern}`, r.value.manifest);
         seed++;
       }
@@ -157,10 +171,12 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
     }
   }
 
+  const mergeOnRead = await readAndQuery(format, objects, hasher, versions.get('update-1-scattered')!);
+
   const result: FormatBenchResult = {
     rows, chunks: chunks.length, avgChunkMiB: baseBytes / chunks.length / 2 ** 20,
     writeMBps: mbPerSec(ipcBytes, writeMs), duckdbMBps: mbPerSec(ipcBytes, duckMs),
-    reuse, dedupe: { onceMiB: once / 2 ** 20, fiveMiB: five / 2 ** 20 }, diff,
+    reuse, dedupe: { onceMiB: once / 2 ** 20, fiveMiB: five / 2 ** 20 }, diff, mergeOnRead,
   };
   printTable(`Table format: write, ${rows} keyed rows (${(ipcBytes / 2 ** 20).toFixed(1)} MiB Arrow IPC), target ${targetChunkRows} rows/chunk`,
     ['what', 'value'], [
@@ -169,12 +185,55 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
       ['ratio format / DuckDB (goal >= 0.8)', result.writeMBps / result.duckdbMBps],
       ['stored MiB after 1 name', result.dedupe.onceMiB], ['stored MiB after 5 names', result.dedupe.fiveMiB],
     ]);
-  printTable('Table format: chunk reuse after changes (each from the base version)',
-    ['op', '% rows', 'pattern', 'chunks reused %', 'bytes reused %', 'MiB written', 'ms'],
-    reuse.map((r) => [r.op, r.pct, r.pattern, r.reusePct, r.bytesReusePct, r.writtenMiB, r.ms]));
+  printTable('Table format: chunk reuse after changes (each from the base version; delta = merge-on-read, else copy-on-write)',
+    ['op', '% rows', 'pattern', 'delta', 'chunks reused %', 'bytes reused %', 'base bytes kept % (old definition)', 'MiB written', 'ms'],
+    reuse.map((r) => [r.op, r.pct, r.pattern, r.delta ? 'yes' : 'no', r.reusePct, r.bytesReusePct, r.baseKeptPct, r.writtenMiB, r.ms]));
   printTable('Table format: diffRows vs full-scan diff', ['change', 'diffRows ms', 'full scan ms', 'speed-up', 'changed rows'],
     diff.map((d) => [d.change, d.diffMs, d.fullScanMs, d.fullScanMs / d.diffMs, d.changed]));
+  printTable('Merge-on-read: a version with a 1% scattered delta vs the same rows compacted (best of 3)', ['what', 'with delta ms', 'compacted ms', 'ratio'],
+    mergeOnRead.map((r) => [r.what, r.deltaMs, r.compactedMs, r.deltaMs / r.compactedMs]));
   return result;
+}
+
+/**
+ * Reads (`format.read`) and SQL queries (QueryEngine, compaction off so both read chunk files) of a
+ * version with a delta against its compacted form, which `compact` writes into the same store.
+ */
+async function readAndQuery(format: ParquetTableFormat, objects: MemoryObjectStore, hasher: Awaited<ReturnType<typeof loadHasher>>, withDelta: Hash): Promise<FormatBenchResult['mergeOnRead']> {
+  const compacted = (await format.compact(withDelta)).manifest;
+  const out: FormatBenchResult['mergeOnRead'] = [];
+  const pair = async (what: string, run: (m: Hash) => Promise<unknown>): Promise<void> => {
+    await run(withDelta);
+    await run(compacted);
+    out.push({ what, deltaMs: await bestOf(3, () => run(withDelta)), compactedMs: await bestOf(3, () => run(compacted)) });
+  };
+  await pair('format.read, all columns', (m) => format.read(m));
+  const dir = await mkdtemp(join(tmpdir(), 'armillaria-fmt-q-'));
+  const chunks = new ObjectChunkStore({ objects, hasher });
+  const catalog = new Catalog({ chunks, refs: new FsRefStore({ root: join(dir, 'refs') }), format });
+  const engine = await QueryEngine.open({ catalog, format, chunks, cacheDir: join(dir, 'cache'), compaction: false, limits: { timeoutMs: 600_000 } });
+  try {
+    await catalog.createRepo('b');
+    const head = await catalog.resolve('b');
+    await catalog.commitTree('b', 'main', { baseCommit: head.hash, tree: { tables: { d: { manifest: withDelta, version: 1 }, c: { manifest: compacted, version: 1 } } } });
+    const sql = (t: string) => [
+      ['SQL full-scan aggregate', `SELECT active, count(*) AS n, round(sum(score), 2) AS s FROM ${t} GROUP BY 1 ORDER BY 1`],
+      ['SQL 1% key range', `SELECT count(*) AS n, max(name) AS m FROM ${t} WHERE id BETWEEN 740000 AND 759998`],
+      ['SQL point lookup', `SELECT name FROM ${t} WHERE id = 1234566`],
+    ] as const;
+    for (let i = 0; i < 3; i++) {
+      const [what, dSql] = sql('d')[i]!;
+      const cSql = sql('c')[i]![1];
+      const [a, b] = await Promise.all([engine.query('b', dSql), engine.query('b', cSql)]);
+      if (JSON.stringify(a.rows) !== JSON.stringify(b.rows)) throw new Error(`${what}: delta and compacted results differ: ${JSON.stringify(a.rows)} vs ${JSON.stringify(b.rows)}`);
+      await pair(what, (m) => engine.query('b', m === withDelta ? dSql : cSql));
+    }
+  } finally {
+    await engine.close();
+    await catalog.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return out;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

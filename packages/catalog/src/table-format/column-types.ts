@@ -61,7 +61,8 @@ export function schemaOf(table: Table): ManifestSchema {
     }
     if (f.name === '' || seen.has(f.name)) throw new SchemaMismatchError(`column name ${JSON.stringify(f.name)} is empty or repeated`, { column: f.name });
     seen.add(f.name);
-    return { name: f.name, type, nullable: true };
+    // Arrow's own flag: a column declared non-null stays so in the manifest, on read and through the service.
+    return { name: f.name, type, nullable: f.nullable };
   });
   if (fields.length === 0) throw new SchemaMismatchError('a table needs at least one column');
   return { fields };
@@ -81,6 +82,8 @@ export function conform(table: Table, schema: ManifestSchema, only?: readonly st
     if (type !== f.type) {
       throw new SchemaMismatchError(`column ${JSON.stringify(f.name)} is ${f.type} in the table, not ${type ?? String(got.type)}`, { column: f.name, expected: f.type, actual: type ?? String(got.type) });
     }
+    const nulls = f.nullable ? 0 : (table.getChild(f.name)?.nullCount ?? 0);
+    if (nulls > 0) throw new SchemaMismatchError(`column ${JSON.stringify(f.name)} is not nullable, but ${nulls} of the rows hold null there`, { column: f.name, nullCount: nulls });
   }
   if (!only) {
     for (const name of have.keys()) {
@@ -94,7 +97,7 @@ export function conform(table: Table, schema: ManifestSchema, only?: readonly st
 
 export function arrowSchema(schema: ManifestSchema, columns?: readonly string[]): Schema {
   const fields = columns ? columns.map((c) => schema.fields.find((f) => f.name === c)!) : schema.fields;
-  return new Schema(fields.map((f) => new Field(f.name, arrowType(f.type), true)));
+  return new Schema(fields.map((f) => new Field(f.name, arrowType(f.type), f.nullable)));
 }
 
 const DAY_MS = 86_400_000;

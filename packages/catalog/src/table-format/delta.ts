@@ -12,7 +12,8 @@ import { DELTA_DELETED_COLUMN } from './table-format.js';
  * tombstone flag, one row per changed key, sorted by key.
  */
 export function deltaSchema(schema: ManifestSchema): ManifestSchema {
-  return { fields: [...schema.fields, { name: DELTA_DELETED_COLUMN, type: 'bool', nullable: true }] };
+  // Nullable throughout: tombstones hold null in every non-key column, whatever the table declares.
+  return { fields: [...schema.fields.map((f) => ({ ...f, nullable: true })), { name: DELTA_DELETED_COLUMN, type: 'bool', nullable: true }] };
 }
 
 /** Rows of an insert or upsert (columns in schema order) as live delta rows. */
@@ -49,9 +50,10 @@ export function keyRun(ipc: Uint8Array, schema: ManifestSchema, primaryKey: read
 /**
  * The logical rows of sorted base runs (sources 0..base.length-1) overlaid with sorted delta runs
  * (sources base.length..): a delta row replaces the base row with its key or adds one; a tombstone
- * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
+ * removes the base row and is itself dropped. Flat (source, row) pairs in key order. `keep` filters the
+ * base rows no delta row replaces; it is called in key order.
  */
-export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Uint32Array {
+export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[], keep?: (run: number, row: number) => boolean): Uint32Array {
   const out = new PairBuilder();
   let bi = 0;
   let bx = 0;
@@ -68,7 +70,8 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
   while (bi < base.length || di < delta.length) {
     const c = bi >= base.length ? 1 : di >= delta.length ? -1 : compareRows(base[bi]!.keys, bx, delta[di]!.keys, dx);
     if (c < 0) {
-      out.push(bi, bx++);
+      if (!keep || keep(bi, bx)) out.push(bi, bx);
+      bx++;
     } else {
       if (!delta[di]!.deleted?.[dx]) out.push(base.length + di, dx);
       dx++;
@@ -78,6 +81,24 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
     nextDelta();
   }
   return out.view().slice();
+}
+
+/**
+ * Whether a key is among the keys of sorted runs, for keys asked in nondecreasing order (one cursor per
+ * run, so a pass over n keys costs O(n + run lengths)).
+ */
+export function keyMembership(runs: readonly KeyRun[]): (keys: KeyVectors, row: number) => boolean {
+  const pos = runs.map(() => 0);
+  return (keys, row) => {
+    let hit = false;
+    runs.forEach((r, i) => {
+      let p = pos[i]!;
+      while (p < r.keys.length && compareRows(r.keys, p, keys, row) < 0) p++;
+      pos[i] = p;
+      if (p < r.keys.length && compareRows(r.keys, p, keys, row) === 0) hit = true;
+    });
+    return hit;
+  };
 }
 
 /** Builds the picked rows of IPC sources (same columns) into one Arrow table, through the codec. */

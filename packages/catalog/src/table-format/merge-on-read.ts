@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableToIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaSchema, keyRun, materialise, overlayPicks, type KeyRun } from './delta.js';
+import { deltaSchema, keyMembership, keyRun, materialise, overlayPicks, type KeyRun } from './delta.js';
 import { compareKeys, keyAt, keyFromJson, keyVectors, type KeyValue } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
@@ -48,9 +48,9 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
 
 /**
  * The rows a row diff must compare when either version has a delta: on each side, the logical rows of
- * its differing base chunks, of the base chunks both sides share that hold a key of either delta (looked
- * up by the chunks' first and last keys), overlaid with that side's delta. Every other row lies in a
- * shared chunk under no delta key, so it is equal on both sides.
+ * its differing base chunks and, from the base chunks both sides share, only the rows whose key is in
+ * either delta (those chunks found by their first and last keys), overlaid with that side's delta. Every
+ * other row lies in a shared chunk under no delta key, so it is equal on both sides.
  */
 export async function diffSides(
   dec: ChunkDecoder,
@@ -80,9 +80,12 @@ export async function diffSides(
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
     const ipcs = await mapLimit(chunks, 4, decodeOnce);
-    if (!delta) return concatDecoded(man.schema, names, ipcs);
-    const picks = overlayPicks(ipcs.map((ipc) => keyRun(ipc, man.schema, man.primaryKey!)), [delta.run]);
-    return materialise(dec.codec, [...ipcs, tableToIPC(delta.table.select(names), 'stream')], picks, man.schema, names);
+    const runs = ipcs.map((ipc) => keyRun(ipc, man.schema, man.primaryKey!));
+    const inDeltas = keyMembership([deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined));
+    const keep = (run: number, row: number): boolean => own.has(chunks[run]!.hash) || inDeltas(runs[run]!.keys, row);
+    const picks = overlayPicks(runs, delta ? [delta.run] : [], keep);
+    const sources = delta ? [...ipcs, tableToIPC(delta.table.select(names), 'stream')] : ipcs;
+    return materialise(dec.codec, sources, picks, man.schema, names);
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
 }
