@@ -67,6 +67,7 @@ export class ChunkCache {
   private readonly deleting = new Map<string, Promise<void>>();
   private total = 0;
   private ready: Promise<void> | undefined;
+  private opened = false;
   private seq = 0;
 
   constructor(opts: ChunkCacheOptions) {
@@ -116,11 +117,20 @@ export class ChunkCache {
    */
   async fetch(hashes: readonly Hash[], opts: { signal?: AbortSignal; lease?: CacheLease } = {}): Promise<FetchResult> {
     for (const h of hashes) assertHash(h);
-    await this.open();
+    if (!this.opened) await this.open();
     let fetched = 0;
     const unique = [...new Set(hashes)];
     // Pinned before any await, so an eviction triggered by another query cannot take them from under this one.
-    for (const hash of unique) this.pinner(opts.lease)?.(`${hash}.parquet`);
+    const pin = this.pinner(opts.lease);
+    for (const hash of unique) pin?.(`${hash}.parquet`);
+    // The warm path, without a task per chunk: everything is cached.
+    if (unique.every((hash) => this.entries.has(`${hash}.parquet`))) {
+      for (const hash of unique) {
+        this.touch(`${hash}.parquet`);
+        recordCacheLookup('query-chunks', true);
+      }
+      return { paths: hashes.map((h) => join(this.dir, `${h}.parquet`)), fetched: 0 };
+    }
     await mapLimit(unique, this.concurrency, async (hash) => {
       if (this.touch(`${hash}.parquet`)) {
         recordCacheLookup('query-chunks', true);
@@ -194,7 +204,9 @@ export class ChunkCache {
   }
 
   private open(): Promise<void> {
-    this.ready ??= this.scan();
+    this.ready ??= this.scan().then(() => {
+      this.opened = true;
+    });
     return this.ready;
   }
 

@@ -2,19 +2,23 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertHash, type Hash } from '@armillaria/core';
 import type { DuckDBInstance } from '@duckdb/node-api';
+import type { ColumnType } from '@armillaria/catalog';
 import type { CacheLease, ChunkCache } from './chunk-cache.js';
-import { ident } from './views.js';
+import { ident, viewSql } from './views.js';
 
 export interface CompactionOptions {
   /** Compact table versions of at least this many chunks (default 32). */
   minChunks?: number;
 }
 
-/** What the compactor needs of a table version (a manifest without a merge-on-read delta). */
+/** What the compactor needs of a table version. */
 export interface CompactionSource {
   manifest: Hash;
-  columns: readonly string[];
+  fields: ReadonlyArray<{ name: string; type: ColumnType }>;
+  /** Base chunks in table order. */
   chunks: ReadonlyArray<{ hash: Hash; bytes: number }>;
+  /** A merge-on-read delta: the file then holds the merged rows (the version's view), so scans skip the anti-join. */
+  delta?: { chunks: ReadonlyArray<{ hash: Hash; bytes: number }>; keyColumns: readonly string[]; deletedColumn: string };
 }
 
 export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
@@ -22,9 +26,11 @@ export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
 const RETRY_AFTER_MS = 5 * 60_000;
 
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+const VIEW_PREFIX = `CREATE OR REPLACE TEMP VIEW ${ident('v')} AS `;
 
 /**
- * Per-version compaction: one Parquet file holding every chunk of a table version, in table order,
+ * Per-version compaction: one Parquet file holding every row of a table version, in table order (for a
+ * version with a merge-on-read delta: the merged rows, so its scans skip the anti-join),
  * written by DuckDB into the chunk cache (`v-<manifest hash>.parquet`) and accounted, pinned and evicted
  * there like a chunk. A manifest is immutable, so the file never goes stale. It is built in the
  * background after the first full scan of the version; later scans read one file with large row groups
@@ -54,8 +60,9 @@ export class Compactor {
 
   /** Whether `source` qualifies: enough chunks, small enough for the cache bound. */
   worthIt(source: CompactionSource): boolean {
-    if (source.chunks.length < this.minChunks) return false;
-    const bytes = source.chunks.reduce((a, c) => a + c.bytes, 0);
+    const all = [...source.chunks, ...(source.delta?.chunks ?? [])];
+    if (all.length < this.minChunks) return false;
+    const bytes = all.reduce((a, c) => a + c.bytes, 0);
     return bytes <= this.cache.maxBytes / 4;
   }
 
@@ -71,7 +78,13 @@ export class Compactor {
     if (failed !== undefined && Date.now() - failed < RETRY_AFTER_MS) return;
     const lease = this.cache.lease();
     const paths = this.cache.pinChunks(source.chunks.map((c) => c.hash), lease);
-    const p = this.build(manifest, source.columns, paths)
+    const delta = source.delta && { ...source.delta, paths: this.cache.pinChunks(source.delta.chunks.map((c) => c.hash), lease) };
+    // The version's rows exactly as its view gives them (one definition of the merge: views.ts).
+    const view = viewSql('v', source.fields, paths, delta && { paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn });
+    // Key order: DuckDB's anti-join does not keep the base order, and row groups with tight key ranges are
+    // what lets DuckDB prune inside the file.
+    const select = delta && delta.keyColumns.length > 0 ? `${view.slice(VIEW_PREFIX.length)} ORDER BY ${delta.keyColumns.map(ident).join(', ')}` : view.slice(VIEW_PREFIX.length);
+    const p = this.build(manifest, select)
       .then(() => void this.failedAt.delete(manifest))
       .catch(() => void this.failedAt.set(manifest, Date.now()))
       .finally(() => {
@@ -86,13 +99,14 @@ export class Compactor {
     while (this.running.size > 0) await Promise.all(this.running.values());
   }
 
-  private async build(manifest: Hash, columns: readonly string[], chunkPaths: readonly string[]): Promise<void> {
+  private async build(manifest: Hash, select: string): Promise<void> {
     const name = Compactor.fileName(manifest);
     const tmp = join(this.cache.dir, `.v-${manifest}.${process.pid}.${++this.seq}.tmp`);
     const conn = await this.db.connect();
     try {
-      // Insertion order is preserved (DuckDB default), so the file keeps the chunks' table order.
-      await conn.run(`COPY (SELECT ${columns.map(ident).join(', ')} FROM read_parquet([${chunkPaths.map(literal).join(', ')}])) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      // Insertion order is preserved (DuckDB default), so a version without a delta keeps the chunks' table
+      // order (tight row-group stats on the key); a merged one is sorted by key (see `start`).
+      await conn.run(`COPY (${select}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
       await this.cache.settled(name);
       await rename(tmp, join(this.cache.dir, name));
       await this.cache.adopt(name);

@@ -20,9 +20,32 @@ export function pruneChunks(manifest: Pick<Manifest, 'schema'>, chunks: readonly
 
 function rangeMayMatch(type: ColumnType | undefined, stats: ColumnStats | undefined, range: ColumnRange): boolean {
   if (!type || !stats || stats.min === null || stats.max === null || stats.min === undefined || stats.max === undefined) return true;
-  if (range.min && compare(type, stats.max, range.min) === -1) return false;
-  if (range.max && compare(type, stats.min, range.max) === 1) return false;
+  const exact = INTEGRAL.has(type) ? integerStats(stats) : undefined;
+  if (range.min && compare(type, exact ? exact.max : stats.max, range.min) === -1) return false;
+  if (range.max && compare(type, exact ? exact.min : stats.min, range.max) === 1) return false;
   return true;
+}
+
+// Integer stats parsed once per stats object: manifests' chunk lists are cached by the engine, and a
+// query prunes every chunk of every table it reads (BigInt parsing was most of the pruning time).
+const parsed = new WeakMap<ColumnStats, { min: bigint; max: bigint } | null>();
+function integerStats(stats: ColumnStats): { min: bigint; max: bigint } | undefined {
+  let p = parsed.get(stats);
+  if (p === undefined) {
+    const big = (v: unknown): bigint | undefined => {
+      if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+      try {
+        return BigInt(v);
+      } catch {
+        return undefined;
+      }
+    };
+    const min = big(stats.min);
+    const max = big(stats.max);
+    p = min !== undefined && max !== undefined ? { min, max } : null;
+    parsed.set(stats, p);
+  }
+  return p ?? undefined;
 }
 
 /** -1 / 0 / 1 for `stat` vs `bound`, or undefined when they cannot be compared safely. */
@@ -31,7 +54,7 @@ function compare(type: ColumnType, stat: unknown, bound: Bound): -1 | 0 | 1 | un
     if (INTEGRAL.has(type)) {
       // int64 stats are decimal strings: compare exactly as bigints; a fractional bound is widened by the caller's
       // inclusive semantics, so compare it against the exact integer via floor/ceil.
-      if (typeof stat !== 'string' && typeof stat !== 'number') return undefined;
+      if (typeof stat !== 'bigint' && typeof stat !== 'string' && typeof stat !== 'number') return undefined;
       let s: bigint;
       try {
         s = BigInt(stat);

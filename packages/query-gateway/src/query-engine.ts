@@ -123,7 +123,7 @@ export class QueryEngine {
       const tables = await this.prepareViews(pc, repo, analysis.references, options, abort.signal, lease, timings);
       if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
       const t1 = performance.now();
-      const result = await this.run(conn, sql, tables, limits, timings);
+      const result = await this.run(pc, sql, tables, limits, timings);
       timings.executeMs = performance.now() - t1;
       reusable = true;
       return result;
@@ -254,13 +254,13 @@ export class QueryEngine {
     if (kept.length === 0 || rows(kept) * 2 < rows(all)) return undefined;
     const file = await this.compactor.lookup(hash, lease);
     if (file === undefined && kept.length === all.length) {
-      this.compactor.start({ manifest: hash, columns: manifest.schema.fields.map((f) => f.name), chunks: all.map((c) => ({ hash: c.hash as Hash, bytes: c.bytes })) });
+      this.compactor.start({ manifest: hash, fields: manifest.schema.fields, chunks: all.map((c) => ({ hash: c.hash as Hash, bytes: c.bytes })) });
     }
     return file;
   }
 
-  private async run(conn: DuckDBConnection, sql: string, tables: TableRead[], limits: QueryLimits, timings: QueryTimings): Promise<QueryResult> {
-    const prepared = await conn.prepare(sql);
+  private async run(pc: PooledConnection, sql: string, tables: TableRead[], limits: QueryLimits, timings: QueryTimings): Promise<QueryResult> {
+    const prepared = await this.pool.prepare(pc, sql);
     // Second line of defence after the AST check: the bound statement must be a plain SELECT.
     if (prepared.statementType !== StatementType.SELECT) {
       throw new QueryRefusedError(`only read queries are allowed; this is a ${StatementType[prepared.statementType]} statement`, { statementType: StatementType[prepared.statementType] });
