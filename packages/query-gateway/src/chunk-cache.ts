@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ArmillariaError, ErrorCode, InvalidArgumentError, assertHash, mapLimit, recordCacheLookup, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
-import { cacheMetrics } from './cache-metrics.js';
+import { cacheMetrics } from './metrics.js';
 
 export interface ChunkCacheOptions {
   chunks: ChunkStore;

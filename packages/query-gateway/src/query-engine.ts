@@ -4,6 +4,7 @@ import { CatalogNotFoundError, type AsOf, type CatalogApi, type ChunkInfo, type 
 import { Lru } from './lru.js';
 import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
 import { ChunkCache, type CacheLease } from './chunk-cache.js';
+import { queryMetrics } from './metrics.js';
 import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
@@ -52,6 +53,11 @@ export interface QueryOptions {
   timeoutMs?: number;
   maxRows?: number;
   maxBytes?: number;
+  /**
+   * Cancels the query (the gateway aborts it when its HTTP client goes away): chunk fetches stop, DuckDB
+   * is interrupted, and the call rejects with the signal's reason (an `AbortError` by default).
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_LIMITS: QueryLimits = { timeoutMs: 30_000, maxRows: 1_000_000, maxBytes: 256 * 1024 * 1024 };
@@ -104,8 +110,11 @@ export class QueryEngine {
       throw new InvalidArgumentError('give either branch or ref, not both', { details: { branch: options.branch, ref: options.ref } });
     }
 
+    const cancel = options.signal;
+    cancel?.throwIfAborted();
     const abort = new AbortController();
     let timedOut = false;
+    let cancelled = false;
     const pc = await this.pool.acquire();
     const conn = pc.conn;
     // The files this query reads stay in the cache until it has streamed its last row.
@@ -116,24 +125,34 @@ export class QueryEngine {
       abort.abort(new QueryTimeoutError(limits.timeoutMs));
       conn.interrupt();
     }, limits.timeoutMs);
+    const onCancel = (): void => {
+      cancelled = true;
+      queryMetrics.cancelled.inc();
+      abort.abort(cancel!.reason);
+      conn.interrupt();
+    };
+    cancel?.addEventListener('abort', onCancel, { once: true });
     try {
       const t0 = performance.now();
       const analysis = await this.analyze(conn, sql);
       const timings: QueryTimings = { parseMs: performance.now() - t0, resolveMs: 0, fetchMs: 0, viewMs: 0, executeMs: 0 };
       const tables = await this.prepareViews(pc, repo, analysis.references, options, abort.signal, lease, timings);
       if (timedOut) throw new QueryTimeoutError(limits.timeoutMs);
+      if (cancelled) throw cancel!.reason;
       const t1 = performance.now();
       const result = await this.run(pc, sql, tables, limits, timings);
       timings.executeMs = performance.now() - t1;
       reusable = true;
       return result;
     } catch (err) {
+      if (cancelled) throw cancel!.reason;
       if (timedOut || abort.signal.aborted) throw new QueryTimeoutError(limits.timeoutMs);
       throw translateError(err);
     } finally {
       clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
       lease.release();
-      this.pool.release(pc, reusable && !timedOut && !this.closed);
+      this.pool.release(pc, reusable && !timedOut && !cancelled && !this.closed);
     }
   }
 

@@ -32,7 +32,20 @@ export const sqlRoutes: FastifyPluginAsync<{ engine: QueryEngine }> = async (app
     const { sql, ...rest } = req.body;
     const opts: QueryOptions = {};
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) (opts as Record<string, unknown>)[k] = v;
-    const result = await engine.query(req.params.repo, sql, opts);
+    // A client that goes away before the answer (closed tab, Ctrl-C, its own timeout) cancels the query,
+    // so it stops holding a DuckDB connection, worker threads and cache pins for nobody.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) gone.abort(new DOMException('the client closed the connection', 'AbortError'));
+    };
+    reply.raw.once('close', onClose);
+    opts.signal = gone.signal;
+    let result;
+    try {
+      result = await engine.query(req.params.repo, sql, opts);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
     if ((req.headers.accept ?? '').includes(ARROW_STREAM)) {
       return reply.header('content-type', ARROW_STREAM).send(Buffer.from(result.toArrowIPC()));
     }
