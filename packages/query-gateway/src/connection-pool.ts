@@ -22,7 +22,14 @@ export class ConnectionPool {
   private readonly idle: PooledConnection[] = [];
   constructor(private readonly db: DuckDBInstance, private readonly maxIdle = 4) {}
 
-  async acquire(): Promise<PooledConnection> {
+  /**
+   * An idle connection, preferably one that already ran `sql` (its views and prepared statement are then
+   * likely reusable: a dashboard's panels each go back to their own connection), else the most recently
+   * released one, else a new one.
+   */
+  async acquire(sql?: string): Promise<PooledConnection> {
+    const i = sql === undefined ? -1 : this.idle.findIndex((pc) => pc.prepared.has(sql));
+    if (i >= 0) return this.idle.splice(i, 1)[0]!;
     return this.idle.pop() ?? { conn: await this.db.connect(), views: new Map(), prepared: new Map() };
   }
 

@@ -115,7 +115,7 @@ export class QueryEngine {
     const abort = new AbortController();
     let timedOut = false;
     let cancelled = false;
-    const pc = await this.pool.acquire();
+    const pc = await this.pool.acquire(sql);
     const conn = pc.conn;
     // The files this query reads stay in the cache until it has streamed its last row.
     const lease = this.cache.lease();
