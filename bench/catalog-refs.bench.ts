@@ -34,7 +34,13 @@ async function openEmbedded(root: string, targetChunkRows?: number): Promise<Env
   const refs: RefStore = root === MEMORY ? new ObjectStoreRefStore({ objects: new MemoryObjectStore() }) : new FsRefStore({ root: join(dir, 'refs') });
   const format = new ParquetTableFormat({ chunks, ...(targetChunkRows ? { targetChunkRows } : {}) });
   const catalog = new Catalog({ chunks, refs, format });
-  return { catalog, cleanup: async () => rm(dir, { recursive: true, force: true }) };
+  return {
+    catalog,
+    cleanup: async () => {
+      await refs.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const label = (root: string): string => (root === MEMORY ? 'memory' : root === TMPFS ? 'fs on tmpfs' : `fs on disk (${root})`);

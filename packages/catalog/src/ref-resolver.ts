@@ -81,7 +81,7 @@ export class RefResolver {
   /** The newest first-parent ancestor of `from` made at or before `at`. */
   async commitAt(repo: RepoInfo, from: Commit, at: number, refName: string): Promise<Commit> {
     if (from.time <= at) return from;
-    const oldestAfter = await this.store.oldestWhere(from, (c) => c.time > at);
+    const oldestAfter = await this.store.oldestAfter(from, at);
     const parent = oldestAfter.parents[0];
     if (parent === undefined) {
       throw new CatalogNotFoundError(ErrorCode.RefNotFound, `${refName} has no commit at or before ${new Date(at).toISOString()}`, {

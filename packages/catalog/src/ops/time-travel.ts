@@ -46,14 +46,11 @@ export async function tableVersionAt(ctx: CatalogContext, repo: RepoInfo, table:
   }
 }
 
-/** The oldest first-parent ancestor of `from` holding the same incarnation of `table` at >= `version`. */
+/**
+ * The oldest first-parent ancestor of `from` holding the same incarnation of `table` at >= `version`:
+ * a binary search over the lineage index when `from`'s history is cached, else over skip pointers
+ * (O(log n) commit and tree reads either way, never a walk over the history).
+ */
 export async function introducing(ctx: CatalogContext, from: Commit, table: string, entry: TreeEntry, version: number): Promise<Commit> {
-  const check = (tables: Record<string, TreeEntry>): boolean => {
-    const e = tables[table];
-    return e !== undefined && e.origin === entry.origin && e.version >= version;
-  };
-  return ctx.store.oldestWhere(from, (c) => {
-    const cached = ctx.store.peekTree(c.tree);
-    return cached ? check(cached.tables) : ctx.store.readTree(c.tree).then((t) => check(t.tables));
-  });
+  return ctx.store.oldestWithVersion(from, table, entry.origin, version);
 }

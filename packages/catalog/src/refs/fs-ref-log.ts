@@ -30,6 +30,12 @@ export class RefLogFile {
   private lastCrc = 0;
   private size = 0;
   private closed = false;
+  /**
+   * Reused for the small reads (safe: they are synchronous and nothing keeps a view of it). A fresh
+   * 4 KiB buffer per call was outside Node's buffer pool: an external allocation on every lookup, and
+   * the garbage collections that external memory triggers grew with the heap.
+   */
+  private readonly scratch = Buffer.allocUnsafe(FIRST_READ);
 
   private constructor(private readonly fd: number) {}
 
@@ -151,7 +157,7 @@ export class RefLogFile {
   }
 
   private read(position: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
+    const buf = length <= this.scratch.length ? this.scratch : Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const n = readSync(this.fd, buf, got, length - got, position + got);
