@@ -26,6 +26,7 @@ export { sameEntry } from './model/commit.js';
 export { assertRepoName, assertTableName, assertTagName, assertBranchName, refNames } from './names.js';
 export { parseAsOf, parseRefSpec } from './ref-resolver.js';
 export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, inferSchema, tableToRows, jsonSafe } from './rows.js';
+export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry } from './refs/ref-store.js';
 export type {

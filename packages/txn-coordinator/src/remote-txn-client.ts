@@ -1,6 +1,6 @@
 import { HttpClient, type HttpClientOptions } from '@armillaria/core';
-import { SchemaMismatchError, type ColumnType } from '@armillaria/catalog';
-import { Precision, Schema, Table, TimeUnit, Type, tableFromIPC, type DataType, type Float, type Int, type Timestamp } from 'apache-arrow';
+import { SchemaMismatchError, columnTypeOf, type ColumnType } from '@armillaria/catalog';
+import { Schema, Table, tableFromIPC, type DataType } from 'apache-arrow';
 import { jsonSafe, tableToRows } from './rows.js';
 import type { WriteBody } from './server/routes/txn-routes.js';
 import type {
@@ -14,7 +14,8 @@ export type RemoteTxnClientOptions = HttpClientOptions;
  * throws. Rows are sent as JSON (bigint as number when exact, else a decimal string; bytes as
  * base64), reads come back as Arrow IPC. Only `begin`, `status` and `read` are retried on transport
  * errors: a staging call or a commit is never sent twice behind the caller's back (use an
- * idempotency key to retry a commit safely).
+ * idempotency key to retry a commit safely). Rows and schemas the catalog cannot store are refused
+ * before sending, as a rejected promise with the coordinator's error (SCHEMA_MISMATCH).
  */
 export class RemoteTxnClient implements TxnApi {
   private readonly http: HttpClient;
@@ -33,19 +34,19 @@ export class RemoteTxnClient implements TxnApi {
     return tableFromIPC(new Uint8Array(await res.arrayBuffer()));
   }
 
-  write(txnId: string, table: string, rows: Rows): Promise<StageResult> {
+  async write(txnId: string, table: string, rows: Rows): Promise<StageResult> {
     return this.send(txnId, { table, op: 'write', rows: toJsonRows(rows) });
   }
-  append(txnId: string, table: string, rows: Rows): Promise<StageResult> {
+  async append(txnId: string, table: string, rows: Rows): Promise<StageResult> {
     return this.send(txnId, { table, op: 'append', rows: toJsonRows(rows) });
   }
-  upsert(txnId: string, table: string, rows: Rows): Promise<StageResult> {
+  async upsert(txnId: string, table: string, rows: Rows): Promise<StageResult> {
     return this.send(txnId, { table, op: 'upsert', rows: toJsonRows(rows) });
   }
-  deleteRows(txnId: string, table: string, keys: Rows): Promise<StageResult> {
+  async deleteRows(txnId: string, table: string, keys: Rows): Promise<StageResult> {
     return this.send(txnId, { table, op: 'delete', rows: toJsonRows(keys) });
   }
-  createTable(txnId: string, table: string, opts: CreateTableInTxn): Promise<StageResult> {
+  async createTable(txnId: string, table: string, opts: CreateTableInTxn): Promise<StageResult> {
     const body: WriteBody = { table, op: 'create' };
     if (opts.schema) body.schema = toJsonSchema(opts.schema);
     if (opts.rows) body.rows = toJsonRows(opts.rows);
@@ -56,7 +57,7 @@ export class RemoteTxnClient implements TxnApi {
   dropTable(txnId: string, table: string): Promise<StageResult> {
     return this.send(txnId, { table, op: 'drop' });
   }
-  addColumn(txnId: string, table: string, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<StageResult> {
+  async addColumn(txnId: string, table: string, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<StageResult> {
     return this.send(txnId, { table, op: 'addColumn', column: { ...column, ...(column.defaultValue !== undefined ? { defaultValue: jsonSafe(column.defaultValue) } : {}) } });
   }
 
@@ -90,18 +91,13 @@ function toJsonSchema(schema: TableSchema): TableSchema {
   return { fields: schema.fields.map((f) => ({ name: f.name, type: columnTypeName(f.type, f.name), nullable: f.nullable })) };
 }
 
+/**
+ * The catalog's own reading of an Arrow type (`columnTypeOf`), so both modes accept the same columns:
+ * Dictionary<Utf8> (what Arrow and Parquet readers give for strings) is utf8, as in process; the rows
+ * themselves travel as plain values.
+ */
 function columnTypeName(t: DataType, column: string): ColumnType {
-  switch (t.typeId) {
-    case Type.Bool: return 'bool';
-    case Type.Int: {
-      const i = t as Int;
-      return `${i.isSigned ? 'int' : 'uint'}${i.bitWidth}` as ColumnType;
-    }
-    case Type.Float: return (t as Float).precision === Precision.SINGLE ? 'float32' : 'float64';
-    case Type.Utf8: return 'utf8';
-    case Type.Binary: return 'binary';
-    case Type.Date: return 'date32';
-    case Type.Timestamp: return (t as Timestamp).unit === TimeUnit.MICROSECOND ? 'timestamp_us' : 'timestamp_ms';
-    default: throw new SchemaMismatchError(`column ${column} has an Arrow type the catalog does not store: ${String(t)}`, { column });
-  }
+  const type = columnTypeOf(t);
+  if (!type) throw new SchemaMismatchError(`column ${column} has an Arrow type the catalog does not store: ${String(t)}`, { column, type: String(t) });
+  return type;
 }
