@@ -5,6 +5,10 @@
  * line `N passed, N failed` (`, N skipped` when some were skipped), counted over all test files.
  * A file that fails to load counts as one failure; so does a vitest run that exits non-zero (unhandled
  * error, global setup failure) without any failed test. Exits non-zero if anything failed or no test ran.
+ *
+ * A full run (no arguments) then runs the Rust unit tests of the native addons (`packages/<pkg>/native`,
+ * see cargo-tests.mjs) and counts them in the same line; ARMILLARIA_CARGO_TESTS=1 runs them with
+ * arguments too, =0 never.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +16,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCargoTests } from './cargo-tests.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
@@ -58,6 +63,13 @@ if ((code !== 0 || signal) && failed === 0) {
   failed = 1;
   const why = (report?.testResults ?? []).length === 0 ? 'before running any test file (no file matched, or the global setup failed)' : 'without a failing test (unhandled error or teardown)';
   notes.push(`vitest exited with ${signal ?? `code ${code}`} ${why}: counted as one failure, see its output above`);
+}
+const cargoWanted = process.env.ARMILLARIA_CARGO_TESTS === '1' || (process.env.ARMILLARIA_CARGO_TESTS !== '0' && process.argv.length <= 2);
+if (cargoWanted && !signal) {
+  const cargo = runCargoTests(root, { required: Boolean(process.env.CI) });
+  passed += cargo.passed;
+  failed += cargo.failed;
+  notes.push(...cargo.notes);
 }
 if (passed + failed === 0) notes.push('no test ran');
 // Tests that need MinIO/Redis/NATS skip when their ARMILLARIA_*_URL is unset (a developer running a
