@@ -135,6 +135,13 @@ export interface CommitChainOptions {
   baseCommit: Hash;
   /** 1 to 256 commits, oldest first. */
   commits: ChainCommitInput[];
+  /**
+   * In-process hook for the caller's own durable step (the coordinator's PREPARED records): started
+   * once the chain is hashed, it runs in parallel with writing the chain's chunks and index entries,
+   * and the compare-and-swap waits for it. If it rejects, nothing is swapped and its error is thrown.
+   * Never sent over HTTP: `RemoteCatalog` awaits it before its request.
+   */
+  beforeSwap?: () => Promise<void>;
 }
 
 export interface RefOptions {

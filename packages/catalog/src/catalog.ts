@@ -167,8 +167,9 @@ export class Catalog implements CatalogApi, CatalogContext {
       if (c.txnId !== undefined) meta.txnId = c.txnId;
       return { meta, tables: (parent, parentTables) => withOrigins(tree, parentTables, parent) };
     });
+    if (opts.beforeSwap !== undefined && typeof opts.beforeSwap !== 'function') throw new InvalidArgumentError('commitChain: beforeSwap must be a function');
     const base = await this.resolver.commitOf(info, opts.baseCommit);
-    return this.landChain(info, branch, base, links);
+    return this.landChain(info, branch, base, links, opts.beforeSwap);
   }
 
   async branchHead(repo: RepoInfo, branch: string): Promise<Commit> {
@@ -190,9 +191,10 @@ export class Catalog implements CatalogApi, CatalogContext {
    * trees are hashed here first, so every chunk is written in parallel; then the commit index gets an
    * entry per commit (in parallel, before the swap: a reachable commit is always indexed, and an entry
    * whose commit never landed names a real, merely unreachable commit that gc prunes with it); then
-   * the swap, whose reflog records one move from `base` to the last commit.
+   * the swap, whose reflog records one move from `base` to the last commit. `beforeSwap` runs alongside
+   * the writes; the swap waits for both.
    */
-  private async landChain(repo: RepoInfo, branch: string, base: Commit, links: readonly ChainLink[]): Promise<Commit[]> {
+  private async landChain(repo: RepoInfo, branch: string, base: Commit, links: readonly ChainLink[], beforeSwap?: () => Promise<void>): Promise<Commit[]> {
     const hasher = await this.hasher();
     const hash = (bytes: Uint8Array): Hash => hasher.hash(bytes);
     const trees: Array<ReturnType<CommitStore['draftTree']>> = [];
@@ -212,16 +214,30 @@ export class Catalog implements CatalogApi, CatalogContext {
       parent = draft.commit;
       parentTables = tables;
     }
-    await this.store.putDrafts(trees, commits);
     const hashes = commits.map((c) => c.commit.hash);
-    await Promise.all(hashes.map((h) => this.indexCommit(repo.name, h)));
+    // Only entries this call created are dropped on failure (an identical commit may be indexed already).
+    const indexed: Hash[] = [];
+    const unindex = (): Promise<unknown> => Promise.all(indexed.map((h) => this.refs.compareAndSwap(refNames.commit(repo.name, h), h, null).catch(() => undefined)));
+    const [written, ready] = await Promise.allSettled([
+      // Chunks first, then their index entries: an entry never names a chunk gc could see missing.
+      this.store.putDrafts(trees, commits).then(() => Promise.all(hashes.map(async (h) => {
+        if (await this.indexCommit(repo.name, h)) indexed.push(h);
+      }))),
+      beforeSwap ? Promise.resolve().then(beforeSwap) : Promise.resolve(),
+    ]);
+    for (const r of [ready, written]) {
+      if (r.status === 'rejected') {
+        await unindex();
+        throw r.reason;
+      }
+    }
     const last = parent;
     try {
       await this.refs.compareAndSwap(refNames.branch(repo.name, branch), base.hash, last.hash, { message: last.message, author: last.author, time: last.time });
     } catch (err) {
       // The chain never became visible: drop it from the prefix index (best effort; a leftover entry
       // names a real, merely unreachable commit).
-      await Promise.all(hashes.map((h) => this.refs.compareAndSwap(refNames.commit(repo.name, h), h, null).catch(() => undefined)));
+      await unindex();
       if (isArmillariaError(err, ErrorCode.RefConflict) && (await this.refs.get(refNames.branch(repo.name, branch))) === undefined) {
         throw new CatalogNotFoundError(ErrorCode.BranchNotFound, `branch ${branch} not found in repo ${repo.name}`, { repo: repo.name, branch });
       }
@@ -237,12 +253,15 @@ export class Catalog implements CatalogApi, CatalogContext {
     return this.hasherLoad;
   }
 
-  private async indexCommit(repo: string, hash: Hash): Promise<void> {
+  /** True when this call created the entry. */
+  private async indexCommit(repo: string, hash: Hash): Promise<boolean> {
     try {
       await this.refs.compareAndSwap(refNames.commit(repo, hash), null, hash);
+      return true;
     } catch (err) {
       // Same commit written twice (identical content): already indexed.
       if (!isArmillariaError(err, ErrorCode.RefConflict)) throw err;
+      return false;
     }
   }
 

@@ -422,6 +422,24 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await codeOf(c.commitChain(repo, 'main', { baseCommit: 'nope', commits: [{ tree: { tables: {} } }] }))).toBe('COMMIT_NOT_FOUND');
       expect(await codeOf(c.commitChain(repo, 'ghost', { baseCommit: head, commits: [{ tree: { tables: {} } }] }))).toBe('BRANCH_NOT_FOUND');
       expect((await c.resolve(repo)).hash).toBe(head);
+
+      // beforeSwap: the swap waits for it; if it fails, nothing is swapped.
+      let seen: string | undefined;
+      const hooked = await c.commitChain(repo, 'main', {
+        baseCommit: head, commits: [{ tree: { tables: { users } }, message: 'hooked' }],
+        beforeSwap: async () => {
+          await sleep(20);
+          seen = (await c.resolve(repo)).hash;
+        },
+      });
+      expect(seen).toBe(head);
+      expect((await c.resolve(repo)).hash).toBe(hooked[0]?.hash);
+      const failed = await c.commitChain(repo, 'main', {
+        baseCommit: hooked[0]?.hash as string, commits: [{ tree: { tables: {} }, message: 'never' }],
+        beforeSwap: () => Promise.reject(new Error('prepare failed')),
+      }).catch((e: unknown) => e);
+      expect((failed as Error).message).toBe('prepare failed');
+      expect((await c.resolve(repo)).hash).toBe(hooked[0]?.hash);
     });
 
     it('concurrent writes to different tables rebase; to the same table one wins', async () => {

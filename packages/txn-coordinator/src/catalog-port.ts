@@ -2,7 +2,7 @@ import type { Hash } from '@armillaria/core';
 
 /**
  * The part of the catalog the coordinator builds on. It is a structural subset of the catalog's
- * `CatalogApi` (`resolve`, `readCommit`, `getBranch`, `readTree`, `commitTree`), so a `Catalog` or a `RemoteCatalog`
+ * `CatalogApi` (`resolve`, `readCommit`, `getBranch`, `readTree`, `commitChain`), so a `Catalog` or a `RemoteCatalog`
  * is passed as is; declaring it here keeps the coordinator's contract with the catalog explicit.
  */
 export interface CatalogPort {
@@ -13,10 +13,20 @@ export interface CatalogPort {
   getBranch(repo: string, name: string): Promise<{ name: string; commit: Hash }>;
   readTree(repo: string, hash: Hash): Promise<TreeSnapshot>;
   /**
-   * Writes `tree` and a commit whose first parent is `baseCommit`, then moves `branch` from `baseCommit`
-   * to it with one compare-and-swap: REF_CONFLICT (nothing visible) if the branch moved.
+   * Group commit: writes a chain of commits on `baseCommit` (each the first parent of the next), then
+   * moves `branch` from `baseCommit` to the last with ONE compare-and-swap: all or none, REF_CONFLICT
+   * (nothing visible) if the branch moved. Returns the commits in chain order (at most 256).
+   * `beforeSwap` (the PREPARE step) runs alongside writing the chain; the swap waits for it, and
+   * if it rejects, nothing is swapped and its error is thrown.
    */
-  commitTree(repo: string, branch: string, opts: { baseCommit: Hash; tree: TreeSnapshot; message?: string; author?: string; txnId?: string }): Promise<CommitInfo>;
+  commitChain(repo: string, branch: string, opts: { baseCommit: Hash; commits: ChainCommit[]; beforeSwap?: () => Promise<void> }): Promise<CommitInfo[]>;
+}
+
+export interface ChainCommit {
+  tree: TreeSnapshot;
+  message?: string;
+  author?: string;
+  txnId?: string;
 }
 
 /** The fields of a catalog commit the coordinator reads. */

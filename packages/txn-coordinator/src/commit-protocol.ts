@@ -1,7 +1,8 @@
 import { isArmillariaError, ErrorCode, sleep, type Hash } from '@armillaria/core';
 import type { TableFormat } from '@armillaria/catalog';
 import type { ChangeBus } from '@armillaria/changelog';
-import type { CatalogPort, CommitInfo, TreeSnapshot } from './catalog-port.js';
+import { sameEntry, type CatalogPort, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
+import { BranchQueue, type QueueItem } from './branch-queue.js';
 import { ConflictChecker } from './conflicts.js';
 import { TxnConflictError } from './errors.js';
 import { buildTree, eventDrafts } from './events.js';
@@ -9,7 +10,7 @@ import { faultAt, type FaultPoint } from './faults.js';
 import { applyOp, type StagedTable } from './staging.js';
 import type { TxnCommitResult } from './txn-api.js';
 import type { TxnLog } from './txn-log.js';
-import { fillEvents, TXN_RECORD_VERSION, type TxnRecord } from './txn-record.js';
+import { fillEvents, TXN_RECORD_VERSION, type EventDraft, type TxnRecord } from './txn-record.js';
 
 /**
  * Only PREPARED must survive a crash (with the ref it decides every outcome); COMMITTED and ABORTED
@@ -28,6 +29,38 @@ export interface CommittingTxn {
   readSet: ReadonlySet<string>;
 }
 
+type CommitOpts = { message: string; author: string; idempotencyKey?: string };
+type Outcome = TxnCommitResult;
+
+/** A transaction waiting for, or in, a group commit. */
+interface Member {
+  txn: CommittingTxn;
+  opts: CommitOpts;
+  /** The head it was last validated against (its staged tables may sit on a tree after it: `StagedTable.base`). */
+  base: CommitInfo;
+  baseTree: TreeSnapshot;
+  rebased: boolean;
+  /** Its last PREPARED record. */
+  record?: TxnRecord;
+  /** Its idempotency key is claimed (or it has none). */
+  claimed: boolean;
+  createdAt: number;
+}
+
+/** A validated member: the tree it commits and its events, against the tree of the member before it. */
+interface ChainLink {
+  item: QueueItem<Member, Outcome>;
+  tree: TreeSnapshot;
+  events: EventDraft[];
+}
+
+/** Thrown by a group's PREPARE step to call the swap off when members left the group. */
+class GroupChanged extends Error {}
+
+/** Group size when none is given, and the most a group may hold (the catalog's chain limit). */
+export const DEFAULT_MAX_GROUP = 64;
+const MAX_GROUP = 256;
+
 export interface CommitProtocolOptions {
   catalog: CatalogPort;
   format: TableFormat;
@@ -40,6 +73,8 @@ export interface CommitProtocolOptions {
   staleAfterMs: number;
   /** How long a commit waits for another in-flight owner of its idempotency key (default 10 s). */
   idempotencyWaitMs: number;
+  /** Most transactions one group commit lands with one compare-and-swap (default 64; 1 turns grouping off). */
+  maxGroup?: number;
 }
 
 export interface RecoveryReport {
@@ -57,111 +92,220 @@ export interface RecoveryReport {
  * The two-phase commit: PREPARE (durable record) -> validate/rebase -> one compare-and-swap of the
  * branch (COMMITTED) -> publish the events -> DONE; and the recovery that finishes or undoes records
  * left by a crash. Every step is idempotent, so recovery can redo any of them.
+ *
+ * Group commit: commits of this process to one branch wait in a `BranchQueue`; each turn takes all
+ * waiters (up to `maxGroup`), validates them in order (each against the head plus the members before
+ * it), prepares them, and lands them as a chain of commits with ONE compare-and-swap.
  */
 export class CommitProtocol {
   private readonly checker: ConflictChecker;
   /** Transactions this process is committing: recovery leaves them alone. */
   readonly inflight = new Set<string>();
-  /**
-   * Commits of this process to one branch take turns: racing them would only make all but one lose
-   * the compare-and-swap and redo their PREPARE. Other processes still race, and lose cleanly.
-   */
-  private readonly branchTurns = new Map<string, Promise<unknown>>();
+  private readonly queue: BranchQueue<Member, Outcome>;
+  /** Per branch: the group whose records are being finished; the next group's wait behind it (events in commit order). */
+  private readonly finishing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly o: CommitProtocolOptions) {
     this.checker = new ConflictChecker(o.catalog, o.format, o.log);
+    this.queue = new BranchQueue(Math.max(1, Math.min(MAX_GROUP, o.maxGroup ?? DEFAULT_MAX_GROUP)), (key, batch) => this.turn(key, batch));
   }
 
-  async commit(txn: CommittingTxn, opts: { message: string; author: string; idempotencyKey?: string }): Promise<TxnCommitResult> {
+  async commit(txn: CommittingTxn, opts: CommitOpts): Promise<TxnCommitResult> {
     this.inflight.add(txn.id);
-    const key = `${txn.repo}\u0000${txn.branch}`;
-    const previous = this.branchTurns.get(key) ?? Promise.resolve();
-    // The turn ends once the ref moved: recording COMMITTED, publishing and DONE run outside it.
-    const mine = previous.then(() => this.run(txn, opts));
-    const settled = mine.catch(() => {});
-    this.branchTurns.set(key, settled);
     try {
-      const outcome = await mine;
-      if (!outcome.committed) return outcome.result;
-      await this.o.log.put(outcome.committed, NOT_DURABLE);
-      return { ...outcome.result, published: await this.finish(outcome.committed) };
+      const member: Member = { txn, opts, base: txn.base, baseTree: txn.baseTree, rebased: false, claimed: opts.idempotencyKey === undefined, createdAt: Date.now() };
+      // A transaction that creates a table names its parent commit in the tree (the table's origin),
+      // which inside a chain is not known before the chain is hashed: it takes a turn alone.
+      const solo = [...txn.tables.values()].some((t) => t.ops.some((op) => op.kind === 'create'));
+      return await this.queue.push(`${txn.repo}\u0000${txn.branch}`, member, solo);
     } finally {
       this.inflight.delete(txn.id);
-      if (this.branchTurns.get(key) === settled) this.branchTurns.delete(key);
     }
   }
 
-  /** Up to and including the compare-and-swap; `committed` is the COMMITTED record still to write and finish. */
-  private async run(txn: CommittingTxn, opts: { message: string; author: string; idempotencyKey?: string }): Promise<{ result: TxnCommitResult; committed?: TxnRecord }> {
+  /**
+   * One turn of a branch: validate, prepare and land a group. Returns once the branch moved (or the
+   * group failed); recording COMMITTED, publishing and DONE continue after, in commit order.
+   */
+  private async turn(key: string, batch: Array<QueueItem<Member, Outcome>>): Promise<void> {
     const { catalog, log } = this.o;
-    let base = txn.base;
-    let baseTree = txn.baseTree;
-    let rebased = false;
-    let record: TxnRecord | undefined;
-    const createdAt = Date.now();
-    for (let attempt = 1; attempt <= this.o.maxAttempts; attempt++) {
-      const head = await catalog.resolve(txn.repo, txn.branch);
-      if (head.hash !== base.hash) {
-        const headTree = await catalog.readTree(txn.repo, head.tree);
-        const verdict = await this.checker.check({ repo: txn.repo, base, baseTree, head, headTree, tables: txn.tables, readSet: txn.readSet });
-        if ('conflict' in verdict) {
-          if (record) await log.put({ ...record, state: 'ABORTED', reason: verdict.conflict.reason, updatedAt: Date.now() }, NOT_DURABLE);
-          throw new TxnConflictError(txn.id, verdict.conflict);
-        }
-        for (const table of verdict.rebase) await this.replay(txn, table, headTree);
-        base = head;
-        baseTree = headTree;
-        rebased = true;
+    const first = batch[0]?.value.txn as CommittingTxn;
+    const { repo, branch } = first;
+    let active = batch;
+    for (let attempt = 1; active.length > 0; attempt++) {
+      if (attempt > this.o.maxAttempts) {
+        await Promise.all(active.map(async (item) => {
+          const { record } = item.value;
+          if (record) await log.put({ ...record, state: 'ABORTED', reason: 'too many concurrent commits', updatedAt: Date.now() }, NOT_DURABLE).catch(() => {});
+          item.reject(new TxnConflictError(item.value.txn.id, { table: [...item.value.txn.tables.keys()][0] ?? '', kind: 'table', reason: `branch kept moving: gave up after ${this.o.maxAttempts} attempts` }));
+        }));
+        return;
       }
-      const tree = buildTree(base.hash, baseTree, txn.tables);
-      const changed = Object.keys({ ...tree.tables, ...baseTree.tables }).filter(
-        (t) => JSON.stringify(tree.tables[t]) !== JSON.stringify(baseTree.tables[t]),
-      );
-      if (changed.length === 0) {
-        // Nothing to commit (read-only, or writes that cancel out): the snapshot stands.
-        return { result: { txnId: txn.id, commit: base.hash, parent: base.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased, deduplicated: false, published: true } };
-      }
+      const head = await catalog.resolve(repo, branch);
+      const headTree = await catalog.readTree(repo, head.tree);
+      const chain = await this.validateChain(active, head, headTree, attempt);
+      active = chain.map((l) => l.item);
+      if (chain.length === 0) return;
       faultAt(this.o.fault, 'after-upload');
-      const events = await eventDrafts(this.o.format, { repo: txn.repo, branch: txn.branch, txnId: txn.id, base, baseTree, tree }, txn.tables);
-      record = {
-        v: TXN_RECORD_VERSION, id: txn.id, repo: txn.repo, branch: txn.branch, state: 'PREPARED', base: base.hash, baseGeneration: base.generation,
-        tree, message: opts.message, author: opts.author, events, createdAt, updatedAt: Date.now(),
-        ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+
+      // PREPARE: every member's record durable (in parallel) before the branch can move. The catalog
+      // runs it alongside writing the chain's chunks and index entries, and swaps only once it is done.
+      const records = chain.map((l, i): TxnRecord => {
+        const m = l.item.value;
+        return {
+          v: TXN_RECORD_VERSION, id: m.txn.id, repo, branch, state: 'PREPARED', base: head.hash, baseGeneration: head.generation,
+          ...(i > 0 ? { chain: i } : {}), tree: l.tree, message: m.opts.message, author: m.opts.author, events: l.events,
+          createdAt: m.createdAt, updatedAt: Date.now(), ...(m.opts.idempotencyKey !== undefined ? { idempotencyKey: m.opts.idempotencyKey } : {}),
+        };
+      });
+      let prepared = false;
+      let left = new Set<QueueItem<Member, Outcome>>();
+      const prepare = async (): Promise<void> => {
+        await Promise.all(records.map(async (r, i) => {
+          await log.put(r);
+          (chain[i] as ChainLink).item.value.record = r;
+        }));
+        left = await this.claimKeys(chain);
+        // Some members were answered (duplicates of a committed key): no swap; the rest go again.
+        if (left.size > 0) throw new GroupChanged();
+        faultAt(this.o.fault, 'after-prepare');
+        prepared = true;
       };
-      await log.put(record);
-      if (attempt === 1 && opts.idempotencyKey !== undefined) {
-        const first = await this.claimKey(record, opts.idempotencyKey);
-        if (first) {
-          await log.put({ ...record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() }, NOT_DURABLE);
-          const published = first.state === 'DONE';
-          return { result: { txnId: first.id, commit: first.commit as Hash, parent: first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published } };
-        }
-      }
-      faultAt(this.o.fault, 'after-prepare');
-      let commit: CommitInfo;
+
+      let commits: CommitInfo[];
       try {
-        commit = await catalog.commitTree(txn.repo, txn.branch, { baseCommit: base.hash, tree, message: opts.message, author: opts.author, txnId: txn.id });
+        commits = await catalog.commitChain(repo, branch, {
+          baseCommit: head.hash,
+          commits: chain.map((l) => ({ tree: l.tree, message: l.item.value.opts.message, author: l.item.value.opts.author, txnId: l.item.value.txn.id })),
+          beforeSwap: prepare,
+        });
       } catch (err) {
+        if (left.size > 0) {
+          active = active.filter((item) => !left.has(item));
+          continue;
+        }
+        // Without a complete PREPARE the catalog never swapped: the error stands for the whole group.
+        if (!prepared) throw err;
         if (isArmillariaError(err, ErrorCode.RefConflict)) {
-          // Another commit won the race: re-validate against it on the next attempt.
+          // Another process won the race: re-validate the whole group against it on the next attempt.
           await sleep(Math.min(50, attempt) * Math.random());
           continue;
         }
-        // Unknown outcome (e.g. the ref store stopped answering mid-call): if the commit is on the
-        // branch, carry on; otherwise the record stays PREPARED and recovery settles it later.
-        const landed = await this.findCommit(record).catch(() => undefined);
-        if (!landed) throw err;
-        commit = landed;
+        // Unknown outcome (e.g. the ref store stopped answering mid-call): the chain lands whole or not
+        // at all, so if its commits are on the branch, carry on; otherwise the records stay PREPARED
+        // and recovery settles them later.
+        const landed = await Promise.all(records.map((r) => this.findCommit(r))).catch(() => []);
+        if (landed.length !== records.length || landed.some((c) => c === undefined)) throw err;
+        commits = landed as CommitInfo[];
       }
       faultAt(this.o.fault, 'after-cas');
-      const committed: TxnRecord = { ...record, state: 'COMMITTED', commit: commit.hash, commitTime: commit.time, updatedAt: Date.now() };
-      return {
-        result: { txnId: txn.id, commit: commit.hash, parent: base.hash, tables: events.map((e) => e.table), attempts: attempt, rebased, deduplicated: false, published: false },
-        committed,
-      };
+      const committed = records.map((r, i): TxnRecord => {
+        const c = commits[i] as CommitInfo;
+        return { ...r, state: 'COMMITTED', commit: c.hash, commitTime: c.time, parent: c.parents[0] as Hash, updatedAt: Date.now() };
+      });
+      const results = chain.map((l, i): TxnCommitResult => ({
+        txnId: l.item.value.txn.id, commit: (commits[i] as CommitInfo).hash, parent: (commits[i] as CommitInfo).parents[0] ?? null,
+        tables: (records[i] as TxnRecord).events.map((e) => e.table), attempts: attempt,
+        // Rebased: its commit does not sit on its snapshot (other commits, or group members, came first).
+        rebased: l.item.value.rebased || (commits[i] as CommitInfo).parents[0] !== l.item.value.txn.base.hash, deduplicated: false, published: false,
+      }));
+      // The turn ends here; the next group is validated while this one's records are finished.
+      const previous = this.finishing.get(key) ?? Promise.resolve();
+      const done = previous.then(() => this.finishGroup(chain.map((l) => l.item), committed, results));
+      this.finishing.set(key, done);
+      void done.finally(() => {
+        if (this.finishing.get(key) === done) this.finishing.delete(key);
+      });
+      return;
     }
-    if (record) await log.put({ ...record, state: 'ABORTED', reason: 'too many concurrent commits', updatedAt: Date.now() }, NOT_DURABLE);
-    throw new TxnConflictError(txn.id, { table: [...txn.tables.keys()][0] ?? '', kind: 'table', reason: `branch kept moving: gave up after ${this.o.maxAttempts} attempts` });
+  }
+
+  /**
+   * Validates the members in order, member k against the head plus members 1..k-1 (as if those had
+   * committed first): conflicting members are rejected (TXN_CONFLICT, alone), no-op members answered,
+   * the rest rebased onto the tree before them. Returns the chain to land.
+   */
+  private async validateChain(items: Array<QueueItem<Member, Outcome>>, head: CommitInfo, headTree: TreeSnapshot, attempt: number): Promise<ChainLink[]> {
+    const chain: ChainLink[] = [];
+    let tip = headTree;
+    const pendingOps = new Map<string, Set<string>>();
+    for (const item of items) {
+      const m = item.value;
+      const { txn } = m;
+      try {
+        if (m.base.hash !== head.hash || chain.length > 0) {
+          const verdict = await this.checker.check({ repo: txn.repo, base: m.base, baseTree: m.baseTree, head, headTree: tip, tables: txn.tables, readSet: txn.readSet, pendingOps });
+          if ('conflict' in verdict) {
+            if (m.record) await this.o.log.put({ ...m.record, state: 'ABORTED', reason: verdict.conflict.reason, updatedAt: Date.now() }, NOT_DURABLE);
+            item.reject(new TxnConflictError(txn.id, verdict.conflict));
+            continue;
+          }
+        }
+        // Staged tables built on another entry than the tip's (concurrent commits, earlier members, or
+        // members of a failed earlier attempt) are replayed onto the tip's.
+        for (const [table, staged] of txn.tables) {
+          if (staged.ops.length > 0 && !sameEntry(staged.base, tip.tables[table])) {
+            await this.replay(txn, table, tip);
+            m.rebased = true;
+          }
+        }
+        m.base = head;
+        m.baseTree = headTree;
+        const tree = buildTree(head.hash, tip, txn.tables);
+        const changed = Object.keys({ ...tree.tables, ...tip.tables }).filter((t) => JSON.stringify(tree.tables[t]) !== JSON.stringify(tip.tables[t]));
+        if (changed.length === 0) {
+          // Nothing to commit (read-only, or writes that cancel out): the snapshot stands.
+          item.resolve({ txnId: txn.id, commit: head.hash, parent: head.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased: m.rebased || head.hash !== txn.base.hash, deduplicated: false, published: true });
+          continue;
+        }
+        const events = await eventDrafts(this.o.format, { repo: txn.repo, branch: txn.branch, txnId: txn.id, parent: head.hash, seq: head.generation + 1 + chain.length, baseTree: tip, tree }, txn.tables);
+        chain.push({ item, tree, events });
+        tip = tree;
+        for (const e of events) pendingOps.set(e.table, new Set([...(pendingOps.get(e.table) ?? []), e.op]));
+      } catch (err) {
+        // This member's own failure (its replay, its diff): the others go on without it.
+        item.reject(err);
+      }
+    }
+    return chain;
+  }
+
+  /**
+   * Claims the idempotency keys of members that have not claimed theirs yet (after their record exists,
+   * so an owner always has one). A member whose key already committed is answered with that first
+   * commit and leaves the group. Returns the members that left (the rest must be validated again).
+   */
+  private async claimKeys(chain: ChainLink[]): Promise<Set<QueueItem<Member, Outcome>>> {
+    const left = await Promise.all(chain.map(async ({ item }) => {
+      const m = item.value;
+      if (m.claimed || m.opts.idempotencyKey === undefined || !m.record) return undefined;
+      try {
+        const first = await this.claimKey(m.record, m.opts.idempotencyKey);
+        m.claimed = true;
+        if (!first) return undefined;
+        await this.o.log.put({ ...m.record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() }, NOT_DURABLE);
+        item.resolve({ txnId: first.id, commit: first.commit as Hash, parent: first.parent ?? first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published: first.state === 'DONE' });
+      } catch (err) {
+        item.reject(err);
+      }
+      return item;
+    }));
+    return new Set(left.filter((x) => x !== undefined));
+  }
+
+  /**
+   * Publishes the members' events in commit order, each then DONE. COMMITTED is written only for a
+   * member whose publish failed (recovery republishes it): on the happy path it would say nothing that
+   * PREPARED and the branch do not (recovery rolls a landed PREPARED forward), so it is skipped.
+   */
+  private async finishGroup(items: Array<QueueItem<Member, Outcome>>, committed: TxnRecord[], results: TxnCommitResult[]): Promise<void> {
+    for (const [i, item] of items.entries()) {
+      try {
+        item.resolve({ ...(results[i] as TxnCommitResult), published: await this.finish(committed[i] as TxnRecord, true) });
+      } catch (err) {
+        item.reject(err);
+      }
+    }
   }
 
   /** Re-applies a table's staged ops onto its entry in the new head's tree. */
@@ -207,12 +351,16 @@ export class CommitProtocol {
     }
   }
 
-  /** Publishes a COMMITTED record's events and marks it DONE. False when the bus failed (recovery retries). */
-  async finish(record: TxnRecord): Promise<boolean> {
+  /**
+   * Publishes a COMMITTED record's events and marks it DONE. False when the bus failed (recovery
+   * retries); `recordCommitted` then stores the COMMITTED record first, so recovery finds it pending.
+   */
+  async finish(record: TxnRecord, recordCommitted = false): Promise<boolean> {
     if (this.o.bus) {
       try {
         await this.o.bus.publish(fillEvents(record));
       } catch {
+        if (recordCommitted) await this.o.log.put(record, NOT_DURABLE);
         return false;
       }
       faultAt(this.o.fault, 'after-publish');
@@ -234,7 +382,7 @@ export class CommitProtocol {
     if (record.state !== 'PREPARED') return 'skipped';
     const landed = await this.findCommit(record);
     if (landed) {
-      const committed: TxnRecord = { ...record, state: 'COMMITTED', commit: landed.hash, commitTime: landed.time, updatedAt: Date.now() };
+      const committed: TxnRecord = { ...record, state: 'COMMITTED', commit: landed.hash, commitTime: landed.time, parent: landed.parents[0] as Hash, updatedAt: Date.now() };
       await this.o.log.put(committed, NOT_DURABLE);
       await this.finish(committed);
       return 'rolledForward';
@@ -244,7 +392,10 @@ export class CommitProtocol {
     return 'aborted';
   }
 
-  /** The commit of `record` if it reached its branch: walks first parents from the head down to the base. */
+  /**
+   * The commit of `record` if it reached its branch: walks first parents from the head down to the base
+   * (a chained member's commit sits `chain` commits above it; chains land whole or not at all).
+   */
   private async findCommit(record: TxnRecord): Promise<CommitInfo | undefined> {
     const { catalog } = this.o;
     let c: CommitInfo | undefined = await catalog.resolve(record.repo, record.branch);

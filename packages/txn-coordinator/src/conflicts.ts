@@ -18,11 +18,17 @@ export interface ValidateInput {
   tables: ReadonlyMap<string, StagedTable>;
   /** Tables read by a serializable transaction (empty for snapshot isolation). */
   readSet: ReadonlySet<string>;
+  /**
+   * Group commit: event ops, per table, of the members queued before this one in the chain. They are
+   * not commits yet but count as committed before it; `headTree` then already includes their changes.
+   */
+  pendingOps?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /**
  * Checks a transaction's staged changes against everything committed between `base` and `head`
- * (the rules table in the README). Returns the first conflict, or the tables that changed
+ * (the rules table in the README), and against `pendingOps` / `headTree` for the members before it in a
+ * group commit. Returns the first conflict, or the tables that changed
  * concurrently without conflicting, which the caller replays onto `head`.
  */
 export class ConflictChecker {
@@ -32,7 +38,10 @@ export class ConflictChecker {
     const rebase: string[] = [];
     let concurrentOps: Map<string, Set<string>> | undefined;
     const opsOf = async (table: string): Promise<{ whole: boolean; unknown: boolean }> => {
-      concurrentOps ??= await this.concurrentOps(input.repo, input.base, input.head);
+      if (!concurrentOps) {
+        concurrentOps = await this.concurrentOps(input.repo, input.base, input.head);
+        for (const [t, ops] of input.pendingOps ?? []) concurrentOps.set(t, new Set([...(concurrentOps.get(t) ?? []), ...ops]));
+      }
       const ops = concurrentOps.get(table);
       return { whole: [...(ops ?? [])].some((o) => WHOLE_TABLE_EVENT_OPS.has(o)), unknown: ops?.has('?') ?? false };
     };
@@ -112,8 +121,12 @@ export class ConflictChecker {
     let c: CommitInfo | undefined = head;
     while (c && c.generation > base.generation) {
       const record = c.txnId && /^[A-Za-z0-9_-]{1,128}$/.test(c.txnId) ? await this.log.get(c.txnId) : undefined;
-      // A record whose base is this commit's parent built this commit (even if it died before COMMITTED).
-      if (record && (record.commit === c.hash || record.base === c.parents[0])) {
+      // A record whose base is this commit's parent, or whose place in a group-commit chain is this
+      // commit's generation, built this commit (even if it died before COMMITTED).
+      const built = record && (record.commit === c.hash || (record.chain === undefined
+        ? record.base === c.parents[0]
+        : c.generation === record.baseGeneration + 1 + record.chain));
+      if (record && built) {
         for (const e of record.events) add(e.table, e.op);
       } else {
         const [tree, parentTree] = await Promise.all([

@@ -1,6 +1,6 @@
 import type { Hash } from '@armillaria/core';
 import type { TableFormat } from '@armillaria/catalog';
-import { sameEntry, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
+import { sameEntry, type TreeSnapshot } from './catalog-port.js';
 import type { OpKind, StagedTable } from './staging.js';
 import type { EventDraft } from './txn-record.js';
 
@@ -25,11 +25,12 @@ export function eventOp(kinds: readonly OpKind[], existedBefore: boolean, exists
 /**
  * The change events of a prepared transaction, one per table whose entry differs between `base`'s tree
  * and `tree`: versions, chunks added/removed (chunk diff of the manifests) and the rows those chunks
- * hold. The commit hash and time are filled in after the compare-and-swap.
+ * hold. The commit hash and time (and, inside a group-commit chain, the parent) are filled in after the
+ * compare-and-swap. `baseTree` is the tree of the commit's parent, `seq` the commit's generation.
  */
 export async function eventDrafts(
   format: TableFormat,
-  ctx: { repo: string; branch: string; txnId: string; base: CommitInfo; baseTree: TreeSnapshot; tree: TreeSnapshot },
+  ctx: { repo: string; branch: string; txnId: string; parent: Hash; seq: number; baseTree: TreeSnapshot; tree: TreeSnapshot },
   tables: ReadonlyMap<string, StagedTable>,
 ): Promise<EventDraft[]> {
   const out: EventDraft[] = [];
@@ -43,9 +44,9 @@ export async function eventDrafts(
       repo: ctx.repo,
       branch: ctx.branch,
       table,
-      parent: ctx.base.hash,
+      parent: ctx.parent,
       txnId: ctx.txnId,
-      seq: ctx.base.generation + 1,
+      seq: ctx.seq,
       op: eventOp(staged.ops.map((o) => o.kind), before !== undefined, after !== undefined),
       versionBefore: before?.version ?? null,
       versionAfter: after?.version ?? null,

@@ -28,6 +28,11 @@ export interface TxnCoordinatorOptions {
   /** A PREPARED record older than this belongs to a dead process (default 60 s). */
   staleAfterMs?: number;
   maxCommitAttempts?: number;
+  /**
+   * Group commit: most transactions to one branch landed together, as a chain of commits moved with one
+   * compare-and-swap (default 64, at most 256; 1 commits one transaction per turn).
+   */
+  maxGroupCommit?: number;
   idempotencyWaitMs?: number;
   /** Crash-test fault point; defaults to env ARMILLARIA_FAULT. */
   fault?: FaultPoint;
@@ -67,10 +72,14 @@ export class TxnCoordinator implements TxnApi {
 
   constructor(private readonly o: TxnCoordinatorOptions) {
     this.idleTimeoutMs = o.idleTimeoutMs ?? 60_000;
+    if (o.maxGroupCommit !== undefined && !(Number.isInteger(o.maxGroupCommit) && o.maxGroupCommit >= 1 && o.maxGroupCommit <= 256)) {
+      throw new InvalidArgumentError('maxGroupCommit must be an integer from 1 to 256', { details: { field: 'maxGroupCommit' } });
+    }
     const fault = o.fault ?? parseFaultPoint(process.env.ARMILLARIA_FAULT);
     this.protocol = new CommitProtocol({
       catalog: o.catalog, format: o.tables, log: o.log, ...(o.bus ? { bus: o.bus } : {}), ...(fault ? { fault } : {}),
       maxAttempts: o.maxCommitAttempts ?? 200, staleAfterMs: o.staleAfterMs ?? 60_000, idempotencyWaitMs: o.idempotencyWaitMs ?? 10_000,
+      ...(o.maxGroupCommit !== undefined ? { maxGroup: o.maxGroupCommit } : {}),
     });
   }
 

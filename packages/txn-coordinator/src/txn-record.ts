@@ -9,7 +9,8 @@ export type TxnRecordState = 'PREPARED' | 'COMMITTED' | 'DONE' | 'ABORTED';
 
 /**
  * A change event as computed at PREPARE: everything but the commit hash and time, which exist only
- * once `commitTree` has written the commit. `fillEvents` completes them for publishing.
+ * once the catalog has written the commit. `fillEvents` completes them for publishing (and sets
+ * `parent`, which for a commit inside a group-commit chain is only known then).
  */
 export type EventDraft = Omit<ChangeEvent, 'commit' | 'time' | 'rows'>;
 
@@ -24,9 +25,17 @@ export interface TxnRecord {
   repo: string;
   branch: string;
   state: TxnRecordState;
-  /** The head the new tree was built on (updated at every rebase). */
+  /**
+   * The branch head the transaction was validated against (updated at every attempt). The commit's
+   * first parent is this head, or with `chain`, the commit of the member before it in the group.
+   */
   base: Hash;
   baseGeneration: number;
+  /**
+   * Position (0-based) in a group-commit chain built on `base`: the commit lands at generation
+   * `baseGeneration + 1 + chain`. Absent for the first member (and for records written before group commit).
+   */
+  chain?: number;
   /** The tree the commit will hold. */
   tree: TreeSnapshot;
   message: string;
@@ -36,6 +45,8 @@ export interface TxnRecord {
   /** Set from COMMITTED on. */
   commit?: Hash;
   commitTime?: number;
+  /** The commit's first parent, set from COMMITTED on (older records: the events' `parent` stands). */
+  parent?: Hash;
   reason?: string;
   createdAt: number;
   updatedAt: number;
@@ -43,7 +54,8 @@ export interface TxnRecord {
 
 export function fillEvents(record: TxnRecord): ChangeEvent[] {
   if (!record.commit || record.commitTime === undefined) return [];
-  return record.events.map((e) => ({ ...e, commit: record.commit as Hash, time: record.commitTime as number }));
+  const parent = record.parent;
+  return record.events.map((e) => ({ ...e, ...(parent !== undefined ? { parent } : {}), commit: record.commit as Hash, time: record.commitTime as number }));
 }
 
 /** The states a record never leaves. */

@@ -98,7 +98,9 @@ export class RemoteCatalog implements CatalogApi {
     return this.call(`${this.repo(repo)}/commits`, { method: 'POST', json: { branch, ...opts } });
   }
   async commitChain(repo: string, branch: string, opts: CommitChainOptions): Promise<Commit[]> {
-    return (await this.call<{ commits: Commit[] }>(`${this.repo(repo)}/chains`, { method: 'POST', json: { branch, ...opts } })).commits;
+    const { beforeSwap, ...rest } = opts ?? ({} as CommitChainOptions);
+    if (beforeSwap !== undefined) await beforeSwap();
+    return (await this.call<{ commits: Commit[] }>(`${this.repo(repo)}/chains`, { method: 'POST', json: { branch, ...rest } })).commits;
   }
   tableVersion(repo: string, table: string, opts: TableRefOptions = {}): Promise<TableVersion> {
     return this.call(`${this.table(repo, table)}/version`, { query: tableRefQuery(opts) });

@@ -1,6 +1,6 @@
 // A coordinator in its own process, for the bank and crash tests (and nothing else).
 // Usage: txn-worker.ts bank <dir> <mode> <prefix> <client> <iterations> <seed> <accounts> <busFile>
-//        txn-worker.ts crash <dir> <mode> <prefix> <n> <busFile> <idFile>   (env ARMILLARIA_FAULT picks where it dies)
+//        txn-worker.ts crash <dir> <mode> <prefix> <n> <busFile> <idFile> [group]   (env ARMILLARIA_FAULT picks where it dies)
 import { writeFileSync } from 'node:fs';
 import { isArmillariaError, ErrorCode } from '@armillaria/core';
 import { RecordingChangeBus } from '../helpers/recording-change-bus.js';
@@ -51,16 +51,19 @@ if (cmd === 'bank') {
   // Exit even if a client library keeps a socket open: the result is printed (pipes are synchronous on Linux).
   process.exit(0);
 } else if (cmd === 'crash') {
-  const [mode, prefix, n, busFile, idFile] = rest as [string, string, string, string, string];
+  // <group> transactions commit at once (one group commit: a chain, one ref move); the fault hits that group.
+  const [mode, prefix, n, busFile, idFile, group = '1'] = rest as [string, string, string, string, string, string?];
   const stack = await openStack({ dir: dir as string, mode: mode as 'embedded' | 'distributed', prefix, bus: new RecordingChangeBus(busFile), recoveryIntervalMs: 0, staleAfterMs: 0 });
   const c = stack.coordinator;
-  const t = await c.begin({ repo: 'crash' });
-  writeFileSync(idFile, t.id);
-  await c.upsert(t.id, 'kv', [{ id: 1000 + Number(n), v: `crash-${n}` }]);
-  await c.append(t.id, 'events', [{ msg: `crash-${n}` }]);
-  const result = await c.commit(t.id, { message: `crash ${n}` });
+  const txns = await Promise.all(Array.from({ length: Number(group) }, () => c.begin({ repo: 'crash' })));
+  writeFileSync(idFile, txns.map((t) => t.id).join('\n'));
+  for (const [j, t] of txns.entries()) {
+    await c.upsert(t.id, 'kv', [{ id: 1000 + Number(n) * 100 + j, v: `crash-${n}-${j}` }]);
+    await c.append(t.id, 'events', [{ msg: `crash-${n}-${j}` }]);
+  }
+  const results = await Promise.all(txns.map((t, j) => c.commit(t.id, { message: `crash ${n}-${j}` })));
   await stack.close();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify(results)}\n`);
   process.exit(0);
 } else {
   process.stderr.write(`unknown command ${cmd}\n`);
