@@ -203,7 +203,11 @@ export class ChunkCache {
     return pin;
   }
 
-  private open(): Promise<void> {
+  /**
+   * Creates the directory and adopts what a previous run left there (once; the first fetch does it when
+   * nobody called this before). `QueryEngine.open` calls it, so the first query does not pay the scan.
+   */
+  open(): Promise<void> {
     this.ready ??= this.scan().then(() => {
       this.opened = true;
     });

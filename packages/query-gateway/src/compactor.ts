@@ -1,6 +1,6 @@
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertHash, type Hash } from '@armillaria/core';
+import { InvalidArgumentError, assertHash, type Hash } from '@armillaria/core';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '@armillaria/catalog';
 import type { CacheLease, ChunkCache } from './chunk-cache.js';
@@ -46,6 +46,9 @@ export class Compactor {
 
   constructor(private readonly db: DuckDBInstance, private readonly cache: ChunkCache, opts: CompactionOptions) {
     this.minChunks = opts.minChunks ?? DEFAULT_COMPACT_MIN_CHUNKS;
+    if (!Number.isSafeInteger(this.minChunks) || this.minChunks < 1) {
+      throw new InvalidArgumentError('compaction.minChunks must be an integer >= 1 (compaction: false turns compaction off)', { details: { minChunks: this.minChunks } });
+    }
   }
 
   static fileName(manifest: Hash): string {

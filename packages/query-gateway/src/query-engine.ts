@@ -96,7 +96,15 @@ export class QueryEngine {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.memoryLimit !== undefined ? { memoryLimit: opts.memoryLimit } : {}),
     });
-    return new QueryEngine(opts, db);
+    try {
+      const engine = new QueryEngine(opts, db);
+      await engine.cache.open();
+      return engine;
+    } catch (err) {
+      // Bad options or an unusable cache directory: nothing stays open.
+      db.closeSync();
+      throw err;
+    }
   }
 
   /** Runs one read-only statement. Errors: QUERY_REFUSED, QUERY_TIMEOUT, LIMIT_EXCEEDED, INVALID_ARGUMENT (SQL errors), the catalog's *_NOT_FOUND. */

@@ -102,6 +102,13 @@ describe('QueryEngine over a bounded cache', () => {
   });
   afterAll(async () => env?.cleanup());
 
+  it('bad cache and compaction options are INVALID_ARGUMENT at open', async () => {
+    const base = { catalog: env.catalog, format: env.format, chunks: env.chunks, cacheDir: join(env.dir, 'bad-options'), threads: 1 };
+    for (const opts of [{ cacheMaxBytes: 0 }, { cacheMaxBytes: -5 }, { compaction: { minChunks: 0 } }, { compaction: { minChunks: 2.5 } }]) {
+      expect((await errorOf(QueryEngine.open({ ...base, ...opts }))).code, JSON.stringify(opts)).toBe('INVALID_ARGUMENT');
+    }
+  });
+
   it('answers stay right while tables push each other out; running queries keep their files', async () => {
     const cacheDir = join(env.dir, 'small-cache');
     const probe = await env.engine.query('c', 'SELECT count(*) AS n FROM a');
