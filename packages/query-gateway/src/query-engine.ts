@@ -1,6 +1,6 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
-import { CatalogNotFoundError, type AsOf, type CatalogApi, type ChunkInfo, type Manifest, type TableFormat, type TableVersion } from '@armillaria/catalog';
+import { CatalogNotFoundError, type AsOf, type CatalogApi, type ChunkInfo, type Manifest, type TableFormat, type TableLayout, type TableVersion } from '@armillaria/catalog';
 import { Lru } from './lru.js';
 import { DuckDBConnection, JSDuckDBValueConverter, StatementType, VARCHAR, type DuckDBInstance } from '@duckdb/node-api';
 import { ChunkCache, type CacheLease } from './chunk-cache.js';
@@ -27,7 +27,7 @@ export interface QueryLimits {
 export interface QueryEngineOptions {
   catalog: CatalogApi;
   /** Reads manifests and chunk lists (with stats); a ParquetTableFormat over the same chunk store. */
-  format: Pick<TableFormat, 'readManifest' | 'chunks'>;
+  format: Pick<TableFormat, 'readManifest' | 'chunks' | 'layout'>;
   /** Data chunks come from here, verified. */
   chunks: ChunkStore;
   /** Local chunk cache, the only directory the SQL sandbox can read. */
@@ -78,7 +78,7 @@ export class QueryEngine {
   private readonly analyses = new Lru<string, SqlAnalysis>(ANALYSIS_CACHE_SIZE);
   // Keyed by content hashes, so never stale: a commit's tables, a manifest's schema and chunk list.
   private readonly treeTables = new Lru<string, Promise<TableVersion[]>>(256);
-  private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; chunks: ChunkInfo[] }>>(256);
+  private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; chunks: ChunkInfo[]; layout: TableLayout }>>(256);
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
     this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir, ...(opts.cacheMaxBytes !== undefined ? { maxBytes: opts.cacheMaxBytes } : {}) });
@@ -251,17 +251,24 @@ export class QueryEngine {
       const version = o.versions?.[name];
       let tv: TableVersion = listed.find((t) => t.table === name)!;
       if (version !== undefined) tv = await this.opts.catalog.tableVersion(repo, name, { ref: commit.hash, version });
-      const { manifest, chunks: all } = await this.cached(this.versions, tv.manifest, async () => ({
-        manifest: await this.opts.format.readManifest(tv.manifest),
-        chunks: await this.opts.format.chunks(tv.manifest),
-      }));
+      const { manifest, chunks: all, layout } = await this.cached(this.versions, tv.manifest, async () => {
+        const l = await this.opts.format.layout(tv.manifest);
+        return { manifest: await this.opts.format.readManifest(tv.manifest), chunks: l.base, layout: l };
+      });
       const kept = pruneChunks(manifest, all, allRanges);
       lap('resolveMs');
-      const { paths, fetched } = await this.cache.fetch(kept.map((c) => c.hash as Hash), { signal, lease });
+      // Delta chunks (merge-on-read): all of them hide their keys' rows in the kept base chunks whatever
+      // their values; pruning only decides which may contribute live rows.
+      const live = new Set(layout.delta ? pruneChunks(manifest, layout.delta.chunks, allRanges).map((c) => c.hash) : []);
+      const delta = (layout.delta?.chunks ?? []).filter((c) => kept.length > 0 || live.has(c.hash)).map((c) => c.hash as Hash);
+      const { paths: fetchedPaths, fetched } = await this.cache.fetch([...kept.map((c) => c.hash as Hash), ...delta], { signal, lease });
+      const paths = fetchedPaths.slice(0, kept.length);
       lap('fetchMs');
       const compacted = await this.compactedFile(tv.manifest, manifest, all, kept, lease);
-      views.set(name, viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths));
-      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length, chunksRead: kept.length, chunksFetched: fetched, compacted: compacted !== undefined });
+      const deltaPaths = fetchedPaths.slice(kept.length);
+      const deltaFiles = layout.delta && { paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn };
+      views.set(name, viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths, deltaFiles));
+      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + delta.length, chunksRead: kept.length + delta.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
     lap('resolveMs');
     await this.pool.ensureViews(pc, views);
