@@ -1,7 +1,7 @@
 /**
- * Strings as Arrow dictionaries (what Arrow IPC and Parquet readers produce) in SDK transactions: the
- * embedded SDK always took them; through the gateway the RemoteTxnClient refused them (it now reads the
- * schema the way the catalog does). Both modes, same rows back.
+ * Strings as Arrow dictionaries (what Arrow IPC and Parquet readers produce) in SDK transactions, in
+ * both modes: same rows back, and the new tables keep the Arrow columns' nullability (the SDK used to
+ * rebuild such tables with every column nullable to get past the RemoteTxnClient).
  */
 import { Dictionary, tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,10 @@ async function story(arm: Armillaria): Promise<void> {
   });
   expect((await arm.query('SELECT p.name, count(*) AS n FROM visits v JOIN people p ON p.id = v.id GROUP BY p.name ORDER BY p.name')).rows)
     .toEqual([{ name: 'ann', n: 2 }, { name: 'bob', n: 2 }]);
+  // The typed-array column is non-null in Arrow, and stays so; the dictionary strings are nullable utf8.
+  for (const table of ['people', 'visits']) {
+    expect((await arm.describeTable(table)).schema.fields.map((f) => [f.name, f.type, f.nullable])).toEqual([['id', 'int32', false], ['name', 'utf8', true]]);
+  }
 }
 
 describe('dictionary-encoded strings in SDK transactions', () => {

@@ -1,7 +1,7 @@
 import { ErrorCode, isArmillariaError } from '@armillaria/core';
 import { tableToRows, toArrowTable, type Rows } from '@armillaria/catalog';
 import type { StageResult, TxnApi, TxnInfo } from '@armillaria/txn-coordinator';
-import { DataType, Table, vectorFromArray, type Vector } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 
 /** What a staged write reports: the table's row count in the transaction's view. */
 export interface StagedWrite {
@@ -60,8 +60,10 @@ export class Transaction {
     } catch (err) {
       if (!mayCreate || !isArmillariaError(err, ErrorCode.TableNotFound)) throw err;
     }
-    // Plain rows get the schema the top-level writes infer for a new table (the coordinator wants one).
-    const data = Array.isArray(rows) ? toArrowTable(rows, undefined, primaryKey ? { integerColumns: primaryKey } : {}) : undictionary(rows as Table);
+    // Plain rows get the schema the top-level writes infer for a new table (the coordinator wants one). Arrow
+    // tables go as they are, dictionary strings included: both coordinators read those as utf8, and the
+    // fields keep their nullability.
+    const data = Array.isArray(rows) ? toArrowTable(rows, undefined, primaryKey ? { integerColumns: primaryKey } : {}) : rows;
     return staged(await this.api.createTable(this.id, table, { rows: data, ...(primaryKey ? { primaryKey } : {}) }), true);
   }
 }
@@ -70,16 +72,3 @@ function staged(r: StageResult, created: boolean): StagedWrite {
   return { table: r.table, rows: r.rows, created };
 }
 
-/**
- * Dictionary-encoded columns (what `tableFromArrays` makes of strings) decoded to their value type:
- * a new table's schema is taken from the Arrow types, and the table format stores plain columns.
- */
-function undictionary(table: Table): Table {
-  if (!table.schema.fields.some((f) => DataType.isDictionary(f.type))) return table;
-  const columns: Record<string, Vector> = {};
-  for (const f of table.schema.fields) {
-    const col = table.getChild(f.name)!;
-    columns[f.name] = DataType.isDictionary(f.type) ? vectorFromArray([...col], f.type.dictionary) : col;
-  }
-  return new Table(columns);
-}
