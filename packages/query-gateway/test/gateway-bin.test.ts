@@ -104,8 +104,13 @@ describe.skipIf(!distributed)('gateway bin (distributed: MinIO + Redis + NATS)',
   it('runs only the gateway in front of the catalog, chunk-store and txn services (each its own process)', async () => {
     dir ||= await mkdtemp(join(tmpdir(), 'armillaria-gateway-dist-'));
     const bucket = uniqueName('gateway-svc').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 60);
+    // gc and verify walk every repo of the store: a Redis database of its own (no other test uses 7) keeps
+    // other tests' repos, whose objects live in other buckets, out of this store.
+    const redis = new URL(process.env.ARMILLARIA_REDIS_URL!);
+    redis.pathname = '/7';
     const shared = {
       ARMILLARIA_MODE: 'distributed',
+      ARMILLARIA_REDIS_URL: redis.toString(),
       ARMILLARIA_S3_BUCKET: bucket,
       ARMILLARIA_S3_ACCESS_KEY: process.env.ARMILLARIA_S3_ACCESS_KEY ?? 'minioadmin',
       ARMILLARIA_S3_SECRET_KEY: process.env.ARMILLARIA_S3_SECRET_KEY ?? 'minioadmin',
