@@ -163,7 +163,15 @@ describe('keyed tables against a model', () => {
       const rows = gen(30, `u${step}`);
       version = (await format.upsert(version, table(rows))).manifest;
       put(rows);
+      // Deletes and inserts too (through the delta: a few rows of a many-chunk table).
+      const gone = gen(8, 'x').filter((r) => model.has(`${r.region}\u0000${r.n}`));
+      version = (await format.deleteKeys(version, table(gone))).manifest;
+      for (const r of gone) model.delete(`${r.region}\u0000${r.n}`);
+      const fresh = gen(8, `i${step}`).filter((r) => !model.has(`${r.region}\u0000${r.n}`));
+      version = (await format.append(version, table(fresh))).manifest;
+      put(fresh);
     }
+    expect((await format.readManifest(version)).delta).toBeDefined();
     const codePoints = (s: string) => [...s].map((c) => c.codePointAt(0)!);
     const cmpStr = (a: string, b: string) => {
       const x = codePoints(a);
@@ -173,6 +181,11 @@ describe('keyed tables against a model', () => {
     };
     const expected = [...model.values()].sort((a, b) => cmpStr(a.region, b.region) || a.n - b.n);
     expect(rowsOf(await format.read(version))).toEqual(expected);
+    const compacted = (await format.compact(version)).manifest;
+    expect(rowsOf(await format.read(compacted))).toEqual(expected);
+    expect(compacted).toBe((await (await makeFormat({ targetChunkRows: 8 })).format.write(table(expected), { primaryKey: ['region', 'n'] })).manifest);
+    const d = await format.diffRows(compacted, version);
+    expect([d.added.length, d.removed.length, d.changed.length]).toEqual([0, 0, 0]);
   });
 });
 
