@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -132,5 +132,70 @@ describe('FsRefStore across processes', () => {
     }
     expect(gaps).toBeLessThanOrEqual(3);
     expect(log.length + gaps).toBe(final);
+  });
+});
+
+// Opens the store (which migrates a layout-1 tree under the lock) once the parent says go, then reports.
+const MIGRATOR = `
+import { access, writeFile } from 'node:fs/promises';
+const { FsRefStore } = await import(${JSON.stringify(catalogEntry)});
+const [root] = process.argv.slice(1);
+await writeFile(root + '/../ready', '');
+for (;;) {
+  try { await access(root + '/../go'); break; } catch { await new Promise((r) => setImmediate(r)); }
+}
+const refs = new FsRefStore({ root });
+await refs.get('x');
+process.stdout.write('migrated');
+`;
+
+describe('FsRefStore layout-1 migration', () => {
+  it('leaves either the old tree or a complete log when the migrating process is SIGKILLed at any point', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'armillaria-refs-migrate-'));
+    dirs.push(base);
+    // A layout-1 tree: 400 refs, each with a value file and a two-line reflog.
+    const N = 400;
+    const template = join(base, 'template');
+    for (let i = 0; i < N; i++) {
+      const dir = join(template, 'refs', 'repos', `r${i % 7}`, 'branches', `b${i}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, '~ref'), `${hashOf(i + 2)}\n`);
+      const lines = [{ old: null, new: hashOf(i + 1), time: 1000 + i }, { old: hashOf(i + 1), new: hashOf(i + 2), time: 2000 + i, message: `m${i}` }];
+      await writeFile(join(dir, '~log'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    }
+    const outcomes: string[] = [];
+    for (const delay of [0, 10, 40, 100, 200, 300, 450, 700, 1000]) {
+      const round = join(base, `round-${delay}`);
+      await cp(template, join(round, 'root'), { recursive: true });
+      const root = join(round, 'root');
+      const child = spawn(process.execPath, ['--conditions=@armillaria/source', '--import', 'tsx', '--input-type=module', '-e', MIGRATOR, root], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise((r) => child.on('close', r));
+      while (!(await access(join(round, 'ready')).then(() => true, () => false)) && child.exitCode === null) await sleep(5);
+      await writeFile(join(round, 'go'), '');
+      await sleep(delay);
+      child.kill('SIGKILL');
+      await exited;
+      outcomes.push(stdout === 'migrated' ? 'finished' : (await readdir(root)).includes('refs.log') ? 'log in place' : 'killed before the rename');
+
+      // Whatever the child got to, a new store sees exactly the old refs and reflogs.
+      const refs = new FsRefStore({ root, lock: { timeoutMs: 10_000 } });
+      const listed = await refs.list('repos/');
+      expect(listed).toHaveLength(N);
+      for (const i of [0, 1, 57, N - 1]) {
+        const name = `repos/r${i % 7}/branches/b${i}`;
+        expect(await refs.get(name)).toBe(hashOf(i + 2));
+        expect((await refs.reflog(name)).map((e) => [e.time, e.new, e.message])).toEqual([[2000 + i, hashOf(i + 2), `m${i}`], [1000 + i, hashOf(i + 1), undefined]]);
+      }
+      // A write breaks a lock the child may have died holding, and sweeps its half-written log.
+      await refs.compareAndSwap('repos/r0/branches/b0', hashOf(2), hashOf(999));
+      await refs.close(); // returns once the lock is released (a CAS returns as soon as its record is durable)
+      expect((await readdir(root)).filter((f) => f.startsWith('refs.')).sort()).toEqual(['refs.log']);
+    }
+    console.log(`migration killed after 0-1000 ms: ${outcomes.join(', ')}`);
   });
 });

@@ -137,6 +137,9 @@ export class FsRefStore implements RefStore {
       });
       if (!log) throw new BackendUnavailableError(`ref log ${this.logPath} vanished after it was created`);
     }
+    // Once per process: a writer killed between writing its lock's temp file and linking it leaves
+    // that file without a lock anyone would break (and so sweep).
+    await sweepDebris(this.root);
     this.log = log;
     return log;
   }
