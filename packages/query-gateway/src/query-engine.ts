@@ -264,10 +264,10 @@ export class QueryEngine {
       const { paths: fetchedPaths, fetched } = await this.cache.fetch([...kept.map((c) => c.hash as Hash), ...delta], { signal, lease });
       const paths = fetchedPaths.slice(0, kept.length);
       lap('fetchMs');
-      const compacted = await this.compactedFile(tv.manifest, manifest, all, kept, lease);
+      const compacted = await this.compactedFile(tv.manifest, manifest, layout, kept, lease);
       const deltaPaths = fetchedPaths.slice(kept.length);
       const deltaFiles = layout.delta && { paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn };
-      views.set(name, viewSql(name, manifest.schema.fields, compacted ? [compacted] : paths, deltaFiles));
+      views.set(name, compacted ? viewSql(name, manifest.schema.fields, [compacted]) : viewSql(name, manifest.schema.fields, paths, deltaFiles));
       reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + delta.length, chunksRead: kept.length + delta.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
     lap('resolveMs');
@@ -277,18 +277,24 @@ export class QueryEngine {
   }
 
   /**
-   * The compacted file of the version to read instead of its chunk files, when it is cached and the scan
-   * keeps at least half of the rows (DuckDB's row-group pruning inside the file then does the rest; a
-   * more selective scan reads fewer rows from its few chunk files). A full scan of a version without
-   * one starts building it. Versions with a merge-on-read delta are read through their view only.
+   * The compacted file of the version to read instead of its chunk files, when it is cached and either
+   * the version has a merge-on-read delta (the file holds the merged rows: no anti-join) or the scan keeps
+   * at least half of the rows (DuckDB's row-group pruning inside the file then does the rest; a more
+   * selective scan reads fewer rows from its few chunk files). A full scan of a version without one
+   * starts building it (its chunk files were all just fetched and are pinned by `lease`).
    */
-  private async compactedFile(hash: Hash, manifest: Manifest, all: readonly ChunkInfo[], kept: readonly ChunkInfo[], lease: CacheLease): Promise<string | undefined> {
-    if (!this.compactor || manifest.delta !== undefined) return undefined;
+  private async compactedFile(hash: Hash, manifest: Manifest, layout: TableLayout, kept: readonly ChunkInfo[], lease: CacheLease): Promise<string | undefined> {
+    if (!this.compactor) return undefined;
+    const all = layout.base;
     const rows = (list: readonly ChunkInfo[]): number => list.reduce((a, c) => a + c.rows, 0);
-    if (kept.length === 0 || rows(kept) * 2 < rows(all)) return undefined;
+    if (!layout.delta && (kept.length === 0 || rows(kept) * 2 < rows(all))) return undefined;
     const file = await this.compactor.lookup(hash, lease);
-    if (file === undefined && kept.length === all.length) {
-      this.compactor.start({ manifest: hash, fields: manifest.schema.fields, chunks: all.map((c) => ({ hash: c.hash as Hash, bytes: c.bytes })) });
+    if (file === undefined && all.length > 0 && kept.length === all.length) {
+      const ref = (c: ChunkInfo) => ({ hash: c.hash as Hash, bytes: c.bytes });
+      this.compactor.start({
+        manifest: hash, fields: manifest.schema.fields, chunks: all.map(ref),
+        ...(layout.delta ? { delta: { chunks: layout.delta.chunks.map(ref), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn } } : {}),
+      });
     }
     return file;
   }
