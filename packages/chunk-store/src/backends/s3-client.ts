@@ -15,6 +15,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  type StorageClass,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -132,7 +133,7 @@ export class S3Api {
 
   /**
    * Renews LastModified by copying the object onto itself. S3 refuses a self-copy that changes nothing, so
-   * the metadata is replaced by itself plus `armillaria-touched`; the content type is carried over, and
+   * the metadata is replaced by itself plus `armillaria-touched`; content type and storage class are carried over, and
    * `CopySourceIfMatch` keeps a concurrent replacement (which is new anyway) from being overwritten with
    * the older bytes. False when the object is absent. CopyObject takes objects up to 5 GiB.
    */
@@ -154,6 +155,8 @@ export class S3Api {
             CopySourceIfMatch: head.ETag,
             MetadataDirective: 'REPLACE',
             ContentType: head.ContentType,
+            // REPLACE would otherwise also reset the storage class to STANDARD.
+            ...(head.StorageClass !== undefined && { StorageClass: head.StorageClass as StorageClass }),
             Metadata: { ...head.Metadata, 'armillaria-touched': new Date().toISOString() },
           }),
         ),
