@@ -9,7 +9,10 @@ import type { Hash } from '@armillaria/core';
  * with InvalidHashError (INVALID_HASH) before any I/O.
  */
 export interface ChunkStore {
-  /** Hashes and stores `bytes`; storing bytes that already exist is a cheap no-op. Returns the hash. */
+  /**
+   * Hashes and stores `bytes`; storing bytes that already exist writes nothing (at most it renews the
+   * chunk's `modifiedAt` for GC, see ObjectChunkStore's `refreshAfterMs`). Returns the hash.
+   */
   put(bytes: Uint8Array, opts?: { expectedHash?: Hash }): Promise<Hash>;
 
   /**
