@@ -128,6 +128,18 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
       expect(log.map((e) => [e.old, e.new])).toEqual([[hashOf(0), winner], [null, hashOf(0)]]);
     });
 
+    it('applies concurrent moves of different refs independently: each lands or conflicts on its own', async () => {
+      const refs = await store();
+      const name = (i: number): string => `repos/many/branches/b${String(i).padStart(2, '0')}`;
+      for (let i = 0; i < 40; i += 4) await refs.compareAndSwap(name(i), null, hashOf(1)); // every 4th exists already
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => refs.compareAndSwap(name(i), null, hashOf(1000 + i), { message: `m${i}` })));
+      results.forEach((r, i) => expect(r.status, name(i)).toBe(i % 4 === 0 ? 'rejected' : 'fulfilled'));
+      expect(await refs.list('repos/many/')).toEqual(Array.from({ length: 40 }, (_, i) => ({ name: name(i), value: i % 4 === 0 ? hashOf(1) : hashOf(1000 + i) })));
+      for (const i of [1, 4, 39]) {
+        expect((await refs.reflog(name(i))).map((e) => [e.old, e.new, e.message])).toEqual([[null, i % 4 === 0 ? hashOf(1) : hashOf(1000 + i), i % 4 === 0 ? undefined : `m${i}`]]);
+      }
+    });
+
     it('loses no update when 8 workers increment a counter with retry loops', async () => {
       const refs = await store();
       const ref = 'repos/count/branches/main';
