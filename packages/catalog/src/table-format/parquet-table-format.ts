@@ -4,18 +4,18 @@ import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
-import { PrimaryKeyRequiredError, SchemaMismatchError, DuplicateKeyError } from '../errors.js';
+import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaSchema, liveRows, materialise, tombstoneRows } from './delta.js';
 import { keysInBase, planDelta } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
-import { compareRows, jsonKey, keyAt, keyVectors, sortOrder, validateKey, type KeyVectors } from './keys.js';
+import { jsonKey, keyVectors, validateKey, type KeyVectors } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
-import { assignChanges, planRechunk, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
+import { assignChanges, encoderJob, identity, planRechunk, sortedChanges, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
 import { chunkDiff, rowDiff } from './diff.js';
 import { concatDecoded } from './rows.js';
 import { DELTA_DELETED_COLUMN } from './table-format.js';
@@ -297,7 +297,7 @@ export class ParquetTableFormat implements TableFormat {
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
     }, table);
-    const fresh = plan.cuts.length === 0 ? { list: [], ...empty() } : await this.encodeChunks(m.schema, compact(plan, inputRows), plan);
+    const fresh = plan.cuts.length === 0 ? { list: [], ...empty() } : await this.encodeChunks(m.schema, encoderJob(plan, inputRows), plan);
     const list: ChunkInfo[] = [];
     for (const s of plan.segments) {
       if ('old' in s) list.push(old[s.old]!);
@@ -366,52 +366,8 @@ interface Stored {
 
 const empty = (): { written: number; bytesWritten: number } => ({ written: 0, bytesWritten: 0 });
 
-/** The changes' key columns and their key order; DuplicateKeyError when a key repeats. */
-function sortedChanges(input: Table, pk: readonly string[], schema: ManifestSchema, table: string): Changes {
-  const keys = keyVectors(input, pk, schema);
-  const order = sortOrder(keys) ?? identity(keys.length);
-  for (let i = 1; i < order.length; i++) {
-    if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)));
-  }
-  return { keys, order };
-}
-
 function assertNotReserved(names: readonly string[]): void {
   if (names.includes(DELTA_DELETED_COLUMN)) throw new SchemaMismatchError(`column name ${DELTA_DELETED_COLUMN} is reserved by the table format`, { column: DELTA_DELETED_COLUMN });
-}
-
-function identity(n: number): Uint32Array {
-  const o = new Uint32Array(n);
-  for (let i = 0; i < n; i++) o[i] = i;
-  return o;
-}
-
-/**
- * The encoder's job for a plan: drops sources no new row comes from (a delete's key table, chunks whose
- * rows were all deleted), and passes a plain slice instead of picks when the rows are one source in order.
- */
-function compact(plan: RechunkPlan, inputRows: number): { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array } {
-  const picks = plan.picks.view();
-  const used = new Map<number, number>();
-  let sequential = true;
-  let last = -1;
-  for (let i = 0; i < picks.length; i += 2) {
-    const s = picks[i]!;
-    if (s !== last) {
-      if (!used.has(s)) used.set(s, used.size);
-      last = s;
-    }
-    if (sequential && (s !== 0 || picks[i + 1] !== i / 2)) sequential = false;
-  }
-  const sources = [...used.keys()].map((s) => plan.sources[s]!);
-  const cuts = Uint32Array.from(plan.cuts);
-  if (sequential && picks.length / 2 === inputRows) return { sources, picks: null, cuts };
-  const out = new Uint32Array(picks.length);
-  for (let i = 0; i < picks.length; i += 2) {
-    out[i] = used.get(picks[i]!)!;
-    out[i + 1] = picks[i + 1]!;
-  }
-  return { sources, picks: out, cuts };
 }
 
 function fillVector(type: ColumnType, value: unknown, n: number): Vector {

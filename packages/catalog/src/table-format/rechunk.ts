@@ -1,7 +1,9 @@
 import { DuplicateKeyError } from '../errors.js';
 import { Chunker, type ChunkingParams } from './chunker.js';
+import type { Table } from 'apache-arrow';
+import type { ManifestSchema } from './column-types.js';
 import {
-  compareKeys, compareRows, keyAt, keyFromJson, keyHash, jsonKey, type KeyValue, type KeyVectors,
+  compareKeys, compareRows, keyAt, keyFromJson, keyHash, jsonKey, keyVectors, sortOrder, type KeyValue, type KeyVectors,
 } from './keys.js';
 import type { ChunkInfo, ColumnType } from './table-format.js';
 
@@ -180,4 +182,49 @@ export class PairBuilder {
   view(): Uint32Array {
     return this.buf.subarray(0, 2 * this.pairs);
   }
+}
+
+/** The changes' key columns and their key order; DuplicateKeyError when a key repeats. */
+export function sortedChanges(input: Table, pk: readonly string[], schema: ManifestSchema, table: string): Changes {
+  const keys = keyVectors(input, pk, schema);
+  const order = sortOrder(keys) ?? identity(keys.length);
+  for (let i = 1; i < order.length; i++) {
+    if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)));
+  }
+  return { keys, order };
+}
+
+/** 0, 1, ..., n-1: the order of rows already sorted. */
+export function identity(n: number): Uint32Array {
+  const o = new Uint32Array(n);
+  for (let i = 0; i < n; i++) o[i] = i;
+  return o;
+}
+
+/**
+ * The encoder's job for a plan: drops sources no new row comes from (a delete's key table, chunks whose
+ * rows were all deleted), and passes a plain slice instead of picks when the rows are one source in order.
+ */
+export function encoderJob(plan: RechunkPlan, inputRows: number): { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array } {
+  const picks = plan.picks.view();
+  const used = new Map<number, number>();
+  let sequential = true;
+  let last = -1;
+  for (let i = 0; i < picks.length; i += 2) {
+    const s = picks[i]!;
+    if (s !== last) {
+      if (!used.has(s)) used.set(s, used.size);
+      last = s;
+    }
+    if (sequential && (s !== 0 || picks[i + 1] !== i / 2)) sequential = false;
+  }
+  const sources = [...used.keys()].map((s) => plan.sources[s]!);
+  const cuts = Uint32Array.from(plan.cuts);
+  if (sequential && picks.length / 2 === inputRows) return { sources, picks: null, cuts };
+  const out = new Uint32Array(picks.length);
+  for (let i = 0; i < picks.length; i += 2) {
+    out[i] = used.get(picks[i]!)!;
+    out[i + 1] = picks[i + 1]!;
+  }
+  return { sources, picks: out, cuts };
 }
