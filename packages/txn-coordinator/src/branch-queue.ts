@@ -3,6 +3,8 @@ export interface QueueItem<T, R> {
   value: T;
   /** Must be the only item of its batch (e.g. a commit whose tree needs its parent's hash). */
   solo: boolean;
+  /** Items with the same tag never share a batch (e.g. an idempotency key: the second waits for the first). */
+  tag: string | undefined;
   resolve(result: R): void;
   reject(err: unknown): void;
 }
@@ -23,11 +25,11 @@ export class BranchQueue<T, R> {
 
   constructor(private readonly maxBatch: number, private readonly runBatch: (key: string, batch: Array<QueueItem<T, R>>) => Promise<void>) {}
 
-  push(key: string, value: T, solo = false): Promise<R> {
+  push(key: string, value: T, opts: { solo?: boolean; tag?: string } = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       let list = this.waiting.get(key);
       if (!list) this.waiting.set(key, (list = []));
-      list.push({ value, solo, resolve, reject });
+      list.push({ value, solo: opts.solo ?? false, tag: opts.tag, resolve, reject });
       if (!this.running.has(key)) void this.drain(key);
     });
   }
@@ -57,10 +59,20 @@ export class BranchQueue<T, R> {
     }
   }
 
-  /** The next batch: up to `maxBatch` items in order, cut before a solo item (a solo item goes alone). */
+  /**
+   * The next batch: up to `maxBatch` items in order, cut before a solo item (a solo item goes alone)
+   * and before an item whose tag is already in the batch.
+   */
   private take(list: Array<QueueItem<T, R>>): Array<QueueItem<T, R>> {
     let n = 1;
-    if (!list[0]?.solo) while (n < list.length && n < this.maxBatch && !list[n]?.solo) n++;
+    if (!list[0]?.solo) {
+      const tags = new Set([list[0]?.tag]);
+      for (; n < list.length && n < this.maxBatch; n++) {
+        const item = list[n] as QueueItem<T, R>;
+        if (item.solo || (item.tag !== undefined && tags.has(item.tag))) break;
+        tags.add(item.tag);
+      }
+    }
     return list.splice(0, n);
   }
 }

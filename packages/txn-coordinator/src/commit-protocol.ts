@@ -117,7 +117,8 @@ export class CommitProtocol {
       // A transaction that creates a table names its parent commit in the tree (the table's origin),
       // which inside a chain is not known before the chain is hashed: it takes a turn alone.
       const solo = [...txn.tables.values()].some((t) => t.ops.some((op) => op.kind === 'create'));
-      return await this.queue.push(`${txn.repo}\u0000${txn.branch}`, member, solo);
+      // Two commits with one idempotency key never share a group: the second must see the first's outcome.
+      return await this.queue.push(`${txn.repo}\u0000${txn.branch}`, member, { solo, ...(opts.idempotencyKey !== undefined ? { tag: opts.idempotencyKey } : {}) });
     } finally {
       this.inflight.delete(txn.id);
     }
@@ -199,6 +200,7 @@ export class CommitProtocol {
         commits = landed as CommitInfo[];
       }
       faultAt(this.o.fault, 'after-cas');
+      for (const [i, c] of commits.entries()) this.checker.remember(c.hash, (records[i] as TxnRecord).events.map((e) => [e.table, e.op] as const));
       const committed = records.map((r, i): TxnRecord => {
         const c = commits[i] as CommitInfo;
         return { ...r, state: 'COMMITTED', commit: c.hash, commitTime: c.time, parent: c.parents[0] as Hash, updatedAt: Date.now() };
@@ -294,18 +296,21 @@ export class CommitProtocol {
   }
 
   /**
-   * Publishes the members' events in commit order, each then DONE. COMMITTED is written only for a
-   * member whose publish failed (recovery republishes it): on the happy path it would say nothing that
-   * PREPARED and the branch do not (recovery rolls a landed PREPARED forward), so it is skipped.
+   * Publishes the members' events in commit order, then marks them DONE (in parallel). COMMITTED is
+   * written only for a member whose publish failed (recovery republishes it): on the happy path it
+   * would say nothing that PREPARED and the branch do not (recovery rolls a landed PREPARED forward).
    */
   private async finishGroup(items: Array<QueueItem<Member, Outcome>>, committed: TxnRecord[], results: TxnCommitResult[]): Promise<void> {
-    for (const [i, item] of items.entries()) {
+    const published: boolean[] = [];
+    for (const record of committed) published.push(await this.publish(record, true).catch(() => false));
+    await Promise.all(items.map(async (item, i) => {
       try {
-        item.resolve({ ...(results[i] as TxnCommitResult), published: await this.finish(committed[i] as TxnRecord, true) });
+        if (published[i]) await this.markDone(committed[i] as TxnRecord);
+        item.resolve({ ...(results[i] as TxnCommitResult), published: published[i] as boolean });
       } catch (err) {
         item.reject(err);
       }
-    }
+    }));
   }
 
   /** Re-applies a table's staged ops onto its entry in the new head's tree. */
@@ -351,23 +356,32 @@ export class CommitProtocol {
     }
   }
 
-  /**
-   * Publishes a COMMITTED record's events and marks it DONE. False when the bus failed (recovery
-   * retries); `recordCommitted` then stores the COMMITTED record first, so recovery finds it pending.
-   */
-  async finish(record: TxnRecord, recordCommitted = false): Promise<boolean> {
-    if (this.o.bus) {
-      try {
-        await this.o.bus.publish(fillEvents(record));
-      } catch {
-        if (recordCommitted) await this.o.log.put(record, NOT_DURABLE);
-        return false;
-      }
-      faultAt(this.o.fault, 'after-publish');
-    }
-    // DONE only saves recovery a republish, except that it proves an idempotency key committed.
-    await this.o.log.put({ ...record, state: 'DONE', updatedAt: Date.now() }, { durable: record.idempotencyKey !== undefined });
+  /** Publishes a COMMITTED record's events and marks it DONE. False when the bus failed (recovery retries). */
+  async finish(record: TxnRecord): Promise<boolean> {
+    if (!(await this.publish(record))) return false;
+    await this.markDone(record);
     return true;
+  }
+
+  /**
+   * Publishes a COMMITTED record's events (the bus dedups by txn id and table). False when the bus
+   * failed; `recordCommitted` then stores the COMMITTED record, so recovery finds it pending.
+   */
+  private async publish(record: TxnRecord, recordCommitted = false): Promise<boolean> {
+    if (!this.o.bus) return true;
+    try {
+      await this.o.bus.publish(fillEvents(record));
+    } catch {
+      if (recordCommitted) await this.o.log.put(record, NOT_DURABLE);
+      return false;
+    }
+    faultAt(this.o.fault, 'after-publish');
+    return true;
+  }
+
+  /** DONE only saves recovery a republish, except that it proves an idempotency key committed. */
+  private markDone(record: TxnRecord): Promise<void> {
+    return this.o.log.put({ ...record, state: 'DONE', updatedAt: Date.now() }, { durable: record.idempotencyKey !== undefined });
   }
 
   /**

@@ -6,6 +6,9 @@ import { jsonSafe, keyString } from './rows.js';
 import { WHOLE_TABLE_OPS, type StagedTable } from './staging.js';
 import type { TxnLog } from './txn-log.js';
 
+/** Commits whose ops `ConflictChecker` keeps in memory. */
+const OPS_CACHE_SIZE = 10_000;
+
 /** ChangeEvent ops that replace or reshape a whole table. */
 const WHOLE_TABLE_EVENT_OPS = new Set(['created', 'dropped', 'written', 'altered']);
 
@@ -32,6 +35,8 @@ export interface ValidateInput {
  * concurrently without conflicting, which the caller replays onto `head`.
  */
 export class ConflictChecker {
+  private readonly opsCache = new Map<Hash, ReadonlyArray<readonly [string, string]>>();
+
   constructor(private readonly catalog: CatalogPort, private readonly format: TableFormat, private readonly log: TxnLog) {}
 
   async check(input: ValidateInput): Promise<{ conflict: ConflictDetails } | { rebase: string[] }> {
@@ -113,32 +118,51 @@ export class ConflictChecker {
    */
   private async concurrentOps(repo: string, base: CommitInfo, head: CommitInfo): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
-    const add = (table: string, op: string): void => {
-      let s = out.get(table);
-      if (!s) out.set(table, (s = new Set()));
-      s.add(op);
-    };
     let c: CommitInfo | undefined = head;
     while (c && c.generation > base.generation) {
-      const record = c.txnId && /^[A-Za-z0-9_-]{1,128}$/.test(c.txnId) ? await this.log.get(c.txnId) : undefined;
-      // A record whose base is this commit's parent, or whose place in a group-commit chain is this
-      // commit's generation, built this commit (even if it died before COMMITTED).
-      const built = record && (record.commit === c.hash || (record.chain === undefined
-        ? record.base === c.parents[0]
-        : c.generation === record.baseGeneration + 1 + record.chain));
-      if (record && built) {
-        for (const e of record.events) add(e.table, e.op);
-      } else {
-        const [tree, parentTree] = await Promise.all([
-          this.catalog.readTree(repo, c.tree),
-          c.parents[0] ? this.catalog.readCommit(repo, c.parents[0]).then((p) => this.catalog.readTree(repo, p.tree)) : Promise.resolve<TreeSnapshot>({ tables: {} }),
-        ]);
-        for (const t of new Set([...Object.keys(tree.tables), ...Object.keys(parentTree.tables)])) {
-          if (!sameEntry(tree.tables[t], parentTree.tables[t])) add(t, '?');
-        }
+      for (const [table, op] of await this.opsOfCommit(repo, c)) {
+        let s = out.get(table);
+        if (!s) out.set(table, (s = new Set()));
+        s.add(op);
       }
       c = c.parents[0] ? await this.catalog.readCommit(repo, c.parents[0]) : undefined;
     }
     return out;
+  }
+
+  /**
+   * What one commit did per table (`[table, op]` pairs), kept per commit hash: a commit never changes,
+   * and each rebase of a busy branch would otherwise read the same records again.
+   */
+  private async opsOfCommit(repo: string, c: CommitInfo): Promise<ReadonlyArray<readonly [string, string]>> {
+    const cached = this.opsCache.get(c.hash);
+    if (cached) return cached;
+    const ops: Array<readonly [string, string]> = [];
+    const record = c.txnId && /^[A-Za-z0-9_-]{1,128}$/.test(c.txnId) ? await this.log.get(c.txnId) : undefined;
+    // A record whose base is this commit's parent, or whose place in a group-commit chain is this
+    // commit's generation, built this commit (even if it died before COMMITTED).
+    const built = record && (record.commit === c.hash || (record.chain === undefined
+      ? record.base === c.parents[0]
+      : c.generation === record.baseGeneration + 1 + record.chain));
+    if (record && built) {
+      for (const e of record.events) ops.push([e.table, e.op]);
+    } else {
+      const [tree, parentTree] = await Promise.all([
+        this.catalog.readTree(repo, c.tree),
+        c.parents[0] ? this.catalog.readCommit(repo, c.parents[0]).then((p) => this.catalog.readTree(repo, p.tree)) : Promise.resolve<TreeSnapshot>({ tables: {} }),
+      ]);
+      for (const t of new Set([...Object.keys(tree.tables), ...Object.keys(parentTree.tables)])) {
+        if (!sameEntry(tree.tables[t], parentTree.tables[t])) ops.push([t, '?']);
+      }
+    }
+    this.remember(c.hash, ops);
+    return ops;
+  }
+
+  /** Notes what a commit did (the coordinator calls it for the commits it lands, from their events). */
+  remember(commit: Hash, ops: ReadonlyArray<readonly [string, string]>): void {
+    this.opsCache.set(commit, ops);
+    // Oldest first out: rebases only look at the newest commits of a branch.
+    if (this.opsCache.size > OPS_CACHE_SIZE) this.opsCache.delete(this.opsCache.keys().next().value as Hash);
   }
 }
