@@ -31,6 +31,7 @@ const PENDING_STATES: readonly TxnRecordState[] = ['COMMITTED', 'PREPARED'];
 export class FsTxnLog implements TxnLog {
   private readonly sync: boolean;
   private ready: Promise<void> | undefined;
+  private readonly dirSyncs = new Map<string, { running: Promise<void> | undefined; next: Promise<void> | undefined }>();
 
   constructor(private readonly options: FsTxnLogOptions) {
     this.sync = options.fsync ?? true;
@@ -184,7 +185,28 @@ export class FsTxnLog implements TxnLog {
     }
   }
 
-  private async syncDir(dir: string): Promise<void> {
+  /**
+   * fsync of a directory, shared by concurrent callers (group commit puts many records at once): a
+   * caller waits for a sync that STARTS after its call, so its rename is covered, and callers that
+   * arrive while one runs share the single next one instead of each syncing the directory.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const state = this.dirSyncs.get(dir) ?? { running: undefined, next: undefined };
+    this.dirSyncs.set(dir, state);
+    if (!state.running) {
+      state.running = this.fsyncDir(dir).finally(() => {
+        state.running = undefined;
+      });
+      return state.running;
+    }
+    state.next ??= state.running.catch(() => {}).then(() => {
+      state.next = undefined;
+      return this.syncDir(dir);
+    });
+    return state.next;
+  }
+
+  private async fsyncDir(dir: string): Promise<void> {
     const fh = await open(dir, constants.O_RDONLY);
     try {
       await fh.sync();
