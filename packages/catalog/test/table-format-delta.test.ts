@@ -54,6 +54,11 @@ describe('ParquetTableFormat: merge-on-read delta', () => {
     expect((await format.readManifest(c.manifest)).delta).toBeUndefined();
     const scratch = await (await makeFormat({ targetChunkRows: 64 })).format.write(customersTable(want.map((r) => ({ ...r }) as never)), { primaryKey: ['id'] });
     expect(c.manifest).toBe(scratch.manifest);
+    // Row values of merge-on-read diffs equal those of the copy-on-write (compacted) versions' diffs.
+    expect(await format.diffRows(base.manifest, a.manifest)).toEqual(await format.diffRows(base.manifest, c.manifest));
+    const cu = (await format.compact(u.manifest)).manifest;
+    expect(await format.diffRows(u.manifest, a.manifest)).toEqual(await format.diffRows(cu, c.manifest));
+    expect(await format.diffRows(a.manifest, u.manifest)).toEqual(await format.diffRows(c.manifest, cu));
     const none = await format.diffRows(a.manifest, c.manifest);
     expect([none.added.length, none.removed.length, none.changed.length]).toEqual([0, 0, 0]);
     expect((await format.compact(c.manifest)).manifest).toBe(c.manifest);

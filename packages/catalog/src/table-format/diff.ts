@@ -1,4 +1,4 @@
-import type { Table } from 'apache-arrow';
+import { Table } from 'apache-arrow';
 import type { ManifestReader } from './manifest-io.js';
 import { compareValues, type KeyValue } from './keys.js';
 import { columnArrays, rowOf, sameValue, type Columns } from './rows.js';
@@ -49,10 +49,11 @@ function minus(xs: readonly ChunkInfo[], ys: readonly ChunkInfo[]): ChunkInfo[] 
  * order, with the row's index among them as its key; rows beyond the shorter side are added or
  * removed. Rows are plain objects as `plainRows` documents.
  */
-export function rowDiff(keyColumns: string[], removed: Table | null, added: Table | null, sortedByKey = false): RowDiff {
+export function rowDiff(keyColumns: string[], removed: Table | Columns | null, added: Table | Columns | null, sortedByKey = false): RowDiff {
   const none: Columns = { length: 0, names: [], values: [] };
-  const before = removed ? columnArrays(removed) : none;
-  const after = added ? columnArrays(added) : none;
+  const columns = (t: Table | Columns | null): Columns => (t === null ? none : t instanceof Table ? columnArrays(t) : t);
+  const before = columns(removed);
+  const after = columns(added);
   const same = rowsEqual(before, after);
   const diff: RowDiff = { keyColumns, added: [], removed: [], changed: [] };
   if (keyColumns.length === 0) {

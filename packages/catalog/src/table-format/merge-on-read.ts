@@ -1,12 +1,12 @@
 import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
-import { tableToIPC } from 'apache-arrow';
+import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
 import { deltaSchema, keyMembership, keyRun, materialise, overlayPicks, type KeyRun } from './delta.js';
 import { compareKeys, keyAt, keyFromJson, keyVectors, type KeyValue } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
-import { concatDecoded } from './rows.js';
+import { concatDecoded, pickColumns, type Columns } from './rows.js';
 import { DELTA_DELETED_COLUMN, type ChunkInfo, type ColumnType, type Manifest } from './table-format.js';
 
 /** What merge-on-read needs from the format: chunk decoding (Parquet -> Arrow IPC) and the codec. */
@@ -58,7 +58,7 @@ export async function diffSides(
   a: Manifest | null,
   b: Manifest | null,
   differing: { removed: readonly ChunkInfo[]; added: readonly ChunkInfo[] },
-): Promise<[Table | null, Table | null]> {
+): Promise<[Columns | null, Columns | null]> {
   const [baseA, baseB, deltaA, deltaB] = await Promise.all([
     a ? reader.chunkList(a) : [], b ? reader.chunkList(b) : [],
     a?.delta ? loadDelta(dec, a, await reader.deltaList(a)) : null,
@@ -75,17 +75,16 @@ export async function diffSides(
     if (!p) decoded.set(c.hash, (p = dec.decode([c.hash]).then((x) => x[0]!)));
     return p;
   };
-  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: { table: Table; run: KeyRun } | null): Promise<Table | null> => {
+  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: { table: Table; run: KeyRun } | null): Promise<Columns | null> => {
     if (!man) return null;
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
-    const ipcs = await mapLimit(chunks, 4, decodeOnce);
-    const runs = ipcs.map((ipc) => keyRun(ipc, man.schema, man.primaryKey!));
+    const tables = (await mapLimit(chunks, 4, decodeOnce)).map((ipc) => tableFromIPC(ipc));
+    const runs: KeyRun[] = tables.map((t) => ({ keys: keyVectors(t, man.primaryKey!, man.schema) }));
     const inDeltas = keyMembership([deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined));
     const keep = (run: number, row: number): boolean => own.has(chunks[run]!.hash) || inDeltas(runs[run]!.keys, row);
-    const picks = overlayPicks(runs, delta ? [delta.run] : [], keep);
-    const sources = delta ? [...ipcs, tableToIPC(delta.table.select(names), 'stream')] : ipcs;
-    return materialise(dec.codec, sources, picks, man.schema, names);
+    // Only the picked rows are converted (shared chunks contribute just their delta keys' rows).
+    return pickColumns(delta ? [...tables, delta.table] : tables, overlayPicks(runs, delta ? [delta.run] : [], keep), names);
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
 }

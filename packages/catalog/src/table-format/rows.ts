@@ -41,6 +41,21 @@ export function columnArrays(table: Table): Columns {
   return { length: table.numRows, names: table.schema.fields.map((f) => f.name), values };
 }
 
+/**
+ * Chosen rows of several tables (flat (table, row) pairs) as columns of `plainRows` values: a few rows
+ * out of large decoded chunks without converting whole columns.
+ */
+export function pickColumns(tables: readonly Table[], picks: Uint32Array, names: readonly string[]): Columns {
+  const n = picks.length / 2;
+  const values = names.map((name) => {
+    const vecs = tables.map((t) => t.getChild(name));
+    const out = new Array<unknown>(n);
+    for (let k = 0; k < n; k++) out[k] = vecs[picks[2 * k]!]?.get(picks[2 * k + 1]!) ?? null;
+    return out;
+  });
+  return { length: n, names, values };
+}
+
 export function rowOf(cols: Columns, i: number): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (let c = 0; c < cols.names.length; c++) row[cols.names[c]!] = cols.values[c]![i] ?? null;
