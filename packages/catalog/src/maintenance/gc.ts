@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, mapLimit, type Hash } from '@armillaria/core';
+import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
 import { ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
 import type { Catalog } from '../catalog.js';
 import { refNames } from '../names.js';
@@ -8,6 +8,7 @@ import { HashSet } from './hash-set.js';
 import type { GcRootSource } from './gc-roots.js';
 import { ObjectStoreGcState, type GcState, type GcStateStore } from './gc-state.js';
 import { ReachabilityWalker, type WalkProblem } from './reachability.js';
+import { renewedChunks, type SweptRange } from './renewed-chunks.js';
 import { DEFAULT_GRACE_MS, DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, repoRoots, type RetentionPolicy } from './retention.js';
 
 export interface GcOptions {
@@ -157,12 +158,11 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
         }
       }
       // A writer that deduplicated onto one of these since it was listed has renewed its modifiedAt
-      // (ObjectChunkStore touches reused chunks) and will reference it: keep it. One stat per garbage chunk.
-      const current = await mapLimit(batch, options.concurrency ?? 16, (c) => catalog.chunks.stat(c.hash));
-      const isRenewed = (i: number): boolean => (current[i]?.modifiedAt ?? -Infinity) >= state.cutoff;
-      const renewed = batch.filter((_, i) => isRenewed(i));
-      if (renewed.length > 0) {
-        batch = batch.filter((_, i) => !isRenewed(i));
+      // (ObjectChunkStore touches reused chunks) and will reference it: keep it.
+      const fresh = await renewedChunks(catalog.chunks, batch, range, state.cutoff, options.concurrency ?? 16);
+      if (fresh.size > 0) {
+        const renewed = batch.filter((c) => fresh.has(c.hash));
+        batch = batch.filter((c) => !fresh.has(c.hash));
         for (const c of renewed) {
           sub(garbage, c);
           add(young, c);
@@ -179,15 +179,20 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
     report('sweep', position);
   };
   let last: Hash | undefined;
+  // The listing range the current batch came from (see renewedChunks).
+  let range: SweptRange = { startAfter: undefined, listed: 0 };
   for await (const c of catalog.chunks.list(state.sweptAfter ? { startAfter: state.sweptAfter } : undefined)) {
     scanned.chunks++;
     scanned.bytes += c.size;
+    const before = last ?? state.sweptAfter ?? undefined;
     last = c.hash;
+    if (batch.length > 0) range.listed++;
     if (scanned.chunks % PROGRESS_EVERY === 0) report('sweep', c.hash);
     if (marks.has(c.hash)) add(live, c);
     else if (c.modifiedAt >= state.cutoff) add(young, c);
     else {
       add(garbage, c);
+      if (batch.length === 0) range = { startAfter: before, listed: 1 };
       batch.push(c);
       if (batch.length >= batchSize) await flush(c.hash);
     }
