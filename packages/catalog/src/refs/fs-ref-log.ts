@@ -8,7 +8,7 @@ import { fsyncDir } from './fs-durable.js';
 
 /** Preallocation step: zeros written (and fsync'd) ahead of the records, so appends rewrite existing blocks. */
 export const GROW_BYTES = 1 << 20;
-const FIRST_READ = 4096;
+const FIRST_READ = 512;
 const SCAN_READ = 1 << 16;
 const fsyncAsync = promisify(fsync);
 
