@@ -78,24 +78,28 @@ export function planDelta(old: KeyRun | null, changes: Changes, inBase: Uint8Arr
   return { picks: picks.view().slice(), rows: picks.pairs, deletes, cuts, firstKeys, lastKeys, rowChange };
 }
 
+/** Where a changed key stands before the edit, in the delta or the base chunks. */
+export const KeyState = { Absent: 0, Live: 1, Tombstone: 2 } as const;
+
 /**
- * For each change (by position in `changes.order`), 1 when the base chunks hold its key. Loads the key
- * columns of only the chunks whose [firstKey, lastKey] contains a change key.
+ * For each change (by position in `changes.order`), whether sorted chunks hold its key: `KeyState.Live`,
+ * or `Tombstone` when the chunk's flag says so (delta chunks), else `Absent`. Loads only the chunks whose
+ * [firstKey, lastKey] contains a change key, and of those only what `load` decodes (key columns, flag).
  */
-export async function keysInBase(
-  base: readonly ChunkInfo[],
+export async function lookupKeys(
+  chunks: readonly ChunkInfo[],
   keyTypes: readonly ColumnType[],
   changes: Changes,
-  loadKeys: (chunk: number) => Promise<KeyVectors>,
+  load: (chunk: number) => Promise<KeyRun>,
   concurrency: number,
 ): Promise<Uint8Array> {
   const found = new Uint8Array(changes.order.length);
-  const ranges = assignChanges(base, keyTypes, changes);
-  const todo = base.map((c, i) => i).filter((i) => {
+  const ranges = assignChanges(chunks, keyTypes, changes);
+  const todo = chunks.map((c, i) => i).filter((i) => {
     const [a, b] = ranges[i]!;
     if (a === b) return false;
-    const first = keyFromJson(base[i]!.firstKey ?? [], keyTypes);
-    const last = keyFromJson(base[i]!.lastKey ?? [], keyTypes);
+    const first = keyFromJson(chunks[i]!.firstKey ?? [], keyTypes);
+    const last = keyFromJson(chunks[i]!.lastKey ?? [], keyTypes);
     for (let y = a; y < b; y++) {
       const k = keyAt(changes.keys, changes.order[y]!);
       if (compareKeys(k, first) >= 0 && compareKeys(k, last) <= 0) return true;
@@ -103,14 +107,55 @@ export async function keysInBase(
     return false;
   });
   await mapLimit(todo, concurrency, async (i) => {
-    const keys = await loadKeys(i);
+    const run = await load(i);
     const [a, b] = ranges[i]!;
     let x = 0;
     for (let y = a; y < b; y++) {
       const r = changes.order[y]!;
-      while (x < keys.length && compareRows(keys, x, changes.keys, r) < 0) x++;
-      if (x < keys.length && compareRows(keys, x, changes.keys, r) === 0) found[y] = 1;
+      while (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) < 0) x++;
+      if (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) === 0) found[y] = run.deleted?.[x] ? KeyState.Tombstone : KeyState.Live;
     }
   });
   return found;
+}
+
+/** What an edit does to a delta, from each changed key's state in the delta and in the base. */
+export interface DeltaChange {
+  /** Logical rows added (negative: removed). */
+  rowChange: number;
+  /** Delta rows and tombstones after the edit, given those before. */
+  rows: number;
+  deletes: number;
+  /** Per change-table row: 1 when the delta must not hold the key afterwards (a delete of a key the base lacks). */
+  removes: Uint8Array;
+}
+
+/**
+ * The effect of an edit on the delta, as `planDelta` defines it, without reading the delta's rows:
+ * DuplicateKeyError for an insert of an existing key (the first in key order).
+ */
+export function deltaChange(changes: Changes, inDelta: Uint8Array, inBase: Uint8Array, mode: Exclude<EditMode, 'merge'>, before: { rows: number; deletes: number }, table: string): DeltaChange {
+  const out: DeltaChange = { rowChange: 0, rows: before.rows, deletes: before.deletes, removes: new Uint8Array(changes.keys.length) };
+  for (let y = 0; y < changes.order.length; y++) {
+    const st = inDelta[y]!;
+    const existed = st === KeyState.Live || (st === KeyState.Absent && inBase[y] === 1);
+    if (mode === 'insert' && existed) throw new DuplicateKeyError(table, jsonKey(keyAt(changes.keys, changes.order[y]!)));
+    if (mode !== 'delete') {
+      if (!existed) out.rowChange++;
+      if (st === KeyState.Absent) out.rows++;
+      if (st === KeyState.Tombstone) out.deletes--;
+      continue;
+    }
+    if (existed) out.rowChange--;
+    if (inBase[y] === 1) {
+      // A tombstone replaces whatever the delta held.
+      if (st === KeyState.Absent) out.rows++;
+      if (st !== KeyState.Tombstone) out.deletes++;
+    } else {
+      // Not a base key: the delta drops it if it holds it, and gains no tombstone.
+      if (st === KeyState.Live) out.rows--;
+      out.removes[changes.order[y]!] = 1;
+    }
+  }
+  return out;
 }

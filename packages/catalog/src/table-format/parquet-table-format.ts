@@ -6,12 +6,12 @@ import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
-import { deltaSchema, liveRows, materialise, tombstoneRows } from './delta.js';
-import { keysInBase, planDelta } from './delta-edit.js';
+import { deltaSchema, liveRows, materialise, tombstoneRows, type KeyRun } from './delta.js';
+import { deltaChange, lookupKeys, planDelta } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
-import { jsonKey, keyVectors, validateKey, type KeyVectors } from './keys.js';
+import { jsonKey, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
@@ -236,24 +236,31 @@ export class ParquetTableFormat implements TableFormat {
       return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, table));
     }
     const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
-    const [old, inBase] = await Promise.all([
-      m.delta ? this.reader.deltaList(m).then((list) => loadDelta(this.dec, m, list)) : null,
-      keysInBase(base, keyTypes, changes, (i) => this.baseKeys(m, base[i]!), this.concurrency),
+    const deltaList = await this.reader.deltaList(m);
+    const [inBase, inDelta] = await Promise.all([
+      lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false), this.concurrency),
+      lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
-    const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), table);
-    const rows = m.rows + plan.rowChange;
-    if (plan.rows === 0) return this.finish(m, { list: base, ...empty() });
+    const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, table);
+    const rows = m.rows + effect.rowChange;
+    if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
     const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk) : liveRows(input, m.schema);
+    if (effect.rows <= limit) {
+      // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
+      const meta = { ...m, schema: deltaSchema(m.schema) };
+      const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
+      const stored = await this.rechunk(meta, deltaList, merge, tableToIPC(changeRows, 'stream'), input.numRows, 'merge', table);
+      const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows };
+      return this.finish(m, { list: base, written: stored.written, bytesWritten: stored.bytesWritten }, delta);
+    }
+    // Past the limit: the whole new delta, folded into the base.
+    const old = m.delta ? await loadDelta(this.dec, m, deltaList) : null;
+    const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), table);
     const sources = [tableToIPC(changeRows, 'stream')];
     let picks = plan.picks;
     if (old) sources.unshift(tableToIPC(old.table, 'stream'));
     else picks = picks.map((v, i) => (i % 2 === 0 ? v - 1 : v)); // no old delta: the change rows are source 0
     const schema = deltaSchema(m.schema);
-    if (plan.rows <= limit) {
-      const enc = await this.encodeChunks(schema, { sources, picks, cuts: Uint32Array.from(plan.cuts) }, plan);
-      const delta: DeltaWrite = { list: enc.list, deletes: plan.deletes, rows };
-      return this.finish(m, { list: base, written: enc.written, bytesWritten: enc.bytesWritten }, delta);
-    }
     const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
     return this.finish(m, await this.foldRows(m, base, merged, table));
   }
@@ -264,9 +271,12 @@ export class ParquetTableFormat implements TableFormat {
     return Math.floor(this.deltaMaxFraction * base.reduce((s, c) => s + c.rows, 0));
   }
 
-  private async baseKeys(m: Manifest, c: ChunkInfo): Promise<KeyVectors> {
-    const [ipc] = await this.decodeChunks([c.hash], m.primaryKey);
-    return keyVectors(tableFromIPC(ipc!), m.primaryKey!, m.schema);
+  /** The key columns of a chunk (and the tombstone flags of a delta chunk). */
+  private async keyRun(m: Manifest, c: ChunkInfo, delta: boolean): Promise<KeyRun> {
+    const [ipc] = await this.decodeChunks([c.hash], delta ? [...m.primaryKey!, DELTA_DELETED_COLUMN] : m.primaryKey);
+    const t = tableFromIPC(ipc!);
+    const keys = keyVectors(t, m.primaryKey!, m.schema);
+    return delta ? { keys, deleted: t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> } : { keys };
   }
 
   /** The base chunks with the version's delta folded in (new chunks stored, no manifest written). */
