@@ -82,3 +82,42 @@ function compare(type: ColumnType, stat: unknown, bound: Bound): -1 | 0 | 1 | un
 function sign(v: bigint): -1 | 0 | 1 {
   return v < 0n ? -1 : v > 0n ? 1 : 0;
 }
+
+/**
+ * The delta chunks (merge-on-read) a view over the `kept` base chunks needs: those that may hold live rows
+ * for the query (`live`: kept by the same stats pruning), and those whose key range overlaps a kept base
+ * chunk's (they may hide its rows). A delta chunk whose keys lie outside every kept base chunk hides
+ * nothing the query reads, so a 1% key range does not read a whole delta. Conservative: a key of several
+ * columns, missing stats or keys that cannot be compared exactly keep the chunk.
+ */
+export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], kept: readonly ChunkInfo[], delta: readonly ChunkInfo[], live: ReadonlySet<string>): ChunkInfo[] {
+  const key = keyColumns.length === 1 ? keyColumns[0]! : undefined;
+  const type = key === undefined ? undefined : manifest.schema.fields.find((f) => f.name === key)?.type;
+  return delta.filter((d) => live.has(d.hash) || kept.some((b) => keyRangesMayOverlap(type, key, b, d)));
+}
+
+function keyRangesMayOverlap(type: ColumnType | undefined, key: string | undefined, a: ChunkInfo, b: ChunkInfo): boolean {
+  if (type === undefined || key === undefined) return true;
+  const x = a.stats[key];
+  const y = b.stats[key];
+  if (!x || !y || x.min == null || x.max == null || y.min == null || y.max == null) return true;
+  // Disjoint exactly when one range ends before the other starts.
+  return !(compareStats(type, x, 'max', y, 'min') === -1 || compareStats(type, y, 'max', x, 'min') === -1);
+}
+
+/** -1 / 0 / 1 for one stat of `a` vs one of `b`, or undefined when they cannot be compared exactly. */
+function compareStats(type: ColumnType, a: ColumnStats, ak: 'min' | 'max', b: ColumnStats, bk: 'min' | 'max'): -1 | 0 | 1 | undefined {
+  if (INTEGRAL.has(type)) {
+    const x = integerStats(a);
+    const y = integerStats(b);
+    return x && y ? sign(x[ak] - y[bk]) : undefined;
+  }
+  const u = a[ak];
+  const v = b[bk];
+  if (type === 'float64' && typeof u === 'number' && typeof v === 'number' && !Number.isNaN(u) && !Number.isNaN(v)) return u < v ? -1 : u > v ? 1 : 0;
+  if (type === 'utf8' && typeof u === 'string' && typeof v === 'string' && ASCII.test(u) && ASCII.test(v)) {
+    const c = Buffer.compare(Buffer.from(u, 'utf8'), Buffer.from(v, 'utf8'));
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  return undefined;
+}

@@ -9,7 +9,7 @@ import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
-import { pruneChunks } from './prune.js';
+import { deltaChunksToRead, pruneChunks } from './prune.js';
 import { performance } from 'node:perf_hooks';
 import { ResultBuilder, arrowIPC, type QueryResult, type QueryTimings, type TableRead } from './results.js';
 import { analyzeStatement, type ColumnRange, type SqlAnalysis } from './sql-analysis.js';
@@ -257,10 +257,10 @@ export class QueryEngine {
       });
       const kept = pruneChunks(manifest, all, allRanges);
       lap('resolveMs');
-      // Delta chunks (merge-on-read): all of them hide their keys' rows in the kept base chunks whatever
-      // their values; pruning only decides which may contribute live rows.
+      // Delta chunks (merge-on-read): a delta row hides its key's base row whatever its values, so the view
+      // reads every delta chunk whose keys overlap a kept base chunk; pruning decides which may contribute live rows.
       const live = new Set(layout.delta ? pruneChunks(manifest, layout.delta.chunks, allRanges).map((c) => c.hash) : []);
-      const delta = (layout.delta?.chunks ?? []).filter((c) => kept.length > 0 || live.has(c.hash)).map((c) => c.hash as Hash);
+      const delta = deltaChunksToRead(manifest, layout.keyColumns ?? [], kept, layout.delta?.chunks ?? [], live).map((c) => c.hash as Hash);
       const { paths: fetchedPaths, fetched } = await this.cache.fetch([...kept.map((c) => c.hash as Hash), ...delta], { signal, lease });
       const paths = fetchedPaths.slice(0, kept.length);
       lap('fetchMs');
@@ -268,7 +268,7 @@ export class QueryEngine {
       const deltaPaths = fetchedPaths.slice(kept.length);
       const deltaFiles = layout.delta && { paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn };
       views.set(name, compacted ? viewSql(name, manifest.schema.fields, [compacted]) : viewSql(name, manifest.schema.fields, paths, deltaFiles));
-      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + delta.length, chunksRead: kept.length + delta.length, chunksFetched: fetched, compacted: compacted !== undefined });
+      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + (layout.delta?.chunks.length ?? 0), chunksRead: kept.length + delta.length, chunksFetched: fetched, compacted: compacted !== undefined });
     }
     lap('resolveMs');
     await this.pool.ensureViews(pc, views);
