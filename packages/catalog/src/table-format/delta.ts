@@ -103,9 +103,20 @@ export function keyMembership(runs: readonly KeyRun[]): (keys: KeyVectors, row: 
 
 /** Builds the picked rows of IPC sources (same columns) into one Arrow table, through the codec. */
 export async function materialise(codec: ParquetCodec, sources: readonly Uint8Array[], picks: Uint32Array, schema: ManifestSchema, columns: readonly string[]): Promise<Table> {
-  const n = picks.length / 2;
-  if (n === 0) return concatDecoded(schema, columns, []);
+  return concatDecoded(schema, columns, picks.length === 0 ? [] : [await materialiseIpc(codec, sources, picks, columns)]);
+}
+
+/** The picked rows as one Arrow IPC stream of `columns`; only the sources picks use are loaded. */
+export async function materialiseIpc(codec: ParquetCodec, sources: readonly Uint8Array[], picks: Uint32Array, columns: readonly string[]): Promise<Uint8Array> {
+  const used = new Map<number, number>();
+  const remapped = new Uint32Array(picks.length);
+  for (let i = 0; i < picks.length; i += 2) {
+    let s = used.get(picks[i]!);
+    if (s === undefined) used.set(picks[i]!, (s = used.size));
+    remapped[i] = s;
+    remapped[i + 1] = picks[i + 1]!;
+  }
   // Uncompressed: these bytes live only until they are decoded again on the next line.
-  const [built] = await codec.buildChunks(sources, picks, Uint32Array.of(n), { compression: 'none' });
-  return concatDecoded(schema, columns, [await codec.decode(built!.bytes, columns)]);
+  const [built] = await codec.buildChunks([...used.keys()].map((s) => sources[s]!), remapped, Uint32Array.of(picks.length / 2), { compression: 'none' });
+  return codec.decode(built!.bytes, columns);
 }

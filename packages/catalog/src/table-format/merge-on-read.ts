@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaSchema, keyMembership, keyRun, materialise, overlayPicks, type KeyRun } from './delta.js';
+import { deltaSchema, keyMembership, keyRun, materialiseIpc, overlayPicks, type KeyRun } from './delta.js';
 import { compareKeys, keyAt, keyFromJson, keyVectors, type KeyValue } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
@@ -28,7 +28,8 @@ export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly C
 /**
  * The logical rows of base chunks `base` (a subset of the version's, in table order) overlaid with the
  * whole delta: every delta row is applied, whatever chunk pruning kept, because a delta row replaces
- * its base row wherever its values moved.
+ * its base row wherever its values moved. Base chunks no delta row touches are passed through as
+ * decoded; only the stretches around delta rows are rebuilt.
  */
 export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: readonly ChunkInfo[], columns: readonly string[]): Promise<Table> {
   const pk = m.primaryKey!;
@@ -39,11 +40,32 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
     dec.decode(delta.map((c) => c.hash), need),
     dec.decode(delta.map((c) => c.hash), [DELTA_DELETED_COLUMN]),
   ]);
-  const picks = overlayPicks(
-    baseIpcs.map((ipc) => keyRun(ipc, m.schema, pk)),
-    deltaIpcs.map((ipc, i) => keyRun(ipc, m.schema, pk, flags[i])),
-  );
-  return materialise(dec.codec, [...baseIpcs, ...deltaIpcs], picks, m.schema, columns);
+  const runs = baseIpcs.map((ipc) => keyRun(ipc, m.schema, pk));
+  const picks = overlayPicks(runs, deltaIpcs.map((ipc, i) => keyRun(ipc, m.schema, pk, flags[i])));
+  const sources = [...baseIpcs, ...deltaIpcs];
+  const pieces: Uint8Array[] = [];
+  let group: number[] = [];
+  const flush = async (): Promise<void> => {
+    if (group.length > 0) pieces.push(await materialiseIpc(dec.codec, sources, Uint32Array.from(group), columns));
+    group = [];
+  };
+  for (let p = 0; p < picks.length;) {
+    const s = picks[p]!;
+    const n = s < runs.length ? runs[s]!.keys.length : 0;
+    // A whole base chunk in order, nothing in between: no delta row touches it.
+    let whole = n > 0 && picks[p + 1] === 0 && p + 2 * n <= picks.length;
+    for (let r = 1; whole && r < n; r++) whole = picks[p + 2 * r] === s && picks[p + 2 * r + 1] === r;
+    if (whole) {
+      await flush();
+      pieces.push(baseIpcs[s]!);
+      p += 2 * n;
+    } else {
+      group.push(s, picks[p + 1]!);
+      p += 2;
+    }
+  }
+  await flush();
+  return concatDecoded(m.schema, columns, pieces);
 }
 
 /**
