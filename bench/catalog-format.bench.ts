@@ -171,7 +171,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
     }
   }
 
-  const mergeOnRead = await readAndQuery(format, objects, hasher, versions.get('update-1-scattered')!);
+  const mergeOnRead = await readAndQuery(format, objects, hasher, versions.get('update-1-scattered')!, versions.get('update-1-range')!);
 
   const result: FormatBenchResult = {
     rows, chunks: chunks.length, avgChunkMiB: baseBytes / chunks.length / 2 ** 20,
@@ -199,7 +199,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
  * Reads (`format.read`) and SQL queries (QueryEngine, compaction off so both read chunk files) of a
  * version with a delta against its compacted form, which `compact` writes into the same store.
  */
-async function readAndQuery(format: ParquetTableFormat, objects: MemoryObjectStore, hasher: Awaited<ReturnType<typeof loadHasher>>, withDelta: Hash): Promise<FormatBenchResult['mergeOnRead']> {
+async function readAndQuery(format: ParquetTableFormat, objects: MemoryObjectStore, hasher: Awaited<ReturnType<typeof loadHasher>>, withDelta: Hash, rangeDelta: Hash): Promise<FormatBenchResult['mergeOnRead']> {
   const compacted = (await format.compact(withDelta)).manifest;
   const out: FormatBenchResult['mergeOnRead'] = [];
   const pair = async (what: string, run: (m: Hash) => Promise<unknown>): Promise<void> => {
@@ -208,6 +208,11 @@ async function readAndQuery(format: ParquetTableFormat, objects: MemoryObjectSto
     out.push({ what, deltaMs: await bestOf(3, () => run(withDelta)), compactedMs: await bestOf(3, () => run(compacted)) });
   };
   await pair('format.read, all columns', (m) => format.read(m));
+  // A delta confined to one key range: untouched base chunks are passed through as decoded.
+  const rangeCompacted = (await format.compact(rangeDelta)).manifest;
+  await format.read(rangeDelta);
+  await format.read(rangeCompacted);
+  out.push({ what: 'format.read, all columns, 1% key-range delta', deltaMs: await bestOf(3, () => format.read(rangeDelta)), compactedMs: await bestOf(3, () => format.read(rangeCompacted)) });
   const dir = await mkdtemp(join(tmpdir(), 'armillaria-fmt-q-'));
   const chunks = new ObjectChunkStore({ objects, hasher });
   const catalog = new Catalog({ chunks, refs: new FsRefStore({ root: join(dir, 'refs') }), format });
