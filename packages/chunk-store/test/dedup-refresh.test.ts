@@ -115,6 +115,18 @@ describe('dedup hits keep chunks fresh for GC', () => {
     expect(await store.missing([hash])).toEqual([hash]);
   });
 
+  it('missing through the service asks in requests of at most 2,000 hashes, answers in input order', async () => {
+    const { writer, plain, cleanup } = await open(fsBacking, true);
+    try {
+      const stored = await plain.putBatch(Array.from({ length: 30 }, (_, i) => bytesOf(`stored ${i}`)));
+      const absent = await plain.hasher.hashMany(Array.from({ length: 4500 }, (_, i) => new TextEncoder().encode(`absent ${i}`)));
+      const asked = absent.flatMap((h, i) => (i % 150 === 0 ? [stored[i / 150]!, h] : [h]));
+      expect(await writer.missing(asked)).toEqual(absent);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('rejects a bad refreshAfterMs with INVALID_ARGUMENT', async () => {
     const hasher = await loadHasher();
     for (const refreshAfterMs of [-1, Number.NaN, '5' as unknown as number]) {
