@@ -110,6 +110,35 @@ describe('conflict matrix', () => {
     });
   });
 
+  // The same pairs committed at once, in one group commit: `second` is validated against `first` as if
+  // `first` had committed before it, with the same outcome (a create goes in a turn of its own).
+  matrix.forEach(([first, second, expected], i) => {
+    it(`in one group: ${first}, then ${second}: ${expected === 'ok' ? 'both commit' : `TXN_CONFLICT on ${expected.table}`}`, async () => {
+      const c = stack.coordinator;
+      const repo = `g${i}`;
+      await seedRepo(stack.catalog, repo);
+      const movesBefore = (await stack.catalog.branchReflog(repo, 'main')).length;
+      const t2 = await c.begin({ repo });
+      const t1 = await c.begin({ repo });
+      await ops[first]?.(c, t1.id);
+      await ops[second]?.(c, t2.id);
+      const [r1, outcome] = await Promise.all([c.commit(t1.id), c.commit(t2.id).catch((e: unknown) => e)]);
+      expect(r1).toMatchObject({ attempts: 1, rebased: false });
+      const moves = (await stack.catalog.branchReflog(repo, 'main')).length - movesBefore;
+      if (expected === 'ok') {
+        expect(outcome).toMatchObject({ rebased: true, attempts: 1, parent: r1.commit });
+        expect(moves).toBe(first === 'create fresh' ? 2 : 1);
+        expect(await state(repo)).toEqual(await serial(`g${i}-serial`, [first, second]));
+      } else {
+        expect(outcome).toMatchObject({ code: ErrorCode.TxnConflict, details: { txnId: t2.id, table: expected.table, kind: expected.kind } });
+        if (expected.keys) expect((outcome as { details: { keys: unknown } }).details.keys).toEqual(expected.keys);
+        expect((await c.status(t2.id)).state).toBe('ABORTED');
+        expect(moves).toBe(1);
+        expect(await state(repo)).toEqual(await serial(`g${i}-serial`, [first]));
+      }
+    });
+  });
+
   it('commits made outside the coordinator count too: a catalog upsert of the same key conflicts', async () => {
     const c = stack.coordinator;
     await seedRepo(stack.catalog, 'x1');
