@@ -22,8 +22,13 @@ export interface CompactionSource {
 }
 
 export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
-/** A failed compaction (disk full, a chunk evicted mid-copy) is retried no sooner than this. */
+/**
+ * A failed compaction (disk full, out of memory, a chunk evicted mid-copy) is retried no sooner than
+ * this, doubled after each further failure of the same version (up to a day): a version that cannot be
+ * compacted does not cost a full read every few minutes.
+ */
 const RETRY_AFTER_MS = 5 * 60_000;
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60_000;
 
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 const VIEW_PREFIX = `CREATE OR REPLACE TEMP VIEW ${ident('v')} AS `;
@@ -40,7 +45,7 @@ const VIEW_PREFIX = `CREATE OR REPLACE TEMP VIEW ${ident('v')} AS `;
  */
 export class Compactor {
   private readonly running = new Map<Hash, Promise<void>>();
-  private readonly failedAt = new Map<Hash, number>();
+  private readonly failures = new Map<Hash, { at: number; count: number }>();
   private seq = 0;
   readonly minChunks: number;
 
@@ -77,8 +82,8 @@ export class Compactor {
   start(source: CompactionSource): void {
     const { manifest } = source;
     if (this.running.has(manifest) || !this.worthIt(source)) return;
-    const failed = this.failedAt.get(manifest);
-    if (failed !== undefined && Date.now() - failed < RETRY_AFTER_MS) return;
+    const failed = this.failures.get(manifest);
+    if (failed && Date.now() - failed.at < Math.min(MAX_RETRY_AFTER_MS, RETRY_AFTER_MS * 2 ** (failed.count - 1))) return;
     const lease = this.cache.lease();
     const paths = this.cache.pinChunks(source.chunks.map((c) => c.hash), lease);
     const delta = source.delta && { ...source.delta, paths: this.cache.pinChunks(source.delta.chunks.map((c) => c.hash), lease) };
@@ -88,8 +93,8 @@ export class Compactor {
     // what lets DuckDB prune inside the file.
     const select = delta && delta.keyColumns.length > 0 ? `${view.slice(VIEW_PREFIX.length)} ORDER BY ${delta.keyColumns.map(ident).join(', ')}` : view.slice(VIEW_PREFIX.length);
     const p = this.build(manifest, select)
-      .then(() => void this.failedAt.delete(manifest))
-      .catch(() => void this.failedAt.set(manifest, Date.now()))
+      .then(() => void this.failures.delete(manifest))
+      .catch(() => void this.failures.set(manifest, { at: Date.now(), count: (failed?.count ?? 0) + 1 }))
       .finally(() => {
         lease.release();
         this.running.delete(manifest);
