@@ -1,22 +1,17 @@
 import { isArmillariaError, ErrorCode, sleep, type Hash } from '@armillaria/core';
 import type { TableFormat } from '@armillaria/catalog';
 import type { ChangeBus } from '@armillaria/changelog';
-import { sameEntry, type CatalogPort, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
+import type { CatalogPort, CommitInfo, TreeSnapshot } from './catalog-port.js';
 import { BranchQueue, type QueueItem } from './branch-queue.js';
+import { validateChain, type ChainLink, type CommitOpts, type Member, type Outcome } from './group-validation.js';
 import { ConflictChecker } from './conflicts.js';
 import { TxnConflictError } from './errors.js';
-import { buildTree, eventDrafts } from './events.js';
 import { faultAt, type FaultPoint } from './faults.js';
-import { applyOp, type StagedTable } from './staging.js';
+import type { StagedTable } from './staging.js';
 import type { TxnCommitResult } from './txn-api.js';
-import type { TxnLog } from './txn-log.js';
-import { fillEvents, TXN_RECORD_VERSION, type EventDraft, type TxnRecord } from './txn-record.js';
+import { NOT_DURABLE, type TxnLog } from './txn-log.js';
+import { fillEvents, TXN_RECORD_VERSION, type TxnRecord } from './txn-record.js';
 
-/**
- * Only PREPARED must survive a crash (with the ref it decides every outcome); COMMITTED and ABORTED
- * records lost in a crash are re-derived by recovery from PREPARED and the branch.
- */
-const NOT_DURABLE = { durable: false } as const;
 
 /** What the protocol needs of a live transaction. */
 export interface CommittingTxn {
@@ -27,31 +22,6 @@ export interface CommittingTxn {
   baseTree: TreeSnapshot;
   tables: Map<string, StagedTable>;
   readSet: ReadonlySet<string>;
-}
-
-type CommitOpts = { message: string; author: string; idempotencyKey?: string };
-type Outcome = TxnCommitResult;
-
-/** A transaction waiting for, or in, a group commit. */
-interface Member {
-  txn: CommittingTxn;
-  opts: CommitOpts;
-  /** The head it was last validated against (its staged tables may sit on a tree after it: `StagedTable.base`). */
-  base: CommitInfo;
-  baseTree: TreeSnapshot;
-  rebased: boolean;
-  /** Its last PREPARED record. */
-  record?: TxnRecord;
-  /** Its idempotency key is claimed (or it has none). */
-  claimed: boolean;
-  createdAt: number;
-}
-
-/** A validated member: the tree it commits and its events, against the tree of the member before it. */
-interface ChainLink {
-  item: QueueItem<Member, Outcome>;
-  tree: TreeSnapshot;
-  events: EventDraft[];
 }
 
 /** Thrown by a group's PREPARE step to call the swap off when members left the group. */
@@ -144,7 +114,7 @@ export class CommitProtocol {
       }
       const head = await catalog.resolve(repo, branch);
       const headTree = await catalog.readTree(repo, head.tree);
-      const chain = await this.validateChain(active, head, headTree, attempt);
+      const chain = await validateChain({ checker: this.checker, format: this.o.format, log }, active, head, headTree, attempt);
       active = chain.map((l) => l.item);
       if (chain.length === 0) return;
       faultAt(this.o.fault, 'after-upload');
@@ -160,7 +130,7 @@ export class CommitProtocol {
         };
       });
       let prepared = false;
-      let left = new Set<QueueItem<Member, Outcome>>();
+      let left = new Map<QueueItem<Member, Outcome>, () => void>();
       const prepare = async (): Promise<void> => {
         await Promise.all(records.map(async (r, i) => {
           await log.put(r);
@@ -182,6 +152,7 @@ export class CommitProtocol {
         });
       } catch (err) {
         if (left.size > 0) {
+          for (const answer of left.values()) answer();
           active = active.filter((item) => !left.has(item));
           continue;
         }
@@ -223,76 +194,29 @@ export class CommitProtocol {
   }
 
   /**
-   * Validates the members in order, member k against the head plus members 1..k-1 (as if those had
-   * committed first): conflicting members are rejected (TXN_CONFLICT, alone), no-op members answered,
-   * the rest rebased onto the tree before them. Returns the chain to land.
-   */
-  private async validateChain(items: Array<QueueItem<Member, Outcome>>, head: CommitInfo, headTree: TreeSnapshot, attempt: number): Promise<ChainLink[]> {
-    const chain: ChainLink[] = [];
-    let tip = headTree;
-    const pendingOps = new Map<string, Set<string>>();
-    for (const item of items) {
-      const m = item.value;
-      const { txn } = m;
-      try {
-        if (m.base.hash !== head.hash || chain.length > 0) {
-          const verdict = await this.checker.check({ repo: txn.repo, base: m.base, baseTree: m.baseTree, head, headTree: tip, tables: txn.tables, readSet: txn.readSet, pendingOps });
-          if ('conflict' in verdict) {
-            if (m.record) await this.o.log.put({ ...m.record, state: 'ABORTED', reason: verdict.conflict.reason, updatedAt: Date.now() }, NOT_DURABLE);
-            item.reject(new TxnConflictError(txn.id, verdict.conflict));
-            continue;
-          }
-        }
-        // Staged tables built on another entry than the tip's (concurrent commits, earlier members, or
-        // members of a failed earlier attempt) are replayed onto the tip's.
-        for (const [table, staged] of txn.tables) {
-          if (staged.ops.length > 0 && !sameEntry(staged.base, tip.tables[table])) {
-            await this.replay(txn, table, tip);
-            m.rebased = true;
-          }
-        }
-        m.base = head;
-        m.baseTree = headTree;
-        const tree = buildTree(head.hash, tip, txn.tables);
-        const changed = Object.keys({ ...tree.tables, ...tip.tables }).filter((t) => JSON.stringify(tree.tables[t]) !== JSON.stringify(tip.tables[t]));
-        if (changed.length === 0) {
-          // Nothing to commit (read-only, or writes that cancel out): the snapshot stands.
-          item.resolve({ txnId: txn.id, commit: head.hash, parent: head.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased: m.rebased || head.hash !== txn.base.hash, deduplicated: false, published: true });
-          continue;
-        }
-        const events = await eventDrafts(this.o.format, { repo: txn.repo, branch: txn.branch, txnId: txn.id, parent: head.hash, seq: head.generation + 1 + chain.length, baseTree: tip, tree }, txn.tables);
-        chain.push({ item, tree, events });
-        tip = tree;
-        for (const e of events) pendingOps.set(e.table, new Set([...(pendingOps.get(e.table) ?? []), e.op]));
-      } catch (err) {
-        // This member's own failure (its replay, its diff): the others go on without it.
-        item.reject(err);
-      }
-    }
-    return chain;
-  }
-
-  /**
    * Claims the idempotency keys of members that have not claimed theirs yet (after their record exists,
    * so an owner always has one). A member whose key already committed is answered with that first
-   * commit and leaves the group. Returns the members that left (the rest must be validated again).
+   * commit and leaves the group. Returns the members that left, each with how to answer it (once the
+   * catalog call is over: nothing of the group may still be writing when a caller gets its answer);
+   * the rest must be validated again.
    */
-  private async claimKeys(chain: ChainLink[]): Promise<Set<QueueItem<Member, Outcome>>> {
-    const left = await Promise.all(chain.map(async ({ item }) => {
+  private async claimKeys(chain: ChainLink[]): Promise<Map<QueueItem<Member, Outcome>, () => void>> {
+    const left = new Map<QueueItem<Member, Outcome>, () => void>();
+    await Promise.all(chain.map(async ({ item }) => {
       const m = item.value;
-      if (m.claimed || m.opts.idempotencyKey === undefined || !m.record) return undefined;
+      if (m.claimed || m.opts.idempotencyKey === undefined || !m.record) return;
       try {
         const first = await this.claimKey(m.record, m.opts.idempotencyKey);
         m.claimed = true;
-        if (!first) return undefined;
+        if (!first) return;
         await this.o.log.put({ ...m.record, state: 'ABORTED', reason: `idempotency key already committed by ${first.id}`, updatedAt: Date.now() }, NOT_DURABLE);
-        item.resolve({ txnId: first.id, commit: first.commit as Hash, parent: first.parent ?? first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published: first.state === 'DONE' });
+        const result: TxnCommitResult = { txnId: first.id, commit: first.commit as Hash, parent: first.parent ?? first.base, tables: first.events.map((e) => e.table), attempts: 0, rebased: false, deduplicated: true, published: first.state === 'DONE' };
+        left.set(item, () => item.resolve(result));
       } catch (err) {
-        item.reject(err);
+        left.set(item, () => item.reject(err));
       }
-      return item;
     }));
-    return new Set(left.filter((x) => x !== undefined));
+    return left;
   }
 
   /**
@@ -311,17 +235,6 @@ export class CommitProtocol {
         item.reject(err);
       }
     }));
-  }
-
-  /** Re-applies a table's staged ops onto its entry in the new head's tree. */
-  private async replay(txn: CommittingTxn, table: string, headTree: TreeSnapshot): Promise<void> {
-    const staged = txn.tables.get(table);
-    if (!staged) return;
-    const entry = headTree.tables[table];
-    let manifest: Hash | null = entry?.manifest ?? null;
-    for (const op of staged.ops) manifest = await applyOp(this.o.format, txn.repo, table, manifest, op);
-    staged.base = entry;
-    staged.manifest = manifest;
   }
 
   /**

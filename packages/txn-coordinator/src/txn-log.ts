@@ -36,6 +36,12 @@ export interface TxnLog {
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
 
+/**
+ * Only PREPARED must survive a crash (with the ref it decides every outcome); COMMITTED and ABORTED
+ * records lost in a crash are re-derived by recovery from PREPARED and the branch.
+ */
+export const NOT_DURABLE = { durable: false } as const;
+
 export interface PutRecordOptions {
   /** Default true. False skips fsync where the backend has one (the coordinator uses it where an older durable record suffices for recovery). */
   durable?: boolean;
