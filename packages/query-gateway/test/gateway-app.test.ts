@@ -16,6 +16,39 @@ const TOKENS = {
 };
 const auth = (t: string) => ({ authorization: `Bearer ${t}` });
 
+/** A live SSE subscription through the app on a loopback port: read until a needle shows up (fails, never hangs, after 15 s). */
+async function subscribe(app: FastifyInstance, path: string, token: string): Promise<{ readUntil(needle: string): Promise<void>; text(): string; close(): Promise<void> }> {
+  const base = app.server.listening ? `http://127.0.0.1:${(app.server.address() as { port: number }).port}` : await app.listen({ host: '127.0.0.1', port: 0 });
+  const ac = new AbortController();
+  const res = await fetch(base + path, { headers: auth(token), signal: ac.signal });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  return {
+    text: () => text,
+    readUntil: async (needle) => {
+      const deadline = Date.now() + 15_000;
+      while (!text.includes(needle)) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} within 15 s; got ${JSON.stringify(text)}`)), Math.max(0, deadline - Date.now()));
+        });
+        try {
+          const { value, done } = await Promise.race([reader.read(), timeout]);
+          if (done) throw new Error(`stream ended before ${JSON.stringify(needle)}`);
+          text += decoder.decode(value, { stream: true });
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    },
+    close: async () => {
+      ac.abort();
+      await reader.cancel().catch(() => undefined);
+    },
+  };
+}
+
 describe('gateway app (embedded services in-process, tokens, protected branches)', () => {
   let env: Env;
   let app: FastifyInstance;
@@ -183,39 +216,42 @@ describe('gateway app (embedded services in-process, tokens, protected branches)
   });
 
   it('a live subscriber hears of direct writes through the gateway (the gateway publishes their events)', async () => {
-    const base = app.server.listening ? `http://127.0.0.1:${(app.server.address() as { port: number }).port}` : await app.listen({ host: '127.0.0.1', port: 0 });
-    const ac = new AbortController();
-    const res = await fetch(`${base}/repos/shop/changes?branch=feature&from=latest&tables=users`, { headers: auth(TOKENS.reader), signal: ac.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    // Reads until `needle` shows up; fails (never hangs) after 15 s without it.
-    const readUntil = async (needle: string): Promise<void> => {
-      const deadline = Date.now() + 15_000;
-      while (!text.includes(needle)) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} within 15 s; got ${JSON.stringify(text)}`)), Math.max(0, deadline - Date.now()));
-        });
-        try {
-          const { value, done } = await Promise.race([reader.read(), timeout]);
-          if (done) throw new Error(`stream ended before ${JSON.stringify(needle)}`);
-          text += decoder.decode(value, { stream: true });
-        } finally {
-          clearTimeout(timer);
-        }
-      }
-    };
+    const sse = await subscribe(app, '/repos/shop/changes?branch=feature&from=latest&tables=users', TOKENS.reader);
     try {
-      await readUntil(': subscribed');
+      await sse.readUntil(': subscribed');
       const write = await app.inject({ method: 'POST', url: '/repos/shop/tables/users/upsert?branch=feature', headers: auth(TOKENS.writer), payload: { rows: [{ id: 2, name: 'live' }] } });
       expect(write.statusCode).toBe(200);
-      await readUntil('event: change');
-      const data = text.split('\n').find((l) => l.startsWith('data: '))!;
+      await sse.readUntil('event: change');
+      const data = sse.text().split('\n').find((l) => l.startsWith('data: '))!;
       expect(JSON.parse(data.slice(6))).toMatchObject({ table: 'users', commit: write.json().commit.hash });
     } finally {
-      ac.abort();
-      await reader.cancel().catch(() => undefined);
+      await sse.close();
+    }
+  });
+
+  it('a chain of commits through the gateway publishes the events of each of its commits', async () => {
+    expect((await app.inject({ method: 'POST', url: '/repos/shop/branches', headers: auth(TOKENS.writer), payload: { name: 'chained' } })).statusCode).toBe(201);
+    const base = await env.catalog.resolve('shop', 'chained');
+    const users = (await env.catalog.readTree('shop', base.tree)).tables.users as { manifest: string; version: number };
+    const sse = await subscribe(app, '/repos/shop/changes?branch=chained&from=latest', TOKENS.reader);
+    try {
+      await sse.readUntil(': subscribed');
+      const chain = await app.inject({
+        method: 'POST', url: '/repos/shop/chains', headers: auth(TOKENS.writer),
+        payload: { branch: 'chained', baseCommit: base.hash, commits: [
+          { tree: { tables: { users, a: { manifest: users.manifest, version: 1 } } }, message: 'one' },
+          { tree: { tables: { users, a: { manifest: users.manifest, version: 1 }, b: { manifest: users.manifest, version: 1 } } }, message: 'two' },
+        ] },
+      });
+      expect(chain.statusCode, chain.body).toBe(201);
+      const [one, two] = (chain.json() as { commits: Array<{ hash: string }> }).commits;
+      await sse.readUntil(two!.hash);
+      const events = sse.text().split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { table: string; commit: string });
+      expect(events.map((e) => [e.table, e.commit])).toEqual([['a', one!.hash], ['b', two!.hash]]);
+      // A reader may not write a chain (the route is classified as a write).
+      expect((await app.inject({ method: 'POST', url: '/repos/shop/chains', headers: auth(TOKENS.reader), payload: { branch: 'chained', baseCommit: two!.hash, commits: [] } })).statusCode).toBe(403);
+    } finally {
+      await sse.close();
     }
   });
 
