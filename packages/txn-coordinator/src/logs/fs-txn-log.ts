@@ -58,7 +58,7 @@ export class FsTxnLog implements TxnLog {
         return;
       }
       await this.writeAtomically(this.path('records', `${record.id}.json`), canonicalJson(record), durable);
-      for (const s of PENDING_STATES) await unlink(this.path('pending', `${record.id}.${s}`)).catch(ignoreMissing);
+      await Promise.all(PENDING_STATES.map((s) => unlink(this.path('pending', `${record.id}.${s}`)).catch(ignoreMissing)));
     });
   }
 
