@@ -23,14 +23,14 @@ export class ConnectionPool {
   constructor(private readonly db: DuckDBInstance, private readonly maxIdle = 4) {}
 
   /**
-   * An idle connection, preferably one that already ran `sql` (its views and prepared statement are then
-   * likely reusable: a dashboard's panels each go back to their own connection), else the most recently
-   * released one, else a new one.
+   * An idle connection that already ran `sql` (its views and prepared statement are then likely
+   * reusable: a dashboard's panels each go back to their own connection), else a new one (connecting is
+   * cheap; rebinding another query's views is not). The idle connections form an LRU of `maxIdle`.
    */
   async acquire(sql?: string): Promise<PooledConnection> {
     const i = sql === undefined ? -1 : this.idle.findIndex((pc) => pc.prepared.has(sql));
     if (i >= 0) return this.idle.splice(i, 1)[0]!;
-    return this.idle.pop() ?? { conn: await this.db.connect(), views: new Map(), prepared: new Map() };
+    return { conn: await this.db.connect(), views: new Map(), prepared: new Map() };
   }
 
   /** Creates or replaces views whose definition differs, and drops views the query does not use (so no other repo's names linger). */
@@ -73,9 +73,14 @@ export class ConnectionPool {
     return prepared;
   }
 
+  /** Keeps a reusable connection as the most recently used idle one (closing the least recently used past `maxIdle`). */
   release(pc: PooledConnection, reusable: boolean): void {
-    if (reusable && this.idle.length < this.maxIdle) this.idle.push(pc);
-    else pc.conn.closeSync();
+    if (!reusable) {
+      pc.conn.closeSync();
+      return;
+    }
+    this.idle.push(pc);
+    if (this.idle.length > this.maxIdle) this.idle.shift()!.conn.closeSync();
   }
 
   closeAll(): void {
