@@ -264,7 +264,7 @@ export class QueryEngine {
       const { paths: fetchedPaths, fetched } = await this.cache.fetch([...kept.map((c) => c.hash as Hash), ...delta], { signal, lease });
       const paths = fetchedPaths.slice(0, kept.length);
       lap('fetchMs');
-      const compacted = await this.compactedFile(tv.manifest, manifest, layout, kept, lease);
+      const compacted = await this.compactedFile(tv.manifest, manifest, layout, kept, delta.length > 0, lease);
       const deltaPaths = fetchedPaths.slice(kept.length);
       const deltaFiles = layout.delta && { paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn };
       views.set(name, compacted ? viewSql(name, manifest.schema.fields, [compacted]) : viewSql(name, manifest.schema.fields, paths, deltaFiles));
@@ -278,16 +278,16 @@ export class QueryEngine {
 
   /**
    * The compacted file of the version to read instead of its chunk files, when it is cached and either
-   * the version has a merge-on-read delta (the file holds the merged rows: no anti-join) or the scan keeps
-   * at least half of the rows (DuckDB's row-group pruning inside the file then does the rest; a more
-   * selective scan reads fewer rows from its few chunk files). A full scan of a version without one
-   * starts building it (its chunk files were all just fetched and are pinned by `lease`).
+   * the view would need the merge-on-read anti-join (`antiJoin`: delta chunks are read; the file holds the
+   * merged rows) or the scan keeps at least half of the rows (DuckDB's row-group pruning inside the file
+   * then does the rest; a more selective scan reads fewer rows from its few chunk files). A full scan of a
+   * version without one starts building it (its chunk files were all just fetched and are pinned by `lease`).
    */
-  private async compactedFile(hash: Hash, manifest: Manifest, layout: TableLayout, kept: readonly ChunkInfo[], lease: CacheLease): Promise<string | undefined> {
+  private async compactedFile(hash: Hash, manifest: Manifest, layout: TableLayout, kept: readonly ChunkInfo[], antiJoin: boolean, lease: CacheLease): Promise<string | undefined> {
     if (!this.compactor) return undefined;
     const all = layout.base;
     const rows = (list: readonly ChunkInfo[]): number => list.reduce((a, c) => a + c.rows, 0);
-    if (!layout.delta && (kept.length === 0 || rows(kept) * 2 < rows(all))) return undefined;
+    if (!antiJoin && (kept.length === 0 || rows(kept) * 2 < rows(all))) return undefined;
     const file = await this.compactor.lookup(hash, lease);
     if (file === undefined && all.length > 0 && kept.length === all.length) {
       const ref = (c: ChunkInfo) => ({ hash: c.hash as Hash, bytes: c.bytes });
