@@ -6,6 +6,7 @@
 //! The same rows always give the same bytes: no timestamps, random ids or version-dependent
 //! `created_by`, and a normalised schema (every field nullable, no metadata) whatever the source.
 
+mod layout;
 mod stats;
 
 use std::io::Cursor;
@@ -37,6 +38,9 @@ pub struct EncodeOptions {
   pub compression: Option<String>,
   /// Rows per row group (default 1,048,576: one row group per chunk in practice).
   pub row_group_rows: Option<u32>,
+  /// `base` (default: dictionary, then plain) or `delta` (no dictionaries; DELTA_BINARY_PACKED for
+  /// integers, dates and timestamps, DELTA_BYTE_ARRAY for strings and binary; see layout.rs).
+  pub layout: Option<String>,
 }
 
 #[napi(object)]
@@ -47,7 +51,8 @@ pub struct EncodedChunk {
   pub stats: String,
 }
 
-fn writer_props(opts: &EncodeOptions) -> Result<WriterProperties> {
+fn writer_props(opts: &EncodeOptions, schema: &Schema) -> Result<WriterProperties> {
+  let layout = layout::Layout::parse(opts.layout.as_deref()).map_err(|e| Error::new(Status::InvalidArg, e))?;
   let compression = match opts.compression.as_deref().unwrap_or("zstd") {
     "zstd" => Compression::ZSTD(ZstdLevel::try_new(1).map_err(err("zstd level"))?),
     "snappy" => Compression::SNAPPY,
@@ -56,22 +61,20 @@ fn writer_props(opts: &EncodeOptions) -> Result<WriterProperties> {
   };
   // Every knob that influences the bytes is set explicitly, so a crate upgrade changing a default
   // does not silently change chunk hashes.
-  Ok(
-    WriterProperties::builder()
-      .set_created_by(CREATED_BY.to_string())
-      .set_writer_version(WriterVersion::PARQUET_1_0)
-      .set_compression(compression)
-      .set_max_row_group_row_count(Some(opts.row_group_rows.unwrap_or(1 << 20) as usize))
-      .set_data_page_size_limit(1024 * 1024)
-      // Small on purpose: unique-ish strings fall back to plain early, which zstd packs 2x better than
-      // dictionary indices (bench/parquet-encoders.bench.ts); low-cardinality columns stay dictionary-encoded.
-      .set_dictionary_page_size_limit(64 * 1024)
-      .set_write_batch_size(1024)
-      .set_statistics_enabled(EnabledStatistics::Chunk)
-      .set_statistics_truncate_length(None)
-      .set_key_value_metadata(None)
-      .build(),
-  )
+  let builder = WriterProperties::builder()
+    .set_created_by(CREATED_BY.to_string())
+    .set_writer_version(WriterVersion::PARQUET_1_0)
+    .set_compression(compression)
+    .set_max_row_group_row_count(Some(opts.row_group_rows.unwrap_or(1 << 20) as usize))
+    .set_data_page_size_limit(1024 * 1024)
+    // Small on purpose: unique-ish strings fall back to plain early, which zstd packs 2x better than
+    // dictionary indices (bench/parquet-encoders.bench.ts); low-cardinality columns stay dictionary-encoded.
+    .set_dictionary_page_size_limit(64 * 1024)
+    .set_write_batch_size(1024)
+    .set_statistics_enabled(EnabledStatistics::Chunk)
+    .set_statistics_truncate_length(None)
+    .set_key_value_metadata(None);
+  Ok(layout::apply(layout, schema, builder).build())
 }
 
 /// Dictionary columns (Arrow JS builds them for strings) are stored as their plain value type.
@@ -165,12 +168,14 @@ impl Task for BuildChunksTask {
   type JsValue = Vec<EncodedChunk>;
 
   fn compute(&mut self) -> Result<Self::Output> {
-    let props = writer_props(&self.opts)?;
+    // Checked before the sources are decoded: a bad option fails fast, whatever the rows.
+    layout::Layout::parse(self.opts.layout.as_deref()).map_err(|e| Error::new(Status::InvalidArg, e))?;
     let sources = std::mem::take(&mut self.sources);
     let batches = sources.into_iter().map(load_source).collect::<Result<Vec<_>>>()?;
     if batches.is_empty() {
       return Err(Error::new(Status::InvalidArg, "no sources".to_string()));
     }
+    let props = writer_props(&self.opts, &batches[0].schema())?;
     for b in &batches[1..] {
       if b.schema().fields() != batches[0].schema().fields() {
         return Err(Error::new(Status::InvalidArg, "sources have different schemas".to_string()));
@@ -242,7 +247,7 @@ pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint
     sources: sources.iter().map(|b| b.to_vec()).collect(),
     picks: picks.map(|p| p.to_vec()),
     cuts: cuts.to_vec(),
-    opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None }),
+    opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None }),
   })
 }
 

@@ -16,6 +16,14 @@ export function deltaSchema(schema: ManifestSchema): ManifestSchema {
   return { fields: [...schema.fields.map((f) => ({ ...f, nullable: true })), { name: DELTA_DELETED_COLUMN, type: 'bool', nullable: true }] };
 }
 
+/**
+ * Whether a schema is a delta's (ends with the reserved tombstone flag, which no table column may be
+ * named): its chunks are encoded with the `delta` layout, base chunks with `base`.
+ */
+export function isDeltaSchema(schema: ManifestSchema): boolean {
+  return schema.fields.at(-1)?.name === DELTA_DELETED_COLUMN;
+}
+
 /** Rows of an insert or upsert (columns in schema order) as live delta rows. */
 export function liveRows(input: Table, schema: ManifestSchema): Table {
   const cols: Record<string, Vector> = {};

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ArmillariaError, ErrorCode } from '@armillaria/core';
+import { ArmillariaError, ErrorCode, InvalidArgumentError } from '@armillaria/core';
 
 /**
  * The Parquet codec of the table format, implemented by the napi-rs addon in `packages/catalog/native`
@@ -21,7 +21,16 @@ export interface EncodeOptions {
   /** `zstd` (level 1, the default, chosen by `bench/parquet-encoders.bench.ts`), `snappy` or `none`. */
   compression?: 'zstd' | 'snappy' | 'none';
   rowGroupRows?: number;
+  /**
+   * Column encodings (part of the chunk bytes, so callers set it explicitly). `base` (the default):
+   * dictionary pages, falling back to plain. `delta`, for merge-on-read delta chunks (scattered changed
+   * rows): no dictionaries; DELTA_BINARY_PACKED for integers, dates and timestamps; DELTA_BYTE_ARRAY for
+   * utf8 and binary; plain for floats and booleans. Any Parquet reader decodes both (FORMAT.md).
+   */
+  layout?: ChunkLayout;
 }
+
+export type ChunkLayout = 'base' | 'delta';
 
 export interface EncodedChunk {
   bytes: Uint8Array;
@@ -68,8 +77,13 @@ function wrap(what: string, err: unknown): ArmillariaError {
   return new ArmillariaError(ErrorCode.Internal, `${what}: ${(err as Error).message}`, { cause: err });
 }
 
+const LAYOUTS: readonly string[] = ['base', 'delta'] satisfies ChunkLayout[];
+
 export const nativeCodec: ParquetCodec = {
   async buildChunks(sources, picks, cuts, opts) {
+    if (opts?.layout !== undefined && !LAYOUTS.includes(opts.layout)) {
+      throw new InvalidArgumentError(`unknown chunk layout ${JSON.stringify(opts.layout)} (base or delta)`, { details: { layout: opts.layout } });
+    }
     const out = await raw().buildChunks(sources.map(asBuffer), picks, cuts, opts ?? null).catch((e: unknown) => {
       throw wrap('encoding Parquet chunks failed', e);
     });

@@ -6,7 +6,7 @@ import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
-import { deltaSchema, liveRows, materialise, tombstoneRows, type KeyRun } from './delta.js';
+import { deltaSchema, isDeltaSchema, liveRows, materialise, tombstoneRows, type KeyRun } from './delta.js';
 import { deltaChange, lookupKeys, planDelta } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
@@ -330,7 +330,8 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   private async encodeChunks(schema: ManifestSchema, job: { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
-    const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, this.encode);
+    // Delta chunks (scattered changed rows) get delta encodings; base chunks keep their golden bytes.
+    const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, layout: isDeltaSchema(schema) ? 'delta' : 'base' });
     const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes));
     const list = encoded.map((e, i): ChunkInfo => {
       const stats: ChunkInfo['stats'] = {};
