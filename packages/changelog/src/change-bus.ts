@@ -24,7 +24,12 @@ export interface ChangeEvent {
   versionAfter: number | null;
   chunksAdded: Hash[];
   chunksRemoved: Hash[];
-  /** Rows in the chunks added / removed (their difference is the change in the table's row count). */
+  /**
+   * Rows stored in the chunks added / removed: a physical count. For copy-on-write changes their
+   * difference is the change in the table's row count; for a keyed table's merge-on-read delta it is
+   * not (a rewritten delta chunk holds updated rows and delete tombstones too). Logical changes are in
+   * `rows` (ask for row records) or in the table's row count at `versionAfter`.
+   */
   rowsAdded: number;
   rowsRemoved: number;
   /**

@@ -13,7 +13,7 @@ export interface CommitEventsOptions {
  * The change events of one commit: one per table whose tree entry differs from the commit's first
  * parent, sorted by table name (the order every reader delivers a commit's events in). Chunk lists
  * come from the catalog's chunk diff, so the cost follows the change; `rowsAdded`/`rowsRemoved` count
- * the rows of those chunks (their difference is the change in the table's row count). A repo's root
+ * the rows stored in those chunks (a physical count: see ChangeEvent.rowsAdded). A repo's root
  * commit has an empty tree and no events.
  */
 export async function commitEvents(
