@@ -16,10 +16,13 @@ describe('delta chunks pruned by key range', () => {
     await env.catalog.createRepo('p');
     for (let i = 0; i < N; i++) model.set(i, i % 50);
     await env.catalog.createTable('p', 'items', { rows: [...model].map(([id, v]) => ({ id: BigInt(id), v })), primaryKey: ['id'] });
-    // Appended keys (past the base), two updates and a delete near the end of the base, held in the delta
-    // (sorted by key, so its chunks cover keys from 2980 on).
+    // Appended keys (past the base), updates scattered over keys 2000-2999 (so the change touches many base
+    // chunks and goes to the delta, not copy-on-write), two more updates and a delete near the end of the
+    // base, all held in the delta (sorted by key, so its chunks cover keys from 2000 on).
     const inserts = Array.from({ length: 300 }, (_, i) => ({ id: BigInt(N + i), v: 7 }));
-    await env.catalog.upsert('p', 'items', [...inserts, { id: 2990n, v: 1000 }, { id: 2995n, v: 2000 }]);
+    const scattered = Array.from({ length: 50 }, (_, j) => ({ id: BigInt(2000 + 20 * j), v: 500 + j }));
+    await env.catalog.upsert('p', 'items', [...scattered, ...inserts, { id: 2990n, v: 1000 }, { id: 2995n, v: 2000 }]);
+    for (const r of scattered) model.set(Number(r.id), r.v);
     await env.catalog.deleteRows('p', 'items', [{ id: 2980n }]);
     for (const r of inserts) model.set(Number(r.id), 7);
     model.set(2990, 1000);

@@ -232,7 +232,7 @@ export class ParquetTableFormat implements TableFormat {
     const base = await this.reader.chunkList(m);
     const changes = sortedChanges(input, pk, m.schema, table);
     const limit = this.deltaLimit(base);
-    if (!m.delta && input.numRows > limit) {
+    if (!m.delta && (input.numRows > limit || this.clustered(m, base, changes, input.numRows))) {
       return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, table));
     }
     const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
@@ -263,6 +263,21 @@ export class ParquetTableFormat implements TableFormat {
     const schema = deltaSchema(m.schema);
     const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
     return this.finish(m, await this.foldRows(m, base, merged, table));
+  }
+
+  /**
+   * A change whose copy-on-write costs no more rows than the change itself (the base chunks its keys fall
+   * in hold at most `changeRows` rows: a bulk append past the last key, a dense key range) is written into
+   * the base directly: the delta would save little writing and cost every later read an anti-join.
+   * Scattered changes (each key in a different chunk) go to the delta. Decided from the manifest and the
+   * input only, so the result stays deterministic.
+   */
+  private clustered(m: Manifest, base: readonly ChunkInfo[], changes: Changes, changeRows: number): boolean {
+    const keyTypes = m.primaryKey!.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
+    const ranges = assignChanges(base, keyTypes, changes);
+    let rewritten = 0;
+    for (let i = 0; i < base.length; i++) if (ranges[i]![0] !== ranges[i]![1]) rewritten += base[i]!.rows;
+    return rewritten <= changeRows;
   }
 
   /** Delta rows allowed for a base (-1: no delta, the table is too small or deltas are off). */
