@@ -27,3 +27,4 @@ export { currentRequestId, runWithRequestId, isValidRequestId } from './request-
 export type { RequestContext } from './request-context.js';
 export { metricsRegistry, collectProcessMetrics, metricCounter, metricGauge, metricHistogram } from './metrics.js';
 export { serviceMetrics, recordCacheLookup } from './service-metrics.js';
+export { syncDir, makeParents } from './durable-fs.js';

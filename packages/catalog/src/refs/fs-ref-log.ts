@@ -4,7 +4,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import { decodeRecord, encodeRecord, HEADER_BYTES, LOG_FORMAT, LOG_VERSION, payloadAt } from './fs-ref-log-format.js';
-import { fsyncDir } from './fs-durable.js';
+import { syncDir as fsyncDir } from '@armillaria/core';
 
 /** Preallocation step: zeros written (and fsync'd) ahead of the records, so appends rewrite existing blocks. */
 export const GROW_BYTES = 1 << 20;

@@ -2,7 +2,7 @@ import { readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BackendUnavailableError, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
-import { mkdirDurable } from './fs-durable.js';
+import { makeParents as mkdirDurable } from '@armillaria/core';
 import { isAlive, KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
 import { RefIndex } from './fs-ref-index.js';
 import { createLogFile, RefLogFile } from './fs-ref-log.js';

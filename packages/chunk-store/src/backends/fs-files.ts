@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { makeParents, syncDir } from '@armillaria/core';
 import { assertPiece } from './put-options.js';
+
+// Durable directory helpers live in core (the catalog's file ref store uses them too).
+export { makeParents, syncDir };
 
 /**
  * The etag of a file: inode, size and mtime in ns (base 36). Cheap (one stat, no read) and different after
@@ -65,26 +69,6 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
     const { bytesWritten } = await fh.write(bytes, at, bytes.byteLength - at);
     at += bytesWritten;
   }
-}
-
-/** fsync of a directory, so a rename, link or unlink in it survives a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** mkdir -p that also syncs every directory it created into its parent (a new object must survive a crash). */
-export async function makeParents(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  const created: string[] = [];
-  for (let d = dir; d.length >= first.length; d = dirname(d)) created.push(d);
-  // created is deepest first; sync each new directory's parent, top down.
-  for (const d of created.reverse()) await syncDir(dirname(d));
 }
 
 /** Removes empty directories from `dir` up to (not including) `root`; stops at the first non-empty one. */
