@@ -129,6 +129,8 @@ export interface ChainCommitInput {
   message?: string;
   author?: string;
   txnId?: string;
+  /** Per table, the op its change events carry (`upserted`, `deleted`, ...), stored in the commit so replays match live events. */
+  ops?: Record<string, string>;
 }
 
 export interface CommitChainOptions {

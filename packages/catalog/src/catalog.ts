@@ -4,7 +4,7 @@ import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, Ref
 import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
 import { CommitStore } from './model/commit-store.js';
-import { sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
+import { isOpMap, sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
 import { RefResolver } from './ref-resolver.js';
 import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
 import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
@@ -165,6 +165,12 @@ export class Catalog implements CatalogApi, CatalogContext {
       }
       const meta: CommitMeta = { message: c.message ?? 'commit', author: c.author ?? DEFAULT_AUTHOR };
       if (c.txnId !== undefined) meta.txnId = c.txnId;
+      if (c.ops !== undefined) {
+        if (!isOpMap(c.ops)) {
+          throw new InvalidArgumentError(`commitChain: commit ${i} has bad ops (table name -> lowercase op name)`, { details: { index: i } });
+        }
+        meta.ops = { ...c.ops };
+      }
       return { meta, tables: (parent, parentTables) => withOrigins(tree, parentTables, parent) };
     });
     if (opts.beforeSwap !== undefined && typeof opts.beforeSwap !== 'function') throw new InvalidArgumentError('commitChain: beforeSwap must be a function');
@@ -208,6 +214,7 @@ export class Catalog implements CatalogApi, CatalogContext {
       const draft = this.store.draftCommit({
         parents: [parent.hash, ...(meta.mergeParents ?? [])], tree: tree.hash, message: meta.message, author: meta.author,
         ...(meta.txnId !== undefined ? { txnId: meta.txnId } : {}),
+        ...(meta.ops !== undefined ? { ops: meta.ops } : {}),
       }, parent, hash);
       trees.push(tree);
       commits.push(draft);

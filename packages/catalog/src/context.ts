@@ -25,6 +25,8 @@ export interface CommitMeta {
   message: string;
   author: string;
   txnId?: string;
+  /** Per table, the change event op (transaction commits): see CommitRecord.ops. */
+  ops?: Record<string, string>;
   mergeParents?: Hash[];
 }
 

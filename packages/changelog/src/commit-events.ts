@@ -61,12 +61,16 @@ function toEvent(repo: string, branch: string, c: Commit, parent: Hash, d: Table
 }
 
 /**
- * The kind of change. Commits do not store an operation, so it is read from what changed: table
+ * The kind of change. Transaction commits store their live events' ops (`Commit.ops`); for other
+ * commits it is read from what changed: table
  * created/dropped from the tree entries, merges from the parents, and otherwise the catalog's default
  * messages (`append t`, `upsert t`, …); a custom message falls back to the chunk diff (only chunks
  * added: `appended`, else `written`).
  */
 function opOf(c: Commit, d: TableDiff): string {
+  // Transaction commits store the op their live events carried.
+  const stored = c.ops?.[d.table];
+  if (stored !== undefined) return stored;
   if (!d.from) return 'created';
   if (!d.to) return 'dropped';
   if (c.parents.length > 1) return 'merged';

@@ -27,6 +27,8 @@ export interface ChainCommit {
   message?: string;
   author?: string;
   txnId?: string;
+  /** Per table, the op of its change event: stored in the commit so events replayed from the catalog match. */
+  ops?: Record<string, string>;
 }
 
 /** The fields of a catalog commit the coordinator reads. */

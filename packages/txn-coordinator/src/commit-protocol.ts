@@ -147,7 +147,10 @@ export class CommitProtocol {
       try {
         commits = await catalog.commitChain(repo, branch, {
           baseCommit: head.hash,
-          commits: chain.map((l) => ({ tree: l.tree, message: l.item.value.opts.message, author: l.item.value.opts.author, txnId: l.item.value.txn.id })),
+          commits: chain.map((l) => ({
+            tree: l.tree, message: l.item.value.opts.message, author: l.item.value.opts.author, txnId: l.item.value.txn.id,
+            ops: Object.fromEntries(l.events.map((e) => [e.table, e.op])),
+          })),
           beforeSwap: prepare,
         });
       } catch (err) {

@@ -15,6 +15,7 @@ export interface NewCommit {
   message: string;
   author: string;
   txnId?: string;
+  ops?: Record<string, string>;
   /** Defaults to now; raised to the first parent's time so times never go back along first parents. */
   time?: number;
 }
@@ -234,6 +235,7 @@ function recordOf(c: NewCommit, first: Commit | undefined): CommitRecord {
     generation: first ? first.generation + 1 : 0,
   };
   if (c.txnId !== undefined) record.txnId = c.txnId;
+  if (c.ops !== undefined && Object.keys(c.ops).length > 0) record.ops = c.ops;
   const skips = first ? skipsFor(first) : [];
   if (skips.length > 0) record.skips = skips;
   return record;

@@ -19,6 +19,12 @@ export interface CommitRecord {
   /** ms since epoch; never earlier than the first parent's time, so times are monotone along first parents. */
   time: number;
   txnId?: string;
+  /**
+   * Per table, the change event op of a transaction commit (`upserted`, `deleted`, ...): the live event's
+   * op, stored so events replayed from the catalog say the same. Absent on other commits (their op is
+   * read from the tree and the message).
+   */
+  ops?: Record<string, string>;
   generation: number;
   /**
    * Skip pointers along first parents: `skips[k-1]` is the nearest older ancestor whose generation is a
@@ -43,6 +49,12 @@ export interface TreeRecord {
   tables: Record<string, TreeEntry>;
 }
 
+/** An `ops` value: a plain object of table name -> short op name (`[a-z]+`). */
+export function isOpMap(v: unknown): v is Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  return Object.values(v).every((op) => typeof op === 'string' && /^[a-z]{1,32}$/.test(op));
+}
+
 export function validateCommit(hash: string, value: unknown): CommitRecord {
   const fail = (reason: string): never => {
     throw new CorruptMetadataError('commit', hash, reason);
@@ -55,6 +67,7 @@ export function validateCommit(hash: string, value: unknown): CommitRecord {
   if (typeof c.message !== 'string' || typeof c.author !== 'string') fail('message and author must be strings');
   if (typeof c.time !== 'number' || typeof c.generation !== 'number') fail('time and generation must be numbers');
   if (c.skips !== undefined && (!Array.isArray(c.skips) || !c.skips.every(isHash))) fail('skips must be hashes');
+  if (c.ops !== undefined && !isOpMap(c.ops)) fail('ops must map table names to op names');
   return c as CommitRecord;
 }
 
