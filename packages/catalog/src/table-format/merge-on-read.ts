@@ -13,6 +13,8 @@ import { DELTA_DELETED_COLUMN, type ChunkInfo, type ColumnType, type Manifest } 
 export interface ChunkDecoder {
   readonly codec: ParquetCodec;
   decode(hashes: readonly Hash[], columns?: readonly string[]): Promise<Uint8Array[]>;
+  /** Per chunk, one decode per column set from a single fetch of its bytes (no second GET per set). */
+  decodeEach(hashes: readonly Hash[], columnSets: ReadonlyArray<readonly string[]>): Promise<Uint8Array[][]>;
 }
 
 const keyTypesOf = (m: Manifest): ColumnType[] => m.primaryKey!.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
@@ -35,13 +37,15 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
   const pk = m.primaryKey!;
   // Key columns are read too (to merge by key) and dropped by the final projection.
   const need = m.schema.fields.map((f) => f.name).filter((n) => columns.includes(n) || pk.includes(n));
-  const [baseIpcs, deltaIpcs, flags] = await Promise.all([
+  // Delta chunks are decoded twice (the materialised sources must share the base's columns; the flag
+  // comes separately) but fetched once.
+  const [baseIpcs, deltaDecoded] = await Promise.all([
     dec.decode(base.map((c) => c.hash), need),
-    dec.decode(delta.map((c) => c.hash), need),
-    dec.decode(delta.map((c) => c.hash), [DELTA_DELETED_COLUMN]),
+    dec.decodeEach(delta.map((c) => c.hash), [need, [DELTA_DELETED_COLUMN]]),
   ]);
+  const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
   const runs = baseIpcs.map((ipc) => keyRun(ipc, m.schema, pk));
-  const picks = overlayPicks(runs, deltaIpcs.map((ipc, i) => keyRun(ipc, m.schema, pk, flags[i])));
+  const picks = overlayPicks(runs, deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags)));
   const sources = [...baseIpcs, ...deltaIpcs];
   const pieces: Uint8Array[] = [];
   let group: number[] = [];

@@ -74,7 +74,14 @@ export class ParquetTableFormat implements TableFormat {
     const fraction = opts.deltaMaxFraction ?? 0.2;
     if (!(fraction >= 0 && fraction <= 1)) throw new InvalidArgumentError(`deltaMaxFraction must be in [0, 1], got ${fraction}`, { details: { deltaMaxFraction: fraction } });
     this.deltaMaxFraction = fraction;
-    this.dec = { codec: this.codec, decode: (hashes, columns) => this.decodeChunks(hashes, columns) };
+    this.dec = {
+      codec: this.codec,
+      decode: (hashes, columns) => this.decodeChunks(hashes, columns),
+      decodeEach: (hashes, sets) => mapLimit(hashes, this.concurrency, async (h) => {
+        const parquet = await this.store.get(h);
+        return Promise.all(sets.map((columns) => this.codec.decode(parquet, columns)));
+      }),
+    };
     if (opts.hasher) this.hasherP = Promise.resolve(opts.hasher);
   }
 
