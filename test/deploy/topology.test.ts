@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Armillaria } from '@armillaria/sdk';
-import { createTestBucket, deleteTestBucket, hasService, spawnNode, tempDir, uniqueName, type NodeProcess, type TempDir } from '@armillaria/testkit';
+import { createTestBucket, deleteTestBucket, hasService, needsServices, spawnNode, tempDir, uniqueName, type NodeProcess, type TempDir } from '@armillaria/testkit';
 import { deployTools, kustomizeBuild, parseYaml, type K8sObject } from './deploy-tools.js';
 
 const distributed = hasService('s3') && hasService('redis') && hasService('nats');
@@ -35,7 +35,7 @@ function manifestEnv(): Record<Service, { env: Record<string, string>; main: str
 
 const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
-describe.skipIf(!distributed)('distributed topology: each service its own process, each killed and restarted under write load', () => {
+describe.skipIf(!distributed)(`distributed topology: each service its own process, each killed and restarted under write load ${needsServices('s3', 'redis', 'nats')}`, () => {
   const procs = new Map<Service, NodeProcess>();
   const ports = new Map<Service, number>();
   const envs = new Map<Service, Record<string, string>>();

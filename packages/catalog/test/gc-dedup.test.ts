@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep, type Hash } from '@armillaria/core';
 import { FsObjectStore, ObjectChunkStore, S3ObjectStore, loadHasher, type ObjectInfo, type ObjectStore } from '@armillaria/chunk-store';
-import { createTestBucket, deleteTestBucket, s3TestConfig } from '@armillaria/testkit';
+import { createTestBucket, deleteTestBucket, hasService, needsServices, s3TestConfig } from '@armillaria/testkit';
 import { Catalog, FsRefStore, ParquetTableFormat, collectGarbage, jsonSafe, schemaFromSpec, tableToRows, toArrowTable, verifyStore } from '../src/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -124,7 +124,7 @@ describe('gc vs a deduplicating writer', () => {
     await commitAndCheck(catalog, manifest!);
   });
 
-  it.skipIf(!process.env.ARMILLARIA_S3_ENDPOINT)('MinIO: the same, with ages measured by S3 LastModified', async () => {
+  it.skipIf(!hasService('s3'))(`MinIO: the same, with ages measured by S3 LastModified ${needsServices('s3')}`, async () => {
     const bucket = await createTestBucket('gc-dedup');
     const s3 = s3TestConfig();
     const objects = new S3ObjectStore({ endpoint: s3.endpoint, region: s3.region, bucket, forcePathStyle: true, ...s3.credentials });

@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, chunkKey, sleep, type Hash } from '@armillaria/core';
-import { createTestBucket, deleteTestBucket, s3TestConfig } from '@armillaria/testkit';
+import { createTestBucket, deleteTestBucket, hasService, needsServices, s3TestConfig } from '@armillaria/testkit';
 import {
   FsObjectStore, MemoryObjectStore, ObjectChunkStore, RemoteChunkStore, S3ObjectStore, buildApp, loadHasher,
   type ChunkStore, type ObjectInfo, type ObjectStore,
 } from '../src/index.js';
 
-const hasS3 = Boolean(process.env.ARMILLARIA_S3_ENDPOINT);
 const REFRESH_MS = 500;
 
 interface Backing {
@@ -92,7 +91,7 @@ describe('dedup hits keep chunks fresh for GC', () => {
   suite('memory', memoryBacking, false);
   suite('local disk', fsBacking, false);
   suite('service -> local disk', fsBacking, true);
-  describe.skipIf(!hasS3)('on MinIO', () => {
+  describe.skipIf(!hasService('s3'))(`on MinIO ${needsServices('s3')}`, () => {
     suite('MinIO', s3Backing, false);
     suite('service -> MinIO', s3Backing, true);
   });

@@ -1,6 +1,6 @@
 export { startServices, stopServices, servicesFromEnv } from './services.js';
 export type { StartServicesOptions, RunningServices } from './services.js';
-export { ServiceEnv, serviceUrlEnv, serviceNames, hasService, s3TestConfig, redisTestUrl, natsTestUrl } from './service-env.js';
+export { ServiceEnv, serviceUrlEnv, serviceNames, hasService, needsServices, s3TestConfig, redisTestUrl, natsTestUrl } from './service-env.js';
 export type { ServiceName, S3TestConfig } from './service-env.js';
 export { createTestBucket, deleteTestBucket, testS3Client } from './s3-buckets.js';
 export { uniqueName } from './unique-name.js';

@@ -21,6 +21,15 @@ export const serviceUrlEnv: Readonly<Record<ServiceName, string>> = {
 
 export const defaultS3Credentials = { accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin' } as const;
 
+/**
+ * The reason, for a test title, why a test needing `names` may be skipped: the global setup of `npm test`
+ * always starts every server, so only a run that leaves one out on purpose (ARMILLARIA_TEST_SERVICES, for
+ * quick local runs) skips it, and under CI=true the test runner counts such a skip as a failure.
+ */
+export function needsServices(...names: ServiceName[]): string {
+  return `[needs ${names.join(' + ')}: skipped only when ARMILLARIA_TEST_SERVICES leaves it out]`;
+}
+
 /** True when the service's env var is set, for `describe.skipIf(!hasService('redis'))`. */
 export function hasService(name: ServiceName): boolean {
   return Boolean(process.env[serviceUrlEnv[name]]);
