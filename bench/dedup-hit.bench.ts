@@ -1,5 +1,5 @@
 /**
- * `npx tsx --conditions=@armillaria/source bench/dedup-hit.bench.ts`: what a put costs when its chunk is
+ * `npm run bench:dedup`: what a put costs when its chunk is
  * already stored (deduplication), on local disk and MinIO. "fresh" is a chunk written within
  * `refreshAfterMs` (one HEAD: the only path before dedup hits renewed chunks for GC); "old" forces the
  * renewal on every hit (`refreshAfterMs: 0`: HEAD + utimes on disk, HEAD + HEAD + self-copy on S3), the
