@@ -22,6 +22,11 @@ export interface KeyVectors {
   readonly cols: readonly KeyColumn[];
 }
 
+/** The column types of a (validated) primary key, in key order. */
+export function keyTypesOf(schema: ManifestSchema, primaryKey: readonly string[]): ColumnType[] {
+  return primaryKey.map((k) => schema.fields.find((f) => f.name === k)!.type);
+}
+
 export function validateKey(schema: ManifestSchema, primaryKey: readonly string[]): void {
   if (primaryKey.length === 0) throw new SchemaMismatchError('a primary key needs at least one column');
   for (const k of primaryKey) {

@@ -3,7 +3,7 @@ import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
 import { deltaSchema, keyMembership, keyRun, materialiseIpc, overlayPicks, type KeyRun } from './delta.js';
-import { compareKeys, keyAt, keyFromJson, keyVectors, type KeyValue } from './keys.js';
+import { compareKeys, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded, pickColumns, type Columns } from './rows.js';
@@ -16,8 +16,6 @@ export interface ChunkDecoder {
   /** Per chunk, one decode per column set from a single fetch of its bytes (no second GET per set). */
   decodeEach(hashes: readonly Hash[], columnSets: ReadonlyArray<readonly string[]>): Promise<Uint8Array[][]>;
 }
-
-const keyTypesOf = (m: Manifest): ColumnType[] => m.primaryKey!.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
 
 /** A delta's rows (table columns plus the tombstone flag) as one table and as a key run. */
 export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly ChunkInfo[]): Promise<{ table: Table; run: KeyRun }> {
@@ -94,7 +92,7 @@ export async function diffSides(
   const removed = new Set(differing.removed.map((c) => c.hash));
   const shared = baseB.filter((c) => !added.has(c.hash));
   const m = (b ?? a)!;
-  const touched = sharedHolding(shared, keyTypesOf(m), [deltaA?.run, deltaB?.run]);
+  const touched = sharedHolding(shared, keyTypesOf(m.schema, m.primaryKey!), [deltaA?.run, deltaB?.run]);
   const decoded = new Map<Hash, Promise<Uint8Array>>();
   const decodeOnce = (c: ChunkInfo): Promise<Uint8Array> => {
     let p = decoded.get(c.hash);

@@ -11,7 +11,7 @@ import { deltaChange, lookupKeys, planDelta } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
-import { jsonKey, keyVectors, validateKey } from './keys.js';
+import { jsonKey, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
@@ -242,7 +242,7 @@ export class ParquetTableFormat implements TableFormat {
     if (!m.delta && (input.numRows > limit || this.clustered(m, base, changes, input.numRows))) {
       return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, table));
     }
-    const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
+    const keyTypes = keyTypesOf(m.schema, pk);
     const deltaList = await this.reader.deltaList(m);
     const [inBase, inDelta] = await Promise.all([
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false), this.concurrency),
@@ -280,7 +280,7 @@ export class ParquetTableFormat implements TableFormat {
    * input only, so the result stays deterministic.
    */
   private clustered(m: Manifest, base: readonly ChunkInfo[], changes: Changes, changeRows: number): boolean {
-    const keyTypes = m.primaryKey!.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
+    const keyTypes = keyTypesOf(m.schema, m.primaryKey!);
     const ranges = assignChanges(base, keyTypes, changes);
     let rewritten = 0;
     for (let i = 0; i < base.length; i++) if (ranges[i]![0] !== ranges[i]![1]) rewritten += base[i]!.rows;
@@ -322,7 +322,7 @@ export class ParquetTableFormat implements TableFormat {
   /** Merges sorted changes into base chunks, re-chunking only around them; stores the new chunks. */
   private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, changeIpc: Uint8Array, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
     const pk = m.primaryKey!;
-    const keyTypes = pk.map((k) => m.schema.fields.find((f) => f.name === k)!.type);
+    const keyTypes = keyTypesOf(m.schema, pk);
     const bytes = old.length > 0 ? this.prefetch(old, keyTypes, changes.keys, changes.order) : new Map<number, Promise<Uint8Array>>();
     const plan = await planRechunk(old, keyTypes, changes, mode, this.paramsOf(m), changeIpc, async (i) => {
       const parquet = await (bytes.get(i) ?? this.store.get(old[i]!.hash));
