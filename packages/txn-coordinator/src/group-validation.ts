@@ -75,7 +75,7 @@ export async function validateChain(deps: GroupDeps, items: Array<QueueItem<Memb
       m.base = head;
       m.baseTree = headTree;
       const tree = buildTree(head.hash, tip, txn.tables);
-      const changed = Object.keys({ ...tree.tables, ...tip.tables }).filter((t) => JSON.stringify(tree.tables[t]) !== JSON.stringify(tip.tables[t]));
+      const changed = Object.keys({ ...tree.tables, ...tip.tables }).filter((t) => !sameEntry(tree.tables[t], tip.tables[t]));
       if (changed.length === 0) {
         // Nothing to commit (read-only, or writes that cancel out): the snapshot stands.
         item.resolve({ txnId: txn.id, commit: head.hash, parent: head.parents[0] ?? null, tables: [], attempts: attempt - 1, rebased: m.rebased || head.hash !== txn.base.hash, deduplicated: false, published: true });
