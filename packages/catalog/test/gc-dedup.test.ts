@@ -3,13 +3,12 @@
  * same rows written again today): the writer uploads nothing, GC runs before the writer commits, and the
  * new commit must still be readable. Real GC runs on local disk and on MinIO.
  */
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep, type Hash } from '@armillaria/core';
 import { FsObjectStore, ObjectChunkStore, S3ObjectStore, loadHasher, type ObjectInfo, type ObjectStore } from '@armillaria/chunk-store';
-import { createTestBucket, deleteTestBucket, hasService, needsServices, s3TestConfig } from '@armillaria/testkit';
+import { createTestBucket, deleteTestBucket, hasService, needsServices, s3TestConfig, tempDir } from '@armillaria/testkit';
 import { Catalog, FsRefStore, ParquetTableFormat, collectGarbage, jsonSafe, schemaFromSpec, tableToRows, toArrowTable, verifyStore } from '../src/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -22,14 +21,15 @@ afterEach(async () => {
 });
 
 async function open(objects: ObjectStore, refreshAfterMs?: number): Promise<{ catalog: Catalog; chunks: ObjectChunkStore }> {
-  const dir = await mkdtemp(join(tmpdir(), 'armillaria-gc-dedup-'));
+  const tmp = tempDir('armillaria-gc-dedup');
+  const dir = tmp.path;
   const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), ...(refreshAfterMs !== undefined && { refreshAfterMs }) });
   const refs = new FsRefStore({ root: join(dir, 'refs') });
   const catalog = new Catalog({ chunks, refs, format: new ParquetTableFormat({ chunks }) });
   cleanups.push(async () => {
     await catalog.close();
     await refs.close();
-    await rm(dir, { recursive: true, force: true });
+    await tmp.cleanup();
   });
   return { catalog, chunks };
 }
@@ -88,9 +88,10 @@ async function ageAll(dir: string, old: readonly Hash[]): Promise<void> {
 
 describe('gc vs a deduplicating writer', () => {
   it('local disk: chunks of a table dropped days ago, written again, survive a gc that runs before the commit', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'armillaria-gc-dedup-objects-'));
+    const tmp = tempDir('armillaria-gc-dedup-objects');
+    const dir = tmp.path;
     const objects = new FsObjectStore({ root: dir });
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => tmp.cleanup());
     const { catalog } = await open(objects); // the default refresh threshold
     const old = await abandonedTable(catalog);
     await ageAll(dir, old);
@@ -104,9 +105,10 @@ describe('gc vs a deduplicating writer', () => {
   // The sweep re-reads the times of a delete batch by listing its hash range again (dense garbage) or by
   // one stat per chunk (sparse garbage: many young chunks listed around few old ones).
   for (const [mode, orphans, listings] of [['a re-list', 0, 2], ['stats', 3000, 1]] as const) it(`local disk: a writer that deduplicates after the sweep listed the old chunks, before it deletes them, keeps them (${mode})`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'armillaria-gc-dedup-objects-'));
+    const tmp = tempDir('armillaria-gc-dedup-objects');
+    const dir = tmp.path;
     const objects = new SweepHookStore({ root: dir });
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => tmp.cleanup());
     const { catalog, chunks } = await open(objects);
     const old = await abandonedTable(catalog);
     await ageAll(dir, old);

@@ -1,9 +1,8 @@
 // GC and verify see a keyed table's merge-on-read delta: its chunks and manifest pages are reachable.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsObjectStore, ObjectChunkStore, loadHasher } from '@armillaria/chunk-store';
+import { tempDir } from '@armillaria/testkit';
 import { Catalog, FsRefStore, ParquetTableFormat, collectGarbage, jsonSafe, tableToRows, verifyStore } from '../src/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -15,7 +14,8 @@ afterEach(async () => {
 
 describe('gc and verify with deltas', () => {
   it('keep delta chunks and delta manifest pages alive, and report a missing delta chunk', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'armillaria-gc-delta-'));
+    const tmp = tempDir('armillaria-gc-delta');
+    const dir = tmp.path;
     const objects = new FsObjectStore({ root: join(dir, 'objects') });
     const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
     const refs = new FsRefStore({ root: join(dir, 'refs') });
@@ -26,7 +26,7 @@ describe('gc and verify with deltas', () => {
       await catalog.close();
       await refs.close();
       await objects.close();
-      await rm(dir, { recursive: true, force: true });
+      await tmp.cleanup();
     });
     await catalog.createRepo('r');
     const model = new Map<number, Row>();
