@@ -4,7 +4,7 @@ import { InvalidArgumentError, assertHash, type Hash } from '@armillaria/core';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '@armillaria/catalog';
 import type { CacheLease, ChunkCache } from './chunk-cache.js';
-import { ident, viewSql } from './views.js';
+import { ident, viewSelect } from './views.js';
 
 export interface CompactionOptions {
   /** Compact table versions of at least this many chunks (default 32). */
@@ -31,7 +31,6 @@ const RETRY_AFTER_MS = 5 * 60_000;
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60_000;
 
 const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
-const VIEW_PREFIX = `CREATE OR REPLACE TEMP VIEW ${ident('v')} AS `;
 
 /**
  * Per-version compaction: one Parquet file holding every row of a table version, in table order (for a
@@ -88,10 +87,10 @@ export class Compactor {
     const paths = this.cache.pinChunks(source.chunks.map((c) => c.hash), lease);
     const delta = source.delta && { ...source.delta, paths: this.cache.pinChunks(source.delta.chunks.map((c) => c.hash), lease) };
     // The version's rows exactly as its view gives them (one definition of the merge: views.ts).
-    const view = viewSql('v', source.fields, paths, delta && { paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn });
+    const view = viewSelect(source.fields, paths, delta && { paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn });
     // Key order: DuckDB's anti-join does not keep the base order, and row groups with tight key ranges are
     // what lets DuckDB prune inside the file.
-    const select = delta && delta.keyColumns.length > 0 ? `${view.slice(VIEW_PREFIX.length)} ORDER BY ${delta.keyColumns.map(ident).join(', ')}` : view.slice(VIEW_PREFIX.length);
+    const select = delta && delta.keyColumns.length > 0 ? `${view} ORDER BY ${delta.keyColumns.map(ident).join(', ')}` : view;
     const p = this.build(manifest, select)
       .then(() => void this.failures.delete(manifest))
       .catch(() => void this.failures.set(manifest, { at: Date.now(), count: (failed?.count ?? 0) + 1 }))

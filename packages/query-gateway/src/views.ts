@@ -32,9 +32,13 @@ export interface DeltaFiles {
  * plain `read_parquet`.
  */
 export function viewSql(table: string, fields: ReadonlyArray<{ name: string; type: ColumnType }>, paths: readonly string[], delta?: DeltaFiles): string {
+  return `CREATE OR REPLACE TEMP VIEW ${ident(table)} AS ${viewSelect(fields, paths, delta)}`;
+}
+
+/** The SELECT a `viewSql` view stands for (the compactor copies a version's rows with it). */
+export function viewSelect(fields: ReadonlyArray<{ name: string; type: ColumnType }>, paths: readonly string[], delta?: DeltaFiles): string {
   const cols = fields.map((f) => ident(f.name)).join(', ');
   const files = (ps: readonly string[]): string => `read_parquet([${ps.map(literal).join(', ')}])`;
-  let body: string;
   if (delta && delta.paths.length > 0 && (paths.length > 0 || delta.livePaths.length > 0)) {
     const parts: string[] = [];
     if (paths.length > 0) {
@@ -42,11 +46,9 @@ export function viewSql(table: string, fields: ReadonlyArray<{ name: string; typ
       parts.push(`SELECT ${fields.map((f) => `b.${ident(f.name)}`).join(', ')} FROM ${files(paths)} AS b ANTI JOIN ${files(delta.paths)} AS d ON ${on}`);
     }
     if (delta.livePaths.length > 0) parts.push(`SELECT ${cols} FROM ${files(delta.livePaths)} WHERE NOT ${ident(delta.deletedColumn)}`);
-    body = parts.join(' UNION ALL ');
-  } else {
-    body = paths.length > 0
-      ? `SELECT ${cols} FROM ${files(paths)}`
-      : `SELECT ${fields.map((f) => `CAST(NULL AS ${duckType[f.type] ?? 'VARCHAR'}) AS ${ident(f.name)}`).join(', ')} WHERE false`;
+    return parts.join(' UNION ALL ');
   }
-  return `CREATE OR REPLACE TEMP VIEW ${ident(table)} AS ${body}`;
+  return paths.length > 0
+    ? `SELECT ${cols} FROM ${files(paths)}`
+    : `SELECT ${fields.map((f) => `CAST(NULL AS ${duckType[f.type] ?? 'VARCHAR'}) AS ${ident(f.name)}`).join(', ')} WHERE false`;
 }
