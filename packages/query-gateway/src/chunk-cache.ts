@@ -32,7 +32,7 @@ export interface CacheLease {
   release(): void;
 }
 
-/** Cache statistics (also exported as metrics, see cache-metrics.ts). */
+/** Cache statistics (also exported as metrics, see metrics.ts). */
 export interface ChunkCacheStats {
   files: number;
   bytes: number;

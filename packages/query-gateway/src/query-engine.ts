@@ -27,7 +27,7 @@ export interface QueryLimits {
 export interface QueryEngineOptions {
   catalog: CatalogApi;
   /** Reads manifests and chunk lists (with stats); a ParquetTableFormat over the same chunk store. */
-  format: Pick<TableFormat, 'readManifest' | 'chunks' | 'layout'>;
+  format: Pick<TableFormat, 'readManifest' | 'layout'>;
   /** Data chunks come from here, verified. */
   chunks: ChunkStore;
   /** Local chunk cache, the only directory the SQL sandbox can read. */
@@ -78,7 +78,7 @@ export class QueryEngine {
   private readonly analyses = new Lru<string, SqlAnalysis>(ANALYSIS_CACHE_SIZE);
   // Keyed by content hashes, so never stale: a commit's tables, a manifest's schema and chunk list.
   private readonly treeTables = new Lru<string, Promise<TableVersion[]>>(256);
-  private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; chunks: ChunkInfo[]; layout: TableLayout }>>(256);
+  private readonly versions = new Lru<Hash, Promise<{ manifest: Manifest; layout: TableLayout }>>(256);
 
   private constructor(private readonly opts: QueryEngineOptions, private readonly db: DuckDBInstance) {
     this.cache = new ChunkCache({ chunks: opts.chunks, dir: opts.cacheDir, ...(opts.cacheMaxBytes !== undefined ? { maxBytes: opts.cacheMaxBytes } : {}) });
@@ -251,10 +251,11 @@ export class QueryEngine {
       const version = o.versions?.[name];
       let tv: TableVersion = listed.find((t) => t.table === name)!;
       if (version !== undefined) tv = await this.opts.catalog.tableVersion(repo, name, { ref: commit.hash, version });
-      const { manifest, chunks: all, layout } = await this.cached(this.versions, tv.manifest, async () => {
-        const l = await this.opts.format.layout(tv.manifest);
-        return { manifest: await this.opts.format.readManifest(tv.manifest), chunks: l.base, layout: l };
-      });
+      const { manifest, layout } = await this.cached(this.versions, tv.manifest, async () => ({
+        manifest: await this.opts.format.readManifest(tv.manifest),
+        layout: await this.opts.format.layout(tv.manifest),
+      }));
+      const all = layout.base;
       const kept = pruneChunks(manifest, all, allRanges);
       lap('resolveMs');
       // Delta chunks (merge-on-read): a delta row hides its key's base row whatever its values, so the view
