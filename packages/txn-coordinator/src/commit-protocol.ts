@@ -29,7 +29,7 @@ class GroupChanged extends Error {}
 
 /** Group size when none is given, and the most a group may hold (the catalog's chain limit). */
 export const DEFAULT_MAX_GROUP = 64;
-const MAX_GROUP = 256;
+export const MAX_GROUP = 256;
 
 export interface CommitProtocolOptions {
   catalog: CatalogPort;

@@ -4,7 +4,7 @@ import type { ColumnType, TableFormat } from '@armillaria/catalog';
 import type { ChangeBus } from '@armillaria/changelog';
 import type { Table } from 'apache-arrow';
 import type { CatalogPort, CommitInfo, TreeSnapshot } from './catalog-port.js';
-import { CommitProtocol, type RecoveryReport } from './commit-protocol.js';
+import { CommitProtocol, MAX_GROUP, type RecoveryReport } from './commit-protocol.js';
 import { TxnAbortedError, TxnNotFoundError, TxnTimeoutError } from './errors.js';
 import { parseFaultPoint, type FaultPoint } from './faults.js';
 import { assertIdempotencyKey, assertTxnId } from './logs/log-args.js';
@@ -72,8 +72,8 @@ export class TxnCoordinator implements TxnApi {
 
   constructor(private readonly o: TxnCoordinatorOptions) {
     this.idleTimeoutMs = o.idleTimeoutMs ?? 60_000;
-    if (o.maxGroupCommit !== undefined && !(Number.isInteger(o.maxGroupCommit) && o.maxGroupCommit >= 1 && o.maxGroupCommit <= 256)) {
-      throw new InvalidArgumentError('maxGroupCommit must be an integer from 1 to 256', { details: { field: 'maxGroupCommit' } });
+    if (o.maxGroupCommit !== undefined && !(Number.isInteger(o.maxGroupCommit) && o.maxGroupCommit >= 1 && o.maxGroupCommit <= MAX_GROUP)) {
+      throw new InvalidArgumentError(`maxGroupCommit must be an integer from 1 to ${MAX_GROUP}`, { details: { field: 'maxGroupCommit' } });
     }
     const fault = o.fault ?? parseFaultPoint(process.env.ARMILLARIA_FAULT);
     this.protocol = new CommitProtocol({
