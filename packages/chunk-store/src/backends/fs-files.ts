@@ -2,11 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { makeParents, syncDir } from '@armillaria/core';
 import { assertPiece } from './put-options.js';
-
-// Durable directory helpers live in core (the catalog's file ref store uses them too).
-export { makeParents, syncDir };
 
 /**
  * The etag of a file: inode, size and mtime in ns (base 36). Cheap (one stat, no read) and different after

@@ -2,11 +2,11 @@ import { createReadStream } from 'node:fs';
 import { access, constants, link, lstat, mkdir, open, readFile, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { addAbortSignal } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
-import { ArmillariaError, BackendUnavailableError, InvalidArgumentError, ObjectNotFoundError, PreconditionFailedError, mapLimit } from '@armillaria/core';
+import { ArmillariaError, BackendUnavailableError, InvalidArgumentError, ObjectNotFoundError, PreconditionFailedError, makeParents, mapLimit, syncDir } from '@armillaria/core';
 import type { ObjectInfo, ObjectStore, PutOptions, PutResult } from '../object-store.js';
 import { FsKeyLock } from './fs-key-lock.js';
 import { walkSorted } from './fs-walk.js';
-import { SourceFailure, etagOf, makeParents, pruneEmptyDirs, sweepOldFiles, syncDir, writeTempFile } from './fs-files.js';
+import { SourceFailure, etagOf, pruneEmptyDirs, sweepOldFiles, writeTempFile } from './fs-files.js';
 import { assertListPrefix, assertStartAfter, assertObjectKey, invalidKey } from './keys.js';
 import { assertBody, assertStreamBody, putCondition, type PutCondition } from './put-options.js';
 
