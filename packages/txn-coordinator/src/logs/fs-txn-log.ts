@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackendUnavailableError, canonicalJson } from '@armillaria/core';
+import { BackendUnavailableError, canonicalJson, syncDir } from '@armillaria/core';
 import type { PutRecordOptions, TxnLog } from '../txn-log.js';
 import { isFinal, type TxnRecord, type TxnRecordState } from '../txn-record.js';
 import { assertIdempotencyKey, assertTxnId } from './log-args.js';
@@ -194,7 +194,7 @@ export class FsTxnLog implements TxnLog {
     const state = this.dirSyncs.get(dir) ?? { running: undefined, next: undefined };
     this.dirSyncs.set(dir, state);
     if (!state.running) {
-      state.running = this.fsyncDir(dir).finally(() => {
+      state.running = syncDir(dir).finally(() => {
         state.running = undefined;
       });
       return state.running;
@@ -204,15 +204,6 @@ export class FsTxnLog implements TxnLog {
       return this.syncDir(dir);
     });
     return state.next;
-  }
-
-  private async fsyncDir(dir: string): Promise<void> {
-    const fh = await open(dir, constants.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 
   private async io<T>(what: string, fn: () => Promise<T>): Promise<T> {
