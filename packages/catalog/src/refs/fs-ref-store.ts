@@ -1,8 +1,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BackendUnavailableError, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
+import { BackendUnavailableError, InvalidArgumentError, isArmillariaError, makeParents, type Hash } from '@armillaria/core';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
-import { makeParents as mkdirDurable } from '@armillaria/core';
 import { isAlive, KeyedMutex, withFileLock, type FileLockOptions } from './fs-lock.js';
 import { RefIndex } from './fs-ref-index.js';
 import { createLogFile, RefLogFile } from './fs-ref-log.js';
@@ -127,7 +126,7 @@ export class FsRefStore implements RefStore {
       // Nothing to read yet: reads answer "empty" without creating anything, unless a layout-1 tree
       // must be migrated first.
       if (!create && (await readdir(join(this.root, LAYOUT1_DIR)).then(() => false, () => true))) return undefined;
-      await mkdirDurable(this.root);
+      await makeParents(this.root);
       await withFileLock(this.lockPath, this.options.lock ?? {}, async (brokeStale) => {
         if (brokeStale) await sweepDebris(this.root);
         log = RefLogFile.open(this.logPath); // another process may have created it meanwhile
