@@ -38,14 +38,15 @@ export async function openGatewayDeps(config: ArmillariaConfig, gw: GatewayConfi
     const txn = new RemoteTxnClient({ baseUrl: gw.txnUrl, ...auth });
     closers.push(() => catalog.close(), () => chunks.close(), () => txn.close());
     engineParts = { catalog, format: new ParquetTableFormat({ chunks }), chunks };
+    // Ready when the services it fronts say they are ready: a cheap probe that does not depend on
+    // the contents of any repo (listing repos would make one unreadable repo fail the probe).
+    const probes = [gw.catalogUrl, gw.chunksUrl, gw.txnUrl].map((url) => new HttpClient({ baseUrl: url, retries: 0, timeoutMs: 5000, ...auth }));
     deps = {
       catalog, txn, changelog: new Changelog({ catalog, bus }),
       // gc and verify walk the whole store: no retry, and a time limit for a large store, not for a request.
       catalogService: new HttpClient({ baseUrl: gw.catalogUrl, retries: 0, timeoutMs: MAINTENANCE_TIMEOUT_MS, ...auth }),
-      // Ready when the services it fronts say they are ready: a cheap probe that does not depend on
-      // the contents of any repo (listing repos would make one unreadable repo fail the probe).
       ready: async () => {
-        await Promise.all([gw.catalogUrl, gw.chunksUrl, gw.txnUrl].map((url) => new HttpClient({ baseUrl: url as string, retries: 0, timeoutMs: 5000, ...auth }).request('/readyz')));
+        await Promise.all(probes.map((probe) => probe.request('/readyz')));
         await bus.ping();
       },
     };
