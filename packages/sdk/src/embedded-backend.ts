@@ -1,10 +1,8 @@
 import { join, resolve } from 'node:path';
-import { loadConfig } from '@armillaria/core';
+import { InvalidArgumentError, loadConfig } from '@armillaria/core';
 import { Catalog, collectGarbage, pendingTxnRoots, verifyStore, type CatalogApi, type GcResult, type VerifyResult } from '@armillaria/catalog';
-import { FsTxnLog } from '@armillaria/txn-coordinator';
-import { InvalidArgumentError } from '@armillaria/core';
+import { FsTxnLog, type TxnApi } from '@armillaria/txn-coordinator';
 import { Changelog, FsCursorStore, type ChangeEvent, type SubscribeOptions } from '@armillaria/changelog';
-import type { TxnApi } from '@armillaria/txn-coordinator';
 import { openGatewayDeps, type OpenedGateway, type QueryEngine } from '@armillaria/query-gateway';
 import type { Backend, GcRunOptions } from './backend.js';
 import { publishingCatalog } from './publishing-catalog.js';
