@@ -28,7 +28,7 @@ export function requireServiceToken(app: FastifyInstance, token: string): void {
   const expected = digest(token);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (OPEN_PATHS.has(request.url.split('?')[0] as string)) return;
-    const given = bearer(request.headers.authorization);
+    const given = bearerToken(request.headers.authorization);
     if (given === undefined || !timingSafeEqual(digest(given), expected)) {
       throw new ArmillariaError(ErrorCode.Unauthorized, 'this service needs the service token (authorization: Bearer <ARMILLARIA_SERVICE_TOKEN>)');
     }
@@ -39,7 +39,8 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `authorization: Bearer <token>` header; undefined when absent or malformed (the gateway's API tokens use it too). */
+export function bearerToken(header: string | undefined): string | undefined {
   const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }

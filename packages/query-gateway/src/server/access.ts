@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ArmillariaError, ErrorCode, InvalidArgumentError } from '@armillaria/core';
+import { bearerToken } from '@armillaria/core/server';
 
 /** Ordered: each role can do everything the ones before it can. */
 export const ROLES = ['read', 'write', 'admin'] as const;
@@ -55,9 +56,9 @@ export class TokenRegistry {
   /** UNAUTHORIZED for a missing, malformed or unknown token. */
   authenticate(header: string | undefined): Principal {
     if (!header) throw new ArmillariaError(ErrorCode.Unauthorized, 'missing Authorization: Bearer <token> header');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new ArmillariaError(ErrorCode.Unauthorized, 'the Authorization header must be "Bearer <token>"');
-    const p = this.byDigest.get(digest(m[1]!));
+    const token = bearerToken(header);
+    if (token === undefined) throw new ArmillariaError(ErrorCode.Unauthorized, 'the Authorization header must be "Bearer <token>"');
+    const p = this.byDigest.get(digest(token));
     if (!p) throw new ArmillariaError(ErrorCode.Unauthorized, 'unknown API token');
     return p;
   }
