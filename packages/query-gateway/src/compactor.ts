@@ -4,7 +4,7 @@ import { InvalidArgumentError, assertHash, type Hash } from '@armillaria/core';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '@armillaria/catalog';
 import type { CacheLease, ChunkCache } from './chunk-cache.js';
-import { ident, viewSelect } from './views.js';
+import { ident, literal, viewSelect } from './views.js';
 
 export interface CompactionOptions {
   /** Compact table versions of at least this many chunks (default 32). */
@@ -29,8 +29,6 @@ export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
  */
 const RETRY_AFTER_MS = 5 * 60_000;
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60_000;
-
-const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * Per-version compaction: one Parquet file holding every row of a table version, in table order (for a

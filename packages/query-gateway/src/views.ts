@@ -8,7 +8,7 @@ const duckType: Record<ColumnType, string> = {
 };
 
 export const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`;
-const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+export const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /** A keyed table version's delta files (merge-on-read): rows overriding base rows by key. */
 export interface DeltaFiles {
