@@ -11,14 +11,13 @@
  * commits with one compare-and-swap).
  * ARMILLARIA_BENCH_TXN_COMMITS: commits per writer (default 40). Goal: >= 200 commits/s embedded, 8 writers, disjoint tables.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FsObjectStore, ObjectChunkStore, S3ObjectStore, loadHasher, type ObjectStore } from '@armillaria/chunk-store';
-import { Catalog, FsRefStore, ParquetTableFormat, RedisRefStore, type RefStore } from '@armillaria/catalog';
-import { FsTxnLog, RedisTxnLog, TxnCoordinator, type TxnLog } from '@armillaria/txn-coordinator';
+import type { Catalog } from '@armillaria/catalog';
+import type { TxnCoordinator } from '@armillaria/txn-coordinator';
+import { openBenchStack } from './bench-stack.js';
 import { envInt, fmt, printTable } from './bench-util.js';
 
 const COMMITS = envInt('ARMILLARIA_BENCH_TXN_COMMITS', 40);
@@ -34,36 +33,11 @@ interface Env {
 
 async function open(mode: Mode): Promise<Env> {
   const dir = await mkdtemp(join(process.env.ARMILLARIA_BENCH_DIR ?? tmpdir(), 'armillaria-bench-txn-'));
-  const prefix = `bench-txn-${randomUUID()}`;
-  let objects: ObjectStore;
-  let refs: RefStore;
-  let log: TxnLog;
-  if (mode === 'embedded') {
-    objects = new FsObjectStore({ root: join(dir, 'objects') });
-    refs = new FsRefStore({ root: join(dir, 'refs') });
-    log = new FsTxnLog({ dir: join(dir, 'txn') });
-  } else {
-    const s3 = new S3ObjectStore({
-      endpoint: process.env.ARMILLARIA_S3_ENDPOINT as string, bucket: process.env.ARMILLARIA_S3_BUCKET ?? 'armillaria', prefix: `${prefix}/`,
-      accessKeyId: process.env.ARMILLARIA_S3_ACCESS_KEY ?? 'minioadmin', secretAccessKey: process.env.ARMILLARIA_S3_SECRET_KEY ?? 'minioadmin',
-    });
-    await s3.ensureBucket();
-    objects = s3;
-    refs = new RedisRefStore({ url: process.env.ARMILLARIA_REDIS_URL as string, keyPrefix: `${prefix}:refs:` });
-    log = new RedisTxnLog({ url: process.env.ARMILLARIA_REDIS_URL as string, prefix: `${prefix}:` });
-  }
-  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
-  const format = new ParquetTableFormat({ chunks });
-  const catalog = new Catalog({ chunks, refs, format });
-  const coordinator = new TxnCoordinator({ catalog, tables: format, log, recoveryIntervalMs: 0 });
+  const stack = await openBenchStack(mode, dir, { name: 'bench-txn', bucket: process.env.ARMILLARIA_S3_BUCKET ?? 'armillaria' });
   return {
-    catalog, coordinator,
+    catalog: stack.catalog, coordinator: stack.coordinator,
     close: async () => {
-      await coordinator.close();
-      await log.close();
-      await catalog.close();
-      await refs.close();
-      await chunks.close();
+      await stack.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
