@@ -58,10 +58,9 @@ export function keyRun(ipc: Uint8Array, schema: ManifestSchema, primaryKey: read
 /**
  * The logical rows of sorted base runs (sources 0..base.length-1) overlaid with sorted delta runs
  * (sources base.length..): a delta row replaces the base row with its key or adds one; a tombstone
- * removes the base row and is itself dropped. Flat (source, row) pairs in key order. `keep` filters the
- * base rows no delta row replaces; it is called in key order.
+ * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
  */
-export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[], keep?: (run: number, row: number) => boolean): Uint32Array {
+export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Uint32Array {
   const out = new PairBuilder();
   let bi = 0;
   let bx = 0;
@@ -78,7 +77,7 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[], 
   while (bi < base.length || di < delta.length) {
     const c = bi >= base.length ? 1 : di >= delta.length ? -1 : compareRows(base[bi]!.keys, bx, delta[di]!.keys, dx);
     if (c < 0) {
-      if (!keep || keep(bi, bx)) out.push(bi, bx);
+      out.push(bi, bx);
       bx++;
     } else {
       if (!delta[di]!.deleted?.[dx]) out.push(base.length + di, dx);
@@ -89,24 +88,6 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[], 
     nextDelta();
   }
   return out.view().slice();
-}
-
-/**
- * Whether a key is among the keys of sorted runs, for keys asked in nondecreasing order (one cursor per
- * run, so a pass over n keys costs O(n + run lengths)).
- */
-export function keyMembership(runs: readonly KeyRun[]): (keys: KeyVectors, row: number) => boolean {
-  const pos = runs.map(() => 0);
-  return (keys, row) => {
-    let hit = false;
-    runs.forEach((r, i) => {
-      let p = pos[i]!;
-      while (p < r.keys.length && compareRows(r.keys, p, keys, row) < 0) p++;
-      pos[i] = p;
-      if (p < r.keys.length && compareRows(r.keys, p, keys, row) === 0) hit = true;
-    });
-    return hit;
-  };
 }
 
 /** Builds the picked rows of IPC sources (same columns) into one Arrow table, through the codec. */

@@ -2,8 +2,8 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaSchema, keyMembership, keyRun, materialiseIpc, overlayPicks, type KeyRun } from './delta.js';
-import { compareKeys, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue } from './keys.js';
+import { deltaSchema, keyRun, materialiseIpc, overlayPicks, type KeyRun } from './delta.js';
+import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded, pickColumns, type Columns } from './rows.js';
@@ -93,24 +93,79 @@ export async function diffSides(
   const shared = baseB.filter((c) => !added.has(c.hash));
   const m = (b ?? a)!;
   const touched = sharedHolding(shared, keyTypesOf(m.schema, m.primaryKey!), [deltaA?.run, deltaB?.run]);
-  const decoded = new Map<Hash, Promise<Uint8Array>>();
-  const decodeOnce = (c: ChunkInfo): Promise<Uint8Array> => {
-    let p = decoded.get(c.hash);
-    if (!p) decoded.set(c.hash, (p = dec.decode([c.hash]).then((x) => x[0]!)));
+  const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
+  // Each chunk is decoded, opened and keyed once for both sides (shared chunks are on both).
+  const opened = new Map<Hash, Promise<{ table: Table; run: KeyRun }>>();
+  const open = (c: ChunkInfo, man: Manifest): Promise<{ table: Table; run: KeyRun }> => {
+    let p = opened.get(c.hash);
+    if (!p) {
+      opened.set(c.hash, (p = dec.decode([c.hash]).then(([ipc]) => {
+        const table = tableFromIPC(ipc!);
+        return { table, run: { keys: keyVectors(table, man.primaryKey!, man.schema) } };
+      })));
+    }
     return p;
   };
   const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: { table: Table; run: KeyRun } | null): Promise<Columns | null> => {
     if (!man) return null;
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
-    const tables = (await mapLimit(chunks, 4, decodeOnce)).map((ipc) => tableFromIPC(ipc));
-    const runs: KeyRun[] = tables.map((t) => ({ keys: keyVectors(t, man.primaryKey!, man.schema) }));
-    const inDeltas = keyMembership([deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined));
-    const keep = (run: number, row: number): boolean => own.has(chunks[run]!.hash) || inDeltas(runs[run]!.keys, row);
-    // Only the picked rows are converted (shared chunks contribute just their delta keys' rows).
-    return pickColumns(delta ? [...tables, delta.table] : tables, overlayPicks(runs, delta ? [delta.run] : [], keep), names);
+    const decoded = await mapLimit(chunks, 4, (c) => open(c, man));
+    // A chunk this side does not share contributes all its rows; a shared one only the rows under a
+    // delta key, found by binary search (a 1% scattered delta touches every chunk, so walking each
+    // chunk's rows would cost as much as the full-scan diff this avoids).
+    const selected = chunks.map((c, i) => (own.has(c.hash) ? null : rowsWithKeys(decoded[i]!.run.keys, deltaRuns)));
+    const runs = decoded.map((d, i) => (selected[i] ? { keys: subKeys(d.run.keys, selected[i]!) } : d.run));
+    const picks = overlayPicks(runs, delta ? [delta.run] : []);
+    for (let p = 0; p < picks.length; p += 2) {
+      const rows = selected[picks[p]!];
+      if (rows) picks[p + 1] = rows[picks[p + 1]!]!;
+    }
+    // Only the picked rows are converted.
+    const tables = decoded.map((d) => d.table);
+    return pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
+}
+
+/** Rows of sorted `keys` whose key is in one of the sorted runs, ascending (binary search per run key in range). */
+function rowsWithKeys(keys: KeyVectors, runs: readonly KeyRun[]): Uint32Array {
+  const hits: number[] = [];
+  const n = keys.length;
+  if (n === 0) return new Uint32Array(0);
+  for (const run of runs) {
+    const m = run.keys.length;
+    // The run's keys inside [keys[0], keys[n - 1]]: from the first not below the chunk's first key.
+    let j = 0;
+    for (let hi = m; j < hi;) {
+      const mid = (j + hi) >>> 1;
+      if (compareRows(run.keys, mid, keys, 0) < 0) j = mid + 1;
+      else hi = mid;
+    }
+    let lo = 0;
+    for (; j < m && compareRows(run.keys, j, keys, n - 1) <= 0; j++) {
+      // Run keys ascend, so each search starts where the previous one ended.
+      for (let hi = n; lo < hi;) {
+        const mid = (lo + hi) >>> 1;
+        if (compareRows(keys, mid, run.keys, j) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < n && compareRows(keys, lo, run.keys, j) === 0) hits.push(lo);
+    }
+  }
+  const rows = Uint32Array.from(hits).sort();
+  // Two deltas may hold the same key: keep each row once.
+  let kept = 0;
+  for (let i = 0; i < rows.length; i++) if (i === 0 || rows[i] !== rows[i - 1]) rows[kept++] = rows[i]!;
+  return rows.subarray(0, kept);
+}
+
+/** The key rows `rows` of `keys` as their own (small) key vectors. */
+function subKeys(keys: KeyVectors, rows: Uint32Array): KeyVectors {
+  return {
+    length: rows.length,
+    cols: keys.cols.map((c) => ({ kind: c.kind, values: Array.from(rows, (r) => c.values[r]!) })),
+  };
 }
 
 /** The chunks (sorted by key, disjoint) whose [firstKey, lastKey] holds a key of one of the runs. */
