@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArmillariaError, type ErrorCode } from '@armillaria/core';
 import type { RefStore } from '../src/index.js';
+import { reflogExpiryContract } from './reflog-expiry.contract.js';
 
 /** A valid hash standing for the number `n` (so a counter can live in a ref). */
 export const hashOf = (n: number): string => n.toString(16).padStart(64, '0');
@@ -258,6 +259,8 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
       expect(await refs.list('')).toEqual([]);
     });
 
+    reflogExpiryContract(store);
+
     if (options.unreachable) {
       const unreachable = options.unreachable;
       it('validates names before any I/O (INVALID_NAME even when the backend is unreachable)', async () => {
@@ -268,7 +271,9 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
           expect(await codeOf(refs.compareAndSwap(bad, null, hashOf(1)))).toBe('INVALID_NAME');
           expect(await codeOf(refs.reflog(bad))).toBe('INVALID_NAME');
         }
-        const calls = [() => refs.get('a/b'), () => refs.compareAndSwap('a/b', null, hashOf(1)), () => refs.list('a/'), () => refs.reflog('a/b')];
+        const calls = [
+          () => refs.get('a/b'), () => refs.compareAndSwap('a/b', null, hashOf(1)), () => refs.list('a/'), () => refs.reflog('a/b'), () => refs.expireReflog(1000),
+        ];
         for (const call of calls) {
           const code = await codeOf(call());
           expect(code).not.toBe('no error');

@@ -1,5 +1,14 @@
 import type { Hash } from '@armillaria/core';
 import type { LogRecord } from './fs-ref-log-format.js';
+import { expiryOf } from './reflog-expiry.js';
+
+/** Which reflog records survive an expiry, and what it removes. */
+export interface ExpiryPlan {
+  /** File offsets of the reflog entries kept (of every ref, the prefix's and the others'), ascending. */
+  keep: number[];
+  entriesRemoved: number;
+  refsForgotten: number;
+}
 
 /** Where one ref's reflog entries sit in the log file, oldest first, with their (non-decreasing) times. */
 interface RefHistory {
@@ -54,16 +63,28 @@ export class RefIndex {
   reflogOffsets(name: string, before: number, limit: number): number[] {
     const h = this.histories.get(name);
     if (!h) return [];
-    let lo = 0;
-    let hi = h.times.length; // first index whose time >= before
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((h.times[mid] as number) < before) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = countBelow(h.times, before);
     const out: number[] = [];
     for (let i = lo - 1; i >= 0 && out.length < limit; i--) out.push(h.offsets[i] as number);
     return out;
+  }
+
+  /** The reflog entries `expireReflog(before, {prefix})` keeps (see RefStore.expireReflog and expiryOf). */
+  planExpiry(before: number, prefix: string): ExpiryPlan {
+    const plan: ExpiryPlan = { keep: [], entriesRemoved: 0, refsForgotten: 0 };
+    for (const [name, h] of this.histories) {
+      let drop = 0;
+      if (name.startsWith(prefix)) {
+        const e = expiryOf(countBelow(h.times, before), h.times.length, this.values.has(name));
+        drop = e.drop;
+        plan.entriesRemoved += e.drop;
+        if (e.forget) plan.refsForgotten++;
+      }
+      for (let i = drop; i < h.offsets.length; i++) plan.keep.push(h.offsets[i] as number);
+    }
+    // Offsets are unique positions in one file: sorting numbers as float64 keeps the log's own order.
+    plan.keep = Array.from(Float64Array.from(plan.keep).sort());
+    return plan;
   }
 
   private setValue(name: string, value: Hash | null): void {
@@ -77,6 +98,18 @@ export class RefIndex {
       if (!had) this.names.splice(lowerBound(this.names, name), 0, name);
     }
   }
+}
+
+/** How many of the ascending `times` are < `before` (the first index whose time is >= before). */
+function countBelow(times: readonly number[], before: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((times[mid] as number) < before) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** First index of sorted `a` whose element is >= `key` (code-unit order, as `<` on strings). */

@@ -13,6 +13,10 @@ import { isHash, type Hash } from '@armillaria/core';
  * (preallocated, so an append overwrites existing blocks and one fdatasync makes it durable without
  * an ext4 journal commit). A scan stops at the first record that is not valid: zeros (the end), or a
  * record torn by a crash, which the next writer overwrites.
+ *
+ * Compaction (fs-ref-compact.ts) writes a new file and renames it over the log; just before the rename it
+ * appends a superseded marker `{superseded: <ms>}` to the old file, which tells processes still reading
+ * that file to look for the new one (a marker followed by more records is void: the rename never happened).
  */
 
 export const LOG_FORMAT = 'armillaria-fs-refs';
@@ -35,6 +39,11 @@ export interface LogRecord {
   m?: string;
   a?: string;
   k?: 'log' | 'set';
+}
+
+/** The last record of a log that compaction replaced (or was about to replace) with a new file. */
+export interface SupersededRecord {
+  superseded: number;
 }
 
 export interface HeaderRecord {
@@ -82,6 +91,10 @@ export function payloadAt(buf: Buffer): unknown {
 
 export function isHeader(p: unknown): p is HeaderRecord {
   return !!p && typeof p === 'object' && typeof (p as HeaderRecord).format === 'string' && typeof (p as HeaderRecord).version === 'number';
+}
+
+export function isSuperseded(p: unknown): p is SupersededRecord {
+  return !!p && typeof p === 'object' && typeof (p as SupersededRecord).superseded === 'number';
 }
 
 export function isLogRecord(p: unknown): p is LogRecord {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, fsync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
@@ -38,7 +38,12 @@ export class RefLogFile {
    */
   private readonly scratch = Buffer.allocUnsafe(FIRST_READ);
 
-  private constructor(private readonly fd: number) {}
+  private constructor(
+    private readonly fd: number,
+    /** Which file this is: compaction replaces the log with a new file (a new inode) under the same name. */
+    private readonly ino: number,
+    private readonly dev: number,
+  ) {}
 
   /** Opens the log at `path`; undefined when it does not exist. */
   static open(path: string): RefLogFile | undefined {
@@ -49,9 +54,16 @@ export class RefLogFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    const log = new RefLogFile(fd);
-    log.size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const log = new RefLogFile(fd, st.ino, st.dev);
+    log.size = st.size;
     return log;
+  }
+
+  /** Whether `path` still names this file (false once a compaction renamed a new log over it, or it is gone). */
+  isCurrentAt(path: string): boolean {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st !== undefined && st.ino === this.ino && st.dev === this.dev;
   }
 
   /** Offset just past the last record read. */
@@ -173,29 +185,61 @@ export class RefLogFile {
  * beside it, fsync'd, renamed into place, and the directory fsync'd. The caller holds the store lock and
  * has checked the log is absent (a rename would replace it).
  */
-export async function createLogFile(path: string, payloads: readonly object[]): Promise<void> {
-  const parts: Buffer[] = [];
-  let crc = 0;
-  for (const p of [{ format: LOG_FORMAT, version: LOG_VERSION }, ...payloads]) {
-    const rec = encodeRecord(p, crc);
-    parts.push(rec.bytes);
-    crc = rec.crc;
-  }
-  const used = parts.reduce((n, b) => n + b.length, 0);
-  parts.push(Buffer.alloc(Math.ceil((used + GROW_BYTES) / GROW_BYTES) * GROW_BYTES - used));
-  const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
+export async function createLogFile(path: string, payloads: Iterable<object>): Promise<void> {
+  const tmp = await writeTempLog(path, payloads);
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(Buffer.concat(parts));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
   await fsyncDir(dirname(path));
+}
+
+/** Bytes of encoded records gathered before one write to the temp file. */
+const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Writes a complete log (header, `payloads`, zeros up to the next preallocation step) to a new temp file
+ * `<path>.tmp-<pid>-<uuid>` (the name FsRefStore sweeps when its writer died) and fsyncs it. Streams:
+ * `payloads` is consumed once, in order, and at most about 1 MiB of encoded records is held at a time.
+ * Returns the temp file's path; on failure removes it and throws.
+ */
+export async function writeTempLog(path: string, payloads: Iterable<object>): Promise<string> {
+  const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
+  try {
+    const fh = await open(tmp, 'wx');
+    try {
+      let crc = 0;
+      let used = 0;
+      let parts: Buffer[] = [];
+      let pending = 0;
+      const flush = async (): Promise<void> => {
+        const bytes = Buffer.concat(parts);
+        parts = [];
+        pending = 0;
+        for (let done = 0; done < bytes.length; ) done += (await fh.write(bytes, done, bytes.length - done, used + done)).bytesWritten;
+        used += bytes.length;
+      };
+      const add = async (p: object): Promise<void> => {
+        const rec = encodeRecord(p, crc);
+        crc = rec.crc;
+        parts.push(rec.bytes);
+        pending += rec.bytes.length;
+        if (pending >= WRITE_CHUNK) await flush();
+      };
+      await add({ format: LOG_FORMAT, version: LOG_VERSION });
+      for (const p of payloads) await add(p);
+      await flush();
+      const size = Math.ceil((used + GROW_BYTES) / GROW_BYTES) * GROW_BYTES;
+      for (let at = used; at < size; at += GROW_BYTES) await fh.write(Buffer.alloc(Math.min(GROW_BYTES, size - at)), 0, Math.min(GROW_BYTES, size - at), at);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  return tmp;
 }

@@ -43,6 +43,21 @@ export class RefKeys {
     return `${this.logDir(name)}${invert(time)}-${invert(version)}`;
   }
 
+  /** What to list for the reflogs of refs whose names start with `namePrefix`. */
+  logsListPrefix(namePrefix: string): string {
+    return `${this.prefix}reflog/${namePrefix}`;
+  }
+
+  /** The ref name and entry time of a listed reflog key; undefined for keys that are not reflog entries. */
+  logEntryOf(key: string): { name: string; time: number } | undefined {
+    const head = `${this.prefix}reflog/`;
+    const at = key.indexOf(`/${LOG_MARKER}/`, head.length);
+    if (!key.startsWith(head) || at < 0) return undefined;
+    const inverted = key.slice(at + LOG_MARKER.length + 2, at + LOG_MARKER.length + 2 + DIGITS);
+    if (!/^\d{15}$/.test(inverted)) return undefined;
+    return { name: key.slice(head.length, at), time: MAX - Number(inverted) };
+  }
+
   /** `startAfter` that skips every entry with `time >= before` (before an integer in (0, MAX]). */
   logStartAfter(name: string, before: number): string {
     return `${this.logDir(name)}${invert(before)}-~`;

@@ -9,7 +9,8 @@ import {
   checkCas, checkReflogQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
 } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
-import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
+import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
 
 export interface ObjectStoreRefStoreOptions {
   /** Where refs and reflogs live; S3 (MinIO) in production, so a deployment can run on object storage alone. */
@@ -34,6 +35,8 @@ const READ_CONCURRENCY = 16;
 // back, or our head/get pair saw two versions); then we retry. Only such churn exhausts this.
 const MAX_ATTEMPTS = 50;
 const REFLOG_WRITE_ATTEMPTS = 3;
+/** Reflog entry objects per deleteMany while expiring (S3's DeleteObjects limit). */
+const EXPIRE_DELETE_BATCH = 1000;
 
 /**
  * RefStore on any ObjectStore, using conditional writes as compare-and-swap: read the ref object's etag
@@ -48,6 +51,10 @@ const REFLOG_WRITE_ATTEMPTS = 3;
  * Each reflog entry is its own immutable object written after the ref moved (`ifNoneMatch: '*'`); if it
  * cannot be written after a few attempts the move stands and only that log line is lost, as after a
  * crash between the two puts. Reading is a listing of the ref's log prefix, newest first by key.
+ *
+ * expireReflog lists the reflog keys under the prefix (one ref's entries are contiguous and newest first)
+ * and deletes the old ones in batches. A forgotten ref keeps its tombstone: deleting it would need a
+ * conditional delete, and an unconditional one could erase a concurrent create.
  */
 export class ObjectStoreRefStore implements RefStore {
   private readonly objects: ObjectStore;
@@ -121,6 +128,41 @@ export class ObjectStoreRefStore implements RefStore {
       if (!e) throw new CorruptMetadataError('reflog entry', q.name, `${key} is not a reflog entry`);
       return e;
     });
+  }
+
+  async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {
+    const req = checkExpireReflog(before, opts);
+    const result = nothingExpired();
+    if (!req.feasible) return result;
+    let doomed: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (doomed.length === 0) return;
+      const keys = doomed;
+      doomed = [];
+      await this.objects.deleteMany(keys);
+      result.entriesRemoved += keys.length;
+    };
+    // The ref being listed (its entries come newest first); `kept` once its newest old entry went by.
+    let current: { name: string; forget: boolean; kept: boolean } | undefined;
+    for await (const info of this.objects.list(this.keys.logsListPrefix(req.prefix))) {
+      const entry = this.keys.logEntryOf(info.key);
+      if (!entry || !entry.name.startsWith(req.prefix)) continue;
+      if (current?.name !== entry.name) {
+        // Only a ref with no entry at or after `before` can be forgotten: its newest entry comes first.
+        const forget = entry.time < req.before && ((await this.readBody(entry.name))?.value ?? null) === null;
+        if (forget) result.refsForgotten++;
+        current = { name: entry.name, forget, kept: false };
+      }
+      if (entry.time >= req.before) continue;
+      if (!current.forget && !current.kept) {
+        current.kept = true; // the position the ref had when the window opened
+        continue;
+      }
+      doomed.push(info.key);
+      if (doomed.length >= EXPIRE_DELETE_BATCH) await flush();
+    }
+    await flush();
+    return result;
   }
 
   async close(): Promise<void> {}

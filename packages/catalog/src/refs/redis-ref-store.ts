@@ -2,9 +2,11 @@ import { Redis } from 'ioredis';
 import { ArmillariaError, BackendUnavailableError, ErrorCode, InvalidArgumentError, isHash, type Hash } from '@armillaria/core';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { CAS_SCRIPT, CAS_SCRIPT_SHA, SEQ_DIGITS } from './redis-cas-script.js';
+import { EXPIRE_SCRIPT, EXPIRE_SCRIPT_SHA } from './redis-expire-script.js';
 import { checkCas, checkReflogQuery, fromStoredEntry } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
-import type { RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
+import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
 
 export type RedisRefStoreOptions = {
   /**
@@ -18,6 +20,8 @@ export type RedisRefStoreOptions = {
 );
 
 const MGET_BATCH = 500;
+/** SCAN page size (a hint to Redis) when expiry looks for reflog keys. */
+const SCAN_COUNT = 1000;
 // Server replies that mean "not now" rather than "wrong": mapped to BACKEND_UNAVAILABLE like a lost connection.
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN|NOREPLICAS)\b/;
 
@@ -27,6 +31,10 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|BUSY|TRYAGAIN
  * time (so reflog is a ZREVRANGEBYSCORE range with LIMIT) and `<p>seq:<name>` its sequence counter.
  * compareAndSwap is one Lua script (see redis-cas-script.ts): the value, the index and the reflog
  * change together or not at all. Connection failures surface as BackendUnavailableError.
+ *
+ * expireReflog finds reflogs with SCAN over `<p>log:<prefix>*` (deleted refs are in no index, and expiry
+ * is maintenance, not a request path), then runs one Lua script per ref (redis-expire-script.ts). On
+ * Redis Cluster SCAN covers one node: the hash-tag prefix above keeps every key of the store on one.
  */
 export class RedisRefStore implements RefStore {
   private readonly redis: Redis;
@@ -119,6 +127,31 @@ export class RedisRefStore implements RefStore {
     return out;
   }
 
+  async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {
+    const req = checkExpireReflog(before, opts);
+    const result = nothingExpired();
+    if (!req.feasible) return result;
+    const logPrefix = `${this.prefix}log:`;
+    const pattern = `${escapeGlob(logPrefix + req.prefix)}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call(() => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      // SCAN may return a key twice; the script is idempotent, so a repeat removes nothing.
+      const replies = await Promise.all(
+        keys.map((key) => {
+          const name = key.slice(logPrefix.length);
+          return this.call(() => this.evalScript(EXPIRE_SCRIPT, EXPIRE_SCRIPT_SHA, [this.valueKey(name), key, this.seqKey(name)], [String(req.before)]));
+        }),
+      );
+      for (const reply of replies as [number, number][]) {
+        result.entriesRemoved += reply[0];
+        result.refsForgotten += reply[1];
+      }
+    } while (cursor !== '0');
+    return result;
+  }
+
   async close(): Promise<void> {
     if (!this.owned || this.redis.status === 'end') return;
     if (this.redis.status === 'wait') {
@@ -141,12 +174,17 @@ export class RedisRefStore implements RefStore {
     return `${this.prefix}seq:${name}`;
   }
 
-  private async evalCas(keys: string[], args: string[]): Promise<unknown> {
+  private evalCas(keys: string[], args: string[]): Promise<unknown> {
+    return this.evalScript(CAS_SCRIPT, CAS_SCRIPT_SHA, keys, args);
+  }
+
+  /** EVALSHA, falling back to EVAL the first time the server has not cached the script. */
+  private async evalScript(script: string, sha: string, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await this.redis.evalsha(CAS_SCRIPT_SHA, keys.length, ...keys, ...args);
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(CAS_SCRIPT, keys.length, ...keys, ...args);
+      return this.redis.eval(script, keys.length, ...keys, ...args);
     }
   }
 
@@ -165,6 +203,11 @@ export class RedisRefStore implements RefStore {
       throw new ArmillariaError(ErrorCode.Internal, `redis refused a ref operation: ${e.message}`, { cause: err });
     }
   }
+}
+
+/** `s` as a literal in a SCAN MATCH pattern (a key prefix may hold glob characters; ref names cannot). */
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function checkValue(name: string, value: string): Hash {

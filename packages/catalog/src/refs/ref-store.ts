@@ -46,7 +46,39 @@ export interface RefStore {
    */
   reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]>;
 
+  /**
+   * Retention for reflogs (GC calls it per repo with the start of the repo's history window). For every
+   * ref whose name starts with `opts.prefix` (default '': all refs), existing or deleted, removes the
+   * reflog entries with `time < before` except the newest of them, so `reflog(name, {before, limit: 1})`
+   * (what `ref@{before}` reads) still answers the position the ref had when the window opened, exactly
+   * the entry GC's retention (maintenance/retention.ts) keeps as a root. A deleted ref whose every entry
+   * is older than `before` is forgotten: its whole reflog goes. Entries with `time >= before` and every
+   * ref's current value are untouched; a second call with the same arguments removes nothing.
+   *
+   * Atomic per ref where the backend allows (fs: the whole store, redis: one script per ref); on object
+   * storage entries are deleted one by one, so a crash part way leaves a subset that still holds each
+   * ref's newest entry before `before`, and the next call finishes. Concurrent compareAndSwaps are safe:
+   * they add entries newer than anything removed (unless they ask for an older time, which is clamped
+   * to the ref's previous entry anyway).
+   *
+   * `before` must be a finite number (ms since epoch) and `prefix` a string: INVALID_ARGUMENT otherwise;
+   * a prefix no valid name can start with removes nothing.
+   */
+  expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult>;
+
   close(): Promise<void>;
+}
+
+export interface ExpireReflogOptions {
+  /** Only refs whose names start with this plain string prefix, e.g. `repos/<repo>/` (default '': all). */
+  prefix?: string;
+}
+
+export interface ExpireReflogResult {
+  /** Reflog entries removed, including those of forgotten refs. */
+  entriesRemoved: number;
+  /** Deleted refs whose whole reflog was older than `before` and is now gone. */
+  refsForgotten: number;
 }
 
 export interface RefEntry {
