@@ -9,6 +9,6 @@
 import { runFormatBenchmarks } from './catalog-format.bench.js';
 import { runRefBenchmarks } from './catalog-refs.bench.js';
 
-const only = process.env.ARMILLARIA_BENCH_ONLY; // 'format' | 'refs'
-if (only !== 'refs') await runFormatBenchmarks();
-if (only !== 'format') await runRefBenchmarks();
+const only = process.env.ARMILLARIA_BENCH_ONLY; // 'format' | 'refs' | 'timetravel' (refs without branch create)
+if (only !== 'refs' && only !== 'timetravel') await runFormatBenchmarks();
+if (only !== 'format') await runRefBenchmarks({ branchCreate: only !== 'timetravel' });

@@ -80,15 +80,13 @@ export class RefResolver {
 
   /** The newest first-parent ancestor of `from` made at or before `at`. */
   async commitAt(repo: RepoInfo, from: Commit, at: number, refName: string): Promise<Commit> {
-    if (from.time <= at) return from;
-    const oldestAfter = await this.store.oldestAfter(from, at);
-    const parent = oldestAfter.parents[0];
-    if (parent === undefined) {
+    const found = await this.store.newestAtOrBefore(from, at);
+    if (found === undefined) {
       throw new CatalogNotFoundError(ErrorCode.RefNotFound, `${refName} has no commit at or before ${new Date(at).toISOString()}`, {
         repo: repo.name, ref: refName, asOf: at,
       });
     }
-    return this.store.readCommit(parent);
+    return found;
   }
 
   /** Full hashes are checked against the commit index; prefixes list one index shard. */

@@ -110,14 +110,20 @@ export class CommitStore {
   }
 
   /**
-   * The oldest first-parent ancestor of `start` made after `time`, for a `start` made after it (commit
-   * times never go back along first parents). From the lineage index when `start`'s history is cached
-   * (a binary search over an array of times), else through the skip pointers.
+   * The newest first-parent ancestor of `start` made at or before `time` (undefined when even the root
+   * is newer), given that commit times never go back along first parents. From the lineage index when
+   * `start`'s history is cached (a binary search over an array of times, whose answer's first parent is
+   * the previous slot, so no commit is looked up by hash), else through the skip pointers.
    */
-  async oldestAfter(start: Commit, time: number): Promise<Commit> {
+  async newestAtOrBefore(start: Commit, time: number): Promise<Commit | undefined> {
+    if (start.time <= time) return start;
     const lineage = this.lineageOf(start);
-    if (!lineage) return this.oldestWhere(start, (c) => c.time > time);
-    return lineage.commits[firstAtLeast(lineage.times, start.generation, time, true)] as Commit;
+    if (lineage) {
+      const after = firstAtLeast(lineage.times, start.generation, time, true);
+      return after === 0 ? undefined : (lineage.commits[after - 1] as Commit);
+    }
+    const after = await this.oldestWhere(start, (c) => c.time > time);
+    return after.parents[0] === undefined ? undefined : this.readCommit(after.parents[0]);
   }
 
   /**
@@ -127,12 +133,25 @@ export class CommitStore {
    */
   async oldestWithVersion(start: Commit, table: string, origin: Hash, version: number): Promise<Commit> {
     const lineage = this.lineageOf(start);
-    const versions = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
-    if (lineage && versions) return lineage.commits[firstAtLeast(versions, start.generation, version, false)] as Commit;
+    const h = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
+    if (lineage && h) return lineage.commits[firstAtLeast(h.versions, start.generation, version, false)] as Commit;
     return this.oldestWhere(start, (c) => {
       const cached = this.peekTree(c.tree);
       return cached ? holdsVersion(cached, table, origin, version) : this.readTree(c.tree).then((t) => holdsVersion(t, table, origin, version));
     });
+  }
+
+  /**
+   * From the lineage index only (no I/O, undefined when `start`'s history is not all cached or a merge
+   * jumped past `version` along first parents): the commit that introduced exactly `version` of the
+   * incarnation, with its manifest, without reading that commit's tree.
+   */
+  lineageVersion(start: Commit, table: string, origin: Hash, version: number): { commit: Commit; manifest: Hash } | undefined {
+    const lineage = this.lineageOf(start);
+    const h = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
+    if (!lineage || !h) return undefined;
+    const g = firstAtLeast(h.versions, start.generation, version, false);
+    return h.versions[g] === version ? { commit: lineage.commits[g] as Commit, manifest: h.manifests[g] as Hash } : undefined;
   }
 
   /**

@@ -15,12 +15,20 @@ export interface Lineage {
   /** commits[g] is the first-parent ancestor at generation g of the lineage's newest commit (from `low` up). */
   commits: Commit[];
   times: number[];
-  /** Per `table \0 origin`: that incarnation's version at each generation, -1 where it is absent. */
-  readonly versions: Map<string, number[]>;
+  /**
+   * Per `table \0 origin`: that incarnation's version at each generation (-1 where it is absent) and
+   * its manifest there, so a version lookup needs no tree read.
+   */
+  readonly versions: Map<string, IncarnationHistory>;
   /** Lowest generation filled in: 0 once the whole history is in; until then it is filled downwards. */
   low: number;
   /** Lookups that found it incomplete (the commit store reads the rest once it is used often). */
   misses: number;
+}
+
+export interface IncarnationHistory {
+  versions: number[];
+  manifests: Hash[];
 }
 
 /**
@@ -67,18 +75,20 @@ export class LineageIndex {
    * Versions of the incarnation `origin` of `table` along a complete `lineage` up to generation `upTo`,
    * filled from cached trees; undefined when a tree is not cached (the caller then takes the skip pointers).
    */
-  versionsOf(lineage: Lineage, table: string, origin: Hash, upTo: number): number[] | undefined {
+  versionsOf(lineage: Lineage, table: string, origin: Hash, upTo: number): IncarnationHistory | undefined {
     if (lineage.low > 0) return undefined;
     const key = `${table}\0${origin}`;
-    let versions = lineage.versions.get(key);
-    if (!versions) lineage.versions.set(key, (versions = []));
-    for (let g = versions.length; g <= upTo; g++) {
+    let h = lineage.versions.get(key);
+    if (!h) lineage.versions.set(key, (h = { versions: [], manifests: [] }));
+    for (let g = h.versions.length; g <= upTo; g++) {
       const tree = this.peekTree((lineage.commits[g] as Commit).tree);
       if (!tree) return undefined;
       const e = tree.tables[table];
-      versions.push(e !== undefined && e.origin === origin ? e.version : -1);
+      const held = e !== undefined && e.origin === origin;
+      h.versions.push(held ? e.version : -1);
+      h.manifests.push(held ? e.manifest : '');
     }
-    return versions;
+    return h;
   }
 
   /** Extends `lineage` downwards through cached first parents. */
@@ -109,8 +119,8 @@ function extend(lineage: Lineage, tip: Commit): Lineage {
   }
   if (lineage.commits[g]?.hash === tip.hash) return lineage;
   // Another child of the same parent extended it first: this branch of history gets its own copy.
-  const versions = new Map<string, number[]>();
-  for (const [k, v] of lineage.versions) versions.set(k, v.slice(0, g));
+  const versions = new Map<string, IncarnationHistory>();
+  for (const [k, v] of lineage.versions) versions.set(k, { versions: v.versions.slice(0, g), manifests: v.manifests.slice(0, g) });
   const commits = lineage.commits.slice(0, g);
   const times = lineage.times.slice(0, g);
   commits[g] = tip;
