@@ -1,3 +1,4 @@
+import { Agent, fetch as undiciFetch } from 'undici';
 import { BackendUnavailableError, errorFromBody } from './errors.js';
 import { sleep } from './concurrency.js';
 import { currentRequestId } from './request-context.js';
@@ -7,7 +8,11 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** Sent as `authorization: Bearer <token>`. Never logged. */
   token?: string;
-  /** Per-request timeout in ms (default 30 s). */
+  /**
+   * Per-request timeout in ms (default 30 s): the whole request, and also how long the client waits for
+   * response headers and between body chunks (Node's fetch alone gives up on headers after 300 s, which
+   * cut off long maintenance calls such as a GC through the gateway).
+   */
   timeoutMs?: number;
   /** Retries for idempotent requests on connection errors and 502/503/504 (default 3). */
   retries?: number;
@@ -25,14 +30,30 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Longest timer Node accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** One connection pool per timeout, shared by every client with that timeout (keep-alive reuse). */
+const agents = new Map<number, Agent>();
+
+function agentFor(timeoutMs: number): Agent {
+  const ms = Math.min(timeoutMs, MAX_TIMER_MS);
+  let agent = agents.get(ms);
+  if (!agent) agents.set(ms, (agent = new Agent({ headersTimeout: ms, bodyTimeout: ms })));
+  return agent;
+}
+
 /**
  * The HTTP transport every remote client shares: error bodies become the same typed errors the
  * embedded library throws, so callers cannot tell local from remote failures.
  */
 export class HttpClient {
   private readonly baseUrl: string;
+  private readonly dispatcher: Agent;
   constructor(private readonly options: HttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.dispatcher = agentFor(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 
   async request(path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -48,13 +69,14 @@ export class HttpClient {
       const requestId = currentRequestId();
       if (requestId !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'x-request-id')) headers['x-request-id'] = requestId;
       if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-      const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
+      const timeout = AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
       let res: Response;
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method, headers, body: opts.body as RequestInit["body"], signal };
+        const init: RequestInit & { duplex?: 'half'; dispatcher: Agent } = { method, headers, body: opts.body as RequestInit['body'], signal, dispatcher: this.dispatcher };
         if (streamed) init.duplex = 'half';
-        res = await fetch(this.baseUrl + path, init);
+        // undici's own fetch, the one the agent belongs to (Node's bundled copy may be another version).
+        res = (await undiciFetch(this.baseUrl + path, init as Parameters<typeof undiciFetch>[1])) as unknown as Response;
       } catch (err) {
         if (opts.signal?.aborted) throw err;
         lastError = err;
