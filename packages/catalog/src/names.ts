@@ -41,6 +41,8 @@ export const refNames = {
   /** Points at the repo's config chunk; its existence is the repo's existence. */
   repo: (repo: string) => `catalog/repos/${repo}`,
   reposPrefix: 'catalog/repos/',
+  /** Every ref of one repo's data (branches, tags, commit index); the repo's config ref is outside it. */
+  repoPrefix: (repo: string) => `repos/${repo}/`,
   branch: (repo: string, branch: string) => `repos/${repo}/branches/${branch}`,
   branchesPrefix: (repo: string) => `repos/${repo}/branches/`,
   tag: (repo: string, tag: string) => `repos/${repo}/tags/${tag}`,

@@ -3,6 +3,7 @@ import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, ty
 import { ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
 import type { Catalog } from '../catalog.js';
 import { refNames } from '../names.js';
+import type { ExpireReflogResult } from '../refs/ref-store.js';
 import { ManifestReader } from '../table-format/manifest-io.js';
 import { HashSet } from './hash-set.js';
 import type { GcRootSource } from './gc-roots.js';
@@ -80,13 +81,21 @@ export interface GcResult {
   deleted: ByteCount;
   /** Commit-index entries of commits that were deleted. */
   commitIndexRemoved: number;
+  /**
+   * Reflog entries older than each repo's window removed after its roots were read (RefStore.expireReflog
+   * on `repos/<repo>/`): `entriesRemoved`, and `refsForgotten` (deleted refs with no history left).
+   * Zero in a dry run and when resuming (marking, and so expiry, was done by the interrupted run).
+   */
+  reflog: ExpireReflogResult;
   ms: { mark: number; sweep: number; total: number };
 }
 
 /**
  * Mark and sweep over the whole chunk store (chunks are shared by every repo in it, so collection is
  * never per repo; retention is). Mark: for every repo, its config, the ancestry of its branch and
- * tag heads and of the reflog positions and commits inside its retention window, plus `roots`.
+ * tag heads and of the reflog positions and commits inside its retention window, plus `roots`; then
+ * (unless dry run) the repo's reflog entries older than the window are expired, keeping each ref's
+ * position at the window's start, so reflogs stop growing and never name commits this run deletes.
  * Sweep: `chunks.list()` in hash order; a chunk neither marked nor younger than the grace cutoff is
  * deleted in batches. Then commit-index entries of deleted commits are removed.
  *
@@ -127,9 +136,10 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
       throw refusal(p);
     },
   });
+  const reflog: ExpireReflogResult = { entriesRemoved: 0, refsForgotten: 0 };
   if (!loaded) {
     const known = stateStore ? await stateStore.knownRefs() : {};
-    const names = await mark(catalog, walker, repos, retainFor, now, options, progress, known);
+    const names = await mark(catalog, walker, repos, retainFor, now, options, progress, known, reflog);
     if (!dryRun && stateStore) await stateStore.saveKnownRefs(names);
     if (!dryRun && stateStore) await stateStore.begin(state, marks);
   }
@@ -210,7 +220,7 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
   const total = performance.now() - started;
   return {
     dryRun, resumed, runId: state.runId, cutoff: state.cutoff, repos: repos.length, marked: marks.size, markSetBytes: marks.byteLength,
-    scanned, live, young, garbage, deleted, commitIndexRemoved, ms: { mark: markMs, sweep: total - markMs, total },
+    scanned, live, young, garbage, deleted, commitIndexRemoved, reflog, ms: { mark: markMs, sweep: total - markMs, total },
   };
 }
 
@@ -248,14 +258,14 @@ async function markLiveRoots(walker: ReachabilityWalker, sources: readonly GcRoo
 
 async function mark(
   catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], retainFor: (repo: string) => number, now: number,
-  options: GcOptions, progress: (p: GcProgress) => void, known: Readonly<Record<string, readonly string[]>>,
+  options: GcOptions, progress: (p: GcProgress) => void, known: Readonly<Record<string, readonly string[]>>, reflog: ExpireReflogResult,
 ): Promise<Record<string, string[]>> {
   const marks = walker.seen;
   const tick = (): void => progress({ phase: 'mark', marked: marks.size, scanned: 0, garbage: 0, deleted: 0, bytesDeleted: 0 });
   // Once a second while marking, besides after each repo: one repo's history can take long.
   const timer = setInterval(tick, 1000);
   try {
-    return await markRepos(catalog, walker, repos, retainFor, now, options, known, tick);
+    return await markRepos(catalog, walker, repos, retainFor, now, options, known, tick, reflog);
   } finally {
     clearInterval(timer);
   }
@@ -263,15 +273,23 @@ async function mark(
 
 async function markRepos(
   catalog: Catalog, walker: ReachabilityWalker, repos: readonly string[], retainFor: (repo: string) => number, now: number,
-  options: GcOptions, known: Readonly<Record<string, readonly string[]>>, tick: () => void,
+  options: GcOptions, known: Readonly<Record<string, readonly string[]>>, tick: () => void, reflog: ExpireReflogResult,
 ): Promise<Record<string, string[]>> {
   const marks = walker.seen;
   const names: Record<string, string[]> = {};
   for (const repo of repos) {
-    const roots = await repoRoots(catalog.refs, repo, now - retainFor(repo), known[repo] ?? []);
+    const windowStart = now - retainFor(repo);
+    const roots = await repoRoots(catalog.refs, repo, windowStart, known[repo] ?? []);
     names[repo] = roots.names;
     if (roots.config !== undefined) walker.mark(roots.config);
     await walker.commits(repo, roots.commits);
+    if (!options.dryRun) {
+      // What repoRoots did not take as roots (entries before the window, except each ref's position at
+      // its start, which `ref@{windowStart}` reads) is history this run may delete the commits of.
+      const expired = await catalog.refs.expireReflog(windowStart, { prefix: refNames.repoPrefix(repo) });
+      reflog.entriesRemoved += expired.entriesRemoved;
+      reflog.refsForgotten += expired.refsForgotten;
+    }
     tick();
     options.signal?.throwIfAborted();
   }
