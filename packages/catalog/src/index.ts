@@ -28,7 +28,7 @@ export { parseAsOf, parseRefSpec } from './ref-resolver.js';
 export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';
-export type { RefStore, RefEntry, ReflogMeta, ReflogEntry } from './refs/ref-store.js';
+export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
   TableLayout, DeltaRef, PageRef,

@@ -23,7 +23,14 @@ interface RefHistory {
  */
 export class RefIndex {
   private readonly values = new Map<string, Hash>();
-  private readonly names: string[] = [];
+  /** Existing names, sorted, except those in `unsorted`. */
+  private names: string[] = [];
+  /**
+   * Names created since the last list(), merged into `names` by the next one. Inserting each into the
+   * sorted array cost O(refs) per new ref: reading a log of 100,000 commit-index refs took 3.6 s, quadratic
+   * in the refs; a sort and one merge per list keep opening a store O(n log n).
+   */
+  private readonly unsorted = new Set<string>();
   private readonly histories = new Map<string, RefHistory>();
 
   get(name: string): Hash | undefined {
@@ -50,6 +57,7 @@ export class RefIndex {
 
   /** Existing refs whose names start with `prefix`, sorted by name (code-unit order). */
   list(prefix: string): { name: string; value: Hash }[] {
+    if (this.unsorted.size > 0) this.mergeUnsorted();
     const out: { name: string; value: Hash }[] = [];
     for (let i = lowerBound(this.names, prefix); i < this.names.length; i++) {
       const name = this.names[i] as string;
@@ -92,11 +100,22 @@ export class RefIndex {
     if (value === null) {
       if (!had) return;
       this.values.delete(name);
-      this.names.splice(lowerBound(this.names, name), 1);
+      if (!this.unsorted.delete(name)) this.names.splice(lowerBound(this.names, name), 1);
     } else {
       this.values.set(name, value);
-      if (!had) this.names.splice(lowerBound(this.names, name), 0, name);
+      if (!had) this.unsorted.add(name);
     }
+  }
+
+  private mergeUnsorted(): void {
+    const added = [...this.unsorted].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.unsorted.clear();
+    const old = this.names;
+    const merged = new Array<string>(old.length + added.length);
+    let i = 0;
+    let j = 0;
+    for (let k = 0; k < merged.length; k++) merged[k] = j >= added.length || (i < old.length && (old[i] as string) < (added[j] as string)) ? (old[i++] as string) : (added[j++] as string);
+    this.names = merged;
   }
 }
 
