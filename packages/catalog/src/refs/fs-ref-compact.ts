@@ -41,8 +41,8 @@ export async function compactLog(
  */
 function* liveRecords(log: RefLogFile, index: RefIndex, keep: readonly number[]): Generator<LogRecord> {
   const replayed = new Map<string, Hash | null>();
-  for (const at of keep) {
-    const r = log.readAt(at) as LogRecord;
+  for (const payload of log.readMany(keep)) {
+    const r = payload as LogRecord;
     if (r.k === undefined) replayed.set(r.n, r.v);
     yield r;
   }

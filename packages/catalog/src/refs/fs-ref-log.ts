@@ -144,6 +144,26 @@ export class RefLogFile {
     return payloadAt(buf);
   }
 
+  /**
+   * The payloads of the (already validated) records at ascending `offsets`, read through a 1 MiB window:
+   * one read per MiB instead of one per record (compaction reads every record it keeps).
+   */
+  *readMany(offsets: readonly number[]): Generator<unknown> {
+    let win: Buffer = Buffer.alloc(0);
+    let winStart = 0;
+    for (const at of offsets) {
+      let rel = at - winStart;
+      if (rel < 0 || rel + HEADER_BYTES > win.length || rel + HEADER_BYTES + win.readUInt32LE(rel + 4) > win.length) {
+        win = this.read(at, SCAN_READ * 16); // larger than the scratch buffer: a fresh one, safe to keep
+        winStart = at;
+        rel = 0;
+        const len = HEADER_BYTES + win.readUInt32LE(4);
+        if (len > win.length) win = this.read(at, len);
+      }
+      yield payloadAt(win.subarray(rel));
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
