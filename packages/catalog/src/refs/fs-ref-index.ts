@@ -71,7 +71,7 @@ export class RefIndex {
   reflogOffsets(name: string, before: number, limit: number): number[] {
     const h = this.histories.get(name);
     if (!h) return [];
-    const lo = countBelow(h.times, before);
+    const lo = lowerBound(h.times, before);
     const out: number[] = [];
     for (let i = lo - 1; i >= 0 && out.length < limit; i--) out.push(h.offsets[i] as number);
     return out;
@@ -83,7 +83,7 @@ export class RefIndex {
     for (const [name, h] of this.histories) {
       let drop = 0;
       if (name.startsWith(prefix)) {
-        const e = expiryOf(countBelow(h.times, before), h.times.length, this.values.has(name));
+        const e = expiryOf(lowerBound(h.times, before), h.times.length, this.values.has(name));
         drop = e.drop;
         plan.entriesRemoved += e.drop;
         if (e.forget) plan.refsForgotten++;
@@ -119,25 +119,16 @@ export class RefIndex {
   }
 }
 
-/** How many of the ascending `times` are < `before` (the first index whose time is >= before). */
-function countBelow(times: readonly number[], before: number): number {
-  let lo = 0;
-  let hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((times[mid] as number) < before) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index of sorted `a` whose element is >= `key` (code-unit order, as `<` on strings). */
-function lowerBound(a: readonly string[], key: string): number {
+/**
+ * First index of sorted `a` whose element is >= `key` (as `<`: code-unit order on strings), i.e. how many
+ * elements are below `key`: ref names for listing, reflog times for a lookup by time.
+ */
+function lowerBound<T extends string | number>(a: readonly T[], key: T): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((a[mid] as string) < key) lo = mid + 1;
+    if ((a[mid] as T) < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
