@@ -145,3 +145,29 @@ describe('delta chunk encodings', () => {
     expect(ok!.rows).toBe(1);
   });
 });
+
+describe('parquetCodec.interleave (merge-on-read picks rows without a Parquet round trip)', () => {
+  it('takes the picked rows of IPC and Parquet sources in pick order, projected to the columns asked', async () => {
+    const { tableToIPC, tableFromIPC } = await import('apache-arrow');
+    const a = tableToIPC(customersTable([customer(1n), customer(2n), customer(3n)]), 'stream');
+    const [b] = await parquetCodec.buildChunks([tableToIPC(customersTable([customer(10n, 1), customer(11n, 1)]), 'stream')], null, Uint32Array.of(2));
+    const picks = Uint32Array.of(1, 1, 0, 2, 0, 0, 1, 0);
+    const all = tableFromIPC(await parquetCodec.interleave([a, b!.bytes], picks));
+    const expected = [customer(11n, 1), customer(3n), customer(1n), customer(10n, 1)];
+    expect(rowsOf(all)).toEqual(rowsOf(customersTable(expected)));
+    // Built the way chunks are (buildChunks + decode), the same rows come back.
+    const [built] = await parquetCodec.buildChunks([a, b!.bytes], picks, Uint32Array.of(4));
+    expect(rowsOf(tableFromIPC(await parquetCodec.decode(built!.bytes)))).toEqual(rowsOf(all));
+    const projected = tableFromIPC(await parquetCodec.interleave([a, b!.bytes], picks, ['name', 'id']));
+    expect(projected.schema.fields.map((f) => f.name)).toEqual(['name', 'id']);
+    expect(projected.toArray().map((r) => r.id)).toEqual([11n, 3n, 1n, 10n]);
+  });
+
+  it('rejects a pick out of range and an unknown column instead of reading past a source', async () => {
+    const { tableToIPC } = await import('apache-arrow');
+    const a = tableToIPC(customersTable([customer(1n)]), 'stream');
+    await expect(parquetCodec.interleave([a], Uint32Array.of(0, 1))).rejects.toMatchObject({ code: ErrorCode.Internal, message: expect.stringContaining('out of range') });
+    await expect(parquetCodec.interleave([a], Uint32Array.of(1, 0))).rejects.toMatchObject({ code: ErrorCode.Internal });
+    await expect(parquetCodec.interleave([a], Uint32Array.of(0, 0), ['nope'])).rejects.toMatchObject({ code: ErrorCode.Internal });
+  });
+});

@@ -105,7 +105,5 @@ export async function materialiseIpc(codec: ParquetCodec, sources: readonly Uint
     remapped[i] = s;
     remapped[i + 1] = picks[i + 1]!;
   }
-  // Uncompressed: these bytes live only until they are decoded again on the next line.
-  const [built] = await codec.buildChunks([...used.keys()].map((s) => sources[s]!), remapped, Uint32Array.of(picks.length / 2), { compression: 'none' });
-  return codec.decode(built!.bytes, columns);
+  return codec.interleave([...used.keys()].map((s) => sources[s]!), remapped, columns);
 }

@@ -15,6 +15,12 @@ export interface ParquetCodec {
   buildChunks(sources: readonly Uint8Array[], picks: Uint32Array | null, cuts: Uint32Array, opts?: EncodeOptions): Promise<EncodedChunk[]>;
   /** Parquet -> Arrow IPC stream, optionally only some columns (returned in file order). */
   decode(parquet: Uint8Array, columns?: readonly string[]): Promise<Uint8Array>;
+  /**
+   * The rows `picks` (flat (source, row) pairs) of `sources` (Arrow IPC streams or Parquet files with the
+   * same columns) as one Arrow IPC stream of `columns` (all when absent, else in the order given): what
+   * `buildChunks` materialises, without encoding it, for rows that are only read.
+   */
+  interleave(sources: readonly Uint8Array[], picks: Uint32Array, columns?: readonly string[]): Promise<Uint8Array>;
 }
 
 export interface EncodeOptions {
@@ -42,6 +48,7 @@ export interface EncodedChunk {
 interface RawAddon {
   buildChunks(sources: Buffer[], picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
   decodeParquet(bytes: Buffer, columns: string[] | null): Promise<Buffer>;
+  interleaveRows(sources: Buffer[], picks: Uint32Array, columns: string[] | null): Promise<Buffer>;
 }
 
 /** Where the addon lives, from `src/table-format` and `dist/table-format` alike. */
@@ -92,6 +99,11 @@ export const nativeCodec: ParquetCodec = {
   async decode(parquet, columns) {
     return raw().decodeParquet(asBuffer(parquet), columns ? [...columns] : null).catch((e: unknown) => {
       throw wrap('decoding a Parquet chunk failed', e);
+    });
+  },
+  async interleave(sources, picks, columns) {
+    return raw().interleaveRows(sources.map(asBuffer), picks, columns ? [...columns] : null).catch((e: unknown) => {
+      throw wrap('interleaving rows failed', e);
     });
   },
 };
