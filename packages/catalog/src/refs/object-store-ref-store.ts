@@ -136,31 +136,52 @@ export class ObjectStoreRefStore implements RefStore {
     if (!req.feasible) return result;
     let doomed: string[] = [];
     const flush = async (): Promise<void> => {
-      if (doomed.length === 0) return;
       const keys = doomed;
       doomed = [];
-      await this.objects.deleteMany(keys);
+      if (keys.length > 0) await this.objects.deleteMany(keys);
       result.entriesRemoved += keys.length;
     };
-    // The ref being listed (its entries come newest first); `kept` once its newest old entry went by.
-    let current: { name: string; forget: boolean; kept: boolean } | undefined;
+    const doom = async (key: string): Promise<void> => {
+      doomed.push(key);
+      if (doomed.length >= EXPIRE_DELETE_BATCH) await flush();
+    };
+    // Refs whose every entry is old: their newest entry goes too if the ref is deleted (forgotten). Their
+    // values are read in batches, concurrently: on a commit index every ref is one.
+    let undecided: { name: string; key: string }[] = [];
+    const decide = async (): Promise<void> => {
+      const batch = undecided;
+      undecided = [];
+      const deleted = await mapLimit(batch, READ_CONCURRENCY, async (u) => ((await this.readBody(u.name))?.value ?? null) === null);
+      for (const [i, u] of batch.entries()) {
+        if (!deleted[i]) continue;
+        result.refsForgotten++;
+        await doom(u.key);
+      }
+    };
+    // The ref being listed (its entries come newest first): whether it has entries at or after `before`,
+    // and whether its newest old entry went by.
+    let current: { name: string; hasNewer: boolean; kept: boolean } | undefined;
     for await (const info of this.objects.list(this.keys.logsListPrefix(req.prefix))) {
       const entry = this.keys.logEntryOf(info.key);
       if (!entry || !entry.name.startsWith(req.prefix)) continue;
-      if (current?.name !== entry.name) {
-        // Only a ref with no entry at or after `before` can be forgotten: its newest entry comes first.
-        const forget = entry.time < req.before && ((await this.readBody(entry.name))?.value ?? null) === null;
-        if (forget) result.refsForgotten++;
-        current = { name: entry.name, forget, kept: false };
-      }
-      if (entry.time >= req.before) continue;
-      if (!current.forget && !current.kept) {
-        current.kept = true; // the position the ref had when the window opened
+      if (current?.name !== entry.name) current = { name: entry.name, hasNewer: false, kept: false };
+      if (entry.time >= req.before) {
+        current.hasNewer = true;
         continue;
       }
-      doomed.push(info.key);
-      if (doomed.length >= EXPIRE_DELETE_BATCH) await flush();
+      if (current.kept) {
+        await doom(info.key);
+        continue;
+      }
+      // The newest old entry: the position the ref had when the window opened. Kept, unless it is the
+      // ref's newest entry of all and the ref is deleted (decided in batches, once values are read).
+      current.kept = true;
+      if (!current.hasNewer) {
+        undecided.push({ name: entry.name, key: info.key });
+        if (undecided.length >= EXPIRE_DELETE_BATCH) await decide();
+      }
     }
+    await decide();
     await flush();
     return result;
   }
