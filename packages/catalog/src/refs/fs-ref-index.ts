@@ -46,8 +46,13 @@ export class RefIndex {
   apply(r: LogRecord, offset: number): void {
     if (r.k !== 'log') this.setValue(r.n, r.v);
     if (r.k === 'set') return;
-    let h = this.histories.get(r.n);
-    if (!h) this.histories.set(r.n, (h = { offsets: [], times: [] }));
+    const h = this.histories.get(r.n);
+    if (!h) {
+      // Arrays of exactly one: most refs (the commit index: one per commit) never get a second entry, and
+      // `[]` grows to 17 slots on its first push, ~250 bytes per ref for nothing.
+      this.histories.set(r.n, { offsets: [offset], times: [r.t] });
+      return;
+    }
     // Writers clamp times; a migrated layout-1 log is clamped on import. Clamp again so a hand-edited log
     // cannot break the binary search.
     const last = h.times[h.times.length - 1];
