@@ -45,6 +45,21 @@ describe.skipIf(!url)('RedisRefStore', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('expires reflogs of its own key prefix only, even when the prefix holds glob characters', async () => {
+    // Unescaped, `g?[x]*:log:*` would also match the other store's keys (`gz[x]-:log:...` fits `g?` and `*`).
+    const mine = new RedisRefStore({ url: url as string, keyPrefix: `${runId}g?[x]*:` });
+    const other = new RedisRefStore({ url: url as string, keyPrefix: `${runId}gz[x]-:` });
+    for (const store of [mine, other]) {
+      await store.compareAndSwap('r', null, hashOf(1), { time: 1000 });
+      await store.compareAndSwap('r', hashOf(1), hashOf(2), { time: 2000 });
+      await store.compareAndSwap('r', hashOf(2), hashOf(3), { time: 3000 });
+    }
+    expect(await mine.expireReflog(5000)).toEqual({ entriesRemoved: 2, refsForgotten: 0 });
+    expect((await mine.reflog('r')).map((e) => e.time)).toEqual([3000]);
+    expect((await other.reflog('r')).map((e) => e.time)).toEqual([3000, 2000, 1000]);
+    await Promise.all([mine.close(), other.close()]);
+  });
+
   it('fails with BACKEND_UNAVAILABLE after close', async () => {
     const store = new RedisRefStore({ url: url as string, keyPrefix: `${runId}closed:` });
     await store.get('r');
