@@ -59,6 +59,11 @@ export interface CatalogApi {
   /** Deletes rows whose key is in `keys` (rows holding at least the key columns). */
   deleteRows(repo: string, table: string, keys: Rows, opts?: WriteOptions): Promise<CommitResult>;
   addColumn(repo: string, table: string, column: NewColumn, opts?: WriteOptions): Promise<CommitResult>;
+  /**
+   * Same rows, laid out for reading: folds a keyed table's merge-on-read delta, merges an unkeyed
+   * table's small appended chunks. No commit when already compact (the result names the branch head).
+   */
+  compactTable(repo: string, table: string, opts?: WriteOptions): Promise<CommitResult>;
   read(repo: string, table: string, opts?: ReadTableOptions): Promise<Table>;
 
   // ---- history
@@ -197,7 +202,10 @@ export interface NewColumn {
 }
 
 export interface CommitResult {
+  /** The commit made; with `unchanged`, the branch head (nothing was committed). */
   commit: Commit;
+  /** Set when there was nothing to do and no commit was made (compactTable of a compact table). */
+  unchanged?: true;
   table?: string;
   version?: number;
   manifest?: Hash;

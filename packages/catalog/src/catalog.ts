@@ -366,6 +366,25 @@ export class Catalog implements CatalogApi, CatalogContext {
     return this.changeRows(repo, table, opts, `add column ${column?.name} to`, (cur) => this.format.addColumn(cur.manifest, column));
   }
 
+  /**
+   * A new version of `table` with the same rows laid out for reading (TableFormat.compact): a keyed
+   * table's merge-on-read delta folded into its base, an unkeyed table's small appended chunks merged.
+   * Committed as `compact <table>`; the changelog reports it as `compacted`, with no row changes. A table
+   * that is already compact gets no commit: the result is `unchanged`, names the branch head and writes nothing.
+   */
+  async compactTable(repo: string, table: string, opts: WriteOptions = {}): Promise<CommitResult> {
+    assertTableName(table);
+    const info = await this.repoInfo(repo);
+    const head = await this.branchHead(info, opts.branch ?? info.defaultBranch);
+    const cur = this.mustExist(repo, table, (await this.store.readTree(head.tree)).tables[table]);
+    const done = await this.format.compact(cur.manifest);
+    if (done.manifest === cur.manifest) {
+      return { commit: head, unchanged: true, table, version: cur.version, manifest: cur.manifest, rows: done.rows, chunksWritten: 0, chunksReused: done.chunksReused };
+    }
+    // The table moved since `head` was read: compact what is there now (the CAS in `change` checks it).
+    return this.changeRows(repo, table, opts, 'compact', (c) => (c.manifest === cur.manifest ? Promise.resolve(done) : this.format.compact(c.manifest)));
+  }
+
   private async changeRows(
     repo: string, table: string, opts: WriteOptions, verb: string,
     op: (current: TreeEntry, manifest: Manifest) => Promise<WriteResult>,

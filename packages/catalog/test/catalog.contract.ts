@@ -109,6 +109,36 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await codeOf(c.dropTable(repo, 'log'))).toBe('TABLE_NOT_FOUND');
     });
 
+    it('compacts a table: the same rows in fewer chunks as a new version; already compact commits nothing', async () => {
+      const repo = uniqueRepo('compact');
+      await c.createRepo(repo);
+      await c.createTable(repo, 'log', { rows: [{ msg: 'm0' }] });
+      for (let i = 1; i < 6; i++) await c.append(repo, 'log', [{ msg: `m${i}` }]);
+      const before = await c.resolve(repo);
+      const rows = plainRows(await c.read(repo, 'log'));
+      const r = await c.compactTable(repo, 'log', { message: 'optimize log' });
+      expect(r).toMatchObject({ table: 'log', version: 7, rows: 6, chunksWritten: 1 });
+      expect(r.unchanged).toBeUndefined();
+      expect(r.commit.message).toBe('optimize log');
+      expect(plainRows(await c.read(repo, 'log'))).toEqual(rows);
+      const d = await c.diff(repo, before.hash, r.commit.hash, { rows: true });
+      expect(d.tables).toHaveLength(1);
+      expect(d.tables[0]!.chunks).toMatchObject({ added: [expect.anything()], removed: Array.from({ length: 6 }, () => expect.anything()) });
+      expect(d.tables[0]!.rows).toMatchObject({ added: [], removed: [], changed: [] });
+      // Time travel still reaches the appended layout, and a second compaction has nothing to do.
+      expect(plainRows(await c.read(repo, 'log', { version: 6 }))).toEqual(rows);
+      const again = await c.compactTable(repo, 'log');
+      expect(again).toMatchObject({ unchanged: true, version: 7, chunksWritten: 0, chunksReused: 1 });
+      expect(again.commit.hash).toBe(r.commit.hash);
+      expect((await c.resolve(repo)).hash).toBe(r.commit.hash);
+
+      await c.createTable(repo, 'users', { schema, primaryKey: ['id'], rows: [row(1, 'ada')] });
+      expect((await c.compactTable(repo, 'users')).unchanged).toBe(true);
+      expect(await codeOf(c.compactTable(repo, 'nope'))).toBe('TABLE_NOT_FOUND');
+      expect(await codeOf(c.compactTable(repo, 'log', { branch: 'no-such-branch' }))).toBe('BRANCH_NOT_FOUND');
+      expect(await codeOf(c.compactTable(uniqueRepo('missing'), 'log'))).toBe('REPO_NOT_FOUND');
+    });
+
     it('time travel by version, tag, commit hash and prefix, and time', async () => {
       const repo = await repoWithUsers('travel');
       const v1 = await c.tableVersion(repo, 'users');

@@ -18,7 +18,10 @@ export interface ChangeEvent {
   /** Position of this commit on the branch (the commit's generation number): orders events. */
   seq: number;
   time: number;
-  /** `created`, `dropped`, `written` (overwrite), `appended`, `upserted`, `deleted`, `altered`, `merged`, `reverted`. */
+  /**
+   * `created`, `dropped`, `written` (overwrite), `appended`, `upserted`, `deleted`, `altered`, `merged`,
+   * `reverted`, `compacted` (same rows in new chunks: no row changes).
+   */
   op: string;
   versionBefore: number | null;
   versionAfter: number | null;

@@ -74,13 +74,14 @@ function opOf(c: Commit, d: TableDiff): string {
   if (!d.from) return 'created';
   if (!d.to) return 'dropped';
   if (c.parents.length > 1) return 'merged';
-  const m = /^(write|append|upsert|delete|add column .+ to|revert)\b/.exec(c.message);
+  const m = /^(write|append|upsert|delete|add column .+ to|revert|compact)\b/.exec(c.message);
   const verb = m?.[1];
   if (verb === 'write') return 'written';
   if (verb === 'append') return 'appended';
   if (verb === 'upsert') return 'upserted';
   if (verb === 'delete') return 'deleted';
   if (verb === 'revert') return 'reverted';
+  if (verb === 'compact') return 'compacted';
   if (verb?.startsWith('add column')) return 'altered';
   return d.chunks.removed.length === 0 ? 'appended' : 'written';
 }

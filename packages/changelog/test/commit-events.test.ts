@@ -80,6 +80,17 @@ describe('commitEvents', () => {
     expect(await commitEvents(catalog, 'r', 'main', root.hash)).toEqual([]);
   });
 
+  it('reports a compaction as compacted, with its chunks and no row changes', async () => {
+    const { catalog } = fx;
+    await catalog.createTable('r', 'log', { schema, rows: [{ id: 1, v: 'a', n: 1 }] });
+    await catalog.append('r', 'log', [{ id: 2, v: 'b', n: 2 }]);
+    const c = await catalog.compactTable('r', 'log');
+    const [e] = await commitEvents(catalog, 'r', 'main', c.commit.hash, { rows: true });
+    expect(e).toMatchObject({ op: 'compacted', versionBefore: 2, versionAfter: 3, rowsAdded: 2, rowsRemoved: 2, rows: [] });
+    expect(e!.chunksAdded).toHaveLength(1);
+    expect(e!.chunksRemoved).toHaveLength(2);
+  });
+
   it('returns one event per changed table, sorted by name, and honours a table filter', async () => {
     const { catalog } = fx;
     await catalog.createTable('r', 'b_tbl', { schema, primaryKey: ['id'], rows: [{ id: 1, v: 'a', n: 1 }] });

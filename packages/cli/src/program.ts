@@ -261,6 +261,20 @@ export function buildProgram(io: Io = stdio): Command {
       }
     });
 
+  program.command('compact')
+    .argument('<table>')
+    .option('--branch <branch>', 'branch (default: checked out)')
+    .option('-m, --message <message>', 'commit message (default "compact <table>")')
+    .description('rewrite a table for reading, same rows: fold pending merge-on-read changes, merge small appended chunks')
+    .action(async (table: string, o: { branch?: string; message?: string }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.compactTable(table, { ...(o.branch ? { branch: o.branch } : {}), ...(o.message ? { message: o.message } : {}) });
+        io.out(r.compacted
+          ? `compacted ${table} to v${r.version} at ${short(r.commit)}: ${r.rows} rows, ${r.chunksWritten} chunks written, ${r.chunksReused} kept\n`
+          : `${table} is already compact (v${r.version}, ${r.chunksReused} chunks): nothing committed\n`);
+      });
+    });
+
   program.command('gc')
     .description('delete chunks no branch, tag, recent history or open transaction needs (whole store)')
     .option('--dry-run', 'count what would be deleted, delete nothing')

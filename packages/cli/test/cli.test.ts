@@ -102,6 +102,18 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(events.map((e) => e.versionAfter)).toEqual([1, 2]);
   });
 
+  it('compact merges small appended chunks into a new version; the second run commits nothing', async () => {
+    expect(await ok([...data, 'import', join(dir.path, 'events.jsonl'), '--table', 'events'])).toMatch(/imported 2 rows into events/);
+    expect(await ok([...data, 'compact', 'events'])).toMatch(/^compacted events to v3 at [0-9a-f]{12}: 4 rows, 1 chunks written, 0 kept\n$/);
+    expect(await ok([...data, 'compact', 'events'])).toBe('events is already compact (v3, 1 chunks): nothing committed\n');
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM events', '--format', 'json']))).toEqual([{ n: 4 }]);
+    const out = await ok([...data, 'tail', 'events', '--from', 'earliest', '--limit', '3']);
+    expect(out.trim().split('\n').map((l) => JSON.parse(l).op)).toEqual(['created', 'appended', 'compacted']);
+    const bad = await cli([...data, 'compact', 'nope']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('TABLE_NOT_FOUND');
+  });
+
   it('bad input: a typed error line and exit 1; usage errors exit non-zero; --help on each command', async () => {
     const missing = await cli([...data, 'sql', 'SELECT * FROM nowhere']);
     expect(missing.code).toBe(1);

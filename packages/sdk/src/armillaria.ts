@@ -10,7 +10,7 @@ import { diffVersions } from './diff-versions.js';
 import { EmbeddedBackend } from './embedded-backend.js';
 import type {
   ConnectOptions, CreateBranchOptions, DiffVersionsOptions, LogOptions, MergeBranchOptions, OpenOptions, QueryOptions, SubscribeOptions,
-  TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
+  CompactResult, TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
 } from './options.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 import { RemoteBackend } from './remote-backend.js';
@@ -111,6 +111,22 @@ export class Armillaria {
   /** Deletes rows whose primary key is in `keys` (objects holding at least the key columns). */
   deleteRows(table: string, keys: Rows, opts: WriteOptions = {}): Promise<WriteResult> {
     return this.write(table, keys, opts, (w) => this.backend.catalog.deleteRows(this.repo, table, keys, w), false);
+  }
+
+  /**
+   * Rewrites a table's storage for reading, same rows: a keyed table's pending merge-on-read changes
+   * (scattered upserts and deletes, kept apart until they reach 20% of the table) are folded in, an
+   * unkeyed table's small appended chunks merged. Run it after a burst of small writes, as Delta Lake's
+   * OPTIMIZE. A new table version (`compacted` in the changelog, no row changes), or nothing when the
+   * table is already compact.
+   */
+  async compactTable(table: string, opts: WriteOptions = {}): Promise<CompactResult> {
+    this.assertOpen();
+    const w: CatalogWriteOptions = { branch: opts.branch ?? this.current, ...(opts.message ? { message: opts.message } : {}), ...(opts.author ? { author: opts.author } : {}) };
+    const r = await this.backend.catalog.compactTable(this.repo, table, w);
+    return {
+      table, version: r.version ?? 0, commit: r.commit.hash, compacted: !r.unchanged, rows: r.rows ?? 0, chunksWritten: r.chunksWritten ?? 0, chunksReused: r.chunksReused ?? 0,
+    };
   }
 
   private async write(

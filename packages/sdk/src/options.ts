@@ -43,6 +43,20 @@ export interface WriteResult {
   created: boolean;
 }
 
+/** What `compactTable` did. */
+export interface CompactResult {
+  table: string;
+  /** The table's version afterwards (unchanged when it was already compact). */
+  version: number;
+  /** The compaction commit, or the branch head when nothing was committed. */
+  commit: string;
+  /** False when the table was already compact (no commit was made). */
+  compacted: boolean;
+  rows: number;
+  chunksWritten: number;
+  chunksReused: number;
+}
+
 /**
  * Which data a query reads. Without `branch`/`asOf`: the checked-out branch.
  * `asOf`: a Date or ms since epoch (the state then), an ISO-8601 time string, or a commit hash (or

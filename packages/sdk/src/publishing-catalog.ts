@@ -4,7 +4,7 @@ import type { CatalogApi, Commit, CommitResult, MergeResult } from '@armillaria/
 /** Publishes one commit's change events (e.g. `Changelog.publishCommit`). */
 export type PublishCommit = (repo: string, branch: string, commit: Commit | Hash) => Promise<unknown>;
 
-type Overrides = Partial<Pick<CatalogApi, 'createTable' | 'dropTable' | 'write' | 'append' | 'upsert' | 'deleteRows' | 'addColumn' | 'merge' | 'revert'>>;
+type Overrides = Partial<Pick<CatalogApi, 'createTable' | 'dropTable' | 'write' | 'append' | 'upsert' | 'deleteRows' | 'addColumn' | 'compactTable' | 'merge' | 'revert'>>;
 
 /**
  * The catalog with every commit it makes on its own (table writes, merges, reverts) published to the
@@ -35,6 +35,12 @@ export function publishingCatalog(catalog: CatalogApi, publish: PublishCommit): 
     upsert: (repo, table, rows, opts) => after(repo, opts?.branch, catalog.upsert(repo, table, rows, opts)),
     deleteRows: (repo, table, keys, opts) => after(repo, opts?.branch, catalog.deleteRows(repo, table, keys, opts)),
     addColumn: (repo, table, column, opts) => after(repo, opts?.branch, catalog.addColumn(repo, table, column, opts)),
+    compactTable: async (repo, table, opts) => {
+      const r = await catalog.compactTable(repo, table, opts);
+      // Already compact: no commit was made, nothing to announce.
+      if (!r.unchanged) await announce(repo, opts?.branch, r.commit);
+      return r;
+    },
     revert: (repo, commit, opts) => after(repo, opts?.branch, catalog.revert(repo, commit, opts)),
     merge: async (repo, opts): Promise<MergeResult> => {
       const r = await catalog.merge(repo, opts);

@@ -138,6 +138,9 @@ export class RemoteCatalog implements CatalogApi {
   addColumn(repo: string, table: string, column: NewColumn, opts: WriteOptions = {}): Promise<CommitResult> {
     return this.call(`${this.table(repo, table)}/columns`, { method: 'POST', json: { ...jsonSafe(column) as NewColumn, ...opts } });
   }
+  compactTable(repo: string, table: string, opts: WriteOptions = {}): Promise<CommitResult> {
+    return this.call(`${this.table(repo, table)}/compact`, { method: 'POST', json: { ...opts } });
+  }
   async read(repo: string, table: string, opts: ReadTableOptions = {}): Promise<Table> {
     const q: Record<string, unknown> = tableRefQuery(opts);
     if (opts.columns) q.columns = opts.columns.join(',');

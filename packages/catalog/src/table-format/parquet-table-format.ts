@@ -179,11 +179,11 @@ export class ParquetTableFormat implements TableFormat {
 
   async compact(manifest: Hash): Promise<WriteResult> {
     const m = await this.readManifest(manifest);
-    if (!m.delta) {
-      const n = (await this.reader.chunkList(m)).length;
-      return { manifest, rows: m.rows, chunksWritten: 0, chunksReused: n, bytesWritten: 0 };
-    }
-    return this.finish(m, await this.fold(m, manifest));
+    if (m.delta) return this.finish(m, await this.fold(m, manifest));
+    const list = await this.reader.chunkList(m);
+    const merged = m.primaryKey ? undefined : await this.mergeSmallChunks(m, list);
+    if (merged) return this.finish(m, merged);
+    return { manifest, rows: m.rows, chunksWritten: 0, chunksReused: list.length, bytesWritten: 0 };
   }
 
   async read(manifest: Hash, opts: ReadOptions = {}): Promise<Table> {
@@ -368,6 +368,43 @@ export class ParquetTableFormat implements TableFormat {
     return { list, written: stored.written, bytesWritten: stored.bytesWritten };
   }
 
+  /**
+   * An unkeyed table gets one chunk per append, so many small appends leave many small chunks (every
+   * reader pays per file). Each run of two or more adjacent chunks under half the target rows is
+   * rewritten, in order, as chunks of the target size (a long run in batches of MERGE_BATCH_TARGETS
+   * targets, to bound memory). Undefined when there is no such run.
+   */
+  private async mergeSmallChunks(m: Manifest, list: readonly ChunkInfo[]): Promise<Stored | undefined> {
+    const target = this.paramsOf(m).targetRows;
+    const small = (c: ChunkInfo): boolean => c.rows < target / 2;
+    const out: ChunkInfo[] = [];
+    const stored = empty();
+    let merged = false;
+    for (let i = 0; i < list.length;) {
+      let j = i;
+      let rows = 0;
+      while (j < list.length && small(list[j]!) && rows < MERGE_BATCH_TARGETS * target) rows += list[j++]!.rows;
+      if (j - i < 2) {
+        out.push(list[i]!);
+        i++;
+        continue;
+      }
+      // Parquet chunks are sources as they are: the codec decodes and concatenates them in order.
+      const sources = await mapLimit(list.slice(i, j), this.concurrency, (c) => this.store.get(c.hash));
+      // Chunks of `target` rows, the last taking the remainder (under 2 x target): only a run smaller than
+      // one target leaves a small chunk, so compacting again finds nothing to merge.
+      const n = Math.max(1, Math.floor(rows / target));
+      const cuts = Uint32Array.from({ length: n }, (_, k) => (k === n - 1 ? rows : (k + 1) * target));
+      const enc = await this.encodeChunks(m.schema, { sources, picks: null, cuts });
+      out.push(...enc.list);
+      stored.written += enc.written;
+      stored.bytesWritten += enc.bytesWritten;
+      merged = true;
+      i = j;
+    }
+    return merged ? { list: out, ...stored } : undefined;
+  }
+
   /** The chunking a table was written with (manifests before `targetChunkRows` existed: ours). */
   private paramsOf(m: TableMeta): ChunkingParams {
     return m.targetChunkRows === undefined || m.targetChunkRows === this.params.targetRows ? this.params : chunkingParams(m.targetChunkRows);
@@ -398,6 +435,9 @@ interface Stored {
 }
 
 const empty = (): { written: number; bytesWritten: number } => ({ written: 0, bytesWritten: 0 });
+
+/** Rows (in target chunks) one merge of small unkeyed chunks rewrites at most at once. */
+const MERGE_BATCH_TARGETS = 16;
 
 function assertNotReserved(names: readonly string[]): void {
   if (names.includes(DELTA_DELETED_COLUMN)) throw new SchemaMismatchError(`column name ${DELTA_DELETED_COLUMN} is reserved by the table format`, { column: DELTA_DELETED_COLUMN });

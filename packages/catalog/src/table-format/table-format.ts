@@ -37,8 +37,11 @@ export interface TableFormat {
    */
   layout(manifest: Hash): Promise<TableLayout>;
   /**
-   * Folds a keyed table's delta into its base chunks (prolly re-chunking only around the changed keys).
-   * The result is the same manifest a full `write` of the logical rows gives. No delta: returns `manifest`.
+   * The same rows, laid out for reading. A keyed table's delta is folded into its base chunks (prolly
+   * re-chunking only around the changed keys): the result is the manifest a full `write` of the logical
+   * rows gives. An unkeyed table's runs of small chunks (one per small append) are rewritten as chunks of
+   * the target size, rows in the same order; other chunks keep their hashes. Already compact: returns
+   * `manifest` (compacting twice changes nothing).
    */
   compact(manifest: Hash): Promise<WriteResult>;
 

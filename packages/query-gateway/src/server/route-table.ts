@@ -31,11 +31,11 @@ const queryBranch = (req: Req): Target => ({ repo: req.params.repo!, branch: str
 const bodyBranch = (req: Req): Target => ({ repo: req.params.repo!, branch: str(req.body?.branch) ?? DEFAULT_BRANCH });
 const isJsonBody = (req: Req): boolean => typeof req.body === 'object' && req.body !== null && !(req.body instanceof Uint8Array);
 // These mirror where the catalog's routes read the branch from (a JSON create reads its body, an Arrow one
-// the query string; `columns` lets the query override the body), so the check sees the branch written.
+// the query string; `columns` and `compact` let the query override the body), so the check sees the branch written.
 const createTableBranch = (req: Req): Target => (isJsonBody(req) ? bodyBranch(req) : queryBranch(req));
 const tableOpBranch = (req: Req): Target => ({
   repo: req.params.repo!,
-  branch: str(req.query.branch) ?? (req.params.op === 'columns' && isJsonBody(req) ? str(req.body.branch) : undefined) ?? DEFAULT_BRANCH,
+  branch: str(req.query.branch) ?? ((req.params.op === 'columns' || req.params.op === 'compact') && isJsonBody(req) ? str(req.body.branch) : undefined) ?? DEFAULT_BRANCH,
 });
 const txn = (req: Req): Target => ({ repo: '', txnId: req.params.id! });
 
@@ -62,7 +62,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/tables/:table/describe', role: 'read', summary: 'schema, key, rows, bytes', tag: 'tables', target: repoOnly },
   { method: 'POST', url: '/repos/:repo/tables/:table', role: 'write', summary: 'create a table: JSON {schema?, rows?, primaryKey?, branch?} or Arrow (?branch=&primaryKey=)', tag: 'tables', target: createTableBranch },
   { method: 'DELETE', url: '/repos/:repo/tables/:table', role: 'write', summary: 'drop a table (?branch=)', tag: 'tables', target: queryBranch },
-  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns (?branch=&message=&author=) {rows} or Arrow', tag: 'tables', target: tableOpBranch },
+  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns | compact (?branch=&message=&author=) {rows} or Arrow; compact takes no rows', tag: 'tables', target: tableOpBranch },
 
   { method: 'GET', url: '/repos/:repo/resolve', role: 'read', summary: 'the commit a ref names (?ref=&asOf=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:hash', role: 'read', summary: 'a commit', tag: 'history', target: repoOnly },

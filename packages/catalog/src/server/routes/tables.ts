@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@armillaria/core';
 import type { FastifyPluginAsync } from 'fastify';
-import type { CatalogApi, CreateTableOptions, NewColumn, ReadTableOptions, TableRefOptions } from '../../catalog-api.js';
+import type { CatalogApi, CreateTableOptions, NewColumn, ReadTableOptions, TableRefOptions, WriteOptions } from '../../catalog-api.js';
 import { body, intArg, listArg, query, refOptions, rowsFromBody, sendArrow, writeOptions, type Query } from '../http-args.js';
 
 type TableParams = { repo: string; table: string };
@@ -13,7 +13,7 @@ function tableRef(q: Query): TableRefOptions {
   return out;
 }
 
-/** Tables: list, create (Arrow or JSON), drop, read (Arrow out), row operations (Arrow or JSON in), add column. */
+/** Tables: list, create (Arrow or JSON), drop, read (Arrow out), row operations (Arrow or JSON in), add column, compact. */
 export const tableRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (app, { catalog }) => {
   app.get<{ Params: { repo: string } }>('/repos/:repo/tables', async (req) => ({ tables: await catalog.listTables(req.params.repo, refOptions(query(req))) }));
 
@@ -59,6 +59,17 @@ export const tableRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (a
       const column: NewColumn = { name, type };
       if (defaultValue !== undefined) column.defaultValue = defaultValue;
       return catalog.addColumn(repo, table, column, { ...rest, ...opts });
+    }
+    if (op === 'compact') {
+      // Options in the JSON body ({branch?, message?, author?}) or the query, the query winning.
+      const b = body(req);
+      const fromBody: WriteOptions = {};
+      for (const k of ['branch', 'message', 'author'] as const) {
+        if (b[k] === undefined) continue;
+        if (typeof b[k] !== 'string') throw new InvalidArgumentError(`${k} must be a string`, { details: { field: k } });
+        fromBody[k] = b[k];
+      }
+      return catalog.compactTable(repo, table, { ...fromBody, ...opts });
     }
     if (!(ROW_OPS as readonly string[]).includes(op)) throw new InvalidArgumentError(`unknown table operation ${JSON.stringify(op)}`, { details: { op } });
     const rows = rowsFromBody(req);
