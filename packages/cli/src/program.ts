@@ -285,7 +285,10 @@ export function buildProgram(io: Io = stdio): Command {
         const r = await arm.gc({ dryRun: o.dryRun === true, ...(o.grace !== undefined ? { graceMs: o.grace } : {}), ...(o.retain !== undefined ? { retainHistoryMs: o.retain } : {}) });
         const mib = (b: number) => (b / 1048576).toFixed(2);
         io.out(`${r.dryRun ? 'dry run: would delete' : 'deleted'} ${r.dryRun ? r.garbage.chunks : r.deleted.chunks} chunks (${mib(r.dryRun ? r.garbage.bytes : r.deleted.bytes)} MiB); `
-          + `scanned ${r.scanned.chunks}, live ${r.live.chunks}, inside grace ${r.young.chunks}; ${Math.round(r.ms.total)} ms\n`);
+          + `scanned ${r.scanned.chunks}, live ${r.live.chunks}, inside grace ${r.young.chunks}`
+          // A server from before reflog expiry answers without `reflog`.
+          + (r.reflog ? `; expired ${r.reflog.entriesRemoved} reflog entries, forgot ${r.reflog.refsForgotten} deleted refs` : '')
+          + `; ${Math.round(r.ms.total)} ms\n`);
       });
     });
 

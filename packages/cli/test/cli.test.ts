@@ -170,7 +170,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
 
   it('gc --dry-run and gc report counts; verify says ok and exits 0, then exits 1 on a flipped byte', async () => {
     expect(await ok([...data, 'gc', '--dry-run', '--grace', '0'])).toMatch(/^dry run: would delete \d+ chunks .*scanned \d+, live \d+/);
-    expect(await ok([...data, 'gc'])).toMatch(/^deleted 0 chunks/); // default grace: everything is younger than an hour
+    expect(await ok([...data, 'gc'])).toMatch(/^deleted 0 chunks .*; expired 0 reflog entries, forgot 0 deleted refs; \d+ ms\n$/); // default grace: everything is younger than an hour
     expect(await ok([...data, 'verify'])).toMatch(/^ok: \d+ objects, \d+ chunks re-hashed/);
     const bad = await cli([...data, 'gc', '--grace', 'soon']);
     expect(bad.code).not.toBe(0);
