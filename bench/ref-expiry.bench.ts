@@ -1,6 +1,6 @@
 // Measures what reflog expiry buys FsRefStore (not a test: it prints numbers).
 //
-//   node --conditions=@armillaria/source --import tsx --expose-gc packages/catalog/scripts/measure-ref-expiry.ts [N] [commits|branches]
+//   npm run bench:ref-expiry -- [N] [commits|branches]   (node --expose-gc ... bench/ref-expiry.bench.ts)
 //
 // Writes N compare-and-swaps (default 200,000) into a fresh store on disk (under the OS temp dir). `commits`
 // (default) as the transaction coordinator does: each commit is one branch move (100 branches) and one
@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FsRefStore } from '../src/index.js';
+import { FsRefStore } from '@armillaria/catalog';
 
 const hash = (n: number): string => n.toString(16).padStart(64, '0');
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
