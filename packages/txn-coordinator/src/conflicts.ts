@@ -76,8 +76,9 @@ export class ConflictChecker {
       const pk = m1.primaryKey;
       if (!pk?.length) {
         // Unkeyed: only blind appends get here (upsert/delete need a key). They commute with appends,
-        // but not with a concurrent rewrite by a writer that left no record (chunks removed).
-        if (theirs.unknown && (await this.format.diffChunks(before.manifest, after.manifest)).removed.length > 0) {
+        // but not with a concurrent rewrite by a writer that left no record (chunks removed) unless the
+        // rows stayed what they were, in order (a compaction merging small chunks, maybe plus appends).
+        if (theirs.unknown && (await this.format.diffChunks(before.manifest, after.manifest)).removed.length > 0 && !(await this.onlyAppended(before.manifest, after.manifest))) {
           return { conflict: { table, kind: 'table', reason: 'a concurrent commit rewrote rows of the table', head } };
         }
         rebase.push(table);
@@ -90,6 +91,12 @@ export class ConflictChecker {
       rebase.push(table);
     }
     return { rebase };
+  }
+
+  /** Whether `to` holds `from`'s rows in the same order, plus rows after them (diff by position). */
+  private async onlyAppended(from: Hash, to: Hash): Promise<boolean> {
+    const d = await this.format.diffRows(from, to);
+    return d.removed.length === 0 && d.changed.length === 0;
   }
 
   private async overlappingKeys(from: Hash, to: Hash, pk: readonly string[], staged: StagedTable): Promise<unknown[][]> {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@armillaria/core';
+import { tableToRows } from '@armillaria/catalog';
 import type { TxnApi } from '../src/index.js';
 import { openStack, type Stack } from './helpers/stack.js';
 import { plain, seedRepo } from './helpers/tables.js';
@@ -160,5 +161,22 @@ describe('conflict matrix', () => {
     await stack.catalog.append('x2', 'events', [{ msg: 'theirs' }]);
     expect((await c.commit(t2.id)).rebased).toBe(true);
     expect(plain(await stack.catalog.read('x2', 'events')).map((r) => r.msg)).toEqual(['mine', 'replaced', 'theirs']);
+  });
+
+  it('a concurrent compaction (same rows in new chunks, no coordinator record) does not fail a blind append', async () => {
+    const c = stack.coordinator;
+    await seedRepo(stack.catalog, 'x3');
+    for (const msg of ['b', 'c']) await stack.catalog.append('x3', 'events', [{ msg }]);
+    const t = await c.begin({ repo: 'x3' });
+    await c.append(t.id, 'events', [{ msg: 'mine' }]);
+    const compacted = await stack.catalog.compactTable('x3', 'events');
+    expect(compacted.unchanged).toBeUndefined();
+    expect((await c.commit(t.id)).rebased).toBe(true);
+    expect(tableToRows(await stack.catalog.read('x3', 'events')).map((r) => r.msg)).toEqual(['first', 'b', 'c', 'mine']);
+    // A rewrite that changes rows still conflicts (the rule above is about rows, not chunks).
+    const t2 = await c.begin({ repo: 'x3' });
+    await c.append(t2.id, 'events', [{ msg: 'again' }]);
+    await stack.catalog.write('x3', 'events', [{ msg: 'first' }, { msg: 'b' }]);
+    await expect(c.commit(t2.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { table: 'events', kind: 'table' } });
   });
 });
