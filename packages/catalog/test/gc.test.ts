@@ -215,6 +215,25 @@ describe('gc: retention, grace, dry run, live roots, resume (local disk)', () =>
     expect(progress.at(-1)).toBe('done');
   });
 
+  it('warns when the grace period is shorter than the chunk store\'s dedup refresh (never on a dry run)', async () => {
+    const { catalog } = await env(fsEnv);
+    await catalog.createRepo('r');
+    const warnings: Array<{ code?: string; message: string }> = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push({ code: w.code, message: w.message });
+    process.on('warning', onWarning);
+    try {
+      await collectGarbage(catalog, { dryRun: true, graceMs: 0 });
+      await collectGarbage(catalog, { graceMs: 10 * 60 * 1000 });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.code === 'ARMILLARIA_GC_GRACE')).toEqual([]);
+      await collectGarbage(catalog, { graceMs: 1000 });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.code === 'ARMILLARIA_GC_GRACE')).toEqual([{ code: 'ARMILLARIA_GC_GRACE', message: expect.stringContaining('graceMs 1000 is shorter than the chunk store\'s refreshAfterMs 600000') }]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('live roots (pending transaction records) protect staged manifests past the grace period', async () => {
     const { catalog, chunks } = await env(fsEnv);
     await catalog.createRepo('r');

@@ -58,7 +58,8 @@ export class ObjectChunkStore implements ChunkStore {
   private readonly prefix: string;
   private readonly concurrency: number;
   private readonly offThreadHashBytes: number;
-  private readonly refreshAfterMs: number;
+  /** See ObjectChunkStoreOptions.refreshAfterMs (GC warns when its grace period is shorter). */
+  readonly refreshAfterMs: number;
 
   constructor(options: ObjectChunkStoreOptions) {
     this.objects = options.objects;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ArmillariaError, ErrorCode, InvalidArgumentError, isArmillariaError, type Hash } from '@armillaria/core';
-import { ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
+import { DEFAULT_REFRESH_AFTER_MS, ObjectChunkStore, type ChunkStat } from '@armillaria/chunk-store';
 import type { Catalog } from '../catalog.js';
 import { refNames } from '../names.js';
 import type { ExpireReflogResult } from '../refs/ref-store.js';
@@ -110,6 +110,12 @@ export async function collectGarbage(catalog: Catalog, options: GcOptions = {}):
   const graceMs = checkMs('graceMs', options.graceMs) ?? DEFAULT_GRACE_MS;
   const defaultRetain = checkMs('retainHistoryMs', options.retainHistoryMs) ?? DEFAULT_RETAIN_HISTORY_MS;
   for (const [repo, p] of Object.entries(options.repoRetention ?? {})) checkMs(`repoRetention.${repo}.retainHistoryMs`, p?.retainHistoryMs);
+  // A dedup hit renews a chunk only when it is older than the writer's refreshAfterMs, so a grace period
+  // shorter than that can sweep a chunk a writer has just deduplicated against and is about to commit.
+  const refreshAfterMs = catalog.chunks instanceof ObjectChunkStore ? catalog.chunks.refreshAfterMs : DEFAULT_REFRESH_AFTER_MS;
+  if (!dryRun && graceMs < refreshAfterMs) {
+    process.emitWarning(`gc graceMs ${graceMs} is shorter than the chunk store's refreshAfterMs ${refreshAfterMs}: a chunk a concurrent writer deduplicated against may be deleted before its commit lands (run with no concurrent writers, or raise graceMs)`, { code: 'ARMILLARIA_GC_GRACE' });
+  }
   const batchSize = options.deleteBatchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`deleteBatchSize must be a positive integer, got ${String(batchSize)}`);
   const now = options.now ?? Date.now();
