@@ -5,6 +5,8 @@
  *  - chunk reuse and bytes written after 1/5/10% updates, inserts and deletes, scattered over the key
  *    space and in one key range (small changes go to the table's merge-on-read delta; reuse = data
  *    chunks, and bytes, of the new version already in the store / all of the new version's);
+ *  - bytes per changed row of scattered updates and inserts: in the delta, and the same rows stored on
+ *    their own (a fresh table; DuckDB COPY), against the base table's average row;
  *  - an identical table written under 5 names is stored once (bytes in the object store);
  *  - diffRows of a 1% change vs a full-scan diff (decode both versions, compare by key), here and, in
  *    `runDiffBenchmark`, at the issue's 10M rows;
@@ -14,7 +16,7 @@
  * `runFormatBenchmarks()` is called by bench/catalog.bench.ts; alone:
  *   npx tsx --conditions=@armillaria/source bench/catalog-format.bench.ts
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +36,8 @@ export interface FormatBenchResult {
   writeMBps: number;
   duckdbMBps: number;
   reuse: Array<{ op: string; pct: number; pattern: string; delta: boolean; reusePct: number; bytesReusePct: number; baseKeptPct: number; writtenMiB: number; ms: number }>;
+  /** Scattered updates and inserts: bytes of the delta, and of the changed rows stored on their own. */
+  rowCost: Array<{ op: string; pct: number; rows: number; deltaBytes: number; formatBytes: number; duckdbBytes: number }>;
   dedupe: { onceMiB: number; fiveMiB: number };
   diff: Array<{ change: string; diffMs: number; fullScanMs: number; changed: number }>;
   mergeOnRead: Array<{ what: string; deltaMs: number; compactedMs: number }>;
@@ -70,6 +74,33 @@ async function storedBytes(objects: MemoryObjectStore): Promise<number> {
   let n = 0;
   for await (const o of objects.list('')) n += o.size;
   return n;
+}
+
+/**
+ * What the changed rows cost stored on their own: as a fresh keyed table (base chunks, dictionary
+ * layout) and re-encoded by DuckDB (`COPY ... (FORMAT parquet, COMPRESSION zstd)`, its default encodings).
+ */
+async function aloneBytes(hasher: Awaited<ReturnType<typeof loadHasher>>, rows: Table): Promise<{ formatBytes: number; duckdbBytes: number }> {
+  const objects = new MemoryObjectStore();
+  const chunks = new ObjectChunkStore({ objects, hasher });
+  const fresh = new ParquetTableFormat({ chunks, hasher });
+  const list = await fresh.chunks((await fresh.write(rows, { primaryKey: ['id'] })).manifest);
+  const dir = await mkdtemp(join(tmpdir(), 'armillaria-alone-'));
+  try {
+    const files = await Promise.all(list.map(async (c, i) => {
+      const f = join(dir, `in-${i}.parquet`);
+      await writeFile(f, await chunks.get(c.hash));
+      return `'${f}'`;
+    }));
+    const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+    const conn = await db.connect();
+    const out = join(dir, 'out.parquet');
+    await conn.run(`COPY (SELECT * FROM read_parquet([${files.join(', ')}]) ORDER BY id) TO '${out}' (FORMAT parquet, COMPRESSION zstd)`);
+    conn.disconnectSync();
+    return { formatBytes: list.reduce((s, c) => s + c.bytes, 0), duckdbBytes: (await stat(out)).size };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The baseline the format's diff is measured against: decode both versions entirely, compare by key. */
@@ -128,6 +159,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
   let seed = 1;
   const versions = new Map<string, Hash>();
   const known = new Set(chunks.map((c) => c.hash));
+  const rowCost: FormatBenchResult['rowCost'] = [];
   for (const op of ['update', 'insert', 'delete'] as const) {
     for (const pct of [1, 5, 10]) {
       for (const pattern of ['range', 'scattered'] as const) {
@@ -155,18 +187,23 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
           baseKeptPct: (100 * keptBytes) / baseBytes, writtenMiB: r.value.bytesWritten / 2 ** 20, ms: r.ms,
         });
         versions.set(`${op}-${pct}-${pattern}`, r.value.manifest);
+        if (op !== 'delete' && pattern === 'scattered') {
+          const deltaBytes = ((await format.layout(r.value.manifest)).delta?.chunks ?? []).reduce((s, c) => s + c.bytes, 0);
+          rowCost.push({ op, pct, rows: k, deltaBytes, ...(await aloneBytes(hasher, customersFor(idx.map((i) => (op === 'update' ? i * 2 : i * 2 + 1)), version))) });
+        }
         seed++;
       }
     }
   }
 
-  // Diff of a 1% change vs a full scan.
+  // Diff of a 1% change vs a full scan (diffRows best of 3).
   const diff: FormatBenchResult['diff'] = [];
   for (const pattern of ['range', 'scattered']) {
     const v = versions.get(`update-1-${pattern}`)!;
     const d = await timeIt(() => format.diffRows(base, v));
     const f = await timeIt(() => fullScanDiff(format, base, v));
-    diff.push({ change: `1% update, ${pattern}`, diffMs: d.ms, fullScanMs: f.ms, changed: d.value.changed.length });
+    const diffMs = Math.min(d.ms, await bestOf(2, () => format.diffRows(base, v)));
+    diff.push({ change: `1% update, ${pattern}`, diffMs, fullScanMs: f.ms, changed: d.value.changed.length });
     if (f.value !== d.value.changed.length + d.value.added.length + d.value.removed.length) {
       throw new Error(`diffRows found ${d.value.changed.length} changes, the full scan ${f.value}`);
     }
@@ -177,7 +214,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
   const result: FormatBenchResult = {
     rows, chunks: chunks.length, avgChunkMiB: baseBytes / chunks.length / 2 ** 20,
     writeMBps: mbPerSec(ipcBytes, writeMs), duckdbMBps: mbPerSec(ipcBytes, duckMs),
-    reuse, dedupe: { onceMiB: once / 2 ** 20, fiveMiB: five / 2 ** 20 }, diff, mergeOnRead,
+    reuse, rowCost, dedupe: { onceMiB: once / 2 ** 20, fiveMiB: five / 2 ** 20 }, diff, mergeOnRead,
   };
   printTable(`Table format: write, ${rows} keyed rows (${(ipcBytes / 2 ** 20).toFixed(1)} MiB Arrow IPC), target ${targetChunkRows} rows/chunk`,
     ['what', 'value'], [
@@ -189,6 +226,11 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
   printTable('Table format: chunk reuse after changes (each from the base version; delta = merge-on-read, else copy-on-write)',
     ['op', '% rows', 'pattern', 'delta', 'chunks reused %', 'bytes reused %', 'base bytes kept % (old definition)', 'MiB written', 'ms'],
     reuse.map((r) => [r.op, r.pct, r.pattern, r.delta ? 'yes' : 'no', r.reusePct, r.bytesReusePct, r.baseKeptPct, r.writtenMiB, r.ms]));
+  const perRow = (b: number, n: number): number => b / n;
+  const baseRow = baseBytes / rows;
+  printTable('Bytes per changed row, scattered changes: the delta vs the same rows stored alone (the floor any layout storing them pays) and the base average',
+    ['op', '% rows', 'in the delta', 'alone, base chunks (dictionary)', 'alone, DuckDB COPY zstd', 'base table average', 'bytes reused % if a row cost the base average'],
+    rowCost.map((c) => [c.op, c.pct, perRow(c.deltaBytes, c.rows), perRow(c.formatBytes, c.rows), perRow(c.duckdbBytes, c.rows), baseRow, (100 * baseBytes) / (baseBytes + baseRow * c.rows)]));
   printTable(`Table format: diffRows vs full-scan diff, ${rows} rows`, ['change', 'diffRows ms', 'full scan ms', 'diffRows / full scan %', 'changed rows'],
     diff.map((d) => [d.change, d.diffMs, d.fullScanMs, (100 * d.diffMs) / d.fullScanMs, d.changed]));
   printTable('Merge-on-read: a version with a 1% scattered delta vs the same rows compacted (best of 3)', ['what', 'with delta ms', 'compacted ms', 'ratio'],
