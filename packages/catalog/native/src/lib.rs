@@ -123,6 +123,46 @@ fn load_source(bytes: Vec<u8>) -> Result<RecordBatch> {
   RecordBatch::try_new(normal, columns).map_err(err("normalise"))
 }
 
+/// Every source loaded; at least one, all with the same columns.
+fn load_sources(sources: Vec<Vec<u8>>) -> Result<Vec<RecordBatch>> {
+  let batches = sources.into_iter().map(load_source).collect::<Result<Vec<_>>>()?;
+  if batches.is_empty() {
+    return Err(Error::new(Status::InvalidArg, "no sources".to_string()));
+  }
+  for b in &batches[1..] {
+    if b.schema().fields() != batches[0].schema().fields() {
+      return Err(Error::new(Status::InvalidArg, "sources have different schemas".to_string()));
+    }
+  }
+  Ok(batches)
+}
+
+/// Picks `start..end` (flat (source, row) pairs) as interleave indices, each checked to lie in its source.
+fn pick_indices(picks: &[u32], start: usize, end: usize, batches: &[RecordBatch]) -> Result<Vec<(usize, usize)>> {
+  let mut indices = Vec::with_capacity(end - start);
+  for i in start..end {
+    let (s, r) = (picks[2 * i] as usize, picks[2 * i + 1] as usize);
+    if s >= batches.len() || r >= batches[s].num_rows() {
+      return Err(Error::new(Status::InvalidArg, format!("pick {i} ({s}, {r}) is out of range")));
+    }
+    indices.push((s, r));
+  }
+  Ok(indices)
+}
+
+/// Batches as one Arrow IPC stream.
+fn ipc_stream<I: IntoIterator<Item = Result<RecordBatch>>>(schema: &Schema, batches: I) -> Result<Vec<u8>> {
+  let mut out = Vec::new();
+  {
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, schema).map_err(err("ipc writer"))?;
+    for b in batches {
+      w.write(&b?).map_err(err("ipc write"))?;
+    }
+    w.finish().map_err(err("ipc finish"))?;
+  }
+  Ok(out)
+}
+
 fn encode_batch(batch: &RecordBatch, props: WriterProperties) -> Result<(Vec<u8>, String)> {
   let mut bytes = Vec::new();
   let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).map_err(err("parquet writer"))?;
@@ -146,14 +186,7 @@ impl BuildChunksTask {
     }
     let picks = self.picks.as_ref().expect("picks present when sources are not concatenated");
     let schema = batches[0].schema();
-    let mut indices = Vec::with_capacity(end - start);
-    for i in start..end {
-      let (s, r) = (picks[2 * i] as usize, picks[2 * i + 1] as usize);
-      if s >= batches.len() || r >= batches[s].num_rows() {
-        return Err(Error::new(Status::InvalidArg, format!("pick {i} ({s}, {r}) is out of range")));
-      }
-      indices.push((s, r));
-    }
+    let indices = pick_indices(picks, start, end, batches)?;
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for c in 0..schema.fields().len() {
       let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
@@ -170,17 +203,8 @@ impl Task for BuildChunksTask {
   fn compute(&mut self) -> Result<Self::Output> {
     // Checked before the sources are decoded: a bad option fails fast, whatever the rows.
     layout::Layout::parse(self.opts.layout.as_deref()).map_err(|e| Error::new(Status::InvalidArg, e))?;
-    let sources = std::mem::take(&mut self.sources);
-    let batches = sources.into_iter().map(load_source).collect::<Result<Vec<_>>>()?;
-    if batches.is_empty() {
-      return Err(Error::new(Status::InvalidArg, "no sources".to_string()));
-    }
+    let batches = load_sources(std::mem::take(&mut self.sources))?;
     let props = writer_props(&self.opts, &batches[0].schema())?;
-    for b in &batches[1..] {
-      if b.schema().fields() != batches[0].schema().fields() {
-        return Err(Error::new(Status::InvalidArg, "sources have different schemas".to_string()));
-      }
-    }
     let total: usize = match &self.picks {
       Some(p) => p.len() / 2,
       None => batches.iter().map(|b| b.num_rows()).sum(),
@@ -278,15 +302,7 @@ impl Task for DecodeTask {
     };
     let reader = builder.with_batch_size(rows).build().map_err(err("parquet decode"))?;
     let schema = reader.schema();
-    let mut out = Vec::new();
-    {
-      let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema).map_err(err("ipc writer"))?;
-      for b in reader {
-        w.write(&b.map_err(err("parquet decode"))?).map_err(err("ipc write"))?;
-      }
-      w.finish().map_err(err("ipc finish"))?;
-    }
-    Ok(out)
+    ipc_stream(&schema, reader.map(|b| b.map_err(err("parquet decode"))))
   }
 
   fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -311,29 +327,13 @@ impl Task for InterleaveTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Self::Output> {
-    let sources = std::mem::take(&mut self.sources);
-    let batches = sources.into_iter().map(load_source).collect::<Result<Vec<_>>>()?;
-    if batches.is_empty() {
-      return Err(Error::new(Status::InvalidArg, "no sources".to_string()));
-    }
+    let batches = load_sources(std::mem::take(&mut self.sources))?;
     let schema = batches[0].schema();
-    for b in &batches[1..] {
-      if b.schema().fields() != schema.fields() {
-        return Err(Error::new(Status::InvalidArg, "sources have different schemas".to_string()));
-      }
-    }
     let wanted: Vec<usize> = match &self.columns {
       None => (0..schema.fields().len()).collect(),
       Some(names) => names.iter().map(|n| schema.index_of(n).map_err(err("projection"))).collect::<Result<_>>()?,
     };
-    let mut indices = Vec::with_capacity(self.picks.len() / 2);
-    for i in 0..self.picks.len() / 2 {
-      let (s, r) = (self.picks[2 * i] as usize, self.picks[2 * i + 1] as usize);
-      if s >= batches.len() || r >= batches[s].num_rows() {
-        return Err(Error::new(Status::InvalidArg, format!("pick {i} ({s}, {r}) is out of range")));
-      }
-      indices.push((s, r));
-    }
+    let indices = pick_indices(&self.picks, 0, self.picks.len() / 2, &batches)?;
     let out_schema = Arc::new(schema.project(&wanted).map_err(err("projection"))?);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len());
     for &c in &wanted {
@@ -341,13 +341,7 @@ impl Task for InterleaveTask {
       columns.push(interleave(&arrays, &indices).map_err(err("interleave"))?);
     }
     let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(err("interleaved batch"))?;
-    let mut out = Vec::new();
-    {
-      let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &out_schema).map_err(err("ipc writer"))?;
-      w.write(&batch).map_err(err("ipc write"))?;
-      w.finish().map_err(err("ipc finish"))?;
-    }
-    Ok(out)
+    ipc_stream(&out_schema, [Ok(batch)])
   }
 
   fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
