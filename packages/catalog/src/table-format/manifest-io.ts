@@ -6,8 +6,12 @@ import { isColumnType } from './column-types.js';
 import { storeBlobs } from './chunk-sink.js';
 import type { ChunkInfo, DeltaRef, Manifest, PageRef } from './table-format.js';
 
-/** Manifests with more chunks than this page their chunk list. */
-export const INLINE_CHUNK_LIMIT = 256;
+/**
+ * Manifests with more chunks than this page their chunk list. Small on purpose: an inline list is
+ * rewritten whole by every append (~370 bytes per chunk entry), a paged one only in its last page
+ * (FORMAT.md, "Manifests").
+ */
+export const INLINE_CHUNK_LIMIT = 16;
 /** Average chunks per page; pages end where a chunk's hash falls under 2^32 / PAGE_TARGET. */
 const PAGE_TARGET = 64;
 const PAGE_MIN = 16;
