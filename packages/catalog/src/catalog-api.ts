@@ -176,6 +176,13 @@ export interface TableDescription extends TableVersion {
   primaryKey?: string[];
   rows: number;
   bytes: number;
+  /** Data chunks (files) of the base. */
+  chunks: number;
+  /**
+   * Keyed tables with changes not yet folded into the base (merge-on-read): delta rows (tombstones
+   * included) and tombstones. Reads merge them until `compactTable` or the automatic fold past 20%.
+   */
+  pending?: { rows: number; deletes: number };
 }
 
 /** Column list with Arrow type names, or an Arrow Schema. */

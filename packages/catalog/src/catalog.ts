@@ -293,8 +293,10 @@ export class Catalog implements CatalogApi, CatalogContext {
   async describeTable(repo: string, table: string, opts: TableRefOptions = {}): Promise<TableDescription> {
     const v = await this.tableVersion(repo, table, opts);
     const m = await this.format.readManifest(v.manifest);
-    const out: TableDescription = { ...v, schema: { fields: m.schema.fields.map((f) => ({ ...f })) }, rows: m.rows, bytes: m.bytes };
+    const chunks = m.chunks?.length ?? (m.pages ?? []).reduce((n, p) => n + p.chunks, 0);
+    const out: TableDescription = { ...v, schema: { fields: m.schema.fields.map((f) => ({ ...f })) }, rows: m.rows, bytes: m.bytes, chunks };
     if (m.primaryKey) out.primaryKey = [...m.primaryKey];
+    if (m.delta) out.pending = { rows: m.delta.rows, deletes: m.delta.deletes };
     return out;
   }
 

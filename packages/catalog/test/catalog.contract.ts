@@ -56,7 +56,8 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       const repo = await repoWithUsers('tables');
       expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ada'), row(2, 'bob'), row(3, 'cy')]);
       const d = await c.describeTable(repo, 'users');
-      expect(d).toMatchObject({ table: 'users', version: 1, rows: 3, primaryKey: ['id'] });
+      expect(d).toMatchObject({ table: 'users', version: 1, rows: 3, primaryKey: ['id'], chunks: 1 });
+      expect(d.pending).toBeUndefined();
       expect(d.schema.fields.map((f) => [f.name, f.type])).toEqual([['id', 'int64'], ['name', 'utf8'], ['score', 'float64']]);
       await c.createTable(repo, 'events', { schema: { fields: [{ name: 'msg', type: 'utf8' }] } });
       expect((await c.read(repo, 'events')).numRows).toBe(0);
@@ -115,12 +116,14 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       await c.createTable(repo, 'log', { rows: [{ msg: 'm0' }] });
       for (let i = 1; i < 6; i++) await c.append(repo, 'log', [{ msg: `m${i}` }]);
       const before = await c.resolve(repo);
+      expect((await c.describeTable(repo, 'log')).chunks).toBe(6);
       const rows = plainRows(await c.read(repo, 'log'));
       const r = await c.compactTable(repo, 'log', { message: 'optimize log' });
       expect(r).toMatchObject({ table: 'log', version: 7, rows: 6, chunksWritten: 1 });
       expect(r.unchanged).toBeUndefined();
       expect(r.commit.message).toBe('optimize log');
       expect(plainRows(await c.read(repo, 'log'))).toEqual(rows);
+      expect((await c.describeTable(repo, 'log')).chunks).toBe(1);
       const d = await c.diff(repo, before.hash, r.commit.hash, { rows: true });
       expect(d.tables).toHaveLength(1);
       expect(d.tables[0]!.chunks).toMatchObject({ added: [expect.anything()], removed: Array.from({ length: 6 }, () => expect.anything()) });

@@ -64,7 +64,9 @@ describe('Catalog.compactTable of a keyed table with a delta', () => {
       await catalog.createTable('r', 'customers', { rows: customersTable(ids.map((i) => customer(i))), primaryKey: ['id'] });
       const up = await catalog.upsert('r', 'customers', customersTable([customer(5n, 1), customer(500n, 1), customer(995n, 1)]));
       expect((await format.readManifest(up.manifest!)).delta).toBeDefined();
+      expect((await catalog.describeTable('r', 'customers')).pending).toEqual({ rows: 3, deletes: 0 });
       const r = await catalog.compactTable('r', 'customers');
+      expect((await catalog.describeTable('r', 'customers')).pending).toBeUndefined();
       expect(r).toMatchObject({ version: 3, rows: 1000 });
       expect(r.commit.message).toBe('compact customers');
       expect((await format.readManifest(r.manifest!)).delta).toBeUndefined();

@@ -317,7 +317,11 @@ export function buildProgram(io: Io = stdio): Command {
         const tables = await arm.listTables();
         if (tables.length === 0) return io.out('no tables\n');
         const described = await Promise.all(tables.map((x) => arm.describeTable(x.table)));
-        io.out(textTable(['table', 'version', 'rows', 'key'], described.map((d) => [d.table, d.version, d.rows, d.primaryKey?.join(',') ?? ''])));
+        io.out(textTable(['table', 'version', 'rows', 'key', 'chunks', 'pending changes'], described.map((d) => [
+          d.table, d.version, d.rows, d.primaryKey?.join(',') ?? '', d.chunks ?? '', d.pending ? d.pending.rows : '',
+        ])));
+        const pending = described.filter((d) => d.pending);
+        if (pending.length > 0) io.out(`reads merge pending changes in ${pending.map((d) => d.table).join(', ')}: \`armillaria compact <table>\` folds them in\n`);
       });
     });
 

@@ -91,7 +91,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(await ok([...data, 'diff', 'v1', 'main'])).toMatch(/users +\| modified \| v1 +\| v2/);
     const status = await ok([...data, 'status']);
     expect(status).toContain('on branch main');
-    expect(status).toMatch(/users +\| 2 +\| 4 +\| id/);
+    expect(status).toMatch(/users +\| 2 +\| 4 +\| id +\| 1 +\| *\n/);
     expect(await ok([...data, 'branch', 'delete', 'exp'])).toContain('deleted branch exp');
   });
 
@@ -102,13 +102,22 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(events.map((e) => e.versionAfter)).toEqual([1, 2]);
   });
 
-  it('compact merges small appended chunks into a new version; the second run commits nothing', async () => {
+  it('compact merges small appended chunks, or folds a keyed table\'s pending changes (status shows them), into a new version; the second run commits nothing', async () => {
     expect(await ok([...data, 'import', join(dir.path, 'events.jsonl'), '--table', 'events'])).toMatch(/imported 2 rows into events/);
     expect(await ok([...data, 'compact', 'events'])).toMatch(/^compacted events to v3 at [0-9a-f]{12}: 4 rows, 1 chunks written, 0 kept\n$/);
     expect(await ok([...data, 'compact', 'events'])).toBe('events is already compact (v3, 1 chunks): nothing committed\n');
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM events', '--format', 'json']))).toEqual([{ n: 4 }]);
     const out = await ok([...data, 'tail', 'events', '--from', 'earliest', '--limit', '3']);
     expect(out.trim().split('\n').map((l) => JSON.parse(l).op)).toEqual(['created', 'appended', 'compacted']);
+    // A keyed table of several chunks takes a small change as pending merge-on-read rows; compact folds them.
+    await writeFile(join(dir.path, 'fix.csv'), 'id,bucket\n250003,99\n250007,99\n');
+    expect(await ok([...data, 'import', join(dir.path, 'fix.csv'), '--table', 'big'])).toMatch(/imported 2 rows into big/);
+    const status = await ok([...data, 'status']);
+    expect(status).toMatch(/big +\| 2 +\| 250002 +\| id +\| 4 +\| 2 *\n/);
+    expect(status).toContain('reads merge pending changes in big: `armillaria compact <table>` folds them in');
+    expect(await ok([...data, 'compact', 'big'])).toMatch(/^compacted big to v3 at [0-9a-f]{12}: 250002 rows, \d+ chunks written, \d+ kept\n$/);
+    expect(await ok([...data, 'status'])).not.toContain('pending changes in');
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n, SUM(bucket) AS s FROM big WHERE id IN (250003, 250007)', '--format', 'json']))).toEqual([{ n: 2, s: 198 }]);
     const bad = await cli([...data, 'compact', 'nope']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('TABLE_NOT_FOUND');
