@@ -88,6 +88,7 @@ describe('FsRefStore on disk', () => {
     const root = await tempDir();
     const refs = new FsRefStore({ root });
     await refs.compareAndSwap('r', null, hashOf(1));
+    await refs.close(); // lets the store release its lock before one is planted (see the staleMs test)
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const pid = Number(dead.stdout);
     expect(pid).toBeGreaterThan(0);
@@ -105,6 +106,7 @@ describe('FsRefStore on disk', () => {
     const root = await tempDir();
     const refs = new FsRefStore({ root, lock: { timeoutMs: 300 } });
     await refs.compareAndSwap('r', null, hashOf(1));
+    await refs.close(); // lets the store release its lock before one is planted (see the staleMs test)
     const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
     const lock = join(root, 'refs.lock');
     await writeFile(lock, JSON.stringify({ host: hostname(), boot, pid: process.pid, token: 'live', time: Date.now() }));
@@ -124,6 +126,9 @@ describe('FsRefStore on disk', () => {
     const root = await tempDir();
     const refs = new FsRefStore({ root, lock: { staleMs: 1, timeoutMs: 60_000 } });
     await refs.compareAndSwap('r', null, hashOf(1));
+    // The CAS resolves inside the lock; wait for the store to release it, or its release could remove
+    // the planted file (release reads its token, then unlinks).
+    await refs.close();
     await writeFile(join(root, 'refs.lock'), JSON.stringify({ host: 'other-host', boot: 'x', pid: 1, token: 'old', time: 0 }));
     // mtime of the lock file is what ages it; wait past staleMs (1 ms) by checking the clock, not by asserting time.
     const written = (await stat(join(root, 'refs.lock'))).mtimeMs;
