@@ -356,3 +356,76 @@ impl Task for InterleaveTask {
 pub fn interleave_rows(sources: Vec<Buffer>, picks: Uint32Array, columns: Option<Vec<String>>) -> AsyncTask<InterleaveTask> {
   AsyncTask::new(InterleaveTask { sources: sources.iter().map(|b| b.to_vec()).collect(), picks: picks.to_vec(), columns })
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use arrow_array::{Int64Array, StringArray};
+
+  fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("name", DataType::Utf8, true)]));
+    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names.to_vec()))]).unwrap()
+  }
+
+  fn ipc(b: &RecordBatch) -> Vec<u8> {
+    ipc_stream(&b.schema(), [Ok(b.clone())]).unwrap()
+  }
+
+  fn opts(layout: &str) -> EncodeOptions {
+    EncodeOptions { compression: None, row_group_rows: None, layout: Some(layout.to_string()) }
+  }
+
+  #[test]
+  fn same_rows_encode_to_the_same_bytes_in_either_layout() {
+    let b = batch(&[1, 2, 3], &["a", "b", "c"]);
+    for layout in ["base", "delta"] {
+      let (x, sx) = encode_batch(&b, writer_props(&opts(layout), &b.schema()).unwrap()).unwrap();
+      let (y, sy) = encode_batch(&b, writer_props(&opts(layout), &b.schema()).unwrap()).unwrap();
+      assert_eq!(x, y, "{layout}");
+      assert_eq!(sx, sy);
+      assert_eq!(&x[..4], PARQUET_MAGIC);
+    }
+    assert!(writer_props(&opts("columnar"), &b.schema()).is_err());
+  }
+
+  #[test]
+  fn sources_must_exist_and_share_columns() {
+    assert!(load_sources(vec![]).is_err());
+    let other = RecordBatch::try_new(
+      Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)])),
+      vec![Arc::new(Int64Array::from(vec![1]))],
+    )
+    .unwrap();
+    assert!(load_sources(vec![ipc(&batch(&[1], &["a"])), ipc(&other)]).is_err());
+    // A Parquet chunk and an IPC stream of the same columns are both sources.
+    let b = batch(&[7], &["z"]);
+    let (parquet, _) = encode_batch(&b, writer_props(&opts("base"), &b.schema()).unwrap()).unwrap();
+    assert_eq!(load_sources(vec![parquet, ipc(&b)]).unwrap().len(), 2);
+  }
+
+  #[test]
+  fn picks_out_of_range_are_refused() {
+    let batches = vec![batch(&[1, 2], &["a", "b"])];
+    assert_eq!(pick_indices(&[0, 1, 0, 0], 0, 2, &batches).unwrap(), vec![(0, 1), (0, 0)]);
+    assert!(pick_indices(&[0, 2], 0, 1, &batches).is_err());
+    assert!(pick_indices(&[1, 0], 0, 1, &batches).is_err());
+  }
+
+  #[test]
+  fn interleave_takes_picked_rows_in_order_and_projects() {
+    let mut task = InterleaveTask {
+      sources: vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))],
+      picks: vec![1, 1, 0, 2, 0, 0],
+      columns: Some(vec!["name".to_string(), "id".to_string()]),
+    };
+    let out = task.compute().unwrap();
+    let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(out), None).unwrap();
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
+    let b = &batches[0];
+    assert_eq!(b.schema().field(0).name(), "name");
+    let names: Vec<&str> = b.column(0).as_string::<i32>().iter().map(|v| v.unwrap()).collect();
+    assert_eq!(names, vec!["y", "c", "a"]);
+    let ids = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(ids.values().to_vec(), vec![11, 3, 1]);
+  }
+}
