@@ -85,9 +85,12 @@ describe('cargo tests in npm test', () => {
     const count = (out: string): number => Number(/^(\d+) passed, 0 failed/m.exec(out.trim().split('\n').at(-1)!)?.[1]);
     const without = await run('0');
     const withCargo = await run('1');
-    const rust = /chunk-store (\d+) passed, 0 failed/.exec(withCargo);
-    expect(rust, withCargo.slice(-1500)).not.toBeNull();
-    expect(Number(rust![1])).toBeGreaterThan(0);
-    expect(count(withCargo)).toBe(count(without) + Number(rust![1]));
+    // `[run-tests] cargo tests: catalog N passed, 0 failed (..); chunk-store M passed, 0 failed (..)`
+    const line = /cargo tests: (.*)$/m.exec(withCargo)?.[1];
+    expect(line, withCargo.slice(-1500)).toBeDefined();
+    const crates = [...line!.matchAll(/([\w-]+) (\d+) passed, 0 failed/g)].map((m) => [m[1], Number(m[2])] as const);
+    expect(crates.map(([name]) => name)).toEqual(['catalog', 'chunk-store']);
+    for (const [, n] of crates) expect(n).toBeGreaterThan(0);
+    expect(count(withCargo)).toBe(count(without) + crates.reduce((s, [, n]) => s + n, 0));
   }, 300_000);
 });
