@@ -5,6 +5,8 @@ import type { ChangeBus } from '@armillaria/changelog';
 import { FsTxnLog, RedisTxnLog, TxnCoordinator, type TxnCoordinatorOptions, type TxnLog } from '../../src/index.js';
 
 export interface Stack {
+  objects: ObjectStore;
+  chunks: ObjectChunkStore;
   catalog: Catalog;
   format: ParquetTableFormat;
   log: TxnLog;
@@ -18,12 +20,14 @@ export interface StackOptions extends Partial<Omit<TxnCoordinatorOptions, 'catal
   dir: string;
   /** Distributed mode: key prefix shared by every process of one test. */
   prefix?: string;
+  /** Distributed mode: the MinIO bucket (default ARMILLARIA_S3_BUCKET or `armillaria`). */
+  bucket?: string;
   bus?: ChangeBus;
 }
 
 /** The coordinator as an application assembles it; used by tests, child processes and the bench alike. */
 export async function openStack(opts: StackOptions): Promise<Stack> {
-  const { mode = 'embedded', dir, prefix = 'txn-test', ...rest } = opts;
+  const { mode = 'embedded', dir, prefix = 'txn-test', bucket, ...rest } = opts;
   let objects: ObjectStore;
   let refs: RefStore;
   let log: TxnLog;
@@ -36,7 +40,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     const redisUrl = process.env.ARMILLARIA_REDIS_URL;
     if (!endpoint || !redisUrl) throw new Error('distributed mode needs ARMILLARIA_S3_ENDPOINT and ARMILLARIA_REDIS_URL');
     const s3 = new S3ObjectStore({
-      endpoint, bucket: process.env.ARMILLARIA_S3_BUCKET ?? 'armillaria', prefix: `${prefix}/`,
+      endpoint, bucket: bucket ?? process.env.ARMILLARIA_S3_BUCKET ?? 'armillaria', prefix: `${prefix}/`,
       accessKeyId: process.env.ARMILLARIA_S3_ACCESS_KEY ?? 'minioadmin', secretAccessKey: process.env.ARMILLARIA_S3_SECRET_KEY ?? 'minioadmin',
     });
     await s3.ensureBucket();
@@ -49,7 +53,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
   const catalog = new Catalog({ chunks, refs, format });
   const coordinator = new TxnCoordinator({ catalog, tables: format, log, ...rest });
   return {
-    catalog, format, log, coordinator,
+    objects, chunks, catalog, format, log, coordinator,
     close: async () => {
       await coordinator.close();
       await log.close();
