@@ -27,7 +27,7 @@ export const defaultS3Credentials = { accessKeyId: 'minioadmin', secretAccessKey
  * quick local runs) skips it, and under CI=true the test runner counts such a skip as a failure.
  */
 export function needsServices(...names: ServiceName[]): string {
-  return `[needs ${names.join(' + ')}: skipped only when ARMILLARIA_TEST_SERVICES leaves it out]`;
+  return `[needs ${names.join(' + ')}: npm test starts it; skipped only when ARMILLARIA_TEST_SERVICES leaves it out, and under CI=true a skip counts as a failure]`;
 }
 
 /** True when the service's env var is set, for `describe.skipIf(!hasService('redis'))`. */
