@@ -118,6 +118,9 @@ describe('FsRefStore compaction', () => {
 /** Forwards every `committed <n>` line a child prints to every child's stdin; reports `compacted <k>` lines. */
 function relay(children: NodeProcess[], onCommitted: (n: number) => void, onCompacted: (k: number) => void): void {
   for (const c of children) {
+    // A child that finished its work has closed stdin: lines relayed to it after that are not needed
+    // (EPIPE), and must not surface as an unhandled error of the test run.
+    c.child.stdin?.on('error', () => {});
     let partial = '';
     c.child.stdout?.on('data', (d: string) => {
       const lines = (partial + d).split('\n');
@@ -126,7 +129,7 @@ function relay(children: NodeProcess[], onCommitted: (n: number) => void, onComp
         if (line.startsWith('compacted ')) onCompacted(Number(line.slice('compacted '.length)));
         if (!line.startsWith('committed ')) continue;
         onCommitted(Number(line.slice('committed '.length)));
-        for (const other of children) other.child.stdin?.write(`${line}\n`);
+        for (const other of children) if (other.child.stdin?.writable) other.child.stdin.write(`${line}\n`);
       }
     });
   }
