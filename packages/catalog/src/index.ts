@@ -28,12 +28,12 @@ export { parseAsOf, parseRefSpec } from './ref-resolver.js';
 export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';
-export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';
+export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ReflogValue, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
   TableLayout, DeltaRef, PageRef,
 } from './table-format/table-format.js';
-export { DELTA_DELETED_COLUMN } from './table-format/table-format.js';
+export { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format/table-format.js';
 export { FsRefStore } from './refs/fs-ref-store.js';
 export type { FsRefStoreOptions } from './refs/fs-ref-store.js';
 export type { FileLockOptions } from './refs/fs-lock.js';

@@ -18,7 +18,7 @@ describe('ParquetTableFormat: merge-on-read delta', () => {
     const upd = ids(40, 200).map((i) => customer(i, 1));
     const u = await format.upsert(base.manifest, customersTable(upd));
     const m = await format.readManifest(u.manifest);
-    expect(m.formatVersion).toBe(2);
+    expect(m.formatVersion).toBe(3);
     expect(m.delta).toMatchObject({ rows: 40, deletes: 0 });
     expect(m.rows).toBe(4000);
     const layout = await format.layout(u.manifest);

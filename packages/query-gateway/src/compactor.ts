@@ -18,7 +18,7 @@ export interface CompactionSource {
   /** Base chunks in table order. */
   chunks: ReadonlyArray<{ hash: Hash; bytes: number }>;
   /** A merge-on-read delta: the file then holds the merged rows (the version's view), so scans skip the anti-join. */
-  delta?: { chunks: ReadonlyArray<{ hash: Hash; bytes: number }>; keyColumns: readonly string[]; deletedColumn: string };
+  delta?: { chunks: ReadonlyArray<{ hash: Hash; bytes: number }>; keyColumns: readonly string[]; deletedColumn: string; unchangedColumn?: string };
 }
 
 export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
@@ -85,7 +85,10 @@ export class Compactor {
     const paths = this.cache.pinChunks(source.chunks.map((c) => c.hash), lease);
     const delta = source.delta && { ...source.delta, paths: this.cache.pinChunks(source.delta.chunks.map((c) => c.hash), lease) };
     // The version's rows exactly as its view gives them (one definition of the merge: views.ts).
-    const view = viewSelect(source.fields, paths, delta && { paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn });
+    const view = viewSelect(source.fields, paths, delta && {
+      paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn,
+      ...(delta.unchangedColumn !== undefined ? { unchangedColumn: delta.unchangedColumn } : {}),
+    });
     // Key order: DuckDB's anti-join does not keep the base order, and row groups with tight key ranges are
     // what lets DuckDB prune inside the file.
     const select = delta && delta.keyColumns.length > 0 ? `${view} ORDER BY ${delta.keyColumns.map(ident).join(', ')}` : view;

@@ -96,6 +96,16 @@ export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns
   return delta.filter((d) => live.has(d.hash) || kept.some((b) => keyRangesMayOverlap(type, key, b, d)));
 }
 
+/**
+ * The base chunks whose key range overlaps one of the `delta` chunks' (those that may hold the base row
+ * of a delta row). Conservative like `deltaChunksToRead`.
+ */
+export function baseChunksUnder(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], base: readonly ChunkInfo[], delta: readonly ChunkInfo[]): ChunkInfo[] {
+  const key = keyColumns.length === 1 ? keyColumns[0]! : undefined;
+  const type = key === undefined ? undefined : manifest.schema.fields.find((f) => f.name === key)?.type;
+  return base.filter((b) => delta.some((d) => keyRangesMayOverlap(type, key, b, d)));
+}
+
 function keyRangesMayOverlap(type: ColumnType | undefined, key: string | undefined, a: ChunkInfo, b: ChunkInfo): boolean {
   if (type === undefined || key === undefined) return true;
   const x = a.stats[key];

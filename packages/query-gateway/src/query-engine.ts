@@ -9,7 +9,7 @@ import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
-import { deltaChunksToRead, pruneChunks } from './prune.js';
+import { baseChunksUnder, deltaChunksToRead, pruneChunks } from './prune.js';
 import { performance } from 'node:perf_hooks';
 import { ResultBuilder, arrowIPC, type QueryResult, type QueryTimings, type TableRead } from './results.js';
 import { analyzeStatement, type ColumnRange, type SqlAnalysis } from './sql-analysis.js';
@@ -260,16 +260,37 @@ export class QueryEngine {
       lap('resolveMs');
       // Delta chunks (merge-on-read): a delta row hides its key's base row whatever its values, so the view
       // reads every delta chunk whose keys overlap a kept base chunk; pruning decides which may contribute live rows.
-      const live = new Set(layout.delta ? pruneChunks(manifest, layout.delta.chunks, allRanges).map((c) => c.hash) : []);
-      const delta = deltaChunksToRead(manifest, layout.keyColumns ?? [], kept, layout.delta?.chunks ?? [], live).map((c) => c.hash as Hash);
-      const { paths: fetchedPaths, fetched } = await this.cache.fetch([...kept.map((c) => c.hash as Hash), ...delta], { signal, lease });
-      const paths = fetchedPaths.slice(0, kept.length);
+      // Column-level updates: a partial row's values come partly from its base row, so the stats of a delta
+      // chunk holding partial rows (its mask column not all null) say nothing about them; only ranges on
+      // the key (which both rows share) may prune it and its base rows' chunks.
+      const u = layout.delta?.unchangedColumn;
+      const partialChunk = (c: ChunkInfo): boolean => u !== undefined && (c.stats[u]?.nullCount ?? 0) < c.rows;
+      const keyOnly = allRanges.every((r) => r.every((c) => (layout.keyColumns ?? []).includes(c.column)));
+      const prunable = layout.delta?.chunks.filter((c) => keyOnly || !partialChunk(c)) ?? [];
+      const live = new Set([...pruneChunks(manifest, prunable, allRanges), ...(layout.delta?.chunks.filter((c) => !keyOnly && partialChunk(c)) ?? [])].map((c) => c.hash));
+      const deltaRead = deltaChunksToRead(manifest, layout.keyColumns ?? [], kept, layout.delta?.chunks ?? [], live);
+      const delta = deltaRead.map((c) => c.hash as Hash);
+      // The base rows of partial rows: in the kept chunks when only key ranges pruned, else in any base
+      // chunk overlapping a delta chunk with partial rows.
+      const partialRead = deltaRead.filter(partialChunk);
+      const partial = partialRead.length > 0;
+      const partialBase = !partial ? [] : keyOnly ? kept : baseChunksUnder(manifest, layout.keyColumns ?? [], all, partialRead);
+      // With partial rows the view reads the base files once for both: kept plus those extra chunks.
+      const keptSet = new Set(kept.map((c) => c.hash));
+      const extraSet = new Set(partialBase.filter((c) => !keptSet.has(c.hash)).map((c) => c.hash));
+      const baseRead = extraSet.size === 0 ? kept : all.filter((c) => keptSet.has(c.hash) || extraSet.has(c.hash));
+      const extra = baseRead.length - kept.length;
+      const { paths: fetchedPaths, fetched } = await this.cache.fetch([...baseRead.map((c) => c.hash as Hash), ...delta], { signal, lease });
+      const paths = fetchedPaths.slice(0, baseRead.length);
       lap('fetchMs');
       const compacted = await this.compactedFile(tv.manifest, manifest, layout, kept, delta.length > 0, lease);
-      const deltaPaths = fetchedPaths.slice(kept.length);
-      const deltaFiles = layout.delta && { paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn };
+      const deltaPaths = fetchedPaths.slice(baseRead.length);
+      const deltaFiles = layout.delta && {
+        paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn,
+        ...(partial ? { unchangedColumn: u! } : {}),
+      };
       views.set(name, compacted ? viewSql(name, manifest.schema.fields, [compacted]) : viewSql(name, manifest.schema.fields, paths, deltaFiles));
-      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + (layout.delta?.chunks.length ?? 0), chunksRead: kept.length + delta.length, chunksFetched: fetched, compacted: compacted !== undefined });
+      reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + (layout.delta?.chunks.length ?? 0), chunksRead: kept.length + delta.length + extra, chunksFetched: fetched, compacted: compacted !== undefined });
     }
     lap('resolveMs');
     await this.pool.ensureViews(pc, views);
@@ -294,7 +315,12 @@ export class QueryEngine {
       const ref = (c: ChunkInfo) => ({ hash: c.hash as Hash, bytes: c.bytes });
       this.compactor.start({
         manifest: hash, fields: manifest.schema.fields, chunks: all.map(ref),
-        ...(layout.delta ? { delta: { chunks: layout.delta.chunks.map(ref), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn } } : {}),
+        ...(layout.delta ? {
+          delta: {
+            chunks: layout.delta.chunks.map(ref), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn,
+            ...(layout.delta.unchangedColumn !== undefined ? { unchangedColumn: layout.delta.unchangedColumn } : {}),
+          },
+        } : {}),
       });
     }
     return file;

@@ -19,6 +19,12 @@ export interface DeltaFiles {
   keyColumns: readonly string[];
   /** Boolean column of the delta files; true marks a tombstone. */
   deletedColumn: string;
+  /**
+   * Column-level updates (formatVersion-3 deltas with partial rows): the delta files' mask column, one
+   * character per table column, '1' where a row keeps its base row's value. The base files given must
+   * then hold the base row of every partial row the query may see.
+   */
+  unchangedColumn?: string;
 }
 
 /**
@@ -28,8 +34,9 @@ export interface DeltaFiles {
  * With a delta, the view is the merge: base rows whose key is in no delta file (an anti-join on every key
  * column against all delta files, which are never pruned by stats), plus the delta rows that are not
  * tombstones (from the delta files pruning kept). DuckDB pushes a query's filters into both sides, which
- * is correct for a delta row that moved its key into or out of a range. Without a delta the view stays a
- * plain `read_parquet`.
+ * is correct for a delta row that moved its key into or out of a range. A delta row keeping some base
+ * values (column-level update) is joined with its base row by key and takes those values from it.
+ * Without a delta the view stays a plain `read_parquet`.
  */
 export function viewSql(table: string, fields: ReadonlyArray<{ name: string; type: ColumnType }>, paths: readonly string[], delta?: DeltaFiles): string {
   return `CREATE OR REPLACE TEMP VIEW ${ident(table)} AS ${viewSelect(fields, paths, delta)}`;
@@ -40,15 +47,53 @@ export function viewSelect(fields: ReadonlyArray<{ name: string; type: ColumnTyp
   const cols = fields.map((f) => ident(f.name)).join(', ');
   const files = (ps: readonly string[]): string => `read_parquet([${ps.map(literal).join(', ')}])`;
   if (delta && delta.paths.length > 0 && (paths.length > 0 || delta.livePaths.length > 0)) {
+    const on = delta.keyColumns.map((k) => `b.${ident(k)} = d.${ident(k)}`).join(' AND ');
+    const deleted = (alias: string): string => `${alias}${ident(delta.deletedColumn)}`;
+    if (delta.unchangedColumn !== undefined) return partialViewSelect(fields, paths, delta, files, on, deleted);
     const parts: string[] = [];
     if (paths.length > 0) {
-      const on = delta.keyColumns.map((k) => `b.${ident(k)} = d.${ident(k)}`).join(' AND ');
       parts.push(`SELECT ${fields.map((f) => `b.${ident(f.name)}`).join(', ')} FROM ${files(paths)} AS b ANTI JOIN ${files(delta.paths)} AS d ON ${on}`);
     }
-    if (delta.livePaths.length > 0) parts.push(`SELECT ${cols} FROM ${files(delta.livePaths)} WHERE NOT ${ident(delta.deletedColumn)}`);
+    if (delta.livePaths.length > 0) parts.push(`SELECT ${cols} FROM ${files(delta.livePaths)} WHERE NOT ${deleted('')}`);
     return parts.join(' UNION ALL ');
   }
   return paths.length > 0
     ? `SELECT ${cols} FROM ${files(paths)}`
     : `SELECT ${fields.map((f) => `CAST(NULL AS ${duckType[f.type] ?? 'VARCHAR'}) AS ${ident(f.name)}`).join(', ')} WHERE false`;
+}
+
+/**
+ * The merge with column-level updates, reading the base once: each base row left-joined with its delta
+ * row (tombstones drop it; a whole delta row replaces it; a partial one replaces the columns its mask
+ * marks '0'), plus the live whole delta rows whose key no base file read holds (inserts, and updates of
+ * base rows in chunks pruning dropped: emitted once either way, since both parts see the same base
+ * files). `paths` must hold the base row of every partial delta row the query may see.
+ */
+function partialViewSelect(
+  fields: ReadonlyArray<{ name: string; type: ColumnType }>,
+  paths: readonly string[],
+  delta: DeltaFiles,
+  files: (ps: readonly string[]) => string,
+  on: string,
+  deleted: (alias: string) => string,
+): string {
+  const u = `d.${ident(delta.unchangedColumn!)}`;
+  const matched = `d.${ident(delta.keyColumns[0]!)}`;
+  const parts: string[] = [];
+  if (paths.length > 0) {
+    const pick = fields.map((f, i) => {
+      const c = ident(f.name);
+      if (delta.keyColumns.includes(f.name)) return `b.${c}`;
+      return `CASE WHEN ${matched} IS NULL OR substr(coalesce(${u}, ''), ${i + 1}, 1) = '1' THEN b.${c} ELSE d.${c} END AS ${c}`;
+    });
+    parts.push(`SELECT ${pick.join(', ')} FROM ${files(paths)} AS b LEFT JOIN ${files(delta.paths)} AS d ON ${on} WHERE ${matched} IS NULL OR NOT ${deleted('d.')}`);
+  }
+  if (delta.livePaths.length > 0) {
+    const whole = `NOT ${deleted('d.')} AND ${u} IS NULL`;
+    const cols = fields.map((f) => `d.${ident(f.name)}`).join(', ');
+    parts.push(paths.length > 0
+      ? `SELECT ${cols} FROM ${files(delta.livePaths)} AS d ANTI JOIN ${files(paths)} AS b ON ${on} WHERE ${whole}`
+      : `SELECT ${cols} FROM ${files(delta.livePaths)} AS d WHERE ${whole}`);
+  }
+  return parts.join(' UNION ALL ');
 }

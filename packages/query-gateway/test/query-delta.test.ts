@@ -2,6 +2,8 @@
 // visible; pruning on a non-key column stays correct when a delta row moved in or out of the range;
 // per-table versions read before, with and after the delta is folded into the base.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { QueryEngine } from '../src/index.js';
 import { embeddedEnv, rng, type Env } from './helpers.js';
 
 type Item = { id: bigint; price: number; tag: string };
@@ -92,5 +94,70 @@ describe('QueryEngine over tables with a delta (merge-on-read)', () => {
     // Time travel: before any delta, with deltas, after the fold, with a new delta.
     expect(versions.size).toBeGreaterThanOrEqual(7);
     for (const [v, m] of versions) await expectModel(m, { versions: { items: v } });
+  });
+});
+
+describe('QueryEngine over column-level updates (delta rows keeping base values)', () => {
+  let env: Env;
+  let viewOnly: QueryEngine;
+  const N = 3000;
+  let model = new Map<bigint, Item>();
+  const sorted = (): Item[] => [...model.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+  beforeAll(async () => {
+    env = await embeddedEnv({ targetChunkRows: 64 });
+    // Compaction off: every query goes through the merge view (the other engine may read compacted files).
+    viewOnly = await QueryEngine.open({ catalog: env.catalog, format: env.format, chunks: env.chunks, cacheDir: join(env.dir, 'cache-view'), threads: 1, compaction: false });
+    await env.catalog.createRepo('p');
+    for (let i = 0; i < N; i++) model.set(BigInt(i * 2), { id: BigInt(i * 2), price: Math.floor(i / 3), tag: `t${i % 7}` });
+    await env.catalog.createTable('p', 'items', { rows: sorted(), primaryKey: ['id'] });
+  });
+  afterAll(async () => {
+    await viewOnly?.close();
+    await env?.cleanup();
+  });
+
+  async function expectModel(engine: QueryEngine): Promise<void> {
+    const all = await engine.query('p', 'SELECT id, price, tag FROM items ORDER BY id', { limits: { maxRows: 100_000 } });
+    expect(all.rows).toEqual(sorted().map((r) => ({ id: Number(r.id), price: r.price, tag: r.tag })));
+    // Non-key ranges (a partial row keeps its base price, or changed only its price) and key ranges.
+    for (const [lo, hi] of [[0, 5], [400, 420], [990, 2000]] as const) {
+      const r = await engine.query('p', `SELECT id, price, tag FROM items WHERE price BETWEEN ${lo} AND ${hi} ORDER BY id`);
+      expect(r.rows).toEqual(sorted().filter((x) => x.price >= lo && x.price <= hi).map((x) => ({ id: Number(x.id), price: x.price, tag: x.tag })));
+    }
+    const tagged = await engine.query('p', `SELECT count(*) AS n FROM items WHERE tag = 'renamed'`);
+    expect(tagged.rows).toEqual([{ n: sorted().filter((x) => x.tag === 'renamed').length }]);
+    const keys = await engine.query('p', 'SELECT id, price, tag FROM items WHERE id BETWEEN 1000 AND 1400 ORDER BY id');
+    expect(keys.rows).toEqual(sorted().filter((x) => x.id >= 1000n && x.id <= 1400n).map((x) => ({ id: Number(x.id), price: x.price, tag: x.tag })));
+  }
+
+  it('joins partial rows with their base rows; key ranges still prune', async () => {
+    const all = sorted();
+    // Scattered: every 50th row gets a new tag only, every 77th a new price only (moving it between ranges).
+    const renamed = all.filter((_, i) => i % 50 === 7).map((r) => ({ ...r, tag: 'renamed' }));
+    const repriced = all.filter((_, i) => i % 77 === 5 && i % 50 !== 7).map((r) => ({ ...r, price: r.price <= 5 ? 1500 : 2 }));
+    for (const r of [...renamed, ...repriced]) model.set(r.id, r);
+    await env.catalog.upsert('p', 'items', [...renamed, ...repriced]);
+    const tv = await env.catalog.tableVersion('p', 'items');
+    const layout = await env.format.layout(tv.manifest);
+    expect(layout.delta?.unchangedColumn).toBeDefined();
+    // The delta stores the changed column only: the other non-key column is null in every delta row.
+    const stats = layout.delta!.chunks.map((c) => [c.stats.price!.nullCount, c.stats.tag!.nullCount, c.rows]);
+    expect(stats.reduce((s, [p]) => s + p!, 0)).toBe(renamed.length);
+    expect(stats.reduce((s, [, t]) => s + t!, 0)).toBe(repriced.length);
+    await expectModel(viewOnly);
+    await expectModel(env.engine);
+    await env.engine.idle();
+    await expectModel(env.engine);
+    const read = (await viewOnly.query('p', 'SELECT count(*) AS n FROM items WHERE id BETWEEN 1000 AND 1400')).tables[0]!;
+    expect(read.chunksRead).toBeLessThan(layout.base.length);
+    // A later whole-row update of a partial key, and a delete of another: the delta row is replaced.
+    const whole = { id: renamed[0]!.id, price: 7777, tag: 'whole' };
+    model.set(whole.id, whole);
+    model.delete(renamed[1]!.id);
+    await env.catalog.upsert('p', 'items', [whole]);
+    await env.catalog.deleteRows('p', 'items', [{ id: renamed[1]!.id }]);
+    await expectModel(viewOnly);
+    await expectModel(env.engine);
   });
 });

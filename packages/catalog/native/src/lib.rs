@@ -320,6 +320,10 @@ pub struct InterleaveTask {
   sources: Vec<Vec<u8>>,
   picks: Vec<u32>,
   columns: Option<Vec<String>>,
+  /// Other picks for some columns (column-level updates take some values from base rows): per output
+  /// column, an index into `groups`, or -1 for `picks`.
+  groups: Vec<Vec<u32>>,
+  group_of: Vec<i32>,
 }
 
 impl Task for InterleaveTask {
@@ -333,12 +337,27 @@ impl Task for InterleaveTask {
       None => (0..schema.fields().len()).collect(),
       Some(names) => names.iter().map(|n| schema.index_of(n).map_err(err("projection"))).collect::<Result<_>>()?,
     };
-    let indices = pick_indices(&self.picks, 0, self.picks.len() / 2, &batches)?;
+    let n = self.picks.len() / 2;
+    let indices = pick_indices(&self.picks, 0, n, &batches)?;
+    let mut group_indices = Vec::with_capacity(self.groups.len());
+    for g in &self.groups {
+      if g.len() != self.picks.len() {
+        return Err(Error::new(Status::InvalidArg, "column picks differ in length from picks".to_string()));
+      }
+      group_indices.push(pick_indices(g, 0, n, &batches)?);
+    }
+    if !self.group_of.is_empty() && self.group_of.len() != wanted.len() {
+      return Err(Error::new(Status::InvalidArg, "one pick group per column expected".to_string()));
+    }
     let out_schema = Arc::new(schema.project(&wanted).map_err(err("projection"))?);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len());
-    for &c in &wanted {
+    for (k, &c) in wanted.iter().enumerate() {
       let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-      columns.push(interleave(&arrays, &indices).map_err(err("interleave"))?);
+      let picks = match self.group_of.get(k) {
+        Some(&g) if g >= 0 => group_indices.get(g as usize).ok_or_else(|| Error::new(Status::InvalidArg, format!("no pick group {g}")))?,
+        _ => &indices,
+      };
+      columns.push(interleave(&arrays, picks).map_err(err("interleave"))?);
     }
     let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(err("interleaved batch"))?;
     ipc_stream(&out_schema, [Ok(batch)])
@@ -353,8 +372,14 @@ impl Task for InterleaveTask {
 /// the same columns) as one Arrow IPC stream of `columns` (all when absent, else in the order given).
 /// What `build_chunks` does before encoding, without the Parquet round trip: for rows that are only read.
 #[napi]
-pub fn interleave_rows(sources: Vec<Buffer>, picks: Uint32Array, columns: Option<Vec<String>>) -> AsyncTask<InterleaveTask> {
-  AsyncTask::new(InterleaveTask { sources: sources.iter().map(|b| b.to_vec()).collect(), picks: picks.to_vec(), columns })
+pub fn interleave_rows(sources: Vec<Buffer>, picks: Uint32Array, columns: Option<Vec<String>>, groups: Option<Vec<Uint32Array>>, group_of: Option<Vec<i32>>) -> AsyncTask<InterleaveTask> {
+  AsyncTask::new(InterleaveTask {
+    sources: sources.iter().map(|b| b.to_vec()).collect(),
+    picks: picks.to_vec(),
+    columns,
+    groups: groups.unwrap_or_default().iter().map(|g| g.to_vec()).collect(),
+    group_of: group_of.unwrap_or_default(),
+  })
 }
 
 #[cfg(test)]
@@ -417,6 +442,8 @@ mod tests {
       sources: vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))],
       picks: vec![1, 1, 0, 2, 0, 0],
       columns: Some(vec!["name".to_string(), "id".to_string()]),
+      groups: vec![],
+      group_of: vec![],
     };
     let out = task.compute().unwrap();
     let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(out), None).unwrap();
@@ -427,5 +454,27 @@ mod tests {
     assert_eq!(names, vec!["y", "c", "a"]);
     let ids = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
     assert_eq!(ids.values().to_vec(), vec![11, 3, 1]);
+  }
+
+  #[test]
+  fn interleave_takes_a_column_group_from_its_own_picks() {
+    let mut task = InterleaveTask {
+      sources: vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))],
+      picks: vec![1, 1, 0, 2],
+      columns: Some(vec!["id".to_string(), "name".to_string()]),
+      groups: vec![vec![0, 0, 1, 0]],
+      group_of: vec![-1, 0],
+    };
+    let out = task.compute().unwrap();
+    let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(out), None).unwrap();
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
+    let b = &batches[0];
+    let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(ids.values().to_vec(), vec![11, 3]);
+    let names: Vec<&str> = b.column(1).as_string::<i32>().iter().map(|v| v.unwrap()).collect();
+    assert_eq!(names, vec!["a", "x"]);
+    let mut bad = InterleaveTask { sources: task.sources.clone(), picks: vec![0, 0], columns: None, groups: vec![vec![0, 0, 0, 1]], group_of: vec![0, 0] };
+    bad.sources = vec![ipc(&batch(&[1], &["a"]))];
+    assert!(bad.compute().is_err());
   }
 }

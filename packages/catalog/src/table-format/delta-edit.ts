@@ -4,6 +4,9 @@ import { Chunker, type ChunkingParams } from './chunker.js';
 import type { KeyRun } from './delta.js';
 import { compareKeys, compareRows, jsonKey, keyAt, keyFromJson, keyHash, type KeyValue, type KeyVectors } from './keys.js';
 import { assignChanges, PairBuilder, type Changes, type EditMode } from './rechunk.js';
+import type { Table } from 'apache-arrow';
+import type { ManifestSchema } from './column-types.js';
+import { sameValue } from './rows.js';
 import type { ChunkInfo, ColumnType } from './table-format.js';
 
 /** The new delta of an edit, ready for the encoder (sources: the old delta's rows, then the changes'). */
@@ -81,10 +84,17 @@ export function planDelta(old: KeyRun | null, changes: Changes, inBase: Uint8Arr
 /** Where a changed key stands before the edit, in the delta or the base chunks. */
 export const KeyState = { Absent: 0, Live: 1, Tombstone: 2 } as const;
 
+/** Where changes' keys were found: per change (position in `changes.order`), chunk index (-1: none) and row. */
+export interface KeyPositions {
+  readonly chunk: Int32Array;
+  readonly row: Int32Array;
+}
+
 /**
  * For each change (by position in `changes.order`), whether sorted chunks hold its key: `KeyState.Live`,
  * or `Tombstone` when the chunk's flag says so (delta chunks), else `Absent`. Loads only the chunks whose
  * [firstKey, lastKey] contains a change key, and of those only what `load` decodes (key columns, flag).
+ * `at`, when given, receives where each found key is.
  */
 export async function lookupKeys(
   chunks: readonly ChunkInfo[],
@@ -92,6 +102,7 @@ export async function lookupKeys(
   changes: Changes,
   load: (chunk: number) => Promise<KeyRun>,
   concurrency: number,
+  at?: KeyPositions,
 ): Promise<Uint8Array> {
   const found = new Uint8Array(changes.order.length);
   const ranges = assignChanges(chunks, keyTypes, changes);
@@ -113,7 +124,10 @@ export async function lookupKeys(
     for (let y = a; y < b; y++) {
       const r = changes.order[y]!;
       while (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) < 0) x++;
-      if (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) === 0) found[y] = run.deleted?.[x] ? KeyState.Tombstone : KeyState.Live;
+      if (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) === 0) {
+        found[y] = run.deleted?.[x] ? KeyState.Tombstone : KeyState.Live;
+        if (at) (at.chunk[y] = i), (at.row[y] = x);
+      }
     }
   });
   return found;
@@ -156,6 +170,37 @@ export function deltaChange(changes: Changes, inDelta: Uint8Array, inBase: Uint8
       if (st === KeyState.Live) out.rows--;
       out.removes[changes.order[y]!] = 1;
     }
+  }
+  return out;
+}
+
+/**
+ * Column-level updates: per input row, its DELTA_UNCHANGED_COLUMN value (see `liveRows`). A row whose
+ * key the base holds (`at`, from `lookupKeys` over base chunks decoded whole into `baseRows`) gets '1'
+ * for each non-key column equal to its base row's; null when it changes every non-key column or its
+ * key is not in the base. The masks are relative to the base row, not to an older delta row of the key,
+ * which the new row replaces whole.
+ */
+export function unchangedMasks(input: Table, schema: ManifestSchema, primaryKey: readonly string[], changes: Changes, at: KeyPositions, baseRows: ReadonlyMap<number, Table>): Array<string | null> {
+  const out = new Array<string | null>(input.numRows).fill(null);
+  const names = schema.fields.map((f) => f.name);
+  const mine = names.map((n) => input.getChild(n)!);
+  const cols = new Map<number, ReturnType<Table['getChild']>[]>();
+  const chars: string[] = [];
+  for (let y = 0; y < changes.order.length; y++) {
+    const chunk = at.chunk[y]!;
+    if (chunk < 0) continue;
+    let theirs = cols.get(chunk);
+    if (!theirs) cols.set(chunk, (theirs = names.map((n) => baseRows.get(chunk)!.getChild(n))));
+    const r = changes.order[y]!;
+    const row = at.row[y]!;
+    let kept = false;
+    for (let c = 0; c < names.length; c++) {
+      const same = !primaryKey.includes(names[c]!) && sameValue(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
+      chars[c] = same ? '1' : '0';
+      kept ||= same;
+    }
+    if (kept) out[r] = chars.join('');
   }
   return out;
 }

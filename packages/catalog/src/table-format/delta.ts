@@ -1,19 +1,28 @@
-import { Bool, Table, tableFromIPC, vectorFromArray } from 'apache-arrow';
-import type { Vector } from 'apache-arrow';
+import { Bool, makeVector, Table, tableFromIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import type { Data, Vector } from 'apache-arrow';
 import { arrowType, type ManifestSchema } from './column-types.js';
 import { compareRows, keyVectors, type KeyVectors } from './keys.js';
 import type { ParquetCodec } from './native-codec.js';
 import { PairBuilder } from './rechunk.js';
 import { concatDecoded } from './rows.js';
-import { DELTA_DELETED_COLUMN } from './table-format.js';
+import { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN, type Manifest } from './table-format.js';
 
 /**
- * The rows of a keyed table's delta (merge-on-read, see FORMAT.md): the table's columns plus a boolean
- * tombstone flag, one row per changed key, sorted by key.
+ * The rows of a keyed table's delta (merge-on-read, see FORMAT.md): the table's columns, then (`partial`,
+ * formatVersion 3) which columns keep the base row's value, then a boolean tombstone flag; one row per
+ * changed key, sorted by key.
  */
-export function deltaSchema(schema: ManifestSchema): ManifestSchema {
+export function deltaSchema(schema: ManifestSchema, partial: boolean): ManifestSchema {
   // Nullable throughout: tombstones hold null in every non-key column, whatever the table declares.
-  return { fields: [...schema.fields.map((f) => ({ ...f, nullable: true })), { name: DELTA_DELETED_COLUMN, type: 'bool', nullable: true }] };
+  const fields = schema.fields.map((f) => ({ ...f, nullable: true }));
+  if (partial) fields.push({ name: DELTA_UNCHANGED_COLUMN, type: 'utf8', nullable: true });
+  fields.push({ name: DELTA_DELETED_COLUMN, type: 'bool', nullable: true });
+  return { fields };
+}
+
+/** Whether a manifest's delta rows may keep base values (its chunks carry DELTA_UNCHANGED_COLUMN). */
+export function hasPartialRows(m: Pick<Manifest, 'formatVersion'>): boolean {
+  return m.formatVersion === 3;
 }
 
 /**
@@ -24,35 +33,103 @@ export function isDeltaSchema(schema: ManifestSchema): boolean {
   return schema.fields.at(-1)?.name === DELTA_DELETED_COLUMN;
 }
 
-/** Rows of an insert or upsert (columns in schema order) as live delta rows. */
-export function liveRows(input: Table, schema: ManifestSchema): Table {
+/**
+ * Rows of an insert or upsert (columns in schema order) as live delta rows. `unchanged` (partial deltas
+ * only): per input row, its DELTA_UNCHANGED_COLUMN value; a row's columns marked '1' are stored as null
+ * (their value is the base row's, which the caller found equal).
+ */
+export function liveRows(input: Table, schema: ManifestSchema, partial: boolean, unchanged?: ReadonlyArray<string | null>): Table {
   const cols: Record<string, Vector> = {};
-  for (const f of schema.fields) cols[f.name] = input.getChild(f.name)!;
+  schema.fields.forEach((f, c) => {
+    const v = input.getChild(f.name)!;
+    cols[f.name] = unchanged ? withoutValues(v, (i) => unchanged[i]?.[c] === '1') : v;
+  });
+  if (partial) cols[DELTA_UNCHANGED_COLUMN] = vectorFromArray(unchanged ? [...unchanged] : new Array<null>(input.numRows).fill(null), new Utf8());
   cols[DELTA_DELETED_COLUMN] = vectorFromArray(new Array<boolean>(input.numRows).fill(false), new Bool());
   return new Table(cols);
 }
 
+/**
+ * `v` with the rows `drop` selects set to null. Only the validity bitmap is replaced: the value buffers
+ * are shared (a writer ignores values under a null), whatever the column type.
+ */
+function withoutValues(v: Vector, drop: (row: number) => boolean): Vector {
+  let at = 0;
+  const parts = v.data.map((d: Data) => {
+    const start = at;
+    at += d.length;
+    const bitmap = new Uint8Array(Math.ceil((d.offset + d.length) / 8));
+    let nulls = 0;
+    for (let i = 0; i < d.length; i++) {
+      const bit = d.offset + i;
+      const valid = (d.nullBitmap === undefined || d.nullBitmap.byteLength === 0 || (d.nullBitmap[bit >> 3]! >> (bit & 7)) & 1) && !drop(start + i);
+      if (valid) bitmap[bit >> 3]! |= 1 << (bit & 7);
+      else nulls++;
+    }
+    return nulls === 0 ? d : d.clone(d.type, d.offset, d.length, nulls, [d.valueOffsets, d.values, bitmap, d.typeIds] as never);
+  });
+  return makeVector(parts);
+}
+
 /** Tombstones for the keys of `keys`: key columns set, every other column null, the flag true. */
-export function tombstoneRows(keys: Table, schema: ManifestSchema, primaryKey: readonly string[]): Table {
+export function tombstoneRows(keys: Table, schema: ManifestSchema, primaryKey: readonly string[], partial: boolean): Table {
   const cols: Record<string, Vector> = {};
   for (const f of schema.fields) {
     cols[f.name] = primaryKey.includes(f.name) ? keys.getChild(f.name)! : vectorFromArray(new Array(keys.numRows).fill(null), arrowType(f.type));
   }
+  if (partial) cols[DELTA_UNCHANGED_COLUMN] = vectorFromArray(new Array<null>(keys.numRows).fill(null), new Utf8());
   cols[DELTA_DELETED_COLUMN] = vectorFromArray(new Array<boolean>(keys.numRows).fill(true), new Bool());
   return new Table(cols);
 }
 
-/** A sorted run of rows by key (one decoded chunk), with tombstone flags for delta runs. */
+/**
+ * A sorted run of rows by key (one decoded chunk), with tombstone flags for delta runs and, for partial
+ * deltas, each row's DELTA_UNCHANGED_COLUMN value.
+ */
 export interface KeyRun {
   readonly keys: KeyVectors;
   readonly deleted?: ArrayLike<boolean | null>;
+  readonly unchanged?: ReadonlyArray<string | null>;
 }
 
-/** Decoded IPC of a chunk as a key run (`flags`: decoded delta flag column of the same chunk). */
+/**
+ * Decoded IPC of a chunk as a key run (`flags`: decoded delta columns of the same chunk: the tombstone
+ * flag and, in partial deltas, DELTA_UNCHANGED_COLUMN).
+ */
 export function keyRun(ipc: Uint8Array, schema: ManifestSchema, primaryKey: readonly string[], flags?: Uint8Array): KeyRun {
   const keys = keyVectors(tableFromIPC(ipc), primaryKey, schema);
   if (!flags) return { keys };
-  return { keys, deleted: tableFromIPC(flags).getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> };
+  return { keys, ...deltaFlags(tableFromIPC(flags)) };
+}
+
+/** The delta columns of decoded delta rows: tombstone flags and (partial deltas) unchanged masks. */
+export function deltaFlags(t: Table): { deleted: ArrayLike<boolean | null>; unchanged?: Array<string | null> } {
+  const deleted = t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null>;
+  const u = t.getChild(DELTA_UNCHANGED_COLUMN);
+  // A run without any partial row needs no masks (the common case: inserts, deletes, whole-row updates).
+  return u === null || u.nullCount === u.length ? { deleted } : { deleted, unchanged: [...u] as Array<string | null> };
+}
+
+/** The columns holding a delta's flags: the tombstone flag, and the unchanged masks of partial deltas. */
+export function flagColumns(partial: boolean): string[] {
+  return partial ? [DELTA_UNCHANGED_COLUMN, DELTA_DELETED_COLUMN] : [DELTA_DELETED_COLUMN];
+}
+
+/**
+ * Delta rows that keep some base values, as `overlayPicks` found them: for the k-th, the output row it
+ * gives, its base row (source and row; source -1 when no base run held its key) and its mask.
+ */
+export interface Patches {
+  readonly out: number[];
+  readonly source: number[];
+  readonly row: number[];
+  readonly mask: string[];
+}
+
+/** The overlay's rows and the base values partial delta rows keep. */
+export interface Overlay {
+  readonly picks: Uint32Array;
+  readonly patches: Patches;
 }
 
 /**
@@ -60,8 +137,9 @@ export function keyRun(ipc: Uint8Array, schema: ManifestSchema, primaryKey: read
  * (sources base.length..): a delta row replaces the base row with its key or adds one; a tombstone
  * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
  */
-export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Uint32Array {
+export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Overlay {
   const out = new PairBuilder();
+  const patches: Patches = { out: [], source: [], row: [], mask: [] };
   let bi = 0;
   let bx = 0;
   let di = 0;
@@ -80,14 +158,57 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
       out.push(bi, bx);
       bx++;
     } else {
-      if (!delta[di]!.deleted?.[dx]) out.push(base.length + di, dx);
+      const d = delta[di]!;
+      if (!d.deleted?.[dx]) {
+        const mask = d.unchanged?.[dx];
+        if (mask) {
+          patches.out.push(out.pairs);
+          patches.source.push(c === 0 ? bi : -1);
+          patches.row.push(c === 0 ? bx : 0);
+          patches.mask.push(mask);
+        }
+        out.push(base.length + di, dx);
+      }
       dx++;
       if (c === 0) bx++;
     }
     nextBase();
     nextDelta();
   }
-  return out.view().slice();
+  return { picks: out.view().slice(), patches };
+}
+
+/**
+ * The picks of each group of `columns` that take the same rows from the base: a partial delta row's
+ * pick is replaced, for each column its mask marks '1', by its base row. Columns no patch touches form
+ * one group with the overlay's own picks. `fieldNames`: the table's columns in schema order (mask
+ * positions).
+ */
+export function patchedPicks(overlay: Overlay, columns: readonly string[], fieldNames: readonly string[]): Array<{ columns: string[]; picks: Uint32Array }> {
+  const { picks, patches } = overlay;
+  if (patches.out.length === 0) return [{ columns: [...columns], picks }];
+  if (patches.source.some((s) => s < 0)) throw new Error('a partial delta row has no base row in the runs given to the overlay');
+  const masks = [...new Set(patches.mask)];
+  const groups = new Map<string, string[]>();
+  for (const c of columns) {
+    const at = fieldNames.indexOf(c);
+    // Columns are patched at the same rows exactly when every distinct mask agrees on them.
+    const sig = masks.map((m) => m[at] ?? '0').join('');
+    const g = groups.get(sig);
+    if (g) g.push(c);
+    else groups.set(sig, [c]);
+  }
+  return [...groups].map(([sig, cols]) => {
+    if (!sig.includes('1')) return { columns: cols, picks };
+    const keep = new Set(masks.filter((_, i) => sig[i] === '1'));
+    const p = picks.slice();
+    for (let k = 0; k < patches.out.length; k++) {
+      if (!keep.has(patches.mask[k]!)) continue;
+      p[2 * patches.out[k]!] = patches.source[k]!;
+      p[2 * patches.out[k]! + 1] = patches.row[k]!;
+    }
+    return { columns: cols, picks: p };
+  });
 }
 
 /** Builds the picked rows of IPC sources (same columns) into one Arrow table, through the codec. */
@@ -95,15 +216,39 @@ export async function materialise(codec: ParquetCodec, sources: readonly Uint8Ar
   return concatDecoded(schema, columns, picks.length === 0 ? [] : [await materialiseIpc(codec, sources, picks, columns)]);
 }
 
+/**
+ * The overlay's rows of `columns` as one Arrow IPC stream (IPC sources: base runs then delta runs, as
+ * the overlay numbered them), partial delta rows completed from their base rows: the columns patched
+ * alike (`patchedPicks`) share a pick array, all taken in one interleave.
+ */
+export async function materialiseOverlay(codec: ParquetCodec, sources: readonly Uint8Array[], overlay: Overlay, columns: readonly string[], fieldNames: readonly string[]): Promise<Uint8Array> {
+  const groups = patchedPicks(overlay, columns, fieldNames);
+  if (groups.length === 1) return materialiseIpc(codec, sources, groups[0]!.picks, columns);
+  // Only the sources some pick uses are passed, renumbered alike in every group.
+  const used = new Map<number, number>();
+  const renumber = (picks: Uint32Array): Uint32Array => renumberSources(picks, used);
+  const main = renumber(overlay.picks);
+  const others = groups.filter((g) => g.picks !== overlay.picks);
+  const picks = others.map((g) => renumber(g.picks));
+  const of = columns.map((c) => others.findIndex((g) => g.columns.includes(c)));
+  return codec.interleave([...used.keys()].map((s) => sources[s]!), main, columns, { picks, of });
+}
+
 /** The picked rows as one Arrow IPC stream of `columns`; only the sources picks use are loaded. */
 export async function materialiseIpc(codec: ParquetCodec, sources: readonly Uint8Array[], picks: Uint32Array, columns: readonly string[]): Promise<Uint8Array> {
   const used = new Map<number, number>();
-  const remapped = new Uint32Array(picks.length);
+  const remapped = renumberSources(picks, used);
+  return codec.interleave([...used.keys()].map((s) => sources[s]!), remapped, columns);
+}
+
+/** Picks with sources renumbered densely in order of first use (`used`: old -> new, shared across calls). */
+function renumberSources(picks: Uint32Array, used: Map<number, number>): Uint32Array {
+  const out = new Uint32Array(picks.length);
   for (let i = 0; i < picks.length; i += 2) {
     let s = used.get(picks[i]!);
     if (s === undefined) used.set(picks[i]!, (s = used.size));
-    remapped[i] = s;
-    remapped[i + 1] = picks[i + 1]!;
+    out[i] = s;
+    out[i + 1] = picks[i + 1]!;
   }
-  return codec.interleave([...used.keys()].map((s) => sources[s]!), remapped, columns);
+  return out;
 }

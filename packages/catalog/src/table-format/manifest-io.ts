@@ -56,6 +56,8 @@ export interface DeltaWrite {
   deletes: number;
   /** Logical rows of the table (base overlaid with the delta). */
   rows: number;
+  /** The delta chunks carry DELTA_UNCHANGED_COLUMN (formatVersion 3). */
+  partial: boolean;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function writeManifest(
 ): Promise<ManifestWrite> {
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
   const hasDelta = delta !== undefined && delta.list.length > 0;
-  const manifest: Manifest = { formatVersion: hasDelta ? 2 : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
+  const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
   const baseRef = await storeList(chunks, hasher, list);
   Object.assign(manifest, baseRef.ref);
   let written = baseRef.written;
@@ -182,7 +184,7 @@ function validateChunk(c: unknown, i: number): string | undefined {
 
 function validateManifest(v: unknown): string | undefined {
   if (!isObject(v)) return 'not an object';
-  if (v.formatVersion !== 1 && v.formatVersion !== 2) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
+  if (v.formatVersion !== 1 && v.formatVersion !== 2 && v.formatVersion !== 3) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
   const schema = v.schema as { fields?: unknown } | undefined;
   if (!isObject(schema) || !Array.isArray(schema.fields) || schema.fields.length === 0) return 'no schema';
   for (const f of schema.fields as unknown[]) {
@@ -194,8 +196,8 @@ function validateManifest(v: unknown): string | undefined {
   if (v.targetChunkRows !== undefined && !(isCount(v.targetChunkRows) && v.targetChunkRows >= 2)) return 'bad targetChunkRows';
   const base = listRows(v, '');
   if (typeof base === 'string') return base;
-  // Version 2 exactly when a delta is present: version-1 readers refuse it instead of misreading it.
-  if ((v.formatVersion === 2) !== (v.delta !== undefined)) return 'a delta needs formatVersion 2 and formatVersion 2 a delta';
+  // Version 2 or 3 exactly when a delta is present: older readers refuse it instead of misreading it.
+  if ((v.formatVersion !== 1) !== (v.delta !== undefined)) return 'a delta needs formatVersion 2 or 3 and those a delta';
   if (v.delta === undefined) return base === v.rows ? undefined : `rows ${String(v.rows)} differ from the chunks' sum ${base}`;
   const d = v.delta;
   if (!isObject(d) || !Array.isArray(v.primaryKey) || !isCount(d.rows) || !isCount(d.deletes) || !isCount(d.bytes) || d.deletes > d.rows || d.rows === 0) return 'bad delta';

@@ -2,12 +2,12 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaSchema, keyRun, materialiseIpc, overlayPicks, type KeyRun } from './delta.js';
+import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded, pickColumns, type Columns } from './rows.js';
-import { DELTA_DELETED_COLUMN, type ChunkInfo, type ColumnType, type Manifest } from './table-format.js';
+import type { ChunkInfo, ColumnType, Manifest } from './table-format.js';
 
 /** What merge-on-read needs from the format: chunk decoding (Parquet -> Arrow IPC) and the codec. */
 export interface ChunkDecoder {
@@ -17,39 +17,43 @@ export interface ChunkDecoder {
   decodeEach(hashes: readonly Hash[], columnSets: ReadonlyArray<readonly string[]>): Promise<Uint8Array[][]>;
 }
 
-/** A delta's rows (table columns plus the tombstone flag) as one table and as a key run. */
+/** A delta's rows (table columns plus the delta's flag columns) as one table and as a key run. */
 export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly ChunkInfo[]): Promise<{ table: Table; run: KeyRun }> {
-  const schema = deltaSchema(m.schema);
+  const schema = deltaSchema(m.schema, hasPartialRows(m));
   const table = concatDecoded(schema, schema.fields.map((f) => f.name), await dec.decode(list.map((c) => c.hash)));
-  const deleted = table.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null>;
-  return { table, run: { keys: keyVectors(table, m.primaryKey!, m.schema), deleted } };
+  return { table, run: { keys: keyVectors(table, m.primaryKey!, m.schema), ...deltaFlags(table) } };
 }
 
 /**
  * The logical rows of base chunks `base` (a subset of the version's, in table order) overlaid with the
  * whole delta: every delta row is applied, whatever chunk pruning kept, because a delta row replaces
- * its base row wherever its values moved. Base chunks no delta row touches are passed through as
- * decoded; only the stretches around delta rows are rebuilt.
+ * its base row wherever its values moved. A delta row keeping base values (partial deltas) needs its base
+ * row: `all` (every base chunk) supplies the chunks pruning dropped that hold one. Base chunks no delta
+ * row touches are passed through as decoded; only the stretches around delta rows are rebuilt.
  */
-export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: readonly ChunkInfo[], columns: readonly string[]): Promise<Table> {
+export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: readonly ChunkInfo[], columns: readonly string[], all: readonly ChunkInfo[] = base): Promise<Table> {
   const pk = m.primaryKey!;
+  const names = m.schema.fields.map((f) => f.name);
   // Key columns are read too (to merge by key) and dropped by the final projection.
-  const need = m.schema.fields.map((f) => f.name).filter((n) => columns.includes(n) || pk.includes(n));
-  // Delta chunks are decoded twice (the materialised sources must share the base's columns; the flag
-  // comes separately) but fetched once.
-  const [baseIpcs, deltaDecoded] = await Promise.all([
-    dec.decode(base.map((c) => c.hash), need),
-    dec.decodeEach(delta.map((c) => c.hash), [need, [DELTA_DELETED_COLUMN]]),
-  ]);
+  const need = names.filter((n) => columns.includes(n) || pk.includes(n));
+  // Delta chunks are decoded twice (the materialised sources must share the base's columns; the flags
+  // come separately) but fetched once.
+  const deltaDecoded = await dec.decodeEach(delta.map((c) => c.hash), [need, flagColumns(hasPartialRows(m))]);
+  const deltaRuns = deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags));
+  const kept = base.length < all.length ? withBaseRowsOfPartial(m, base, all, deltaRuns) : base;
+  const baseIpcs = await dec.decode(kept.map((c) => c.hash), need);
   const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
   const runs = baseIpcs.map((ipc) => keyRun(ipc, m.schema, pk));
-  const picks = overlayPicks(runs, deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags)));
+  const overlay = overlayPicks(runs, deltaRuns);
+  const { picks } = overlay;
   const sources = [...baseIpcs, ...deltaIpcs];
-  const pieces: Uint8Array[] = [];
-  let group: number[] = [];
-  const flush = async (): Promise<void> => {
-    if (group.length > 0) pieces.push(await materialiseIpc(dec.codec, sources, Uint32Array.from(group), columns));
-    group = [];
+  const pieces: Array<Uint8Array | Table> = [];
+  let start = -1;
+  let patch = 0;
+  const flush = async (end: number): Promise<void> => {
+    if (start >= 0) pieces.push(await materialiseOverlay(dec.codec, sources, sliceOverlay(overlay, start, end, patch), columns, names));
+    while (patch < overlay.patches.out.length && overlay.patches.out[patch]! < end / 2) patch++;
+    start = -1;
   };
   for (let p = 0; p < picks.length;) {
     const s = picks[p]!;
@@ -58,16 +62,41 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
     let whole = n > 0 && picks[p + 1] === 0 && p + 2 * n <= picks.length;
     for (let r = 1; whole && r < n; r++) whole = picks[p + 2 * r] === s && picks[p + 2 * r + 1] === r;
     if (whole) {
-      await flush();
+      await flush(p);
       pieces.push(baseIpcs[s]!);
       p += 2 * n;
     } else {
-      group.push(s, picks[p + 1]!);
+      if (start < 0) start = p;
       p += 2;
     }
   }
-  await flush();
+  await flush(picks.length);
   return concatDecoded(m.schema, columns, pieces);
+}
+
+/** The overlay's picks [start, end) (flat pair offsets) with their patches, from patch index `from` on. */
+function sliceOverlay(o: Overlay, start: number, end: number, from: number): Overlay {
+  const patches: Patches = { out: [], source: [], row: [], mask: [] };
+  for (let k = from; k < o.patches.out.length && o.patches.out[k]! < end / 2; k++) {
+    patches.out.push(o.patches.out[k]! - start / 2);
+    patches.source.push(o.patches.source[k]!);
+    patches.row.push(o.patches.row[k]!);
+    patches.mask.push(o.patches.mask[k]!);
+  }
+  return { picks: o.picks.subarray(start, end), patches };
+}
+
+/**
+ * `base` plus the chunks of `all` it lacks that hold the key of a partial delta row (its base row
+ * supplies the values the delta row keeps), in table order. Extra chunks add whole rows: a read pruned by
+ * stats may return more rows than match, never fewer.
+ */
+function withBaseRowsOfPartial(m: Manifest, base: readonly ChunkInfo[], all: readonly ChunkInfo[], delta: readonly KeyRun[]): readonly ChunkInfo[] {
+  const partial = delta.filter((r) => r.unchanged !== undefined).map((r) => ({ keys: subKeys(r.keys, Uint32Array.from(r.unchanged!.flatMap((u, i) => (u && !r.deleted?.[i] ? [i] : [])))) }));
+  if (partial.length === 0) return base;
+  const have = new Set(base.map((c) => c.hash));
+  const holding = sharedHolding(all.filter((c) => !have.has(c.hash)), keyTypesOf(m.schema, m.primaryKey!), partial);
+  return holding.size === 0 ? base : all.filter((c) => have.has(c.hash) || holding.has(c.hash));
 }
 
 /**
@@ -116,14 +145,25 @@ export async function diffSides(
     // chunk's rows would cost as much as the full-scan diff this avoids).
     const selected = chunks.map((c, i) => (own.has(c.hash) ? null : rowsWithKeys(decoded[i]!.run.keys, deltaRuns)));
     const runs = decoded.map((d, i) => (selected[i] ? { keys: subKeys(d.run.keys, selected[i]!) } : d.run));
-    const picks = overlayPicks(runs, delta ? [delta.run] : []);
+    const { picks, patches } = overlayPicks(runs, delta ? [delta.run] : []);
     for (let p = 0; p < picks.length; p += 2) {
       const rows = selected[picks[p]!];
       if (rows) picks[p + 1] = rows[picks[p + 1]!]!;
     }
     // Only the picked rows are converted.
     const tables = decoded.map((d) => d.table);
-    return pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
+    const cols = pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
+    // Partial delta rows take the values they keep from their base rows (always among the rows read:
+    // every row under a delta key is).
+    for (let k = 0; k < patches.out.length; k++) {
+      const src = patches.source[k]!;
+      if (src < 0) throw new Error(`a partial delta row of ${JSON.stringify(names)} has no base row`);
+      const row = selected[src]?.[patches.row[k]!] ?? patches.row[k]!;
+      names.forEach((n, c) => {
+        if (patches.mask[k]![c] === '1') (cols.values[c] as unknown[])[patches.out[k]!] = tables[src]!.getChild(n)?.get(row) ?? null;
+      });
+    }
+    return cols;
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
 }

@@ -18,9 +18,11 @@ export interface ParquetCodec {
   /**
    * The rows `picks` (flat (source, row) pairs) of `sources` (Arrow IPC streams or Parquet files with the
    * same columns) as one Arrow IPC stream of `columns` (all when absent, else in the order given): what
-   * `buildChunks` materialises, without encoding it, for rows that are only read.
+   * `buildChunks` materialises, without encoding it, for rows that are only read. `groups`: other picks
+   * (same length) for some of `columns`: `of[i]` indexes `picks` of groups for column i, -1 for `picks`
+   * (column-level updates, whose unchanged columns come from base rows), all from one load of the sources.
    */
-  interleave(sources: readonly Uint8Array[], picks: Uint32Array, columns?: readonly string[]): Promise<Uint8Array>;
+  interleave(sources: readonly Uint8Array[], picks: Uint32Array, columns?: readonly string[], groups?: { picks: readonly Uint32Array[]; of: readonly number[] }): Promise<Uint8Array>;
 }
 
 export interface EncodeOptions {
@@ -48,7 +50,7 @@ export interface EncodedChunk {
 interface RawAddon {
   buildChunks(sources: Buffer[], picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
   decodeParquet(bytes: Buffer, columns: string[] | null): Promise<Buffer>;
-  interleaveRows(sources: Buffer[], picks: Uint32Array, columns: string[] | null): Promise<Buffer>;
+  interleaveRows(sources: Buffer[], picks: Uint32Array, columns: string[] | null, groups: Uint32Array[] | null, groupOf: number[] | null): Promise<Buffer>;
 }
 
 /** Where the addon lives, from `src/table-format` and `dist/table-format` alike. */
@@ -101,8 +103,8 @@ export const nativeCodec: ParquetCodec = {
       throw wrap('decoding a Parquet chunk failed', e);
     });
   },
-  async interleave(sources, picks, columns) {
-    return raw().interleaveRows(sources.map(asBuffer), picks, columns ? [...columns] : null).catch((e: unknown) => {
+  async interleave(sources, picks, columns, groups) {
+    return raw().interleaveRows(sources.map(asBuffer), picks, columns ? [...columns] : null, groups ? [...groups.picks] : null, groups ? [...groups.of] : null).catch((e: unknown) => {
       throw wrap('interleaving rows failed', e);
     });
   },

@@ -6,19 +6,19 @@ import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
-import { deltaSchema, isDeltaSchema, liveRows, materialise, tombstoneRows, type KeyRun } from './delta.js';
-import { deltaChange, lookupKeys, planDelta } from './delta-edit.js';
+import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
+import { deltaChange, lookupKeys, planDelta, unchangedMasks, type KeyPositions } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
-import { jsonKey, keyTypesOf, keyVectors, validateKey } from './keys.js';
+import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
 import { assignChanges, encoderJob, identity, planRechunk, sortedChanges, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
 import { chunkDiff, rowDiff } from './diff.js';
 import { concatDecoded } from './rows.js';
-import { DELTA_DELETED_COLUMN } from './table-format.js';
+import { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format.js';
 import type {
   ChunkDiff, ChunkInfo, ColumnType, Manifest, ReadOptions, RowDiff, TableFormat, TableLayout, WriteResult,
 } from './table-format.js';
@@ -173,7 +173,10 @@ export class ParquetTableFormat implements TableFormat {
     const m = await this.readManifest(manifest);
     const out: TableLayout = { base: await this.reader.chunkList(m) };
     if (m.primaryKey) out.keyColumns = [...m.primaryKey];
-    if (m.delta) out.delta = { chunks: await this.reader.deltaList(m), deletedColumn: DELTA_DELETED_COLUMN, rows: m.delta.rows, deletes: m.delta.deletes };
+    if (m.delta) {
+      out.delta = { chunks: await this.reader.deltaList(m), deletedColumn: DELTA_DELETED_COLUMN, rows: m.delta.rows, deletes: m.delta.deletes };
+      if (hasPartialRows(m)) out.delta.unchangedColumn = DELTA_UNCHANGED_COLUMN;
+    }
     return out;
   }
 
@@ -198,7 +201,7 @@ export class ParquetTableFormat implements TableFormat {
       if (!field) throw new SchemaMismatchError(`no column ${JSON.stringify(opts.range.column)} to prune on`, { column: opts.range.column });
       list = list.filter((c) => chunkMayMatch(field.type, c.stats[field.name], opts.range!));
     }
-    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns);
+    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns, opts.range ? await this.reader.chunkList(m) : list);
     const ipcs = await this.decodeChunks(list.map((c) => c.hash), opts.columns ? columns : undefined);
     return concatDecoded(m.schema, columns, ipcs);
   }
@@ -244,30 +247,40 @@ export class ParquetTableFormat implements TableFormat {
     }
     const keyTypes = keyTypesOf(m.schema, pk);
     const deltaList = await this.reader.deltaList(m);
+    // A new delta may keep base values (column-level updates, formatVersion 3); an older delta keeps its
+    // whole-row layout until it is folded.
+    const partial = m.delta ? hasPartialRows(m) : true;
+    // A live change whose key the base holds is compared with its base row, so whole base chunks are
+    // decoded for it, not only their keys.
+    const baseRows = partial && mode !== 'delete' ? new Map<number, Table>() : undefined;
+    const at: KeyPositions = { chunk: new Int32Array(changes.order.length).fill(-1), row: new Int32Array(changes.order.length) };
     const [inBase, inDelta] = await Promise.all([
-      lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false), this.concurrency),
+      lookupKeys(base, keyTypes, changes, (i) => (baseRows ? this.rowRun(m, base[i]!, i, baseRows) : this.keyRun(m, base[i]!, false)), this.concurrency, at),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, table);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
-    const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk) : liveRows(input, m.schema);
     if (effect.rows <= limit) {
+      const unchanged = baseRows && unchangedMasks(input, m.schema, pk, changes, at, baseRows);
+      const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
-      const meta = { ...m, schema: deltaSchema(m.schema) };
+      const meta = { ...m, schema: deltaSchema(m.schema, partial) };
       const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
       const stored = await this.rechunk(meta, deltaList, merge, tableToIPC(changeRows, 'stream'), input.numRows, 'merge', table);
-      const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows };
+      const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows, partial };
       return this.finish(m, { list: base, written: stored.written, bytesWritten: stored.bytesWritten }, delta);
     }
-    // Past the limit: the whole new delta, folded into the base.
+    // Past the limit: the whole new delta (whole change rows; partial rows of the old delta are completed
+    // by foldRows), folded into the base.
+    const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial);
     const old = m.delta ? await loadDelta(this.dec, m, deltaList) : null;
     const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), table);
     const sources = [tableToIPC(changeRows, 'stream')];
     let picks = plan.picks;
     if (old) sources.unshift(tableToIPC(old.table, 'stream'));
     else picks = picks.map((v, i) => (i % 2 === 0 ? v - 1 : v)); // no old delta: the change rows are source 0
-    const schema = deltaSchema(m.schema);
+    const schema = deltaSchema(m.schema, partial);
     const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
     return this.finish(m, await this.foldRows(m, base, merged, table));
   }
@@ -301,6 +314,51 @@ export class ParquetTableFormat implements TableFormat {
     return delta ? { keys, deleted: t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> } : { keys };
   }
 
+  /** A base chunk decoded whole: its key run, the rows kept in `into` under the chunk's index. */
+  private async rowRun(m: Manifest, c: ChunkInfo, index: number, into: Map<number, Table>): Promise<KeyRun> {
+    const [ipc] = await this.decodeChunks([c.hash]);
+    const t = tableFromIPC(ipc!);
+    into.set(index, t);
+    return { keys: keyVectors(t, m.primaryKey!, m.schema) };
+  }
+
+  /**
+   * Delta rows (sorted, one per key) with every partial row completed from its base row, so the rows
+   * can replace base rows whole. Decodes only the base chunks holding a partial row's key.
+   */
+  private async completePartial(m: Manifest, base: readonly ChunkInfo[], delta: Table): Promise<Table> {
+    const { deleted, unchanged } = deltaFlags(delta);
+    if (!unchanged) return delta;
+    const pk = m.primaryKey!;
+    const rows = unchanged.flatMap((u, i) => (u && !deleted[i] ? [i] : []));
+    const keys = keyVectors(delta, pk, m.schema);
+    const changes: Changes = { keys, order: Uint32Array.from(rows) };
+    const at: KeyPositions = { chunk: new Int32Array(rows.length).fill(-1), row: new Int32Array(rows.length) };
+    const decoded = new Map<number, Table>();
+    await lookupKeys(base, keyTypesOf(m.schema, pk), changes, (i) => this.rowRun(m, base[i]!, i, decoded), this.concurrency, at);
+    // Sources: the base chunks found, then the delta rows (source `chunks.length`, in order).
+    const chunks = [...decoded.keys()];
+    const sourceOf = new Map(chunks.map((c, s) => [c, s]));
+    const picks = new Uint32Array(2 * delta.numRows);
+    for (let i = 0; i < delta.numRows; i++) (picks[2 * i] = chunks.length), (picks[2 * i + 1] = i);
+    const patches: Patches = { out: [], source: [], row: [], mask: [] };
+    rows.forEach((r, y) => {
+      if (at.chunk[y]! < 0) throw new Error(`a partial delta row (key ${JSON.stringify(jsonKey(keyAt(keys, r)))}) has no base row`);
+      patches.out.push(r);
+      patches.source.push(sourceOf.get(at.chunk[y]!)!);
+      patches.row.push(at.row[y]!);
+      patches.mask.push(unchanged[r]!);
+    });
+    const names = m.schema.fields.map((f) => f.name);
+    // The codec interleaves sources of one set of columns: the table's.
+    const sources = [...chunks.map((c) => tableToIPC(decoded.get(c)!, 'stream')), tableToIPC(delta.select(names), 'stream')];
+    const done = tableFromIPC(await materialiseOverlay(this.codec, sources, { picks, patches }, names, names));
+    const cols: Record<string, Vector> = {};
+    for (const n of names) cols[n] = done.getChild(n)!;
+    cols[DELTA_DELETED_COLUMN] = delta.getChild(DELTA_DELETED_COLUMN)!;
+    return new Table(cols);
+  }
+
   /** The base chunks with the version's delta folded in (new chunks stored, no manifest written). */
   private async fold(m: Manifest, table: string): Promise<Stored> {
     const base = await this.reader.chunkList(m);
@@ -309,7 +367,8 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   /** Merges delta rows (delta schema, sorted by key, one row per key) into base chunks. */
-  private foldRows(m: Manifest, base: ChunkInfo[], delta: Table, table: string): Promise<Stored> {
+  private async foldRows(m: Manifest, base: ChunkInfo[], rows: Table, table: string): Promise<Stored> {
+    const delta = await this.completePartial(m, base, rows);
     const names = m.schema.fields.map((f) => f.name);
     const changes: Changes = {
       keys: keyVectors(delta, m.primaryKey!, m.schema),
@@ -440,7 +499,9 @@ const empty = (): { written: number; bytesWritten: number } => ({ written: 0, by
 const MERGE_BATCH_TARGETS = 16;
 
 function assertNotReserved(names: readonly string[]): void {
-  if (names.includes(DELTA_DELETED_COLUMN)) throw new SchemaMismatchError(`column name ${DELTA_DELETED_COLUMN} is reserved by the table format`, { column: DELTA_DELETED_COLUMN });
+  for (const reserved of [DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN]) {
+    if (names.includes(reserved)) throw new SchemaMismatchError(`column name ${reserved} is reserved by the table format`, { column: reserved });
+  }
 }
 
 function fillVector(type: ColumnType, value: unknown, n: number): Vector {

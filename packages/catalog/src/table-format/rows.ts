@@ -62,14 +62,14 @@ export function rowOf(cols: Columns, i: number): Record<string, unknown> {
   return row;
 }
 
-/** Decoded chunk tables (IPC from the codec) as one table with the manifest's column types and order. */
-export function concatDecoded(schema: ManifestSchema, columns: readonly string[], ipcs: readonly Uint8Array[]): Table {
+/** Decoded chunk tables (IPC from the codec, or tables) as one table with the manifest's column types and order. */
+export function concatDecoded(schema: ManifestSchema, columns: readonly string[], ipcs: ReadonlyArray<Uint8Array | Table>): Table {
   const target = arrowSchema(schema, columns);
   const batches: RecordBatch[] = [];
   const type = new Struct(target.fields);
   for (const ipc of ipcs) {
     // Re-labelled with the target schema: Arrow JS wants identical schema objects (nullability, metadata).
-    for (const b of tableFromIPC(ipc).select(columns as string[]).batches) {
+    for (const b of (ipc instanceof Table ? ipc : tableFromIPC(ipc)).select(columns as string[]).batches) {
       batches.push(new RecordBatch(target, makeData({ type, length: b.numRows, nullCount: 0, children: b.data.children })));
     }
   }

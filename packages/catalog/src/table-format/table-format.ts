@@ -77,8 +77,11 @@ export interface ChunkInfo {
 }
 
 export interface Manifest {
-  /** 1: base chunks only; 2: base chunks plus a `delta` (merge-on-read). */
-  formatVersion: 1 | 2;
+  /**
+   * 1: base chunks only; 2: base chunks plus a `delta` (merge-on-read) of whole rows; 3: a delta whose
+   * chunks also carry DELTA_UNCHANGED_COLUMN (a delta row may keep some of its base row's values).
+   */
+  formatVersion: 1 | 2 | 3;
   schema: { fields: Array<{ name: string; type: ColumnType; nullable: boolean }> };
   primaryKey?: string[];
   /**
@@ -94,7 +97,8 @@ export interface Manifest {
   /**
    * Keyed tables only: changed rows not yet folded into the base chunks (merge-on-read). One sorted,
    * prolly-chunked run by key; each key appears once; its rows override base rows with the same key.
-   * Delta chunks hold the table's columns plus DELTA_DELETED_COLUMN (true: a tombstone, only the key set).
+   * Delta chunks hold the table's columns plus DELTA_DELETED_COLUMN (true: a tombstone, only the key set)
+   * and, from formatVersion 3, DELTA_UNCHANGED_COLUMN before it (which columns keep the base row's value).
    * With a delta, `rows` is the logical row count and `bytes` counts base and delta chunks.
    */
   delta?: DeltaRef;
@@ -122,6 +126,14 @@ export interface DeltaRef {
 /** The reserved column of delta chunks that marks tombstones; no table may have a column of this name. */
 export const DELTA_DELETED_COLUMN = '__arm_deleted';
 
+/**
+ * The reserved utf8 column of formatVersion-3 delta chunks for column-level updates: null when the delta
+ * row holds every column; else one character per table column in schema order, '1' where the row keeps
+ * its base row's value (the delta stores null there) and '0' where the delta holds the value. Only a
+ * live row whose key the base holds can keep base values. No table may have a column of this name.
+ */
+export const DELTA_UNCHANGED_COLUMN = '__arm_unchanged';
+
 export interface TableLayout {
   /** Base chunks in table order. */
   base: ChunkInfo[];
@@ -130,7 +142,18 @@ export interface TableLayout {
    * plus the delta rows whose `deletedColumn` is false. Never prune delta chunks by non-key stats: a delta
    * row hides its base row whatever its values.
    */
-  delta?: { chunks: ChunkInfo[]; deletedColumn: string; rows: number; deletes: number };
+  delta?: {
+    chunks: ChunkInfo[];
+    deletedColumn: string;
+    /**
+     * Set when delta rows may keep base values (DELTA_UNCHANGED_COLUMN): such a row's value of column i
+     * is its base row's where character i of this column is '1'. Stats of delta chunks then say nothing
+     * about those values, so delta chunks must not be pruned by non-key stats either.
+     */
+    unchangedColumn?: string;
+    rows: number;
+    deletes: number;
+  };
   keyColumns?: string[];
 }
 
