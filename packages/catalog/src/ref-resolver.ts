@@ -33,7 +33,7 @@ export function parseRefSpec(ref: string): { name: string; at?: number } {
 
 /**
  * Turns ref syntax into a commit. Branch, tag and full hash are single RefStore reads; a hash prefix
- * lists one shard of the commit index; a time goes through the branch's reflog (one indexed read) or,
+ * lists one shard of the commit index; a time goes through the branch's reflog (RefStore.reflogValue) or,
  * for tags and commits, a skip-pointer search over first-parent commit times (O(log n) commit reads).
  */
 export class RefResolver {
@@ -69,13 +69,13 @@ export class RefResolver {
 
   /** The commit a branch pointed to at `at`: the newest reflog entry not after it. */
   private async branchAt(repo: RepoInfo, branch: string, at: number): Promise<Commit> {
-    const [entry] = await this.refs.reflog(refNames.branch(repo.name, branch), { before: at + 1, limit: 1 });
-    if (!entry || entry.new === null) {
+    const entry = await this.refs.reflogValue(refNames.branch(repo.name, branch), at + 1);
+    if (!entry || entry.value === null) {
       throw new CatalogNotFoundError(ErrorCode.RefNotFound, `branch ${branch} did not exist at ${new Date(at).toISOString()}`, {
         repo: repo.name, ref: branch, asOf: at,
       });
     }
-    return this.store.readCommit(entry.new);
+    return this.store.readCommit(entry.value);
   }
 
   /** The newest first-parent ancestor of `from` made at or before `at`. */

@@ -27,6 +27,7 @@ export function countingRefs(inner: RefStore): RefStore & { cas: string[] } {
     },
     list: (p) => inner.list(p),
     reflog: (n, o) => inner.reflog(n, o),
+    reflogValue: (n, b) => inner.reflogValue(n, b),
     expireReflog: (b, o) => inner.expireReflog(b, o),
     close: () => inner.close(),
   };

@@ -3,8 +3,9 @@
 // counter to n has returned) and `stop`; the child prints `ready`, `committed <n>` and a final JSON report.
 //
 //   worker <root> <ref> <count> <id>  increments the counter in <ref> (retrying conflicts) until `stop`, and
-//                                     at least <count> times; before each increment checks that get, list and
-//                                     reflog all show at least the highest value announced as committed
+//                                     at least <count> times; before each increment checks that get, list,
+//                                     reflog and reflogValue all show at least the highest value announced as
+//                                     committed
 //   compactor <root> <ref>            expires every reflog entry older than now, over and over, until `stop`
 //                                     (each run that removes something compacts the log and prints
 //                                     `compacted <k>`), making the same checks between runs
@@ -36,7 +37,8 @@ async function check(ref: string): Promise<number> {
   const value = numberOf(await refs.get(ref));
   const listed = numberOf((await refs.list(ref)).find((e) => e.name === ref)?.value);
   const logged = numberOf((await refs.reflog(ref, { limit: 1 }))[0]?.new);
-  for (const [how, v] of [['get', value], ['list', listed], ['reflog', logged]] as const) {
+  const valued = numberOf((await refs.reflogValue(ref, Infinity))?.value);
+  for (const [how, v] of [['get', value], ['list', listed], ['reflog', logged], ['reflogValue', valued]] as const) {
     if (v < min) stale.push(`${how} gave ${v} after ${min} was committed`);
   }
   return value;

@@ -70,6 +70,40 @@ describe('FsRefStore on disk', () => {
     expect(await conflictCode(a.compareAndSwap('x', hashOf(1), hashOf(9)))).toBe('REF_CONFLICT');
   });
 
+  it('answers reflogValue from its index and sees what another store instance appends, deletes and compacts', async () => {
+    const root = await tempDir();
+    const a = new FsRefStore({ root });
+    const b = new FsRefStore({ root });
+    const ref = 'repos/r/branches/main';
+    await a.compareAndSwap(ref, null, hashOf(1), { time: 1000 });
+    await a.compareAndSwap(ref, hashOf(1), hashOf(2), { time: 2000 });
+    // b indexes both entries (its first value array is built from them) ...
+    expect(await b.reflogValue(ref, 1500)).toEqual({ value: hashOf(1), time: 1000 });
+    expect(await b.reflogValue(ref, Infinity)).toEqual({ value: hashOf(2), time: 2000 });
+    // ... then a appends, moves the ref back to an earlier value and deletes it: b catches up before answering.
+    await a.compareAndSwap(ref, hashOf(2), hashOf(3), { time: 3000 });
+    await a.compareAndSwap(ref, hashOf(3), hashOf(1), { time: 4000 });
+    await a.compareAndSwap(ref, hashOf(1), null, { time: 5000 });
+    expect(await b.reflogValue(ref, 3500)).toEqual({ value: hashOf(3), time: 3000 });
+    expect(await b.reflogValue(ref, 4500)).toEqual({ value: hashOf(1), time: 4000 });
+    expect(await b.reflogValue(ref, Infinity)).toEqual({ value: null, time: 5000 });
+    expect(await b.reflogValue(ref, 1500)).toEqual({ value: hashOf(1), time: 1000 });
+    // b's own write lands in the index b answers from, and a sees it.
+    await b.compareAndSwap(ref, null, hashOf(6), { time: 6000 });
+    expect(await b.reflogValue(ref, Infinity)).toEqual({ value: hashOf(6), time: 6000 });
+    expect(await a.reflogValue(ref, Infinity)).toEqual({ value: hashOf(6), time: 6000 });
+    // a compacts: entries before 4500 go except the newest of them, and b, still on the old file, answers
+    // from the new one (an answer from its old index would be hashOf(3) at 3000).
+    expect(await a.expireReflog(4500)).toEqual({ entriesRemoved: 3, refsForgotten: 0 });
+    expect(await b.reflogValue(ref, 3500)).toBeUndefined();
+    expect(await b.reflogValue(ref, 4500)).toEqual({ value: hashOf(1), time: 4000 });
+    expect(await b.reflogValue(ref, Infinity)).toEqual({ value: hashOf(6), time: 6000 });
+    // A third instance opening the compacted log agrees.
+    const c = new FsRefStore({ root });
+    expect(await c.reflogValue(ref, 5500)).toEqual({ value: null, time: 5000 });
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
   it('grows the log past its preallocation and reads it back whole', async () => {
     const root = await tempDir();
     const refs = new FsRefStore({ root });

@@ -238,6 +238,31 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
       expect(await times({ limit: 100 })).toHaveLength(7);
     });
 
+    it('answers reflogValue as the newest entry before a time, as reflog(limit 1) does', async () => {
+      const refs = await store();
+      const ref = 'repos/value/branches/main';
+      expect(await refs.reflogValue(ref, Infinity)).toBeUndefined();
+      await refs.compareAndSwap(ref, null, hashOf(1), { time: 1000, message: 'create' });
+      await refs.compareAndSwap(ref, hashOf(1), hashOf(2), { time: 2000 });
+      await refs.compareAndSwap(ref, hashOf(2), hashOf(3), { time: 2000 }); // same time as the previous entry
+      await refs.compareAndSwap(ref, hashOf(3), null, { time: 3000 });
+      await refs.compareAndSwap(ref, null, hashOf(4), { time: 4000 });
+      for (const before of [999, 1000, 1001, 1999.5, 2000, 2001, 3000, 3000.5, 3001, 4000, 4001, Infinity]) {
+        const [e] = await refs.reflog(ref, { before, limit: 1 });
+        expect(await refs.reflogValue(ref, before), `before ${before}`).toEqual(e && { value: e.new, time: e.time });
+      }
+      expect(await refs.reflogValue(ref, 2001)).toEqual({ value: hashOf(3), time: 2000 });
+      expect(await refs.reflogValue(ref, 3001)).toEqual({ value: null, time: 3000 });
+      expect(await refs.reflogValue(ref, 1000)).toBeUndefined();
+      expect(await refs.reflogValue('repos/value/branches/never', Infinity)).toBeUndefined();
+      // A ref nested below it has its own reflog.
+      await refs.compareAndSwap(`${ref}/child`, null, hashOf(5), { time: 5000 });
+      expect(await refs.reflogValue(ref, Infinity)).toEqual({ value: hashOf(4), time: 4000 });
+      for (const bad of [Number.NaN, -Infinity, '2000', undefined]) {
+        expect(await codeOf(refs.reflogValue(ref, bad as number)), String(bad)).toBe('INVALID_ARGUMENT');
+      }
+    });
+
     it('accepts names at the limits of the rules', async () => {
       const refs = await store();
       const valid = ['x'.repeat(255), 'A-Z_a.z/0-9', `${'s'.repeat(100)}/${'t'.repeat(100)}/${'u'.repeat(53)}`, '.hidden/x', 'a.b/c-d_e'];
@@ -255,6 +280,7 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
         expect(await codeOf(refs.get(n)), `get ${JSON.stringify(bad)}`).toBe('INVALID_NAME');
         expect(await codeOf(refs.compareAndSwap(n, null, hashOf(1))), `cas ${JSON.stringify(bad)}`).toBe('INVALID_NAME');
         expect(await codeOf(refs.reflog(n)), `reflog ${JSON.stringify(bad)}`).toBe('INVALID_NAME');
+        expect(await codeOf(refs.reflogValue(n, Infinity)), `reflogValue ${JSON.stringify(bad)}`).toBe('INVALID_NAME');
       }
       expect(await refs.list('')).toEqual([]);
     });
@@ -270,9 +296,11 @@ export function refStoreContract(name: string, factory: () => Promise<RefStore>,
           expect(await codeOf(refs.get(bad))).toBe('INVALID_NAME');
           expect(await codeOf(refs.compareAndSwap(bad, null, hashOf(1)))).toBe('INVALID_NAME');
           expect(await codeOf(refs.reflog(bad))).toBe('INVALID_NAME');
+          expect(await codeOf(refs.reflogValue(bad, 1000))).toBe('INVALID_NAME');
         }
         const calls = [
-          () => refs.get('a/b'), () => refs.compareAndSwap('a/b', null, hashOf(1)), () => refs.list('a/'), () => refs.reflog('a/b'), () => refs.expireReflog(1000),
+          () => refs.get('a/b'), () => refs.compareAndSwap('a/b', null, hashOf(1)), () => refs.list('a/'), () => refs.reflog('a/b'), () => refs.reflogValue('a/b', 1000),
+          () => refs.expireReflog(1000),
         ];
         for (const call of calls) {
           const code = await codeOf(call());

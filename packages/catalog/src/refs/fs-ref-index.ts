@@ -1,6 +1,10 @@
 import type { Hash } from '@armillaria/core';
 import type { LogRecord } from './fs-ref-log-format.js';
+import type { ReflogValue } from './ref-store.js';
 import { expiryOf } from './reflog-expiry.js';
+
+/** Distinct values remembered for sharing (see RefIndex.recent). */
+const RECENT_VALUES = 1024;
 
 /** Which reflog records survive an expiry, and what it removes. */
 export interface ExpiryPlan {
@@ -10,16 +14,27 @@ export interface ExpiryPlan {
   refsForgotten: number;
 }
 
-/** Where one ref's reflog entries sit in the log file, oldest first, with their (non-decreasing) times. */
+/**
+ * Where one ref's reflog entries sit in the log file, oldest first, with their (non-decreasing) times and
+ * the values they gave the ref (null: deleted), so a lookup by time (`ref@{time}`) reads no file.
+ */
 interface RefHistory {
   offsets: number[];
   times: number[];
+  /** The first entry's value: the same string as the ref's current value while that entry is its only one. */
+  first: Hash | null;
+  /**
+   * Every entry's value once there are two or more. Most refs (the commit index: one per commit) never get
+   * a second entry, and a one-slot array would cost them ~56 bytes each.
+   */
+  values?: (Hash | null)[];
 }
 
 /**
  * The state the ref log describes, kept in memory and advanced record by record: current values, the
- * existing names in sorted order (prefix listing is a binary search) and, per ref, the file offsets and
- * times of its reflog entries (a lookup by time is a binary search, then one read per returned entry).
+ * existing names in sorted order (prefix listing is a binary search) and, per ref, the file offsets, times
+ * and values of its reflog entries (a lookup by time is a binary search; a whole entry, with its message
+ * and author, is one read at its offset).
  */
 export class RefIndex {
   private readonly values = new Map<string, Hash>();
@@ -32,6 +47,12 @@ export class RefIndex {
    */
   private readonly unsorted = new Set<string>();
   private readonly histories = new Map<string, RefHistory>();
+  /**
+   * Values of the records applied last, by content, so equal values share one string: a commit is indexed
+   * (its own ref) just before a branch moves to it, and reflog values would otherwise each hold a copy
+   * parsed from their own record (~80 bytes an entry). Cleared when full.
+   */
+  private recent = new Map<Hash, Hash>();
 
   get(name: string): Hash | undefined {
     return this.values.get(name);
@@ -44,19 +65,21 @@ export class RefIndex {
 
   /** Applies one record found at `offset` of the log. */
   apply(r: LogRecord, offset: number): void {
-    if (r.k !== 'log') this.setValue(r.n, r.v);
+    const v = this.shared(r.v);
+    if (r.k !== 'log') this.setValue(r.n, v);
     if (r.k === 'set') return;
     const h = this.histories.get(r.n);
     if (!h) {
       // Arrays of exactly one: most refs (the commit index: one per commit) never get a second entry, and
       // `[]` grows to 17 slots on its first push, ~250 bytes per ref for nothing.
-      this.histories.set(r.n, { offsets: [offset], times: [r.t] });
+      this.histories.set(r.n, { offsets: [offset], times: [r.t], first: v });
       return;
     }
     // Writers clamp times; a migrated layout-1 log is clamped on import. Clamp again so a hand-edited log
     // cannot break the binary search.
     const last = h.times[h.times.length - 1];
     h.offsets.push(offset);
+    (h.values ??= [h.first]).push(v);
     h.times.push(last !== undefined && last > r.t ? last : r.t);
   }
 
@@ -82,6 +105,15 @@ export class RefIndex {
     return out;
   }
 
+  /** The value and time of the newest reflog entry of `name` with time < `before` (see RefStore.reflogValue). */
+  reflogValue(name: string, before: number): ReflogValue | undefined {
+    const h = this.histories.get(name);
+    if (!h) return undefined;
+    const i = lowerBound(h.times, before) - 1;
+    if (i < 0) return undefined;
+    return { value: h.values ? (h.values[i] as Hash | null) : h.first, time: h.times[i] as number };
+  }
+
   /** The reflog entries `expireReflog(before, {prefix})` keeps (see RefStore.expireReflog and expiryOf). */
   planExpiry(before: number, prefix: string): ExpiryPlan {
     const plan: ExpiryPlan = { keep: [], entriesRemoved: 0, refsForgotten: 0 };
@@ -98,6 +130,15 @@ export class RefIndex {
     // Offsets are unique positions in one file: sorting numbers as float64 keeps the log's own order.
     plan.keep = Array.from(Float64Array.from(plan.keep).sort());
     return plan;
+  }
+
+  private shared(value: Hash | null): Hash | null {
+    if (value === null) return null;
+    const seen = this.recent.get(value);
+    if (seen !== undefined) return seen;
+    if (this.recent.size >= RECENT_VALUES) this.recent = new Map();
+    this.recent.set(value, value);
+    return value;
   }
 
   private setValue(name: string, value: Hash | null): void {

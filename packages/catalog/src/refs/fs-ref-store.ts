@@ -8,10 +8,10 @@ import { RefIndex } from './fs-ref-index.js';
 import { createLogFile, RefLogFile } from './fs-ref-log.js';
 import { isHeader, isLogRecord, isSuperseded, LOG_FORMAT, LOG_VERSION, type LogRecord } from './fs-ref-log-format.js';
 import { readLayout1 } from './fs-ref-migrate.js';
-import { checkCas, checkReflogQuery, clampTime, type CasRequest, type ReflogErrorHandler } from './ref-args.js';
+import { checkCas, checkReflogQuery, checkReflogValueQuery, clampTime, type CasRequest, type ReflogErrorHandler } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
-import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore, ReflogValue } from './ref-store.js';
 
 export interface FsRefStoreOptions {
   /** Directory holding the refs; created on first write. */
@@ -48,10 +48,11 @@ interface PendingCas {
  * which is what makes a CAS cost one disk flush instead of several (new files, renames and directory
  * fsyncs each force a commit). Concurrent CASes of one process share one lock hold and one fdatasync.
  *
- * Each process keeps the log's state in memory (values, sorted names, per-ref reflog offsets and times)
- * and before every call reads only the records appended since its last read, so other processes' writes
- * are visible to any call that starts after they returned. A crash mid-append leaves a torn last record
- * that fails its checksum: readers stop there and the next writer overwrites it.
+ * Each process keeps the log's state in memory (values, sorted names, and per ref the offsets, times and
+ * values of its reflog entries) and before every call reads only the records appended since its last
+ * read, so other processes' writes are visible to any call that starts after they returned. A crash
+ * mid-append leaves a torn last record that fails its checksum: readers stop there and the next writer
+ * overwrites it.
  *
  * A directory written by the layout-1 store (one `refs/<name>/~ref` + `~log` per ref) is migrated on
  * first open, under the lock: its refs and reflogs are copied into a new log written whole and renamed
@@ -112,6 +113,12 @@ export class FsRefStore implements RefStore {
     if (q.limit === 0) return [];
     const entries = await this.read(false, (index, log) => index.reflogOffsets(q.name, q.before, q.limit).map((at) => toEntry(q.name, log.readAt(at) as LogRecord)));
     return entries ?? [];
+  }
+
+  /** See RefStore.reflogValue: a binary search of the in-memory index, no read of the entry. */
+  async reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
+    const q = checkReflogValueQuery(name, before);
+    return this.read(false, (index) => index.reflogValue(q.name, q.before));
   }
 
   /**

@@ -6,11 +6,11 @@ import type { ObjectStore } from '@armillaria/chunk-store';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { RefKeys } from './object-store-ref-keys.js';
 import {
-  checkCas, checkReflogQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
+  checkCas, checkReflogQuery, checkReflogValueQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
 } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
-import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore, ReflogValue } from './ref-store.js';
 
 export interface ObjectStoreRefStoreOptions {
   /** Where refs and reflogs live; S3 (MinIO) in production, so a deployment can run on object storage alone. */
@@ -128,6 +128,13 @@ export class ObjectStoreRefStore implements RefStore {
       if (!e) throw new CorruptMetadataError('reflog entry', q.name, `${key} is not a reflog entry`);
       return e;
     });
+  }
+
+  /** See RefStore.reflogValue: the one entry reflog(limit 1) reads. */
+  async reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
+    const q = checkReflogValueQuery(name, before);
+    const [e] = await this.reflog(q.name, { before: q.before, limit: 1 });
+    return e && { value: e.new, time: e.time };
   }
 
   async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {

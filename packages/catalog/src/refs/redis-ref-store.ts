@@ -3,10 +3,10 @@ import { ArmillariaError, BackendUnavailableError, ErrorCode, InvalidArgumentErr
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { CAS_SCRIPT, CAS_SCRIPT_SHA, SEQ_DIGITS } from './redis-cas-script.js';
 import { EXPIRE_SCRIPT, EXPIRE_SCRIPT_SHA } from './redis-expire-script.js';
-import { checkCas, checkReflogQuery, fromStoredEntry } from './ref-args.js';
+import { checkCas, checkReflogQuery, checkReflogValueQuery, fromStoredEntry } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
-import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore } from './ref-store.js';
+import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore, ReflogValue } from './ref-store.js';
 
 export type RedisRefStoreOptions = {
   /**
@@ -125,6 +125,13 @@ export class RedisRefStore implements RefStore {
       out.push(e);
     }
     return out;
+  }
+
+  /** See RefStore.reflogValue: the one entry reflog(limit 1) reads. */
+  async reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
+    const q = checkReflogValueQuery(name, before);
+    const [e] = await this.reflog(q.name, { before: q.before, limit: 1 });
+    return e && { value: e.new, time: e.time };
   }
 
   async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {

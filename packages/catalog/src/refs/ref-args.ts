@@ -58,6 +58,15 @@ export interface ReflogQuery {
   limit: number;
 }
 
+/** Validates reflogValue arguments before any I/O: as reflog's, `before` given. */
+export function checkReflogValueQuery(name: unknown, before: unknown): { name: string; before: number } {
+  assertRefName(name);
+  if (typeof before !== 'number' || Number.isNaN(before) || before === -Infinity) {
+    throw new InvalidArgumentError(`reflog before must be a time in ms, got ${String(before)}`);
+  }
+  return { name, before };
+}
+
 /** Validates reflog arguments before any I/O. */
 export function checkReflogQuery(name: unknown, opts: { limit?: number; before?: number } | undefined): ReflogQuery {
   assertRefName(name);

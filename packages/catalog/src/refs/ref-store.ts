@@ -47,6 +47,16 @@ export interface RefStore {
   reflog(name: string, opts?: { limit?: number; before?: number }): Promise<ReflogEntry[]>;
 
   /**
+   * The newest reflog entry of `name` with `time < before`, reduced to the value it gave the ref (null
+   * when it deleted the ref) and its time: what `reflog(name, { before, limit: 1 })` answers, without
+   * the message and author. Undefined when there is no such entry. This is `ref@{time}`'s lookup;
+   * FsRefStore answers it from memory (its reflog index keeps each entry's value), the others read
+   * the entry. Arguments are checked as reflog's: INVALID_NAME, and INVALID_ARGUMENT for a `before`
+   * that is not a number, NaN or -Infinity (Infinity: no bound, the newest entry).
+   */
+  reflogValue(name: string, before: number): Promise<ReflogValue | undefined>;
+
+  /**
    * Retention for reflogs (GC calls it per repo with the start of the repo's history window). For every
    * ref whose name starts with `opts.prefix` (default '': all refs), existing or deleted, removes the
    * reflog entries with `time < before` except the newest of them, so `reflog(name, {before, limit: 1})`
@@ -91,6 +101,13 @@ export interface ReflogMeta {
   author?: string;
   /** ms since epoch (integer); defaults to now; raised to the previous entry's time if earlier. */
   time?: number;
+}
+
+/** One reflog entry's value and time (see RefStore.reflogValue). */
+export interface ReflogValue {
+  /** null when the entry deleted the ref. */
+  value: Hash | null;
+  time: number;
 }
 
 export interface ReflogEntry {
