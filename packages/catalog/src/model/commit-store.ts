@@ -144,14 +144,14 @@ export class CommitStore {
   /**
    * From the lineage index only (no I/O, undefined when `start`'s history is not all cached or a merge
    * jumped past `version` along first parents): the commit that introduced exactly `version` of the
-   * incarnation, with its manifest, without reading that commit's tree.
+   * incarnation (its hash), with its manifest, without reading that commit's tree or touching the commit.
    */
-  lineageVersion(start: Commit, table: string, origin: Hash, version: number): { commit: Commit; manifest: Hash } | undefined {
+  lineageVersion(start: Commit, table: string, origin: Hash, version: number): { commit: Hash; manifest: Hash } | undefined {
     const lineage = this.lineageOf(start);
     const h = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
     if (!lineage || !h) return undefined;
     const g = firstAtLeast(h.versions, start.generation, version, false);
-    return h.versions[g] === version ? { commit: lineage.commits[g] as Commit, manifest: h.manifests[g] as Hash } : undefined;
+    return h.versions[g] === version ? { commit: lineage.hashes[g] as Hash, manifest: h.manifests[g] as Hash } : undefined;
   }
 
   /**

@@ -28,7 +28,7 @@ export async function tableVersionAt(ctx: CatalogContext, repo: RepoInfo, table:
   if (version > entry.version) notFound();
   // The common case, a linear history the process has cached: no tree read at all.
   const quick = ctx.store.lineageVersion(at, table, entry.origin, version);
-  if (quick) return { table, version, manifest: quick.manifest, commit: quick.commit.hash };
+  if (quick) return { table, version, manifest: quick.manifest, commit: quick.commit };
   let from = at;
   for (;;) {
     const found = await introducing(ctx, from, table, entry, version);
