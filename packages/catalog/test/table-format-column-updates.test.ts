@@ -67,6 +67,20 @@ describe('ParquetTableFormat: column-level updates', () => {
     expect(rowsOf(await format.read(f.manifest))).toEqual([...model.values()].sort(byId));
   });
 
+  it('refuses a delta whose partial rows have no base row with CORRUPT_METADATA', async () => {
+    const { format, chunks, hasher } = await makeFormat({ targetChunkRows: 64 });
+    const even = await format.write(customersTable(ids(2000).map((i) => customer(i))), { primaryKey: ['id'] });
+    const u = await format.upsert(even.manifest, customersTable(ids(20, 100).map((i): Customer => ({ ...customer(i), name: 'x' }))));
+    const m = await format.readManifest(u.manifest);
+    // The same delta over another base: odd keys only, so no partial row finds its base row.
+    const odd = await format.write(customersTable(ids(2000).map((i) => customer(i + 1n))), { primaryKey: ['id'] });
+    const meta: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'> = { schema: m.schema, primaryKey: m.primaryKey!, targetChunkRows: m.targetChunkRows! };
+    const bad = (await writeManifest(chunks, hasher, meta, (await format.layout(odd.manifest)).base, { list: (await format.layout(u.manifest)).delta!.chunks, deletes: 0, rows: 2000, partial: true })).manifest;
+    for (const op of [() => format.read(bad), () => format.diffRows(odd.manifest, bad), () => format.compact(bad)]) {
+      await expect(op()).rejects.toMatchObject({ code: 'CORRUPT_METADATA' });
+    }
+  });
+
   it('reserves the mask column name', async () => {
     const { format } = await makeFormat();
     const { Table, vectorFromArray, Utf8 } = await import('apache-arrow');

@@ -3,6 +3,7 @@ import type { Data, Vector } from 'apache-arrow';
 import { arrowType, type ManifestSchema } from './column-types.js';
 import { compareRows, keyVectors, type KeyVectors } from './keys.js';
 import type { ParquetCodec } from './native-codec.js';
+import { CorruptMetadataError } from '../errors.js';
 import { PairBuilder } from './rechunk.js';
 import { concatDecoded } from './rows.js';
 import { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN, type Manifest } from './table-format.js';
@@ -187,7 +188,9 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
 export function patchedPicks(overlay: Overlay, columns: readonly string[], fieldNames: readonly string[]): Array<{ columns: string[]; picks: Uint32Array }> {
   const { picks, patches } = overlay;
   if (patches.out.length === 0) return [{ columns: [...columns], picks }];
-  if (patches.source.some((s) => s < 0)) throw new Error('a partial delta row has no base row in the runs given to the overlay');
+  const lost = patches.source.findIndex((s) => s < 0);
+  // A partial row is only ever written for a key the base holds, and the base does not change under a delta.
+  if (lost >= 0) throw new CorruptMetadataError('delta row', `#${patches.out[lost]!}`, 'it keeps base values but no base row has its key');
   const masks = [...new Set(patches.mask)];
   const groups = new Map<string, string[]>();
   for (const c of columns) {

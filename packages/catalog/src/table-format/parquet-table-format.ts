@@ -4,7 +4,7 @@ import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
-import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
+import { CorruptMetadataError, PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, lookupKeys, planDelta, unchangedMasks, type KeyPositions } from './delta-edit.js';
@@ -343,7 +343,7 @@ export class ParquetTableFormat implements TableFormat {
     for (let i = 0; i < delta.numRows; i++) (picks[2 * i] = chunks.length), (picks[2 * i + 1] = i);
     const patches: Patches = { out: [], source: [], row: [], mask: [] };
     rows.forEach((r, y) => {
-      if (at.chunk[y]! < 0) throw new Error(`a partial delta row (key ${JSON.stringify(jsonKey(keyAt(keys, r)))}) has no base row`);
+      if (at.chunk[y]! < 0) throw new CorruptMetadataError('delta row', JSON.stringify(jsonKey(keyAt(keys, r))), 'it keeps base values but no base row has its key');
       patches.out.push(r);
       patches.source.push(sourceOf.get(at.chunk[y]!)!);
       patches.row.push(at.row[y]!);
