@@ -250,18 +250,25 @@ export class ParquetTableFormat implements TableFormat {
     // A new delta may keep base values (column-level updates, formatVersion 3); an older delta keeps its
     // whole-row layout until it is folded.
     const partial = m.delta ? hasPartialRows(m) : true;
-    // A live change whose key the base holds is compared with its base row, so whole base chunks are
-    // decoded for it, not only their keys.
-    const baseRows = partial && mode !== 'delete' ? new Map<number, Table>() : undefined;
     const at: KeyPositions = { chunk: new Int32Array(changes.order.length).fill(-1), row: new Int32Array(changes.order.length) };
+    // The bytes of base chunks read for keys, kept for the whole-chunk decode below (one GET per chunk).
+    const fetched = new Map<number, Uint8Array>();
+    const baseKeys = async (i: number): Promise<KeyRun> => {
+      const bytes = await this.store.get(base[i]!.hash);
+      if (partial && mode !== 'delete') fetched.set(i, bytes);
+      return { keys: keyVectors(tableFromIPC(await this.codec.decode(bytes, pk)), pk, m.schema) };
+    };
     const [inBase, inDelta] = await Promise.all([
-      lookupKeys(base, keyTypes, changes, (i) => (baseRows ? this.rowRun(m, base[i]!, i, baseRows) : this.keyRun(m, base[i]!, false)), this.concurrency, at),
+      lookupKeys(base, keyTypes, changes, baseKeys, this.concurrency, at),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, table);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
     if (effect.rows <= limit) {
+      // A live change whose key the base holds is compared with its base row: the base chunks holding
+      // such keys are decoded whole (inserts of new keys decode only keys, as deletes do).
+      const baseRows = partial && mode !== 'delete' ? await this.decodeWhole(base, at, fetched) : undefined;
       const unchanged = baseRows && unchangedMasks(input, m.schema, pk, changes, at, baseRows);
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
@@ -312,6 +319,13 @@ export class ParquetTableFormat implements TableFormat {
     const t = tableFromIPC(ipc!);
     const keys = keyVectors(t, m.primaryKey!, m.schema);
     return delta ? { keys, deleted: t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> } : { keys };
+  }
+
+  /** The chunks of `list` some found key lies in (`at`), decoded whole, by index in `list` (`fetched`: bytes already read). */
+  private async decodeWhole(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<Map<number, Table>> {
+    const hit = [...new Set(at.chunk)].filter((i) => i >= 0);
+    const tables = await mapLimit(hit, this.concurrency, async (i) => tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)))));
+    return new Map(hit.map((i, k) => [i, tables[k]!]));
   }
 
   /** A base chunk decoded whole: its key run, the rows kept in `into` under the chunk's index. */
