@@ -68,6 +68,7 @@ describe('keyed tables against a model', () => {
       let version = (await format.write(first, { primaryKey: ['id'] })).manifest;
       expect((await twin.format.write(first, { primaryKey: ['id'] })).manifest).toBe(version);
       let withDelta = 0;
+      let withPartial = 0;
       let folds = 0;
       for (let step = 0; step < 40; step++) {
         const before = new Map(model);
@@ -110,6 +111,10 @@ describe('keyed tables against a model', () => {
         expect(m.rows).toBe(model.size);
         if (m.delta) withDelta++;
         else if ((await format.readManifest(version)).delta && op < 0.88) folds++;
+        // Column-level updates: delta chunks whose mask column is not all null hold partial rows.
+        const lay = await format.layout(res.manifest);
+        const mask = lay.delta?.unchangedColumn;
+        if (mask && lay.delta!.chunks.some((c) => c.stats[mask]!.nullCount < c.rows)) withPartial++;
         // Merge-on-read gives the model's rows; so does the compacted version, which is byte-identical
         // to the same rows written from scratch (the base is history independent; the delta is not).
         expect(rowsOf(await format.read(res.manifest))).toEqual(sorted());
@@ -136,6 +141,7 @@ describe('keyed tables against a model', () => {
       }
       // The workload crosses the threshold both ways.
       expect(withDelta).toBeGreaterThan(5);
+      expect(withPartial).toBeGreaterThan(0);
       expect(folds).toBeGreaterThan(0);
       const all = await format.diffRows(null, version);
       expect(all.added.length).toBe(model.size);
