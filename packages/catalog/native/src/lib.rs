@@ -19,7 +19,7 @@ use arrow_select::{concat::concat_batches, interleave::interleave};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
@@ -278,6 +278,30 @@ pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint
 pub struct DecodeTask {
   bytes: Vec<u8>,
   columns: Option<Vec<String>>,
+  /// Only these rows (strictly ascending), e.g. the base rows of a few changed keys: pages are still
+  /// decompressed, but the values of other rows are skipped instead of materialised.
+  rows: Option<Vec<u32>>,
+}
+
+/// A row selection of exactly `rows` (strictly ascending, each below `total`).
+fn row_selection(rows: &[u32], total: usize) -> Result<RowSelection> {
+  let mut selectors = Vec::with_capacity(2 * rows.len() + 1);
+  let mut next = 0usize;
+  for &r in rows {
+    let r = r as usize;
+    if r < next || r >= total {
+      return Err(Error::new(Status::InvalidArg, format!("row {r} is out of order or beyond {total} rows")));
+    }
+    if r > next {
+      selectors.push(RowSelector::skip(r - next));
+    }
+    selectors.push(RowSelector::select(1));
+    next = r + 1;
+  }
+  if next < total {
+    selectors.push(RowSelector::skip(total - next));
+  }
+  Ok(RowSelection::from(selectors))
 }
 
 impl Task for DecodeTask {
@@ -300,6 +324,13 @@ impl Task for DecodeTask {
         builder.with_projection(mask)
       }
     };
+    let builder = match &self.rows {
+      None => builder,
+      Some(selected) => {
+        let total = builder.metadata().file_metadata().num_rows() as usize;
+        builder.with_row_selection(row_selection(selected, total)?)
+      }
+    };
     let reader = builder.with_batch_size(rows).build().map_err(err("parquet decode"))?;
     let schema = reader.schema();
     ipc_stream(&schema, reader.map(|b| b.map_err(err("parquet decode"))))
@@ -310,10 +341,11 @@ impl Task for DecodeTask {
   }
 }
 
-/// Parquet bytes -> Arrow IPC stream, optionally only `columns` (in file order).
+/// Parquet bytes -> Arrow IPC stream, optionally only `columns` (in file order) and only `rows`
+/// (strictly ascending row numbers, in that order).
 #[napi]
-pub fn decode_parquet(bytes: Buffer, columns: Option<Vec<String>>) -> AsyncTask<DecodeTask> {
-  AsyncTask::new(DecodeTask { bytes: bytes.to_vec(), columns })
+pub fn decode_parquet(bytes: Buffer, columns: Option<Vec<String>>, rows: Option<Uint32Array>) -> AsyncTask<DecodeTask> {
+  AsyncTask::new(DecodeTask { bytes: bytes.to_vec(), columns, rows: rows.map(|r| r.to_vec()) })
 }
 
 pub struct InterleaveTask {
@@ -454,6 +486,21 @@ mod tests {
     assert_eq!(names, vec!["y", "c", "a"]);
     let ids = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
     assert_eq!(ids.values().to_vec(), vec![11, 3, 1]);
+  }
+
+  #[test]
+  fn decode_selects_only_the_rows_asked() {
+    let b = batch(&[1, 2, 3, 4, 5], &["a", "b", "c", "d", "e"]);
+    let (parquet, _) = encode_batch(&b, writer_props(&opts("base"), &b.schema()).unwrap()).unwrap();
+    let mut task = DecodeTask { bytes: parquet.clone(), columns: None, rows: Some(vec![1, 2, 4]) };
+    let out = task.compute().unwrap();
+    let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(out), None).unwrap();
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
+    let ids: Vec<i64> = batches.iter().flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()).collect();
+    assert_eq!(ids, vec![2, 3, 5]);
+    for bad in [vec![2, 1], vec![5], vec![1, 1]] {
+      assert!(DecodeTask { bytes: parquet.clone(), columns: None, rows: Some(bad) }.compute().is_err());
+    }
   }
 
   #[test]

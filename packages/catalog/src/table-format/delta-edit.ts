@@ -176,7 +176,7 @@ export function deltaChange(changes: Changes, inDelta: Uint8Array, inBase: Uint8
 
 /**
  * Column-level updates: per input row, its DELTA_UNCHANGED_COLUMN value (see `liveRows`). A row whose
- * key the base holds (`at`, from `lookupKeys` over base chunks decoded whole into `baseRows`) gets '1'
+ * key the base holds (`at`: the chunk and the row within `baseRows`' table of that chunk) gets '1'
  * for each non-key column equal to its base row's; null when it changes every non-key column or its
  * key is not in the base. The masks are relative to the base row, not to an older delta row of the key,
  * which the new row replaces whole.

@@ -13,8 +13,11 @@ export interface ParquetCodec {
    * exclusive end row of each chunk. Same rows => same bytes.
    */
   buildChunks(sources: readonly Uint8Array[], picks: Uint32Array | null, cuts: Uint32Array, opts?: EncodeOptions): Promise<EncodedChunk[]>;
-  /** Parquet -> Arrow IPC stream, optionally only some columns (returned in file order). */
-  decode(parquet: Uint8Array, columns?: readonly string[]): Promise<Uint8Array>;
+  /**
+   * Parquet -> Arrow IPC stream, optionally only some columns (returned in file order) and only some rows
+   * (`rows`: strictly ascending row numbers; the others are skipped, not materialised).
+   */
+  decode(parquet: Uint8Array, columns?: readonly string[], rows?: Uint32Array): Promise<Uint8Array>;
   /**
    * The rows `picks` (flat (source, row) pairs) of `sources` (Arrow IPC streams or Parquet files with the
    * same columns) as one Arrow IPC stream of `columns` (all when absent, else in the order given): what
@@ -49,7 +52,7 @@ export interface EncodedChunk {
 
 interface RawAddon {
   buildChunks(sources: Buffer[], picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
-  decodeParquet(bytes: Buffer, columns: string[] | null): Promise<Buffer>;
+  decodeParquet(bytes: Buffer, columns: string[] | null, rows: Uint32Array | null): Promise<Buffer>;
   interleaveRows(sources: Buffer[], picks: Uint32Array, columns: string[] | null, groups: Uint32Array[] | null, groupOf: number[] | null): Promise<Buffer>;
 }
 
@@ -98,8 +101,8 @@ export const nativeCodec: ParquetCodec = {
     });
     return out.map((c) => ({ bytes: c.bytes, rows: c.rows, stats: JSON.parse(c.stats) as EncodedChunk['stats'] }));
   },
-  async decode(parquet, columns) {
-    return raw().decodeParquet(asBuffer(parquet), columns ? [...columns] : null).catch((e: unknown) => {
+  async decode(parquet, columns, rows) {
+    return raw().decodeParquet(asBuffer(parquet), columns ? [...columns] : null, rows ?? null).catch((e: unknown) => {
       throw wrap('decoding a Parquet chunk failed', e);
     });
   },

@@ -266,10 +266,10 @@ export class ParquetTableFormat implements TableFormat {
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
     if (effect.rows <= limit) {
-      // A live change whose key the base holds is compared with its base row: the base chunks holding
-      // such keys are decoded whole (inserts of new keys decode only keys, as deletes do).
-      const baseRows = partial && mode !== 'delete' ? await this.decodeWhole(base, at, fetched) : undefined;
-      const unchanged = baseRows && unchangedMasks(input, m.schema, pk, changes, at, baseRows);
+      // A live change whose key the base holds is compared with its base row: only those rows of the base
+      // chunks are decoded (inserts of new keys decode only keys, as deletes do).
+      const found = partial && mode !== 'delete' ? await this.decodeFound(base, at, fetched) : undefined;
+      const unchanged = found && unchangedMasks(input, m.schema, pk, changes, found.at, found.rows);
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
@@ -321,11 +321,27 @@ export class ParquetTableFormat implements TableFormat {
     return delta ? { keys, deleted: t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> } : { keys };
   }
 
-  /** The chunks of `list` some found key lies in (`at`), decoded whole, by index in `list` (`fetched`: bytes already read). */
-  private async decodeWhole(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<Map<number, Table>> {
-    const hit = [...new Set(at.chunk)].filter((i) => i >= 0);
-    const tables = await mapLimit(hit, this.concurrency, async (i) => tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)))));
-    return new Map(hit.map((i, k) => [i, tables[k]!]));
+  /**
+   * The rows of `list` where keys were found (`at`), decoded (all columns, only those rows) per chunk
+   * index, with `at` renumbered to row positions within each chunk's decoded rows. `fetched`: the
+   * chunks' bytes the key lookup already read.
+   */
+  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<{ rows: Map<number, Table>; at: KeyPositions }> {
+    // Changes are in key order, so each chunk's found rows come in ascending order.
+    const wanted = new Map<number, number[]>();
+    const local: KeyPositions = { chunk: at.chunk, row: new Int32Array(at.row.length) };
+    for (let y = 0; y < at.chunk.length; y++) {
+      const c = at.chunk[y]!;
+      if (c < 0) continue;
+      let rows = wanted.get(c);
+      if (!rows) wanted.set(c, (rows = []));
+      local.row[y] = rows.length;
+      rows.push(at.row[y]!);
+    }
+    const chunks = [...wanted.keys()];
+    const tables = await mapLimit(chunks, this.concurrency, async (i) =>
+      tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)), undefined, Uint32Array.from(wanted.get(i)!))));
+    return { rows: new Map(chunks.map((i, k) => [i, tables[k]!])), at: local };
   }
 
   /** A base chunk decoded whole: its key run, the rows kept in `into` under the chunk's index. */
