@@ -81,6 +81,20 @@ describe('ParquetTableFormat: column-level updates', () => {
     }
   });
 
+  it('stores rewritten rows whole: masks only when the updated rows keep enough base values', async () => {
+    const { format } = await makeFormat({ targetChunkRows: 64 });
+    const base = await format.write(customersTable(ids(4000).map((i) => customer(i))), { primaryKey: ['id'] });
+    // Every non-key column rewritten; `active` happens to keep its value in about half of the rows.
+    const rewritten = ids(200, 40).map((i, k): Customer => ({ id: i, name: `n${k}`, score: k + 0.5, ts: k, active: k % 2 === 0 }));
+    const u = await format.upsert(base.manifest, customersTable(rewritten));
+    const layout = await format.layout(u.manifest);
+    expect(layout.delta!.chunks.every((c) => c.stats[DELTA_UNCHANGED_COLUMN]!.nullCount === c.rows)).toBe(true);
+    expect(layout.delta!.chunks.reduce((s, c) => s + c.stats.active!.nullCount, 0)).toBe(0);
+    const want = new Map(ids(4000).map((i) => [i, plain(customer(i))]));
+    for (const r of rewritten) want.set(r.id, plain(r));
+    expect(rowsOf(await format.read(u.manifest))).toEqual([...want.values()].sort(byId));
+  });
+
   it('reserves the mask column name', async () => {
     const { format } = await makeFormat();
     const { Table, vectorFromArray, Utf8 } = await import('apache-arrow');

@@ -79,7 +79,9 @@ describe('keyed tables against a model', () => {
         // Each op runs on `format` and, identically, on `twin`: same operations => same manifest hash.
         let run: (f: ParquetTableFormat) => Promise<{ manifest: string; rows: number }>;
         if (op < 0.4) {
-          const rows = [...picked].map((id) => row(id, step + 1));
+          // Half the upserts rename existing rows only (the delta keeps their other base values).
+          const rename = rand() < 0.5;
+          const rows = [...picked].map((id) => (rename && model.has(id) ? { ...model.get(id)!, name: `renamed-${step}` } : row(id, step + 1)));
           const t = rowsTable(shuffle(rows, rand), extra);
           run = (f) => f.upsert(version, t);
           for (const r of rows) model.set(r.id, r);

@@ -176,16 +176,16 @@ export function deltaChange(changes: Changes, inDelta: Uint8Array, inBase: Uint8
 
 /**
  * Column-level updates: per input row, its DELTA_UNCHANGED_COLUMN value (see `liveRows`). A row whose
- * key the base holds (`at`: the chunk and the row within `baseRows`' table of that chunk) gets '1'
- * for each non-key column equal to its base row's; null when it changes every non-key column or its
- * key is not in the base. The masks are relative to the base row, not to an older delta row of the key,
- * which the new row replaces whole.
+ * key the base holds (`at`: the chunk and the row within `baseRows`' table of that chunk) gets '1' for
+ * each of `columns` (non-key) equal to its base row's; null when none is. The masks are relative to the
+ * base row, not to an older delta row of the key, which the new row replaces whole.
  */
-export function unchangedMasks(input: Table, schema: ManifestSchema, primaryKey: readonly string[], changes: Changes, at: KeyPositions, baseRows: ReadonlyMap<number, Table>): Array<string | null> {
+export function unchangedMasks(input: Table, schema: ManifestSchema, columns: readonly string[], changes: Changes, at: KeyPositions, baseRows: ReadonlyMap<number, Table>): Array<string | null> {
   const out = new Array<string | null>(input.numRows).fill(null);
   const names = schema.fields.map((f) => f.name);
+  const compared = names.map((n) => columns.includes(n));
   const mine = names.map((n) => input.getChild(n)!);
-  const cols = new Map<number, ReturnType<Table['getChild']>[]>();
+  const cols = new Map<number, Array<ReturnType<Table['getChild']>>>();
   const chars: string[] = [];
   for (let y = 0; y < changes.order.length; y++) {
     const chunk = at.chunk[y]!;
@@ -196,7 +196,7 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, primaryKey:
     const row = at.row[y]!;
     let kept = false;
     for (let c = 0; c < names.length; c++) {
-      const same = !primaryKey.includes(names[c]!) && sameValue(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
+      const same = compared[c]! && sameValue(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
       chars[c] = same ? '1' : '0';
       kept ||= same;
     }
@@ -204,3 +204,19 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, primaryKey:
   }
   return out;
 }
+
+/**
+ * Whether an edit's updated rows keep enough base values to store them as masks, judged on a sample:
+ * `kept` of its `cells` (sampled rows x non-key columns) equal their base values. A full-row rewrite
+ * (random values that sometimes repeat, a low-cardinality column matching by chance) keeps few: its masks
+ * would cost bytes and the compare time for nothing, so its rows are stored whole.
+ */
+export function keepsEnough(kept: number, cells: number): boolean {
+  return cells > 0 && kept >= UNCHANGED_SHARE * cells;
+}
+
+/** Share of sampled non-key values that must equal the base's for an edit to use masks. */
+export const UNCHANGED_SHARE = 0.25;
+
+/** Updated rows sampled (the first in key order) to decide whether an edit's rows are compared with their base rows. */
+export const UNCHANGED_SAMPLE = 64;

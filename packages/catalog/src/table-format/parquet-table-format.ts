@@ -7,7 +7,7 @@ import type { Vector } from 'apache-arrow';
 import { CorruptMetadataError, PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
-import { deltaChange, lookupKeys, planDelta, unchangedMasks, type KeyPositions } from './delta-edit.js';
+import { deltaChange, keepsEnough, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
@@ -266,10 +266,9 @@ export class ParquetTableFormat implements TableFormat {
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
     if (effect.rows <= limit) {
-      // A live change whose key the base holds is compared with its base row: only those rows of the base
-      // chunks are decoded (inserts of new keys decode only keys, as deletes do).
-      const found = partial && mode !== 'delete' ? await this.decodeFound(base, at, fetched) : undefined;
-      const unchanged = found && unchangedMasks(input, m.schema, pk, changes, found.at, found.rows);
+      // A live change whose key the base holds is compared with its base row: only those rows (and
+      // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
+      const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched) : undefined;
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
@@ -322,25 +321,48 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   /**
-   * The rows of `list` where keys were found (`at`), decoded (all columns, only those rows) per chunk
-   * index, with `at` renumbered to row positions within each chunk's decoded rows. `fetched`: the
-   * chunks' bytes the key lookup already read.
+   * Column-level updates of an upsert or insert (see `unchangedMasks`): a sample of the changes whose key
+   * the base holds is compared with its base rows, and only if it keeps enough base values
+   * (`keepsEnough`) is every such change. Undefined: whole rows.
    */
-  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<{ rows: Map<number, Table>; at: KeyPositions }> {
-    // Changes are in key order, so each chunk's found rows come in ascending order.
+  private async unchangedOf(m: Manifest, input: Table, changes: Changes, base: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<Array<string | null> | undefined> {
+    const pk = m.primaryKey!;
+    const names = m.schema.fields.map((f) => f.name);
+    const found: number[] = [];
+    for (let y = 0; y < at.chunk.length; y++) if (at.chunk[y]! >= 0) found.push(y);
+    if (found.length === 0 || names.length === pk.length) return undefined;
+    // The first found changes in key order: they share one or two base chunks, so the sample decodes
+    // little (an evenly spread one would decompress every chunk the edit touches).
+    const sample = found.slice(0, UNCHANGED_SAMPLE);
+    const nonKey = names.filter((n) => !pk.includes(n));
+    const s = await this.decodeFound(base, at, fetched, sample, nonKey);
+    const masks = unchangedMasks(input, m.schema, nonKey, changes, s.at, s.rows);
+    const kept = sample.reduce((n, y) => n + (masks[changes.order[y]!]?.split('1').length ?? 1) - 1, 0);
+    if (!keepsEnough(kept, sample.length * nonKey.length)) return undefined;
+    const all = await this.decodeFound(base, at, fetched, found, nonKey);
+    return unchangedMasks(input, m.schema, nonKey, changes, all.at, all.rows);
+  }
+
+  /**
+   * `columns` of the base rows of changes `ys` (ascending positions in `changes.order` whose key was
+   * found, `at`), decoded per chunk index with only those rows, and `at` renumbered to row positions
+   * within each chunk's decoded rows (-1 for changes not in `ys`). `fetched`: bytes already read.
+   */
+  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, ys: readonly number[], columns: readonly string[]): Promise<{ rows: Map<number, Table>; at: KeyPositions }> {
+    // Changes are in key order, so each chunk's rows come in ascending order.
     const wanted = new Map<number, number[]>();
-    const local: KeyPositions = { chunk: at.chunk, row: new Int32Array(at.row.length) };
-    for (let y = 0; y < at.chunk.length; y++) {
+    const local: KeyPositions = { chunk: new Int32Array(at.chunk.length).fill(-1), row: new Int32Array(at.row.length) };
+    for (const y of ys) {
       const c = at.chunk[y]!;
-      if (c < 0) continue;
       let rows = wanted.get(c);
       if (!rows) wanted.set(c, (rows = []));
+      local.chunk[y] = c;
       local.row[y] = rows.length;
       rows.push(at.row[y]!);
     }
     const chunks = [...wanted.keys()];
     const tables = await mapLimit(chunks, this.concurrency, async (i) =>
-      tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)), undefined, Uint32Array.from(wanted.get(i)!))));
+      tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)), columns, Uint32Array.from(wanted.get(i)!))));
     return { rows: new Map(chunks.map((i, k) => [i, tables[k]!])), at: local };
   }
 
