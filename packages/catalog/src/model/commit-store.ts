@@ -163,7 +163,10 @@ export class CommitStore {
   private lineageOf(start: Commit): Lineage | undefined {
     if (start.generation >= this.maxLineage) return undefined;
     const lineage = this.lineages.of(start);
-    if (lineage.low === 0) return lineage;
+    if (lineage.low === 0) {
+      this.lineages.repack(lineage, (c) => this.commits.set(c.hash, c));
+      return lineage;
+    }
     if (++lineage.misses >= FILL_AFTER && !this.filling.has(lineage)) {
       this.filling.add(lineage);
       void this.fill(lineage).finally(() => this.filling.delete(lineage));
