@@ -95,6 +95,17 @@ describe('ParquetTableFormat: column-level updates', () => {
     expect(rowsOf(await format.read(u.manifest))).toEqual([...want.values()].sort(byId));
   });
 
+  it('keeps the sign of a zero the update wrote over a base 0', async () => {
+    const { format } = await makeFormat({ targetChunkRows: 64 });
+    const rows = ids(2000).map((i): Customer => ({ ...customer(i), score: 0 }));
+    const base = await format.write(customersTable(rows), { primaryKey: ['id'] });
+    const upd = ids(20, 100).map((i): Customer => ({ ...customer(i), name: `z${i}`, score: -0 }));
+    const u = await format.upsert(base.manifest, customersTable(upd));
+    expect((await format.layout(u.manifest)).delta!.unchangedColumn).toBeDefined();
+    const got = rowsOf(await format.read(u.manifest, { columns: ['id', 'score'] })).filter((r) => upd.some((x) => x.id === r.id));
+    expect(got.map((r) => Object.is(r.score, -0))).toEqual(upd.map(() => true));
+  });
+
   it('reserves the mask column name', async () => {
     const { format } = await makeFormat();
     const { Table, vectorFromArray, Utf8 } = await import('apache-arrow');

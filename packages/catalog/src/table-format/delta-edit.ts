@@ -196,13 +196,21 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, columns: re
     const row = at.row[y]!;
     let kept = false;
     for (let c = 0; c < names.length; c++) {
-      const same = compared[c]! && sameValue(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
+      const same = compared[c]! && identical(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
       chars[c] = same ? '1' : '0';
       kept ||= same;
     }
     if (kept) out[r] = chars.join('');
   }
   return out;
+}
+
+/**
+ * Whether a new value may be replaced by the base's: row equality, except that -0 and 0 differ (a row
+ * diff calls them equal, but keeping the base's 0 would lose the sign the writer stored).
+ */
+function identical(a: unknown, b: unknown): boolean {
+  return typeof a === 'number' && typeof b === 'number' ? Object.is(a, b) : sameValue(a, b);
 }
 
 /**
