@@ -91,9 +91,8 @@ function sign(v: bigint): -1 | 0 | 1 {
  * columns, missing stats or keys that cannot be compared exactly keep the chunk.
  */
 export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], kept: readonly ChunkInfo[], delta: readonly ChunkInfo[], live: ReadonlySet<string>): ChunkInfo[] {
-  const key = keyColumns.length === 1 ? keyColumns[0]! : undefined;
-  const type = key === undefined ? undefined : manifest.schema.fields.find((f) => f.name === key)?.type;
-  return delta.filter((d) => live.has(d.hash) || kept.some((b) => keyRangesMayOverlap(type, key, b, d)));
+  const overlap = keyOverlap(manifest, keyColumns);
+  return delta.filter((d) => live.has(d.hash) || kept.some((b) => overlap(b, d)));
 }
 
 /**
@@ -101,9 +100,15 @@ export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns
  * of a delta row). Conservative like `deltaChunksToRead`.
  */
 export function baseChunksUnder(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], base: readonly ChunkInfo[], delta: readonly ChunkInfo[]): ChunkInfo[] {
+  const overlap = keyOverlap(manifest, keyColumns);
+  return base.filter((b) => delta.some((d) => overlap(b, d)));
+}
+
+/** Whether two chunks' key ranges may overlap (always, unless the key is one column of a comparable type). */
+function keyOverlap(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[]): (a: ChunkInfo, b: ChunkInfo) => boolean {
   const key = keyColumns.length === 1 ? keyColumns[0]! : undefined;
   const type = key === undefined ? undefined : manifest.schema.fields.find((f) => f.name === key)?.type;
-  return base.filter((b) => delta.some((d) => keyRangesMayOverlap(type, key, b, d)));
+  return (a, b) => keyRangesMayOverlap(type, key, a, b);
 }
 
 function keyRangesMayOverlap(type: ColumnType | undefined, key: string | undefined, a: ChunkInfo, b: ChunkInfo): boolean {

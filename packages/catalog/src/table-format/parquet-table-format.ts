@@ -195,13 +195,14 @@ export class ParquetTableFormat implements TableFormat {
     for (const c of columns) {
       if (!m.schema.fields.some((f) => f.name === c)) throw new SchemaMismatchError(`no column ${JSON.stringify(c)} in the table`, { column: c });
     }
-    let list = await this.reader.chunkList(m);
+    const all = await this.reader.chunkList(m);
+    let list = all;
     if (opts.range) {
       const field = m.schema.fields.find((f) => f.name === opts.range!.column);
       if (!field) throw new SchemaMismatchError(`no column ${JSON.stringify(opts.range.column)} to prune on`, { column: opts.range.column });
       list = list.filter((c) => chunkMayMatch(field.type, c.stats[field.name], opts.range!));
     }
-    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns, opts.range ? await this.reader.chunkList(m) : list);
+    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns, all);
     const ipcs = await this.decodeChunks(list.map((c) => c.hash), opts.columns ? columns : undefined);
     return concatDecoded(m.schema, columns, ipcs);
   }
@@ -251,15 +252,11 @@ export class ParquetTableFormat implements TableFormat {
     // whole-row layout until it is folded.
     const partial = m.delta ? hasPartialRows(m) : true;
     const at: KeyPositions = { chunk: new Int32Array(changes.order.length).fill(-1), row: new Int32Array(changes.order.length) };
-    // The bytes of base chunks read for keys, kept for the whole-chunk decode below (one GET per chunk).
+    // The bytes of base chunks read for keys, kept for the row decode below (one GET per chunk).
     const fetched = new Map<number, Uint8Array>();
-    const baseKeys = async (i: number): Promise<KeyRun> => {
-      const bytes = await this.store.get(base[i]!.hash);
-      if (partial && mode !== 'delete') fetched.set(i, bytes);
-      return { keys: keyVectors(tableFromIPC(await this.codec.decode(bytes, pk)), pk, m.schema) };
-    };
+    const keep = partial && mode !== 'delete' ? (i: number) => (bytes: Uint8Array) => void fetched.set(i, bytes) : () => undefined;
     const [inBase, inDelta] = await Promise.all([
-      lookupKeys(base, keyTypes, changes, baseKeys, this.concurrency, at),
+      lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, keep(i)), this.concurrency, at),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, table);
@@ -312,12 +309,16 @@ export class ParquetTableFormat implements TableFormat {
     return Math.floor(this.deltaMaxFraction * base.reduce((s, c) => s + c.rows, 0));
   }
 
-  /** The key columns of a chunk (and the tombstone flags of a delta chunk). */
-  private async keyRun(m: Manifest, c: ChunkInfo, delta: boolean): Promise<KeyRun> {
-    const [ipc] = await this.decodeChunks([c.hash], delta ? [...m.primaryKey!, DELTA_DELETED_COLUMN] : m.primaryKey);
-    const t = tableFromIPC(ipc!);
+  /**
+   * The key columns of a chunk (and the tombstone flags of a delta chunk). `keep` receives the chunk's
+   * bytes, for a later decode of some of its rows without a second GET.
+   */
+  private async keyRun(m: Manifest, c: ChunkInfo, delta: boolean, keep?: (bytes: Uint8Array) => void): Promise<KeyRun> {
+    const bytes = await this.store.get(c.hash);
+    keep?.(bytes);
+    const t = tableFromIPC(await this.codec.decode(bytes, delta ? [...m.primaryKey!, DELTA_DELETED_COLUMN] : m.primaryKey));
     const keys = keyVectors(t, m.primaryKey!, m.schema);
-    return delta ? { keys, deleted: t.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null> } : { keys };
+    return delta ? { keys, deleted: deltaFlags(t).deleted } : { keys };
   }
 
   /**
@@ -336,19 +337,19 @@ export class ParquetTableFormat implements TableFormat {
     const sample = found.slice(0, UNCHANGED_SAMPLE);
     const nonKey = names.filter((n) => !pk.includes(n));
     const s = await this.decodeFound(base, at, fetched, sample, nonKey);
-    const masks = unchangedMasks(input, m.schema, nonKey, changes, s.at, s.rows);
+    const masks = unchangedMasks(input, m.schema, nonKey, changes, s.at, tablesOf(s.ipcs));
     const kept = sample.reduce((n, y) => n + (masks[changes.order[y]!]?.split('1').length ?? 1) - 1, 0);
     if (!keepsEnough(kept, sample.length * nonKey.length)) return undefined;
     const all = await this.decodeFound(base, at, fetched, found, nonKey);
-    return unchangedMasks(input, m.schema, nonKey, changes, all.at, all.rows);
+    return unchangedMasks(input, m.schema, nonKey, changes, all.at, tablesOf(all.ipcs));
   }
 
   /**
    * `columns` of the base rows of changes `ys` (ascending positions in `changes.order` whose key was
-   * found, `at`), decoded per chunk index with only those rows, and `at` renumbered to row positions
-   * within each chunk's decoded rows (-1 for changes not in `ys`). `fetched`: bytes already read.
+   * found, `at`), decoded per chunk index with only those rows (Arrow IPC), and `at` renumbered to row
+   * positions within each chunk's decoded rows (-1 for changes not in `ys`). `fetched`: bytes already read.
    */
-  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, ys: readonly number[], columns: readonly string[]): Promise<{ rows: Map<number, Table>; at: KeyPositions }> {
+  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, ys: readonly number[], columns: readonly string[]): Promise<{ ipcs: Map<number, Uint8Array>; at: KeyPositions }> {
     // Changes are in key order, so each chunk's rows come in ascending order.
     const wanted = new Map<number, number[]>();
     const local: KeyPositions = { chunk: new Int32Array(at.chunk.length).fill(-1), row: new Int32Array(at.row.length) };
@@ -361,49 +362,38 @@ export class ParquetTableFormat implements TableFormat {
       rows.push(at.row[y]!);
     }
     const chunks = [...wanted.keys()];
-    const tables = await mapLimit(chunks, this.concurrency, async (i) =>
-      tableFromIPC(await this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)), columns, Uint32Array.from(wanted.get(i)!))));
-    return { rows: new Map(chunks.map((i, k) => [i, tables[k]!])), at: local };
-  }
-
-  /** A base chunk decoded whole: its key run, the rows kept in `into` under the chunk's index. */
-  private async rowRun(m: Manifest, c: ChunkInfo, index: number, into: Map<number, Table>): Promise<KeyRun> {
-    const [ipc] = await this.decodeChunks([c.hash]);
-    const t = tableFromIPC(ipc!);
-    into.set(index, t);
-    return { keys: keyVectors(t, m.primaryKey!, m.schema) };
+    const ipcs = await mapLimit(chunks, this.concurrency, async (i) =>
+      this.codec.decode(fetched.get(i) ?? (await this.store.get(list[i]!.hash)), columns, Uint32Array.from(wanted.get(i)!)));
+    return { ipcs: new Map(chunks.map((i, k) => [i, ipcs[k]!])), at: local };
   }
 
   /**
    * Delta rows (sorted, one per key) with every partial row completed from its base row, so the rows
-   * can replace base rows whole. Decodes only the base chunks holding a partial row's key.
+   * can replace base rows whole. Decodes only the base rows of partial rows (keys first, as an edit does).
    */
   private async completePartial(m: Manifest, base: readonly ChunkInfo[], delta: Table): Promise<Table> {
     const { deleted, unchanged } = deltaFlags(delta);
     if (!unchanged) return delta;
     const pk = m.primaryKey!;
+    const names = m.schema.fields.map((f) => f.name);
     const rows = unchanged.flatMap((u, i) => (u && !deleted[i] ? [i] : []));
     const keys = keyVectors(delta, pk, m.schema);
     const changes: Changes = { keys, order: Uint32Array.from(rows) };
     const at: KeyPositions = { chunk: new Int32Array(rows.length).fill(-1), row: new Int32Array(rows.length) };
-    const decoded = new Map<number, Table>();
-    await lookupKeys(base, keyTypesOf(m.schema, pk), changes, (i) => this.rowRun(m, base[i]!, i, decoded), this.concurrency, at);
-    // Sources: the base chunks found, then the delta rows (source `chunks.length`, in order).
-    const chunks = [...decoded.keys()];
+    const fetched = new Map<number, Uint8Array>();
+    await lookupKeys(base, keyTypesOf(m.schema, pk), changes, (i) => this.keyRun(m, base[i]!, false, (b) => void fetched.set(i, b)), this.concurrency, at);
+    rows.forEach((r, y) => {
+      if (at.chunk[y]! < 0) throw new CorruptMetadataError('delta row', JSON.stringify(jsonKey(keyAt(keys, r))), 'it keeps base values but no base row has its key');
+    });
+    const found = await this.decodeFound(base, at, fetched, rows.map((_, y) => y), names);
+    // Sources: the base rows found, per chunk, then the delta rows (source `chunks.length`, in order).
+    const chunks = [...found.ipcs.keys()];
     const sourceOf = new Map(chunks.map((c, s) => [c, s]));
     const picks = new Uint32Array(2 * delta.numRows);
     for (let i = 0; i < delta.numRows; i++) (picks[2 * i] = chunks.length), (picks[2 * i + 1] = i);
-    const patches: Patches = { out: [], source: [], row: [], mask: [] };
-    rows.forEach((r, y) => {
-      if (at.chunk[y]! < 0) throw new CorruptMetadataError('delta row', JSON.stringify(jsonKey(keyAt(keys, r))), 'it keeps base values but no base row has its key');
-      patches.out.push(r);
-      patches.source.push(sourceOf.get(at.chunk[y]!)!);
-      patches.row.push(at.row[y]!);
-      patches.mask.push(unchanged[r]!);
-    });
-    const names = m.schema.fields.map((f) => f.name);
+    const patches: Patches = { out: rows, source: rows.map((_, y) => sourceOf.get(at.chunk[y]!)!), row: rows.map((_, y) => found.at.row[y]!), mask: rows.map((r) => unchanged[r]!) };
     // The codec interleaves sources of one set of columns: the table's.
-    const sources = [...chunks.map((c) => tableToIPC(decoded.get(c)!, 'stream')), tableToIPC(delta.select(names), 'stream')];
+    const sources = [...chunks.map((c) => found.ipcs.get(c)!), tableToIPC(delta.select(names), 'stream')];
     const done = tableFromIPC(await materialiseOverlay(this.codec, sources, { picks, patches }, names, names));
     const cols: Record<string, Vector> = {};
     for (const n of names) cols[n] = done.getChild(n)!;
@@ -549,6 +539,11 @@ const empty = (): { written: number; bytesWritten: number } => ({ written: 0, by
 
 /** Rows (in target chunks) one merge of small unkeyed chunks rewrites at most at once. */
 const MERGE_BATCH_TARGETS = 16;
+
+/** Decoded IPC per chunk index as Arrow tables. */
+function tablesOf(ipcs: ReadonlyMap<number, Uint8Array>): Map<number, Table> {
+  return new Map([...ipcs].map(([i, ipc]) => [i, tableFromIPC(ipc)]));
+}
 
 function assertNotReserved(names: readonly string[]): void {
   for (const reserved of [DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN]) {
