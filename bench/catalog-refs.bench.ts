@@ -2,8 +2,10 @@
  * `node --expose-gc --conditions=@armillaria/source --import tsx bench/catalog-refs.bench.ts`: costs of the catalog's refs.
  *  1. Branch create on a 50K-row and on a 10M-row table (embedded: fs objects + fs refs). Creating a
  *     branch writes one ref whatever the data size, so both must take the same time (< 1 ms).
- *  2. Time-travel lookups (table version, time) at 10 and 10,000 versions: skip pointers make them
- *     O(log n) commit reads; the 10,000/10 ratio should stay <= 1.2.
+ *  2. Time-travel lookups (table version, commit@{time}, branch@{time}) at 10 and 10,000 versions: index
+ *     lookups, no walk; the 10,000/10 ratio should stay <= 1.2. Run twice: random targets over the whole
+ *     history (the long one touches 1,000 times more memory, so cache misses show), and random targets
+ *     among 10 spread over it (equal memory touched: what the history's length alone costs).
  * ARMILLARIA_BENCH_ROWS shrinks the big table (default 10,000,000); ARMILLARIA_BENCH_VERSIONS the long history.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -122,7 +124,10 @@ type Lookup = 'version' | 'time' | 'reflog';
 interface History {
   versions: number;
   buildSec: number;
+  /** Random targets over the whole history. */
   lookup: Record<Lookup, () => Promise<void>>;
+  /** Random targets among 10 spread evenly over the history: both histories touch as much memory. */
+  lookupTen: Record<Lookup, () => Promise<void>>;
   cleanup: () => Promise<void>;
 }
 
@@ -148,31 +153,34 @@ async function buildHistory(versions: number): Promise<History> {
     return 1 + (seed % n);
   };
   const tip = head.hash;
+  const lookups = (pick: () => number): Record<Lookup, () => Promise<void>> => ({
+    version: async () => {
+      const v = pick();
+      if ((await c.tableVersion('tt', 't', { version: v })).version !== v) throw new Error('wrong version');
+    },
+    time: async () => {
+      const at = times[pick() - 1] as number;
+      if ((await c.resolve('tt', `${tip}@{${at}}`)).time > at) throw new Error('wrong commit');
+    },
+    reflog: async () => {
+      const at = times[pick() - 1] as number;
+      if ((await c.resolve('tt', `main@{${at}}`)).time > at) throw new Error('wrong commit');
+    },
+  });
+  const ten = Array.from({ length: 10 }, (_, j) => Math.max(1, Math.round(((j + 1) * versions) / 10)));
   return {
     versions,
     buildSec,
     cleanup: env.cleanup,
-    lookup: {
-      version: async () => {
-        const v = rand(versions);
-        if ((await c.tableVersion('tt', 't', { version: v })).version !== v) throw new Error('wrong version');
-      },
-      time: async () => {
-        const at = times[rand(versions) - 1] as number;
-        if ((await c.resolve('tt', `${tip}@{${at}}`)).time > at) throw new Error('wrong commit');
-      },
-      reflog: async () => {
-        const at = times[rand(versions) - 1] as number;
-        if ((await c.resolve('tt', `main@{${at}}`)).time > at) throw new Error('wrong commit');
-      },
-    },
+    lookup: lookups(() => rand(versions)),
+    lookupTen: lookups(() => ten[rand(10) - 1] as number),
   };
 }
 
 /** Both histories measured in alternating rounds, so load on the shared machine hits both alike. */
 type LookupStats = Stats & { quiet: number };
 
-async function timeTravel(short: History, long: History): Promise<Record<Lookup, [LookupStats, LookupStats]>> {
+async function timeTravel(short: History, long: History, targets: 'lookup' | 'lookupTen'): Promise<Record<Lookup, [LookupStats, LookupStats]>> {
   const out = {} as Record<Lookup, [LookupStats, LookupStats]>;
   for (const kind of ['version', 'time', 'reflog'] as const) {
     const a: number[][] = [];
@@ -180,8 +188,8 @@ async function timeTravel(short: History, long: History): Promise<Record<Lookup,
     for (let round = 0; round < 10; round++) {
       // 200 each, every kind alike (the reflog once took ~1 ms a lookup and got fewer samples; at µs a
       // short round mostly measures the caches warming after the other history's round).
-      a.push(await sample(200, short.lookup[kind]));
-      b.push(await sample(200, long.lookup[kind]));
+      a.push(await sample(200, short[targets][kind]));
+      b.push(await sample(200, long[targets][kind]));
     }
     out[kind] = [{ ...stats(a.flat()), quiet: quietMedian(a) }, { ...stats(b.flat()), quiet: quietMedian(b) }];
   }
@@ -210,23 +218,30 @@ async function timeTravelTable(longHistory: number): Promise<void> {
   const short = await buildHistory(10);
   const long = await buildHistory(longHistory);
   try {
-    const r = await timeTravel(short, long);
-    // Lookups take microseconds: printed in µs (the samples are ms).
-    const us = (ms: number): number => ms * 1000;
-    printTable('Time-travel lookup (embedded on tmpfs, warm commit cache), random targets, 10 alternating rounds', [
-      'versions', 'version N: median µs', 'quietest round', 'p90', 'commit@{t}: median µs', 'quietest round', 'p90',
-      'branch@{t} (reflog): median µs', 'quietest round', 'p90', 'history build s',
-    ], [short, long].map((h, i) => [
-      h.versions, us(r.version[i]!.median), us(r.version[i]!.quiet), us(r.version[i]!.p90), us(r.time[i]!.median), us(r.time[i]!.quiet), us(r.time[i]!.p90),
-      us(r.reflog[i]!.median), us(r.reflog[i]!.quiet), us(r.reflog[i]!.p90), h.buildSec,
-    ]));
-    const ratio = (k: Lookup, f: 'median' | 'quiet') => fmt(r[k][1][f] / r[k][0][f]);
-    for (const f of ['median', 'quiet'] as const) {
-      console.log(`ratio ${long.versions}/${short.versions} (${f === 'median' ? 'median of all samples' : 'quietest round medians'}): version N ${ratio('version', f)}, commit@{t} ${ratio('time', f)}, branch@{t} ${ratio('reflog', f)}`);
-    }
+    for (const targets of ['lookup', 'lookupTen'] as const) await timeTravelPrint(short, long, targets);
   } finally {
     await short.cleanup();
     await long.cleanup();
+  }
+}
+
+async function timeTravelPrint(short: History, long: History, targets: 'lookup' | 'lookupTen'): Promise<void> {
+  const r = await timeTravel(short, long, targets);
+  // Lookups take microseconds: printed in µs (the samples are ms).
+  const us = (ms: number): number => ms * 1000;
+  const which = targets === 'lookup'
+    ? 'random targets over the whole history'
+    : 'random targets among 10 spread over the history (the same memory touched in both: what the history length alone costs)';
+  printTable(`Time-travel lookup (embedded on tmpfs, warm commit cache), ${which}, 10 alternating rounds`, [
+    'versions', 'version N: median µs', 'quietest round', 'p90', 'commit@{t}: median µs', 'quietest round', 'p90',
+    'branch@{t} (reflog): median µs', 'quietest round', 'p90', 'history build s',
+  ], [short, long].map((h, i) => [
+    h.versions, us(r.version[i]!.median), us(r.version[i]!.quiet), us(r.version[i]!.p90), us(r.time[i]!.median), us(r.time[i]!.quiet), us(r.time[i]!.p90),
+    us(r.reflog[i]!.median), us(r.reflog[i]!.quiet), us(r.reflog[i]!.p90), h.buildSec,
+  ]));
+  const ratio = (k: Lookup, f: 'median' | 'quiet') => fmt(r[k][1][f] / r[k][0][f]);
+  for (const f of ['median', 'quiet'] as const) {
+    console.log(`ratio ${long.versions}/${short.versions} (${f === 'median' ? 'median of all samples' : 'quietest round medians'}): version N ${ratio('version', f)}, commit@{t} ${ratio('time', f)}, branch@{t} ${ratio('reflog', f)}`);
   }
 }
 
