@@ -6,6 +6,7 @@ import type { Manifest, TableFormat, WriteResult } from './table-format/table-fo
 import { CommitStore } from './model/commit-store.js';
 import { isOpMap, sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
 import { RefResolver } from './ref-resolver.js';
+import { finishDeferredWrites, withDeferredWrites } from './table-format/chunk-sink.js';
 import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
 import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
@@ -226,8 +227,9 @@ export class Catalog implements CatalogApi, CatalogContext {
     const indexed: Hash[] = [];
     const unindex = (): Promise<unknown> => Promise.all(indexed.map((h) => this.refs.compareAndSwap(refNames.commit(repo.name, h), h, null).catch(() => undefined)));
     const [written, ready] = await Promise.allSettled([
-      // Chunks first, then their index entries: an entry never names a chunk gc could see missing.
-      this.store.putDrafts(trees, commits).then(() => Promise.all(hashes.map(async (h) => {
+      // Chunks first (with any a table op of this change is still writing, see withDeferredWrites), then
+      // their index entries: an entry never names a chunk gc could see missing.
+      this.store.putDrafts(trees, commits).then(finishDeferredWrites).then(() => Promise.all(hashes.map(async (h) => {
         if (await this.indexCommit(repo.name, h)) indexed.push(h);
       }))),
       beforeSwap ? Promise.resolve().then(beforeSwap) : Promise.resolve(),
@@ -408,7 +410,14 @@ export class Catalog implements CatalogApi, CatalogContext {
    * One table change as a commit. The format op runs once; if the CAS loses to a commit that left
    * this table alone, the same new entry is put on the new head's tree and the CAS retried.
    */
-  private async change(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
+  private change(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
+    apply: (current: TreeEntry | undefined, base: Commit) => Promise<Change>): Promise<CommitResult> {
+    // The format op's blobs are still being written while the tree and commit are: landChain waits for
+    // all of them before the commit is indexed or the branch moves (one round of writes, not two).
+    return withDeferredWrites(() => this.changeNow(repo, table, opts, defaultMessage, apply));
+  }
+
+  private async changeNow(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
     apply: (current: TreeEntry | undefined, base: Commit) => Promise<Change>): Promise<CommitResult> {
     const info = await this.repoInfo(repo);
     const branch = opts.branch ?? info.defaultBranch;

@@ -62,7 +62,8 @@ export interface DeltaWrite {
 
 /**
  * Stores a manifest (paging its chunk lists when large); the same content always gives the same hash.
- * Without a delta the manifest is format version 1, byte for byte as before deltas existed.
+ * Without a delta the manifest is format version 1, byte for byte as before deltas existed. `reader`
+ * caches what was written, so the next edit of this table reads no manifest or page back.
  */
 export async function writeManifest(
   chunks: ChunkStore,
@@ -70,28 +71,31 @@ export async function writeManifest(
   base: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'>,
   list: readonly ChunkInfo[],
   delta?: DeltaWrite,
+  reader?: ManifestReader,
 ): Promise<ManifestWrite> {
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
   const hasDelta = delta !== undefined && delta.list.length > 0;
   const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
-  const baseRef = await storeList(chunks, hasher, list);
+  const baseRef = await storeList(chunks, hasher, list, reader);
   Object.assign(manifest, baseRef.ref);
   let written = baseRef.written;
   let bytesWritten = baseRef.bytesWritten;
   if (hasDelta) {
-    const d = await storeList(chunks, hasher, delta.list);
+    const d = await storeList(chunks, hasher, delta.list, reader);
     const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
     written += d.written;
     bytesWritten += d.bytesWritten;
   }
-  const stored = await storeBlobs(chunks, hasher, [canonicalJsonBytes(manifest)]);
+  const bytes = canonicalJsonBytes(manifest);
+  const stored = await storeBlobs(chunks, hasher, [bytes]);
+  reader?.adoptManifest(stored.hashes[0]!, bytes);
   return { manifest: stored.hashes[0]!, written: written + stored.written, bytesWritten: bytesWritten + stored.bytesWritten };
 }
 
 /** A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. */
-async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[]): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
+async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[], reader: ManifestReader | undefined): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
   if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
   const groups: ChunkInfo[][] = [];
   let start = 0;
@@ -100,7 +104,9 @@ async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly Chun
     start = end;
   }
   const pages = groups.map((g): ManifestPage => ({ formatVersion: 1, kind: 'manifest-page', chunks: g }));
-  const stored = await storeBlobs(chunks, hasher, pages.map((p) => canonicalJsonBytes(p)));
+  const bytes = pages.map((p) => canonicalJsonBytes(p));
+  const stored = await storeBlobs(chunks, hasher, bytes);
+  stored.hashes.forEach((h, i) => reader?.adoptPage(h, bytes[i]!));
   const refs = groups.map((g, i): PageRef => {
     const ref: PageRef = { hash: stored.hashes[i]!, rows: g.reduce((s, c) => s + c.rows, 0), chunks: g.length };
     if (g[0]!.firstKey) ref.firstKey = g[0]!.firstKey;
@@ -133,6 +139,19 @@ export class ManifestReader {
     }
     remember(this.pages, ref.hash, page.chunks, 8192);
     return page.chunks;
+  }
+
+  /**
+   * Caches a manifest this process just stored, parsed from the stored bytes: exactly what reading it
+   * back would give (canonical JSON drops what the in-memory object may still carry, e.g. undefined).
+   */
+  adoptManifest(hash: Hash, bytes: Uint8Array): void {
+    if (!this.manifests.has(hash)) remember(this.manifests, hash, parseJsonBytes(bytes) as Manifest, 1024);
+  }
+
+  /** As adoptManifest, for a page. */
+  adoptPage(hash: Hash, bytes: Uint8Array): void {
+    if (!this.pages.has(hash)) remember(this.pages, hash, (parseJsonBytes(bytes) as ManifestPage).chunks, 8192);
   }
 
   /** The base chunks (not the delta's). */

@@ -9,7 +9,7 @@ import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, keepsEnough, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
-import { storeBlobs } from './chunk-sink.js';
+import { finishDeferredWrites, storeBlobs, withDeferredWrites } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
@@ -90,11 +90,37 @@ export class ParquetTableFormat implements TableFormat {
     return this.hasherP;
   }
 
+  // Every operation that writes runs its writes side by side (see withDeferredWrites): when it returns,
+  // all of the new version's blobs are stored.
   /**
    * `previous` is only validated: chunks the new version shares with it (or with anything else in the
    * store) are reused because they are content-addressed, and reported in `chunksReused`.
    */
-  async write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
+  write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
+    return withDeferredWrites(() => this.writeOp(rows, opts));
+  }
+
+  append(previous: Hash, rows: Table): Promise<WriteResult> {
+    return withDeferredWrites(() => this.appendOp(previous, rows));
+  }
+
+  upsert(previous: Hash, rows: Table): Promise<WriteResult> {
+    return withDeferredWrites(() => this.upsertOp(previous, rows));
+  }
+
+  deleteKeys(previous: Hash, keys: Table): Promise<WriteResult> {
+    return withDeferredWrites(() => this.deleteKeysOp(previous, keys));
+  }
+
+  addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult> {
+    return withDeferredWrites(() => this.addColumnOp(previous, column));
+  }
+
+  compact(manifest: Hash): Promise<WriteResult> {
+    return withDeferredWrites(() => this.compactOp(manifest));
+  }
+
+  private async writeOp(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
     if (opts.previous !== undefined) assertHash(opts.previous);
     const schema = schemaOf(rows);
     assertNotReserved(schema.fields.map((f) => f.name));
@@ -110,7 +136,7 @@ export class ParquetTableFormat implements TableFormat {
     return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh);
   }
 
-  async append(previous: Hash, rows: Table): Promise<WriteResult> {
+  private async appendOp(previous: Hash, rows: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     const input = conform(rows, m.schema);
     if (m.primaryKey) return this.keyedEdit(m, input, 'insert', previous);
@@ -120,19 +146,19 @@ export class ParquetTableFormat implements TableFormat {
     return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
 
-  async upsert(previous: Hash, rows: Table): Promise<WriteResult> {
+  private async upsertOp(previous: Hash, rows: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'upsert');
     return this.keyedEdit(m, conform(rows, m.schema), 'upsert', previous);
   }
 
-  async deleteKeys(previous: Hash, keys: Table): Promise<WriteResult> {
+  private async deleteKeysOp(previous: Hash, keys: Table): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'deleteKeys');
     return this.keyedEdit(m, conform(keys, m.schema, m.primaryKey), 'delete', previous);
   }
 
-  async addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult> {
+  private async addColumnOp(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!isColumnType(column.type)) throw new SchemaMismatchError(`unknown column type ${JSON.stringify(column.type)}`, { type: String(column.type) });
     if (typeof column.name !== 'string' || column.name === '' || m.schema.fields.some((f) => f.name === column.name)) {
@@ -142,6 +168,7 @@ export class ParquetTableFormat implements TableFormat {
     const schema: ManifestSchema = { fields: [...m.schema.fields, { name: column.name, type: column.type, nullable: true }] };
     // Every chunk is rewritten anyway: fold the delta first, so the result has none.
     const folded = m.delta ? await this.fold(m, previous) : undefined;
+    if (folded) await finishDeferredWrites(); // its chunks are read back below
     const old = folded?.list ?? (await this.reader.chunkList(m));
     const names = m.schema.fields.map((f) => f.name);
     // Each chunk keeps its rows (and so its key range and boundaries); only its bytes change.
@@ -180,7 +207,7 @@ export class ParquetTableFormat implements TableFormat {
     return out;
   }
 
-  async compact(manifest: Hash): Promise<WriteResult> {
+  private async compactOp(manifest: Hash): Promise<WriteResult> {
     const m = await this.readManifest(manifest);
     if (m.delta) return this.finish(m, await this.fold(m, manifest));
     const list = await this.reader.chunkList(m);
@@ -515,7 +542,7 @@ export class ParquetTableFormat implements TableFormat {
     const base: TableMeta = { schema: m.schema };
     if (m.primaryKey) base.primaryKey = m.primaryKey;
     base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
-    const w = await writeManifest(this.store, await this.hasher(), base, data.list, delta);
+    const w = await writeManifest(this.store, await this.hasher(), base, data.list, delta, this.reader);
     return {
       manifest: w.manifest,
       rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),

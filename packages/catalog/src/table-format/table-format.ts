@@ -9,7 +9,10 @@ import type { Table, Schema } from 'apache-arrow';
  * meets a target (prolly-tree style), so a change rewrites only the chunks around it and every other
  * chunk keeps its hash. Unkeyed tables append new chunks and keep all old ones.
  *
- * Every method is deterministic: the same logical input gives the same manifest hash.
+ * Every method is deterministic: the same logical input gives the same manifest hash. A method that
+ * writes returns once every blob of the new version is stored, so the manifest hash can be committed;
+ * inside the catalog's own change (withDeferredWrites) the catalog waits for them instead, before its
+ * commit is indexed.
  */
 export interface TableFormat {
   /** Writes `rows` as a whole new version (overwrite). Throws DuplicateKeyError for repeated keys. */

@@ -1,0 +1,184 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError } from '@armillaria/core';
+import { MemoryObjectStore, ObjectChunkStore, loadHasher, type PutOptions, type PutResult } from '@armillaria/chunk-store';
+import { Catalog, FsRefStore, ParquetTableFormat, refNames, type RefStore } from '../src/index.js';
+import { finishDeferredWrites, storeBlobs, withDeferredWrites } from '../src/table-format/chunk-sink.js';
+import { codeOf, plainRows } from './catalog-helpers.js';
+
+/**
+ * An object store whose puts take `delayMs`, counting what is in flight, and which can fail the puts
+ * whose body starts with `failPrefix` (canonical JSON: a manifest starts `{"bytes":`).
+ */
+class SlowObjectStore extends MemoryObjectStore {
+  inFlight = 0;
+  maxInFlight = 0;
+  gets = 0;
+  failPrefix: string | undefined;
+  constructor(private readonly delayMs: number, private readonly events: string[]) {
+    super();
+  }
+
+  override async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<PutResult> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      if (this.failPrefix !== undefined && Buffer.from(body.subarray(0, this.failPrefix.length)).toString() === this.failPrefix) {
+        throw new BackendUnavailableError(`injected failure writing ${key}`);
+      }
+      const out = await super.put(key, body, opts);
+      this.events.push('stored');
+      return out;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  override async get(key: string, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    this.gets++;
+    return super.get(key, opts);
+  }
+}
+
+/** Records when a compare-and-swap starts, in the same list as the stores' completions. */
+function recordingRefs(inner: RefStore, events: string[]): RefStore {
+  return {
+    get: (n) => inner.get(n),
+    compareAndSwap: (n, e, x, m) => {
+      events.push(`cas ${n}`);
+      return inner.compareAndSwap(n, e, x, m);
+    },
+    list: (p) => inner.list(p),
+    reflog: (n, o) => inner.reflog(n, o),
+    reflogValue: (n, b) => inner.reflogValue(n, b),
+    expireReflog: (b, o) => inner.expireReflog(b, o),
+    close: () => inner.close(),
+  };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function slowCatalog(opts: { targetChunkRows?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'armillaria-deferred-'));
+  const events: string[] = [];
+  const objects = new SlowObjectStore(15, events);
+  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+  const refs = new FsRefStore({ root: dir });
+  const catalog = new Catalog({ chunks, refs: recordingRefs(refs, events), format: new ParquetTableFormat({ chunks, ...opts }) });
+  cleanups.push(async () => {
+    await catalog.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await catalog.createRepo('r');
+  return { catalog, objects, events, refs, chunks };
+}
+
+const batch = (i: number) => Array.from({ length: 10 }, (_, j) => ({ id: BigInt(i * 10 + j), v: `row ${i * 10 + j}` }));
+
+describe('a change writes its blobs side by side', () => {
+  it('stores the data chunk, manifest page, manifest, tree and commit at once, and moves the branch after all are stored', async () => {
+    const { catalog, objects, events } = await slowCatalog();
+    await catalog.createTable('r', 'events', { rows: batch(0) });
+    // More than 16 chunks: the manifest pages its chunk list, so an append writes a page too.
+    for (let i = 1; i <= 17; i++) await catalog.append('r', 'events', batch(i));
+    objects.maxInFlight = 0;
+    objects.gets = 0;
+    events.length = 0;
+
+    await catalog.append('r', 'events', batch(18));
+
+    // One round: data chunk + page + manifest + tree + commit in flight together (written in rounds
+    // of one, one, one and two before).
+    expect(objects.maxInFlight).toBeGreaterThanOrEqual(5);
+    const firstCas = events.findIndex((e) => e.startsWith('cas '));
+    expect(firstCas).toBeGreaterThan(0);
+    expect(events.slice(firstCas).filter((e) => e === 'stored')).toEqual([]);
+    expect(events.filter((e) => e.startsWith('cas ')).map((e) => e.split('/')[2])).toEqual(['commits', 'branches']);
+    // The manifest and page it edits were the ones this process wrote: nothing is read back.
+    expect(objects.gets).toBe(0);
+    expect((await catalog.read('r', 'events')).numRows).toBe(190);
+  });
+
+  it('fails the change when one blob cannot be stored: the branch stays, no commit is indexed, no write is left running', async () => {
+    const { catalog, objects, refs } = await slowCatalog();
+    const created = await catalog.createTable('r', 'events', { rows: batch(0) });
+    const indexed = (await refs.list(refNames.commitPrefix('r', ''))).length;
+    objects.failPrefix = '{"bytes":';
+
+    expect(await codeOf(catalog.append('r', 'events', batch(1)))).toBe('BACKEND_UNAVAILABLE');
+
+    expect(objects.inFlight).toBe(0);
+    expect((await catalog.resolve('r', 'main')).hash).toBe(created.commit.hash);
+    expect((await refs.list(refNames.commitPrefix('r', ''))).length).toBe(indexed);
+    objects.failPrefix = undefined;
+    await catalog.append('r', 'events', batch(1));
+    expect((await catalog.read('r', 'events')).numRows).toBe(20);
+  });
+
+  it('adds a column to a table with a delta: the folded chunks are stored before they are read back', async () => {
+    const { catalog } = await slowCatalog({ targetChunkRows: 16 });
+    const rows = Array.from({ length: 200 }, (_, i) => ({ id: BigInt(i), v: `row ${i}` }));
+    await catalog.createTable('r', 'keyed', { rows, primaryKey: ['id'] });
+    await catalog.upsert('r', 'keyed', [{ id: 7n, v: 'seven' }, { id: 150n, v: 'one fifty' }]);
+    expect((await catalog.describeTable('r', 'keyed')).pending).toBeDefined();
+
+    await catalog.addColumn('r', 'keyed', { name: 'flag', type: 'bool' });
+
+    const read = plainRows(await catalog.read('r', 'keyed'));
+    expect(read).toHaveLength(200);
+    expect(read[7]).toEqual({ id: 7, v: 'seven', flag: null });
+    expect(read[150]).toEqual({ id: 150, v: 'one fifty', flag: null });
+    expect((await catalog.describeTable('r', 'keyed')).pending).toBeUndefined();
+  });
+});
+
+describe('withDeferredWrites', () => {
+  it('returns once every blob started inside it is stored, and stores a blob given twice once', async () => {
+    const events: string[] = [];
+    const objects = new SlowObjectStore(10, events);
+    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const hasher = await loadHasher();
+    const a = new TextEncoder().encode('blob a');
+    const b = new TextEncoder().encode('blob b');
+    const counts = await withDeferredWrites(async () => {
+      const first = await storeBlobs(chunks, hasher, [a]);
+      const second = await storeBlobs(chunks, hasher, [a, b]);
+      expect(events).toEqual([]); // started, not finished: nothing waited for them yet
+      return [first.written, second.written];
+    });
+    expect(counts).toEqual([1, 1]);
+    expect(events).toEqual(['stored', 'stored']);
+    expect(await chunks.missing([hasher.hash(a), hasher.hash(b)])).toEqual([]);
+  });
+
+  it('finishDeferredWrites makes what was started readable inside the scope', async () => {
+    const objects = new SlowObjectStore(10, []);
+    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const hasher = await loadHasher();
+    const blob = new TextEncoder().encode('read me back');
+    await withDeferredWrites(async () => {
+      const [h] = (await storeBlobs(chunks, hasher, [blob])).hashes;
+      expect(await chunks.has(h!)).toBe(false);
+      await finishDeferredWrites();
+      expect(Buffer.from(await chunks.get(h!)).toString()).toBe('read me back');
+    });
+  });
+
+  it('rethrows the operation error after its writes have settled', async () => {
+    const objects = new SlowObjectStore(10, []);
+    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const hasher = await loadHasher();
+    const run = withDeferredWrites(async () => {
+      await storeBlobs(chunks, hasher, [new TextEncoder().encode('x')]);
+      throw new Error('op failed');
+    });
+    await expect(run).rejects.toThrow('op failed');
+    expect(objects.inFlight).toBe(0);
+  });
+});
