@@ -28,8 +28,14 @@ interface ManifestPage {
  * Content-defined page boundaries (by chunk hash, which is random and stable), so inserting or
  * replacing chunks rewrites only the page(s) around them: the manifest is a two-level Merkle tree
  * whose unchanged pages keep their hashes, and `diffChunks` skips pages with equal hashes.
+ *
+ * `appendTail` (unkeyed tables, which grow at the end): the chunks after the last content-defined
+ * boundary, where every append lands, are split by the binary digits of their count, largest first
+ * (37 = 32 + 4 + 1). An append then rewrites only the small pages at the end, as a binary counter
+ * carries (amortised O(log n) entries, about 6 for a 64-chunk tail), instead of the whole open page
+ * (up to 256 entries of ~400 bytes, every append). Still a function of the chunk list alone.
  */
-export function pageCuts(chunks: readonly ChunkInfo[]): number[] {
+export function pageCuts(chunks: readonly ChunkInfo[], opts: { appendTail?: boolean } = {}): number[] {
   const cuts: number[] = [];
   let pending = 0;
   const threshold = Math.floor(2 ** 32 / PAGE_TARGET);
@@ -40,7 +46,15 @@ export function pageCuts(chunks: readonly ChunkInfo[]): number[] {
       pending = 0;
     }
   });
-  if (pending > 0) cuts.push(chunks.length);
+  if (pending === 0) return cuts;
+  if (!opts.appendTail) {
+    cuts.push(chunks.length);
+    return cuts;
+  }
+  let at = chunks.length - pending;
+  for (let size = 2 ** Math.floor(Math.log2(pending)); size >= 1; size /= 2) {
+    if (pending & size) cuts.push((at += size));
+  }
   return cuts;
 }
 
@@ -76,12 +90,12 @@ export async function writeManifest(
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
   const hasDelta = delta !== undefined && delta.list.length > 0;
   const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
-  const baseRef = await storeList(chunks, hasher, list, reader);
+  const baseRef = await storeList(chunks, hasher, list, reader, base.primaryKey === undefined);
   Object.assign(manifest, baseRef.ref);
   let written = baseRef.written;
   let bytesWritten = baseRef.bytesWritten;
   if (hasDelta) {
-    const d = await storeList(chunks, hasher, delta.list, reader);
+    const d = await storeList(chunks, hasher, delta.list, reader, false);
     const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
@@ -95,11 +109,11 @@ export async function writeManifest(
 }
 
 /** A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. */
-async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[], reader: ManifestReader | undefined): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
+async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[], reader: ManifestReader | undefined, appendTail: boolean): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
   if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
   const groups: ChunkInfo[][] = [];
   let start = 0;
-  for (const end of pageCuts(list)) {
+  for (const end of pageCuts(list, { appendTail })) {
     groups.push(list.slice(start, end));
     start = end;
   }
