@@ -117,12 +117,17 @@ async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly Chun
     groups.push(list.slice(start, end));
     start = end;
   }
-  const pages = groups.map((g): ManifestPage => ({ formatVersion: 1, kind: 'manifest-page', chunks: g }));
-  const bytes = pages.map((p) => canonicalJsonBytes(p));
+  // Pages the edited version already had (same entries) keep their hash: only the others are serialised,
+  // hashed and stored, so an edit costs O(pages changed), not O(table).
+  const hashes = groups.map((g) => reader?.storedPage(g));
+  const fresh = groups.filter((_, i) => hashes[i] === undefined);
+  const bytes = fresh.map((g) => canonicalJsonBytes({ formatVersion: 1, kind: 'manifest-page', chunks: g } satisfies ManifestPage));
   const stored = await storeBlobs(chunks, hasher, bytes);
   stored.hashes.forEach((h, i) => reader?.adoptPage(h, bytes[i]!));
+  let next = 0;
+  for (let i = 0; i < groups.length; i++) hashes[i] ??= stored.hashes[next++];
   const refs = groups.map((g, i): PageRef => {
-    const ref: PageRef = { hash: stored.hashes[i]!, rows: g.reduce((s, c) => s + c.rows, 0), chunks: g.length };
+    const ref: PageRef = { hash: hashes[i]!, rows: g.reduce((s, c) => s + c.rows, 0), chunks: g.length };
     if (g[0]!.firstKey) ref.firstKey = g[0]!.firstKey;
     if (g[g.length - 1]!.lastKey) ref.lastKey = g[g.length - 1]!.lastKey;
     return ref;
@@ -134,7 +139,31 @@ async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly Chun
 export class ManifestReader {
   private readonly manifests = new Map<Hash, Manifest>();
   private readonly pages = new Map<Hash, ChunkInfo[]>();
+  /** Cached pages by their first entry (the object in the cached array), for `storedPage`. */
+  private readonly pagesByFirst = new WeakMap<ChunkInfo, Array<{ hash: Hash; chunks: readonly ChunkInfo[] }>>();
   constructor(private readonly chunks: ChunkStore) {}
+
+  /**
+   * The hash of a cached page holding exactly these entries, the same objects: an edit's unchanged chunks
+   * are the entries it read from the pages of the version it edits. Undefined when there is none.
+   */
+  storedPage(group: readonly ChunkInfo[]): Hash | undefined {
+    const first = group[0];
+    if (first === undefined) return undefined;
+    for (const p of this.pagesByFirst.get(first) ?? []) {
+      if (p.chunks.length === group.length && p.chunks.every((c, i) => c === group[i])) return p.hash;
+    }
+    return undefined;
+  }
+
+  private cachePage(hash: Hash, chunks: ChunkInfo[]): void {
+    remember(this.pages, hash, chunks, 8192);
+    const first = chunks[0];
+    if (first === undefined) return;
+    const known = this.pagesByFirst.get(first);
+    if (known) known.push({ hash, chunks });
+    else this.pagesByFirst.set(first, [{ hash, chunks }]);
+  }
 
   async manifest(hash: Hash): Promise<Manifest> {
     const hit = this.manifests.get(hash);
@@ -151,7 +180,7 @@ export class ManifestReader {
     if (page.chunks.length !== ref.chunks || page.chunks.reduce((s, c) => s + c.rows, 0) !== ref.rows) {
       throw new CorruptMetadataError('manifest page', ref.hash, 'its chunk or row count differs from the manifest');
     }
-    remember(this.pages, ref.hash, page.chunks, 8192);
+    this.cachePage(ref.hash, page.chunks);
     return page.chunks;
   }
 
@@ -165,7 +194,7 @@ export class ManifestReader {
 
   /** As adoptManifest, for a page. */
   adoptPage(hash: Hash, bytes: Uint8Array): void {
-    if (!this.pages.has(hash)) remember(this.pages, hash, (parseJsonBytes(bytes) as ManifestPage).chunks, 8192);
+    if (!this.pages.has(hash)) this.cachePage(hash, (parseJsonBytes(bytes) as ManifestPage).chunks);
   }
 
   /** The base chunks (not the delta's). */
