@@ -109,6 +109,32 @@ export function keyFromJson(json: readonly unknown[], types: readonly ColumnType
   return json.map((v, i) => (types[i] === 'int64' || types[i] === 'uint64' ? BigInt(v as string) : (v as number | string)));
 }
 
+/**
+ * Whether the rows are in strictly ascending key order, i.e. sorted and free of duplicate keys (what an
+ * ingest of ordered data gives). A single 64-bit key is compared on its 32-bit words: reading a
+ * BigInt64Array element makes a BigInt, and checking 1M keys that way took ~20 ms of a 330 ms ingest.
+ */
+export function strictlyAscending(v: KeyVectors): boolean {
+  const only = v.cols.length === 1 ? v.cols[0]! : undefined;
+  if (only?.kind === 'big') {
+    const w = only.words!;
+    const unsigned = only.values instanceof BigUint64Array;
+    for (let i = 1; i < v.length; i++) {
+      // Row r is words [2r] (low, unsigned) and [2r + 1] (high: signed for int64).
+      const ha = w[2 * i - 1]!;
+      const hb = w[2 * i + 1]!;
+      if (ha !== hb) {
+        if (unsigned ? ha >>> 0 > hb >>> 0 : ha > hb) return false;
+      } else if (w[2 * i - 2]! >>> 0 >= w[2 * i]! >>> 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+  for (let i = 1; i < v.length; i++) if (compareRows(v, i - 1, v, i) >= 0) return false;
+  return true;
+}
+
 /** The permutation that sorts the rows by key (stable); null when they are already sorted. */
 export function sortOrder(v: KeyVectors): Uint32Array | null {
   let sorted = true;
