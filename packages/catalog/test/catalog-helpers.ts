@@ -15,14 +15,15 @@ export class CountingObjectStore extends MemoryObjectStore {
   }
 }
 
-/** A RefStore wrapper counting compare-and-swaps. */
-export function countingRefs(inner: RefStore): RefStore & { cas: string[] } {
+/** A RefStore wrapper counting compare-and-swaps (and telling `onCas` as each one starts). */
+export function countingRefs(inner: RefStore, onCas?: (name: string) => void): RefStore & { cas: string[] } {
   const cas: string[] = [];
   return {
     cas,
     get: (n) => inner.get(n),
     compareAndSwap: async (n, e, x, m) => {
       cas.push(n);
+      onCas?.(n);
       return inner.compareAndSwap(n, e, x, m);
     },
     list: (p) => inner.list(p),

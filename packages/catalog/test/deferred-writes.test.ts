@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '@armillaria/core';
 import { MemoryObjectStore, ObjectChunkStore, loadHasher, type PutOptions, type PutResult } from '@armillaria/chunk-store';
-import { Catalog, FsRefStore, ParquetTableFormat, refNames, type RefStore } from '../src/index.js';
+import { Catalog, FsRefStore, ParquetTableFormat, refNames } from '../src/index.js';
 import { finishDeferredWrites, storeBlobs, withDeferredWrites } from '../src/table-format/chunk-sink.js';
-import { codeOf, plainRows } from './catalog-helpers.js';
+import { codeOf, countingRefs, plainRows } from './catalog-helpers.js';
 
 /**
  * An object store whose puts take `delayMs`, counting what is in flight, and which can fail the puts
@@ -43,22 +43,6 @@ class SlowObjectStore extends MemoryObjectStore {
   }
 }
 
-/** Records when a compare-and-swap starts, in the same list as the stores' completions. */
-function recordingRefs(inner: RefStore, events: string[]): RefStore {
-  return {
-    get: (n) => inner.get(n),
-    compareAndSwap: (n, e, x, m) => {
-      events.push(`cas ${n}`);
-      return inner.compareAndSwap(n, e, x, m);
-    },
-    list: (p) => inner.list(p),
-    reflog: (n, o) => inner.reflog(n, o),
-    reflogValue: (n, b) => inner.reflogValue(n, b),
-    expireReflog: (b, o) => inner.expireReflog(b, o),
-    close: () => inner.close(),
-  };
-}
-
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
@@ -70,7 +54,8 @@ async function slowCatalog(opts: { targetChunkRows?: number } = {}) {
   const objects = new SlowObjectStore(15, events);
   const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
   const refs = new FsRefStore({ root: dir });
-  const catalog = new Catalog({ chunks, refs: recordingRefs(refs, events), format: new ParquetTableFormat({ chunks, ...opts }) });
+  // Each compare-and-swap is logged as it starts, in the same list as the stores' completions.
+  const catalog = new Catalog({ chunks, refs: countingRefs(refs, (n) => events.push(`cas ${n}`)), format: new ParquetTableFormat({ chunks, ...opts }) });
   cleanups.push(async () => {
     await catalog.close();
     await rm(dir, { recursive: true, force: true });
