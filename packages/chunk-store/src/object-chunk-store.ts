@@ -18,7 +18,7 @@ import {
   serviceMetrics,
 } from '@armillaria/core';
 import type { ObjectStore } from './object-store.js';
-import type { ChunkStat, ChunkStore, GetOptions } from './chunk-store.js';
+import type { ChunkStat, ChunkStore, GetOptions, PutBatchOptions } from './chunk-store.js';
 import type { Hasher } from './hasher.js';
 import { verifyingStream } from './verifying-stream.js';
 
@@ -92,21 +92,22 @@ export class ObjectChunkStore implements ChunkStore {
     return hash;
   }
 
-  async putBatch(chunks: readonly Uint8Array[]): Promise<Hash[]> {
+  async putBatch(chunks: readonly Uint8Array[], opts?: PutBatchOptions): Promise<Hash[]> {
     const hashes = await this.hasher.hashMany(chunks);
     const firstIndex = new Map<Hash, number>();
     hashes.forEach((h, i) => firstIndex.has(h) || firstIndex.set(h, i));
-    await mapLimit([...firstIndex], this.concurrency, ([h, i]) => this.store(h, chunks[i] as Uint8Array));
+    await mapLimit([...firstIndex], this.concurrency, ([h, i]) => this.store(h, chunks[i] as Uint8Array, opts?.knownMissing !== true));
     return hashes;
   }
 
   /**
    * Create-only write of verified bytes. An existing chunk (same hash, so same bytes) is not rewritten,
-   * only kept fresh for GC (see `present`).
+   * only kept fresh for GC (see `present`), unless the caller has just checked it is absent (`check`
+   * false: `missing` touched the present ones already).
    */
-  private async store(hash: Hash, bytes: Uint8Array): Promise<void> {
+  private async store(hash: Hash, bytes: Uint8Array, check = true): Promise<void> {
     const key = this.key(hash);
-    if (await this.present(hash)) return;
+    if (check && (await this.present(hash))) return;
     try {
       await this.objects.put(key, bytes, { ifNoneMatch: '*' });
       serviceMetrics.chunkBytesIn.inc(bytes.byteLength);

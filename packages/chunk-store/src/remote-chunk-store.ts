@@ -7,7 +7,7 @@ import {
   ChunkCorruptError,
   HashMismatchError,
 } from '@armillaria/core';
-import type { ChunkStat, ChunkStore, GetOptions } from './chunk-store.js';
+import type { ChunkStat, ChunkStore, GetOptions, PutBatchOptions } from './chunk-store.js';
 import type { Hasher } from './hasher.js';
 import { BATCH_CONTENT_TYPE, decodeBatch, encodeBatch, groupBySize } from './batch-framing.js';
 import { verifyingStream } from './verifying-stream.js';
@@ -56,9 +56,9 @@ export class RemoteChunkStore implements ChunkStore {
     return hash as Hash;
   }
 
-  async putBatch(chunks: readonly Uint8Array[]): Promise<Hash[]> {
+  async putBatch(chunks: readonly Uint8Array[], opts?: PutBatchOptions): Promise<Hash[]> {
     const hashes = await this.hasher.hashMany(chunks);
-    const want = new Set(await this.missing(hashes));
+    const want = new Set(opts?.knownMissing ? hashes : await this.missing(hashes));
     const toSend: Uint8Array[] = [];
     hashes.forEach((h, i) => {
       if (want.delete(h)) toSend.push(chunks[i] as Uint8Array);

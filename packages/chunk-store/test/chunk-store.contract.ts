@@ -65,6 +65,18 @@ export function chunkStoreContract(name: string, factory: () => Promise<ChunkSto
       back.forEach((b, i) => expect(Buffer.from(b).equals(input[i] as Buffer)).toBe(true));
     });
 
+    it('putBatch with knownMissing stores absent chunks and leaves one stored meanwhile as it was', async () => {
+      const stored = randomBytes(2048);
+      const hash = await fx.store.put(stored);
+      const before = await fx.objects.head(chunkKey(hash));
+      const fresh = randomBytes(512);
+      // The caller's `missing` answer went stale: the first chunk got stored in between.
+      const hashes = await fx.store.putBatch([Buffer.from(stored), fresh, fresh], { knownMissing: true });
+      expect(hashes).toEqual([hash, fx.hasher.hash(fresh), fx.hasher.hash(fresh)]);
+      expect((await fx.objects.head(chunkKey(hash)))?.etag).toBe(before?.etag);
+      expect(Buffer.from(await fx.store.get(hashes[1]!)).equals(fresh)).toBe(true);
+    });
+
     it('missing names exactly the absent hashes, deduplicated', async () => {
       const present = await fx.store.put(randomBytes(64));
       const absent = fx.hasher.hash(randomBytes(64));

@@ -84,7 +84,7 @@ export async function storeBlobs(chunks: ChunkStore, hasher: Hasher, blobs: read
   });
   const upload = async (): Promise<void> => {
     if (todo.length === 0) return;
-    const stored = await chunks.putBatch(todo);
+    const stored = await chunks.putBatch(todo, { knownMissing: true });
     stored.forEach((h, i) => {
       if (h !== todoHashes[i]) throw new HashMismatchError(todoHashes[i]!, h);
     });
