@@ -6,7 +6,7 @@ import type { Manifest, TableFormat, WriteResult } from './table-format/table-fo
 import { CommitStore } from './model/commit-store.js';
 import { isOpMap, sameEntry, type TreeEntry, type TreeRecord } from './model/commit.js';
 import { RefResolver } from './ref-resolver.js';
-import { finishDeferredWrites, withDeferredWrites } from './table-format/chunk-sink.js';
+import { DeferredWrites } from './table-format/chunk-sink.js';
 import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
 import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
@@ -44,6 +44,9 @@ interface ChainLink {
   meta: CommitMeta;
   tables: (parent: Hash, parentTables: TreeRecord['tables']) => TreeRecord['tables'];
 }
+
+/** One table's change inside `change`: `format` writes its blobs side by side with the commit's. */
+type ApplyChange = (current: TreeEntry | undefined, base: Commit, format: TableFormat) => Promise<Change>;
 
 interface Change {
   entry: TreeEntry | null;
@@ -186,9 +189,10 @@ export class Catalog implements CatalogApi, CatalogContext {
     return this.store.readCommit(head);
   }
 
-  async commitTables(repo: RepoInfo, branch: string, base: Hash, tables: TreeRecord['tables'], meta: CommitMeta): Promise<Commit> {
+  /** `writes`: blobs of these tables still being written (see `change`), waited for before the commit is indexed. */
+  async commitTables(repo: RepoInfo, branch: string, base: Hash, tables: TreeRecord['tables'], meta: CommitMeta, writes?: DeferredWrites): Promise<Commit> {
     const parent = await this.store.readCommit(base);
-    const [commit] = await this.landChain(repo, branch, parent, [{ meta, tables: () => tables }]);
+    const [commit] = await this.landChain(repo, branch, parent, [{ meta, tables: () => tables }], undefined, writes);
     return commit as Commit;
   }
 
@@ -201,7 +205,7 @@ export class Catalog implements CatalogApi, CatalogContext {
    * the swap, whose reflog records one move from `base` to the last commit. `beforeSwap` runs alongside
    * the writes; the swap waits for both.
    */
-  private async landChain(repo: RepoInfo, branch: string, base: Commit, links: readonly ChainLink[], beforeSwap?: () => Promise<void>): Promise<Commit[]> {
+  private async landChain(repo: RepoInfo, branch: string, base: Commit, links: readonly ChainLink[], beforeSwap?: () => Promise<void>, writes?: DeferredWrites): Promise<Commit[]> {
     const hasher = await this.hasher();
     const hash = (bytes: Uint8Array): Hash => hasher.hash(bytes);
     const trees: Array<ReturnType<CommitStore['draftTree']>> = [];
@@ -227,9 +231,9 @@ export class Catalog implements CatalogApi, CatalogContext {
     const indexed: Hash[] = [];
     const unindex = (): Promise<unknown> => Promise.all(indexed.map((h) => this.refs.compareAndSwap(refNames.commit(repo.name, h), h, null).catch(() => undefined)));
     const [written, ready] = await Promise.allSettled([
-      // Chunks first (with any a table op of this change is still writing, see withDeferredWrites), then
-      // their index entries: an entry never names a chunk gc could see missing.
-      this.store.putDrafts(trees, commits).then(finishDeferredWrites).then(() => Promise.all(hashes.map(async (h) => {
+      // Chunks first (with those a table op of this change is still writing, see `change`), then their
+      // index entries: an entry never names a chunk gc could see missing.
+      this.store.putDrafts(trees, commits).then(() => writes?.settle()).then(() => Promise.all(hashes.map(async (h) => {
         if (await this.indexCommit(repo.name, h)) indexed.push(h);
       }))),
       beforeSwap ? Promise.resolve().then(beforeSwap) : Promise.resolve(),
@@ -315,10 +319,10 @@ export class Catalog implements CatalogApi, CatalogContext {
     if (!opts.schema && !opts.rows) throw new InvalidArgumentError('createTable needs a schema or rows', { details: { table } });
     const schema = opts.schema ? schemaFromSpec(opts.schema) : undefined;
     const rows = toArrowTable(opts.rows ?? [], schema, opts.primaryKey ? { integerColumns: opts.primaryKey } : {});
-    return this.change(repo, table, opts, `create table ${table}`, async (current, base) => {
+    return this.change(repo, table, opts, `create table ${table}`, async (current, base, format) => {
       if (current) throw new TableExistsError(repo, table);
       const primaryKey = opts.primaryKey ? [...opts.primaryKey] : undefined;
-      const result = await this.format.write(rows, primaryKey ? { primaryKey } : {});
+      const result = await format.write(rows, primaryKey ? { primaryKey } : {});
       return { entry: { manifest: result.manifest, version: 1, origin: base.hash }, result };
     });
   }
@@ -332,25 +336,25 @@ export class Catalog implements CatalogApi, CatalogContext {
   }
 
   async write(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
-    return this.changeRows(repo, table, opts, 'write', async (cur, m) => {
+    return this.changeRows(repo, table, opts, 'write', async (cur, m, format) => {
       const data = toArrowTable(rows, schemaFromManifest(m));
-      return this.format.write(data, m.primaryKey ? { primaryKey: m.primaryKey, previous: cur.manifest } : { previous: cur.manifest });
+      return format.write(data, m.primaryKey ? { primaryKey: m.primaryKey, previous: cur.manifest } : { previous: cur.manifest });
     });
   }
 
   async append(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
-    return this.changeRows(repo, table, opts, 'append', (cur, m) => this.format.append(cur.manifest, toArrowTable(rows, schemaFromManifest(m))));
+    return this.changeRows(repo, table, opts, 'append', (cur, m, format) => format.append(cur.manifest, toArrowTable(rows, schemaFromManifest(m))));
   }
 
   async upsert(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
-    return this.changeRows(repo, table, opts, 'upsert', (cur, m) => {
+    return this.changeRows(repo, table, opts, 'upsert', (cur, m, format) => {
       if (!m.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'upsert');
-      return this.format.upsert(cur.manifest, toArrowTable(rows, schemaFromManifest(m)));
+      return format.upsert(cur.manifest, toArrowTable(rows, schemaFromManifest(m)));
     });
   }
 
   async deleteRows(repo: string, table: string, keys: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
-    return this.changeRows(repo, table, opts, 'delete', (cur, m) => {
+    return this.changeRows(repo, table, opts, 'delete', (cur, m, format) => {
       const pk = m.primaryKey;
       if (!pk?.length) throw new PrimaryKeyRequiredError(table, 'delete by key');
       const full = schemaFromManifest(m);
@@ -362,12 +366,12 @@ export class Catalog implements CatalogApi, CatalogContext {
       if (keys instanceof Table && pk.some((k) => !keys.getChild(k))) {
         throw new SchemaMismatchError(`delete keys must hold the key columns ${pk.join(', ')}`, { table });
       }
-      return this.format.deleteKeys(cur.manifest, toArrowTable(keyRows, keySchema));
+      return format.deleteKeys(cur.manifest, toArrowTable(keyRows, keySchema));
     });
   }
 
   async addColumn(repo: string, table: string, column: NewColumn, opts: WriteOptions = {}): Promise<CommitResult> {
-    return this.changeRows(repo, table, opts, `add column ${column?.name} to`, (cur) => this.format.addColumn(cur.manifest, column));
+    return this.changeRows(repo, table, opts, `add column ${column?.name} to`, (cur, _m, format) => format.addColumn(cur.manifest, column));
   }
 
   /**
@@ -386,17 +390,17 @@ export class Catalog implements CatalogApi, CatalogContext {
       return { commit: head, unchanged: true, table, version: cur.version, manifest: cur.manifest, rows: done.rows, chunksWritten: 0, chunksReused: done.chunksReused };
     }
     // The table moved since `head` was read: compact what is there now (the CAS in `change` checks it).
-    return this.changeRows(repo, table, opts, 'compact', (c) => (c.manifest === cur.manifest ? Promise.resolve(done) : this.format.compact(c.manifest)));
+    return this.changeRows(repo, table, opts, 'compact', (c, _m, format) => (c.manifest === cur.manifest ? Promise.resolve(done) : format.compact(c.manifest)));
   }
 
   private async changeRows(
     repo: string, table: string, opts: WriteOptions, verb: string,
-    op: (current: TreeEntry, manifest: Manifest) => Promise<WriteResult>,
+    op: (current: TreeEntry, manifest: Manifest, format: TableFormat) => Promise<WriteResult>,
   ): Promise<CommitResult> {
     assertTableName(table);
-    return this.change(repo, table, opts, `${verb} ${table}`, async (current) => {
+    return this.change(repo, table, opts, `${verb} ${table}`, async (current, _base, format) => {
       const cur = this.mustExist(repo, table, current);
-      const result = await op(cur, await this.format.readManifest(cur.manifest));
+      const result = await op(cur, await this.format.readManifest(cur.manifest), format);
       return { entry: { manifest: result.manifest, version: cur.version + 1, origin: cur.origin }, result };
     });
   }
@@ -410,21 +414,20 @@ export class Catalog implements CatalogApi, CatalogContext {
    * One table change as a commit. The format op runs once; if the CAS loses to a commit that left
    * this table alone, the same new entry is put on the new head's tree and the CAS retried.
    */
-  private change(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
-    apply: (current: TreeEntry | undefined, base: Commit) => Promise<Change>): Promise<CommitResult> {
-    // The format op's blobs are still being written while the tree and commit are: landChain waits for
-    // all of them before the commit is indexed or the branch moves (one round of writes, not two).
-    return withDeferredWrites(() => this.changeNow(repo, table, opts, defaultMessage, apply));
+  private change(repo: string, table: string, opts: WriteOptions, defaultMessage: string, apply: ApplyChange): Promise<CommitResult> {
+    // `apply` gets a format whose blobs are still being written when it returns, while the tree and
+    // commit are written too: landChain waits for all of them before the commit is indexed or the branch
+    // moves (one round of writes, not two), and `around` waits for them on every other way out.
+    return DeferredWrites.around((writes) => this.changeNow(repo, table, opts, defaultMessage, apply, writes));
   }
 
-  private async changeNow(repo: string, table: string, opts: WriteOptions, defaultMessage: string,
-    apply: (current: TreeEntry | undefined, base: Commit) => Promise<Change>): Promise<CommitResult> {
+  private async changeNow(repo: string, table: string, opts: WriteOptions, defaultMessage: string, apply: ApplyChange, writes: DeferredWrites): Promise<CommitResult> {
     const info = await this.repoInfo(repo);
     const branch = opts.branch ?? info.defaultBranch;
     let base = await this.branchHead(info, branch);
     let tables = (await this.store.readTree(base.tree)).tables;
     const before = tables[table];
-    const change = await apply(before, base);
+    const change = await apply(before, base, this.format.deferringWrites?.(writes) ?? this.format);
     const meta: CommitMeta = { message: opts.message ?? defaultMessage, author: opts.author ?? DEFAULT_AUTHOR };
     if (opts.txnId !== undefined) meta.txnId = opts.txnId;
     for (let attempt = 0; ; attempt++) {
@@ -432,7 +435,7 @@ export class Catalog implements CatalogApi, CatalogContext {
       if (change.entry) next[table] = change.entry;
       else delete next[table];
       try {
-        const commit = await this.commitTables(info, branch, base.hash, next, meta);
+        const commit = await this.commitTables(info, branch, base.hash, next, meta, writes);
         const out: CommitResult = { commit, table };
         if (change.entry) Object.assign(out, { version: change.entry.version, manifest: change.entry.manifest });
         if (change.result) Object.assign(out, { rows: change.result.rows, chunksWritten: change.result.chunksWritten, chunksReused: change.result.chunksReused });

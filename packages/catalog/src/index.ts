@@ -52,6 +52,7 @@ export { ARROW_STREAM } from './server/http-args.js';
 export { ParquetTableFormat } from './table-format/parquet-table-format.js';
 export type { ParquetTableFormatOptions } from './table-format/parquet-table-format.js';
 export { DEFAULT_TARGET_CHUNK_ROWS } from './table-format/chunker.js';
+export { DeferredWrites } from './table-format/chunk-sink.js';
 export { nativeCodec as parquetCodec } from './table-format/native-codec.js';
 export type { ParquetCodec, EncodeOptions as ParquetEncodeOptions, EncodedChunk } from './table-format/native-codec.js';
 export { plainRows as tableRows } from './table-format/rows.js';

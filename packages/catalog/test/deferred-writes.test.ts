@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '@armillaria/core';
+import { Int64, Table, vectorFromArray } from 'apache-arrow';
 import { MemoryObjectStore, ObjectChunkStore, loadHasher, type PutOptions, type PutResult } from '@armillaria/chunk-store';
 import { Catalog, FsRefStore, ParquetTableFormat, refNames } from '../src/index.js';
-import { finishDeferredWrites, storeBlobs, withDeferredWrites } from '../src/table-format/chunk-sink.js';
+import { DeferredWrites, storeBlobs } from '../src/table-format/chunk-sink.js';
 import { codeOf, countingRefs, plainRows } from './catalog-helpers.js';
 
 /**
@@ -17,6 +18,8 @@ class SlowObjectStore extends MemoryObjectStore {
   maxInFlight = 0;
   gets = 0;
   failPrefix: string | undefined;
+  /** When set, puts wait for it (after their delay) before storing. */
+  gate: Promise<void> | undefined;
   constructor(private readonly delayMs: number, private readonly events: string[]) {
     super();
   }
@@ -26,6 +29,7 @@ class SlowObjectStore extends MemoryObjectStore {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       await new Promise((r) => setTimeout(r, this.delayMs));
+      await this.gate;
       if (this.failPrefix !== undefined && Buffer.from(body.subarray(0, this.failPrefix.length)).toString() === this.failPrefix) {
         throw new BackendUnavailableError(`injected failure writing ${key}`);
       }
@@ -123,17 +127,17 @@ describe('a change writes its blobs side by side', () => {
   });
 });
 
-describe('withDeferredWrites', () => {
-  it('returns once every blob started inside it is stored, and stores a blob given twice once', async () => {
+describe('DeferredWrites', () => {
+  it('around() returns once every blob started inside it is stored, and stores a blob given twice once', async () => {
     const events: string[] = [];
     const objects = new SlowObjectStore(10, events);
     const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
     const hasher = await loadHasher();
     const a = new TextEncoder().encode('blob a');
     const b = new TextEncoder().encode('blob b');
-    const counts = await withDeferredWrites(async () => {
-      const first = await storeBlobs(chunks, hasher, [a]);
-      const second = await storeBlobs(chunks, hasher, [a, b]);
+    const counts = await DeferredWrites.around(async (writes) => {
+      const first = await storeBlobs(chunks, hasher, [a], writes);
+      const second = await storeBlobs(chunks, hasher, [a, b], writes);
       expect(events).toEqual([]); // started, not finished: nothing waited for them yet
       return [first.written, second.written];
     });
@@ -142,28 +146,48 @@ describe('withDeferredWrites', () => {
     expect(await chunks.missing([hasher.hash(a), hasher.hash(b)])).toEqual([]);
   });
 
-  it('finishDeferredWrites makes what was started readable inside the scope', async () => {
+  it('settle() makes what was started readable', async () => {
     const objects = new SlowObjectStore(10, []);
     const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
     const hasher = await loadHasher();
     const blob = new TextEncoder().encode('read me back');
-    await withDeferredWrites(async () => {
-      const [h] = (await storeBlobs(chunks, hasher, [blob])).hashes;
-      expect(await chunks.has(h!)).toBe(false);
-      await finishDeferredWrites();
-      expect(Buffer.from(await chunks.get(h!)).toString()).toBe('read me back');
-    });
+    const writes = new DeferredWrites();
+    const [h] = (await storeBlobs(chunks, hasher, [blob], writes)).hashes;
+    expect(await chunks.has(h!)).toBe(false);
+    await writes.settle();
+    expect(Buffer.from(await chunks.get(h!)).toString()).toBe('read me back');
   });
 
-  it('rethrows the operation error after its writes have settled', async () => {
+  it('around() rethrows the operation error after its writes have settled', async () => {
     const objects = new SlowObjectStore(10, []);
     const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
     const hasher = await loadHasher();
-    const run = withDeferredWrites(async () => {
-      await storeBlobs(chunks, hasher, [new TextEncoder().encode('x')]);
+    const run = DeferredWrites.around(async (writes) => {
+      await storeBlobs(chunks, hasher, [new TextEncoder().encode('x')], writes);
       throw new Error('op failed');
     });
     await expect(run).rejects.toThrow('op failed');
     expect(objects.inFlight).toBe(0);
+  });
+
+  it('a format op called on its own returns with its blobs stored; on a deferring view it does not wait', async () => {
+    const events: string[] = [];
+    const objects = new SlowObjectStore(10, events);
+    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const format = new ParquetTableFormat({ chunks });
+    const rows = new Table({ id: vectorFromArray([1n, 2n, 3n], new Int64()) });
+    const own = await format.write(rows);
+    expect(objects.inFlight).toBe(0);
+    expect(await chunks.has(own.manifest)).toBe(true);
+
+    let open = (): void => undefined;
+    objects.gate = new Promise<void>((r) => (open = r));
+    const writes = new DeferredWrites();
+    const viewed = await format.deferringWrites(writes).append(own.manifest, rows);
+    expect(await chunks.has(viewed.manifest)).toBe(false); // its write is held at the gate
+    open();
+    await writes.settle();
+    expect(objects.inFlight).toBe(0);
+    expect((await format.read(viewed.manifest)).numRows).toBe(6);
   });
 });

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Hash } from '@armillaria/core';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { HashMismatchError } from '@armillaria/core';
@@ -10,66 +9,72 @@ export interface StoreResult {
   bytesWritten: number;
 }
 
-/** Writes a table operation has started and not yet awaited (see `withDeferredWrites`). */
-interface DeferredWrites {
-  pending: Promise<void>[];
-  /** Hashes whose write this operation started: a second blob with one of them is already on its way. */
-  started: Set<Hash>;
-  /** Bytes of the pending writes, held in memory until they finish. */
-  bytes: number;
-}
-
-const deferred = new AsyncLocalStorage<DeferredWrites>();
-
 /** Pending bytes past which `storeBlobs` waits for the writes it started (a big rewrite stays bounded). */
 const MAX_DEFERRED_BYTES = 256 * 2 ** 20;
 
 /**
- * Runs one table operation whose `storeBlobs` calls start their writes without waiting for them, and
- * returns (or throws) only once every write has finished, failed ones included: when it returns, all
- * the version's blobs are stored. Its data chunks, manifest pages and manifest, which depend on each
- * other's hashes but not on each other being stored, are then written side by side instead of in
- * rounds: a small append wrote them in three rounds of create + fsync + link + directory fsync, one
- * after the other. An operation that reads back blobs it wrote calls `finishDeferredWrites` first.
- * Nested calls join the outer operation.
+ * Blob writes one change has started and not yet waited for. `storeBlobs` given one starts its upload
+ * and returns at once, so a version's data chunks, manifest pages and manifest, which depend on each
+ * other's hashes but not on each other being stored, are written side by side (with the catalog's tree
+ * and commit) instead of in rounds: a small append wrote them in four rounds of create + fsync + link +
+ * directory fsync, one after the other. Whoever made it must `settle()` it before anything names those
+ * blobs (the catalog: before it indexes the commit), and on every other way out.
+ *
+ * Passed explicitly (ParquetTableFormat.deferringWrites) rather than through AsyncLocalStorage: on Node 20
+ * using one turns on a promise hook for the whole process, and every await in it got ~2.5x slower.
  */
-export async function withDeferredWrites<T>(fn: () => Promise<T>): Promise<T> {
-  if (deferred.getStore()) return fn();
-  const writes: DeferredWrites = { pending: [], started: new Set(), bytes: 0 };
-  const outcome = await deferred.run(writes, fn).then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  const failed = await settleAll(writes);
-  if (!outcome.ok) throw outcome.error;
-  if (failed) throw failed.reason;
-  return outcome.value;
-}
+export class DeferredWrites {
+  private pending: Promise<void>[] = [];
+  /** Hashes whose write has started: a second blob with one of them is already on its way. */
+  readonly started = new Set<Hash>();
+  /** Bytes of the pending writes, held in memory until they finish. */
+  private bytes = 0;
 
-/** Inside `withDeferredWrites`: waits for the writes started so far (before reading their blobs back). */
-export async function finishDeferredWrites(): Promise<void> {
-  const writes = deferred.getStore();
-  if (!writes) return;
-  const failed = await settleAll(writes);
-  if (failed) throw failed.reason;
-}
+  add(write: Promise<void>, bytes: number): void {
+    write.catch(() => undefined); // reported by settle()
+    this.pending.push(write);
+    this.bytes += bytes;
+  }
 
-/** Waits for every pending write (none is left running), and returns the first failure. */
-async function settleAll(writes: DeferredWrites): Promise<PromiseRejectedResult | undefined> {
-  const pending = writes.pending.splice(0);
-  writes.bytes = 0;
-  const settled = await Promise.allSettled(pending);
-  return settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  get overBudget(): boolean {
+    return this.bytes > MAX_DEFERRED_BYTES;
+  }
+
+  /** Waits for every write started so far (none is left running) and throws the first failure. */
+  async settle(): Promise<void> {
+    const pending = this.pending.splice(0);
+    this.bytes = 0;
+    const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** settle() on a way out that already has an error to report: waits, and keeps that error. */
+  async settleQuietly(): Promise<void> {
+    await this.settle().catch(() => undefined);
+  }
+
+  /** Runs `fn`, then waits for every write it started: when this returns, all of them are stored. */
+  static async around<T>(fn: (writes: DeferredWrites) => Promise<T>): Promise<T> {
+    const writes = new DeferredWrites();
+    let value: T;
+    try {
+      value = await fn(writes);
+    } catch (err) {
+      await writes.settleQuietly();
+      throw err;
+    }
+    await writes.settle();
+    return value;
+  }
 }
 
 /**
  * Stores blobs, uploading only those the store lacks, and says how many were new: chunk reuse is
- * measured against the store, so an identical table written under another name costs nothing. Inside
- * `withDeferredWrites` the upload is started, not awaited (the counts are known once `missing` answers).
+ * measured against the store, so an identical table written under another name costs nothing. With
+ * `writes` the upload is started, not awaited (the counts are known once `missing` answers).
  */
-export async function storeBlobs(chunks: ChunkStore, hasher: Hasher, blobs: readonly Uint8Array[]): Promise<StoreResult> {
+export async function storeBlobs(chunks: ChunkStore, hasher: Hasher, blobs: readonly Uint8Array[], writes?: DeferredWrites): Promise<StoreResult> {
   if (blobs.length === 0) return { hashes: [], written: 0, bytesWritten: 0 };
-  const writes = deferred.getStore();
   const hashes = await hasher.hashMany(blobs);
   const missing = new Set(await chunks.missing(writes ? hashes.filter((h) => !writes.started.has(h)) : hashes));
   const todo: Uint8Array[] = [];
@@ -93,14 +98,8 @@ export async function storeBlobs(chunks: ChunkStore, hasher: Hasher, blobs: read
     await upload();
   } else {
     for (const h of todoHashes) writes.started.add(h);
-    const p = upload();
-    p.catch(() => undefined); // reported by withDeferredWrites
-    writes.pending.push(p);
-    writes.bytes += bytesWritten;
-    if (writes.bytes > MAX_DEFERRED_BYTES) {
-      const failed = await settleAll(writes);
-      if (failed) throw failed.reason;
-    }
+    writes.add(upload(), bytesWritten);
+    if (writes.overBudget) await writes.settle();
   }
   return { hashes, written: todo.length, bytesWritten };
 }

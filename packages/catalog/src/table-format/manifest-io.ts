@@ -3,7 +3,7 @@ import type { Hash } from '@armillaria/core';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { CorruptMetadataError } from '../errors.js';
 import { isColumnType } from './column-types.js';
-import { storeBlobs } from './chunk-sink.js';
+import { storeBlobs, type DeferredWrites } from './chunk-sink.js';
 import type { ChunkInfo, DeltaRef, Manifest, PageRef } from './table-format.js';
 
 /**
@@ -74,28 +74,34 @@ export interface DeltaWrite {
   partial: boolean;
 }
 
+/** Where a manifest goes: `reader` caches what was written; `writes` defers the uploads (see DeferredWrites). */
+export interface ManifestSink {
+  chunks: ChunkStore;
+  hasher: Hasher;
+  reader?: ManifestReader;
+  writes?: DeferredWrites | undefined;
+}
+
 /**
  * Stores a manifest (paging its chunk lists when large); the same content always gives the same hash.
- * Without a delta the manifest is format version 1, byte for byte as before deltas existed. `reader`
- * caches what was written, so the next edit of this table reads no manifest or page back.
+ * Without a delta the manifest is format version 1, byte for byte as before deltas existed. The sink's
+ * reader caches what was written, so the next edit of this table reads no manifest or page back.
  */
 export async function writeManifest(
-  chunks: ChunkStore,
-  hasher: Hasher,
+  sink: ManifestSink,
   base: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'>,
   list: readonly ChunkInfo[],
   delta?: DeltaWrite,
-  reader?: ManifestReader,
 ): Promise<ManifestWrite> {
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
   const hasDelta = delta !== undefined && delta.list.length > 0;
   const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
-  const baseRef = await storeList(chunks, hasher, list, reader, base.primaryKey === undefined);
+  const baseRef = await storeList(sink, list, base.primaryKey === undefined);
   Object.assign(manifest, baseRef.ref);
   let written = baseRef.written;
   let bytesWritten = baseRef.bytesWritten;
   if (hasDelta) {
-    const d = await storeList(chunks, hasher, delta.list, reader, false);
+    const d = await storeList(sink, delta.list, false);
     const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
@@ -103,13 +109,13 @@ export async function writeManifest(
     bytesWritten += d.bytesWritten;
   }
   const bytes = canonicalJsonBytes(manifest);
-  const stored = await storeBlobs(chunks, hasher, [bytes]);
-  reader?.adoptManifest(stored.hashes[0]!, bytes);
+  const stored = await storeBlobs(sink.chunks, sink.hasher, [bytes], sink.writes);
+  sink.reader?.adoptManifest(stored.hashes[0]!, bytes);
   return { manifest: stored.hashes[0]!, written: written + stored.written, bytesWritten: bytesWritten + stored.bytesWritten };
 }
 
 /** A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. */
-async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly ChunkInfo[], reader: ManifestReader | undefined, appendTail: boolean): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
+async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendTail: boolean): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
   if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
   const groups: ChunkInfo[][] = [];
   let start = 0;
@@ -119,10 +125,11 @@ async function storeList(chunks: ChunkStore, hasher: Hasher, list: readonly Chun
   }
   // Pages the edited version already had (same entries) keep their hash: only the others are serialised,
   // hashed and stored, so an edit costs O(pages changed), not O(table).
+  const { reader } = sink;
   const hashes = groups.map((g) => reader?.storedPage(g));
   const fresh = groups.filter((_, i) => hashes[i] === undefined);
   const bytes = fresh.map((g) => canonicalJsonBytes({ formatVersion: 1, kind: 'manifest-page', chunks: g } satisfies ManifestPage));
-  const stored = await storeBlobs(chunks, hasher, bytes);
+  const stored = await storeBlobs(sink.chunks, sink.hasher, bytes, sink.writes);
   stored.hashes.forEach((h, i) => reader?.adoptPage(h, bytes[i]!));
   let next = 0;
   for (let i = 0; i < groups.length; i++) hashes[i] ??= stored.hashes[next++];

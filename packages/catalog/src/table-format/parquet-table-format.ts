@@ -9,7 +9,7 @@ import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, keepsEnough, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
-import { finishDeferredWrites, storeBlobs, withDeferredWrites } from './chunk-sink.js';
+import { DeferredWrites, storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
@@ -62,6 +62,8 @@ export class ParquetTableFormat implements TableFormat {
   private readonly reader: ManifestReader;
   private readonly deltaMaxFraction: number;
   private readonly dec: ChunkDecoder;
+  /** Set on views from `deferringWrites` only. */
+  private writes: DeferredWrites | undefined;
   private hasherP: Promise<Hasher> | undefined;
 
   constructor(opts: ParquetTableFormatOptions) {
@@ -90,34 +92,52 @@ export class ParquetTableFormat implements TableFormat {
     return this.hasherP;
   }
 
-  // Every operation that writes runs its writes side by side (see withDeferredWrites): when it returns,
-  // all of the new version's blobs are stored.
+  // Every operation that writes starts its blob writes side by side (see DeferredWrites) and, called on
+  // the format itself, returns once all of them are stored. On a view from `deferringWrites` it returns
+  // as soon as they are started: the view's owner settles them.
   /**
    * `previous` is only validated: chunks the new version shares with it (or with anything else in the
    * store) are reused because they are content-addressed, and reported in `chunksReused`.
    */
   write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
-    return withDeferredWrites(() => this.writeOp(rows, opts));
+    return this.op((f) => f.writeOp(rows, opts));
   }
 
   append(previous: Hash, rows: Table): Promise<WriteResult> {
-    return withDeferredWrites(() => this.appendOp(previous, rows));
+    return this.op((f) => f.appendOp(previous, rows));
   }
 
   upsert(previous: Hash, rows: Table): Promise<WriteResult> {
-    return withDeferredWrites(() => this.upsertOp(previous, rows));
+    return this.op((f) => f.upsertOp(previous, rows));
   }
 
   deleteKeys(previous: Hash, keys: Table): Promise<WriteResult> {
-    return withDeferredWrites(() => this.deleteKeysOp(previous, keys));
+    return this.op((f) => f.deleteKeysOp(previous, keys));
   }
 
   addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult> {
-    return withDeferredWrites(() => this.addColumnOp(previous, column));
+    return this.op((f) => f.addColumnOp(previous, column));
   }
 
   compact(manifest: Hash): Promise<WriteResult> {
-    return withDeferredWrites(() => this.compactOp(manifest));
+    return this.op((f) => f.compactOp(manifest));
+  }
+
+  /**
+   * A view of this format (same caches and settings) whose write operations start their blob writes in
+   * `writes` and return without waiting for them: the caller must `writes.settle()` before anything
+   * names the versions they return. The catalog uses it to write a change's table blobs, tree and
+   * commit in one round.
+   */
+  deferringWrites(writes: DeferredWrites): ParquetTableFormat {
+    const view = Object.create(this) as ParquetTableFormat;
+    view.writes = writes;
+    return view;
+  }
+
+  private op<T>(fn: (format: this) => Promise<T>): Promise<T> {
+    if (this.writes) return fn(this);
+    return DeferredWrites.around((writes) => fn(this.deferringWrites(writes) as this));
   }
 
   private async writeOp(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash } = {}): Promise<WriteResult> {
@@ -168,7 +188,7 @@ export class ParquetTableFormat implements TableFormat {
     const schema: ManifestSchema = { fields: [...m.schema.fields, { name: column.name, type: column.type, nullable: true }] };
     // Every chunk is rewritten anyway: fold the delta first, so the result has none.
     const folded = m.delta ? await this.fold(m, previous) : undefined;
-    if (folded) await finishDeferredWrites(); // its chunks are read back below
+    if (folded) await this.writes?.settle(); // its chunks are read back below
     const old = folded?.list ?? (await this.reader.chunkList(m));
     const names = m.schema.fields.map((f) => f.name);
     // Each chunk keeps its rows (and so its key range and boundaries); only its bytes change.
@@ -482,7 +502,7 @@ export class ParquetTableFormat implements TableFormat {
   private async encodeChunks(schema: ManifestSchema, job: { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
     // Delta chunks (scattered changed rows) get delta encodings; base chunks keep their golden bytes.
     const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, layout: isDeltaSchema(schema) ? 'delta' : 'base' });
-    const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes));
+    const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes), this.writes);
     const list = encoded.map((e, i): ChunkInfo => {
       const stats: ChunkInfo['stats'] = {};
       schema.fields.forEach((f, c) => (stats[f.name] = columnStats(f.type, e.stats[c]!)));
@@ -542,7 +562,7 @@ export class ParquetTableFormat implements TableFormat {
     const base: TableMeta = { schema: m.schema };
     if (m.primaryKey) base.primaryKey = m.primaryKey;
     base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
-    const w = await writeManifest(this.store, await this.hasher(), base, data.list, delta, this.reader);
+    const w = await writeManifest({ chunks: this.store, hasher: await this.hasher(), reader: this.reader, writes: this.writes }, base, data.list, delta);
     return {
       manifest: w.manifest,
       rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),

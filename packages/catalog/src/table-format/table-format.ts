@@ -1,5 +1,6 @@
 import type { Hash } from '@armillaria/core';
 import type { Table, Schema } from 'apache-arrow';
+import type { DeferredWrites } from './chunk-sink.js';
 
 /**
  * How one table version is stored: rows in deterministic Parquet chunks, described by a manifest that
@@ -10,9 +11,8 @@ import type { Table, Schema } from 'apache-arrow';
  * chunk keeps its hash. Unkeyed tables append new chunks and keep all old ones.
  *
  * Every method is deterministic: the same logical input gives the same manifest hash. A method that
- * writes returns once every blob of the new version is stored, so the manifest hash can be committed;
- * inside the catalog's own change (withDeferredWrites) the catalog waits for them instead, before its
- * commit is indexed.
+ * writes returns once every blob of the new version is stored, so the manifest hash can be committed,
+ * except on a view from `deferringWrites`, whose owner waits for them instead.
  */
 export interface TableFormat {
   /** Writes `rows` as a whole new version (overwrite). Throws DuplicateKeyError for repeated keys. */
@@ -25,6 +25,12 @@ export interface TableFormat {
   deleteKeys(previous: Hash, keys: Table): Promise<WriteResult>;
   /** Schema evolution: a new nullable column, null (or `defaultValue`) in existing rows. */
   addColumn(previous: Hash, column: { name: string; type: ColumnType; defaultValue?: unknown }): Promise<WriteResult>;
+  /**
+   * Optional: a view of this format whose writing methods start their blob writes in `writes` and
+   * return without waiting for them; the caller must `writes.settle()` before anything names the
+   * versions they return (the catalog writes a change's table blobs, tree and commit in one round).
+   */
+  deferringWrites?(writes: DeferredWrites): TableFormat;
 
   readManifest(manifest: Hash): Promise<Manifest>;
   /** The rows of a version, optionally only some columns and only chunks whose stats may match. */
