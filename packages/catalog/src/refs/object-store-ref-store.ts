@@ -6,7 +6,7 @@ import type { ObjectStore } from '@armillaria/chunk-store';
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { RefKeys } from './object-store-ref-keys.js';
 import {
-  checkCas, checkReflogQuery, checkReflogValueQuery, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
+  checkCas, checkReflogQuery, reflogValueOf, clampTime, fromStoredEntry, MAX_REFLOG_TIME, toStoredEntry, warnReflogLost, type ReflogErrorHandler, type StoredReflogEntry,
 } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
@@ -131,10 +131,8 @@ export class ObjectStoreRefStore implements RefStore {
   }
 
   /** See RefStore.reflogValue: the one entry reflog(limit 1) reads. */
-  async reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
-    const q = checkReflogValueQuery(name, before);
-    const [e] = await this.reflog(q.name, { before: q.before, limit: 1 });
-    return e && { value: e.new, time: e.time };
+  reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
+    return reflogValueOf(this, name, before);
   }
 
   async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {

@@ -3,7 +3,7 @@ import { ArmillariaError, BackendUnavailableError, ErrorCode, InvalidArgumentErr
 import { CorruptMetadataError, RefConflictError } from '../errors.js';
 import { CAS_SCRIPT, CAS_SCRIPT_SHA, SEQ_DIGITS } from './redis-cas-script.js';
 import { EXPIRE_SCRIPT, EXPIRE_SCRIPT_SHA } from './redis-expire-script.js';
-import { checkCas, checkReflogQuery, checkReflogValueQuery, fromStoredEntry } from './ref-args.js';
+import { checkCas, checkReflogQuery, reflogValueOf, fromStoredEntry } from './ref-args.js';
 import { assertRefName, isFeasibleRefPrefix } from './ref-names.js';
 import { checkExpireReflog, nothingExpired } from './reflog-expiry.js';
 import type { ExpireReflogOptions, ExpireReflogResult, RefEntry, ReflogEntry, ReflogMeta, RefStore, ReflogValue } from './ref-store.js';
@@ -128,10 +128,8 @@ export class RedisRefStore implements RefStore {
   }
 
   /** See RefStore.reflogValue: the one entry reflog(limit 1) reads. */
-  async reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
-    const q = checkReflogValueQuery(name, before);
-    const [e] = await this.reflog(q.name, { before: q.before, limit: 1 });
-    return e && { value: e.new, time: e.time };
+  reflogValue(name: string, before: number): Promise<ReflogValue | undefined> {
+    return reflogValueOf(this, name, before);
   }
 
   async expireReflog(before: number, opts?: ExpireReflogOptions): Promise<ExpireReflogResult> {

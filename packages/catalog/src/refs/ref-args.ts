@@ -1,6 +1,6 @@
 import { assertHash, InvalidArgumentError, isHash, type Hash } from '@armillaria/core';
 import { assertRefName } from './ref-names.js';
-import type { ReflogEntry, ReflogMeta } from './ref-store.js';
+import type { ReflogEntry, ReflogMeta, ReflogValue, RefStore } from './ref-store.js';
 
 /** Longest reflog message or author accepted, in UTF-16 code units. */
 export const MAX_REFLOG_TEXT = 16 * 1024;
@@ -58,13 +58,18 @@ export interface ReflogQuery {
   limit: number;
 }
 
-/** Validates reflogValue arguments before any I/O: as reflog's, `before` given. */
+/** Validates reflogValue arguments before any I/O: as reflog's, with `before` required. */
 export function checkReflogValueQuery(name: unknown, before: unknown): { name: string; before: number } {
   assertRefName(name);
-  if (typeof before !== 'number' || Number.isNaN(before) || before === -Infinity) {
-    throw new InvalidArgumentError(`reflog before must be a time in ms, got ${String(before)}`);
-  }
-  return { name, before };
+  if (typeof before !== 'number') throw new InvalidArgumentError(`reflog before must be a time in ms, got ${String(before)}`);
+  return checkReflogQuery(name, { before });
+}
+
+/** RefStore.reflogValue for stores that read whole entries: the one entry reflog(limit 1) reads. */
+export async function reflogValueOf(refs: Pick<RefStore, 'reflog'>, name: unknown, before: unknown): Promise<ReflogValue | undefined> {
+  const q = checkReflogValueQuery(name, before);
+  const [e] = await refs.reflog(q.name, { before: q.before, limit: 1 });
+  return e && { value: e.new, time: e.time };
 }
 
 /** Validates reflog arguments before any I/O. */

@@ -180,6 +180,14 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
 }
 
 /**
+ * A partial delta row (it keeps base values) whose key no base row holds. A partial row is only ever
+ * written for a key the base holds, and the base does not change under a delta: the delta is corrupt.
+ */
+export function orphanPartialRow(row: string): CorruptMetadataError {
+  return new CorruptMetadataError('delta row', row, 'it keeps base values but no base row has its key');
+}
+
+/**
  * The picks of each group of `columns` that take the same rows from the base: a partial delta row's
  * pick is replaced, for each column its mask marks '1', by its base row. Columns no patch touches form
  * one group with the overlay's own picks. `fieldNames`: the table's columns in schema order (mask
@@ -189,8 +197,7 @@ export function patchedPicks(overlay: Overlay, columns: readonly string[], field
   const { picks, patches } = overlay;
   if (patches.out.length === 0) return [{ columns: [...columns], picks }];
   const lost = patches.source.findIndex((s) => s < 0);
-  // A partial row is only ever written for a key the base holds, and the base does not change under a delta.
-  if (lost >= 0) throw new CorruptMetadataError('delta row', `#${patches.out[lost]!}`, 'it keeps base values but no base row has its key');
+  if (lost >= 0) throw orphanPartialRow(`#${patches.out[lost]!}`);
   const masks = [...new Set(patches.mask)];
   const groups = new Map<string, string[]>();
   for (const c of columns) {

@@ -86,22 +86,24 @@ export interface ManifestSink {
  * Stores a manifest (paging its chunk lists when large); the same content always gives the same hash.
  * Without a delta the manifest is format version 1, byte for byte as before deltas existed. The sink's
  * reader caches what was written, so the next edit of this table reads no manifest or page back.
+ * `previous`: the version being edited, whose unchanged pages keep their hashes (see `storeList`).
  */
 export async function writeManifest(
   sink: ManifestSink,
   base: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'>,
   list: readonly ChunkInfo[],
   delta?: DeltaWrite,
+  previous?: Partial<Pick<Manifest, 'pages' | 'delta'>>,
 ): Promise<ManifestWrite> {
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
   const hasDelta = delta !== undefined && delta.list.length > 0;
   const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
-  const baseRef = await storeList(sink, list, base.primaryKey === undefined);
+  const baseRef = await storeList(sink, list, base.primaryKey === undefined, previous?.pages);
   Object.assign(manifest, baseRef.ref);
   let written = baseRef.written;
   let bytesWritten = baseRef.bytesWritten;
   if (hasDelta) {
-    const d = await storeList(sink, delta.list, false);
+    const d = await storeList(sink, delta.list, false, previous?.delta?.pages);
     const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
@@ -114,8 +116,13 @@ export async function writeManifest(
   return { manifest: stored.hashes[0]!, written: written + stored.written, bytesWritten: bytesWritten + stored.bytesWritten };
 }
 
-/** A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. */
-async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendTail: boolean): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
+/**
+ * A chunk list inline (up to INLINE_CHUNK_LIMIT) or as stored pages. A page holding exactly the entries
+ * of one of `previous` (the same objects, cached: an edit's unchanged chunks are the entries it read from
+ * those pages) keeps that page's hash: only the other pages are serialised, hashed and stored, so an edit
+ * costs O(pages changed), not O(table).
+ */
+async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendTail: boolean, previous: readonly PageRef[] = []): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
   if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
   const groups: ChunkInfo[][] = [];
   let start = 0;
@@ -123,10 +130,16 @@ async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendT
     groups.push(list.slice(start, end));
     start = end;
   }
-  // Pages the edited version already had (same entries) keep their hash: only the others are serialised,
-  // hashed and stored, so an edit costs O(pages changed), not O(table).
   const { reader } = sink;
-  const hashes = groups.map((g) => reader?.storedPage(g));
+  const before = new Map<ChunkInfo, { hash: Hash; chunks: readonly ChunkInfo[] }>();
+  for (const ref of previous) {
+    const chunks = reader?.cachedPage(ref.hash);
+    if (chunks?.[0]) before.set(chunks[0], { hash: ref.hash, chunks });
+  }
+  const hashes = groups.map((g): Hash | undefined => {
+    const p = before.get(g[0]!);
+    return p && p.chunks.length === g.length && p.chunks.every((c, i) => c === g[i]) ? p.hash : undefined;
+  });
   const fresh = groups.filter((_, i) => hashes[i] === undefined);
   const bytes = fresh.map((g) => canonicalJsonBytes({ formatVersion: 1, kind: 'manifest-page', chunks: g } satisfies ManifestPage));
   const stored = await storeBlobs(sink.chunks, sink.hasher, bytes, sink.writes);
@@ -146,30 +159,11 @@ async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendT
 export class ManifestReader {
   private readonly manifests = new Map<Hash, Manifest>();
   private readonly pages = new Map<Hash, ChunkInfo[]>();
-  /** Cached pages by their first entry (the object in the cached array), for `storedPage`. */
-  private readonly pagesByFirst = new WeakMap<ChunkInfo, Array<{ hash: Hash; chunks: readonly ChunkInfo[] }>>();
   constructor(private readonly chunks: ChunkStore) {}
 
-  /**
-   * The hash of a cached page holding exactly these entries, the same objects: an edit's unchanged chunks
-   * are the entries it read from the pages of the version it edits. Undefined when there is none.
-   */
-  storedPage(group: readonly ChunkInfo[]): Hash | undefined {
-    const first = group[0];
-    if (first === undefined) return undefined;
-    for (const p of this.pagesByFirst.get(first) ?? []) {
-      if (p.chunks.length === group.length && p.chunks.every((c, i) => c === group[i])) return p.hash;
-    }
-    return undefined;
-  }
-
-  private cachePage(hash: Hash, chunks: ChunkInfo[]): void {
-    remember(this.pages, hash, chunks, 8192);
-    const first = chunks[0];
-    if (first === undefined) return;
-    const known = this.pagesByFirst.get(first);
-    if (known) known.push({ hash, chunks });
-    else this.pagesByFirst.set(first, [{ hash, chunks }]);
+  /** A page's entries if cached (no I/O). */
+  cachedPage(hash: Hash): readonly ChunkInfo[] | undefined {
+    return this.pages.get(hash);
   }
 
   async manifest(hash: Hash): Promise<Manifest> {
@@ -187,7 +181,7 @@ export class ManifestReader {
     if (page.chunks.length !== ref.chunks || page.chunks.reduce((s, c) => s + c.rows, 0) !== ref.rows) {
       throw new CorruptMetadataError('manifest page', ref.hash, 'its chunk or row count differs from the manifest');
     }
-    this.cachePage(ref.hash, page.chunks);
+    remember(this.pages, ref.hash, page.chunks, 8192);
     return page.chunks;
   }
 
@@ -201,7 +195,7 @@ export class ManifestReader {
 
   /** As adoptManifest, for a page. */
   adoptPage(hash: Hash, bytes: Uint8Array): void {
-    if (!this.pages.has(hash)) this.cachePage(hash, (parseJsonBytes(bytes) as ManifestPage).chunks);
+    if (!this.pages.has(hash)) remember(this.pages, hash, (parseJsonBytes(bytes) as ManifestPage).chunks, 8192);
   }
 
   /** The base chunks (not the delta's). */

@@ -2,9 +2,8 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, orphanPartialRow, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
-import { CorruptMetadataError } from '../errors.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded, pickColumns, type Columns } from './rows.js';
@@ -158,7 +157,7 @@ export async function diffSides(
     // every row under a delta key is).
     for (let k = 0; k < patches.out.length; k++) {
       const src = patches.source[k]!;
-      if (src < 0) throw new CorruptMetadataError('delta row', `#${patches.out[k]!}`, 'it keeps base values but no base row has its key');
+      if (src < 0) throw orphanPartialRow(`#${patches.out[k]!}`);
       const row = selected[src]?.[patches.row[k]!] ?? patches.row[k]!;
       names.forEach((n, c) => {
         if (patches.mask[k]![c] === '1') (cols.values[c] as unknown[])[patches.out[k]!] = tables[src]!.getChild(n)?.get(row) ?? null;

@@ -4,9 +4,9 @@ import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
-import { CorruptMetadataError, PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
+import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
-import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, tombstoneRows, type KeyRun, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, keepsEnough, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
@@ -430,7 +430,7 @@ export class ParquetTableFormat implements TableFormat {
     const fetched = new Map<number, Uint8Array>();
     await lookupKeys(base, keyTypesOf(m.schema, pk), changes, (i) => this.keyRun(m, base[i]!, false, (b) => void fetched.set(i, b)), this.concurrency, at);
     rows.forEach((r, y) => {
-      if (at.chunk[y]! < 0) throw new CorruptMetadataError('delta row', JSON.stringify(jsonKey(keyAt(keys, r))), 'it keeps base values but no base row has its key');
+      if (at.chunk[y]! < 0) throw orphanPartialRow(JSON.stringify(jsonKey(keyAt(keys, r))));
     });
     const found = await this.decodeFound(base, at, fetched, rows.map((_, y) => y), names);
     // Sources: the base rows found, per chunk, then the delta rows (source `chunks.length`, in order).
@@ -558,11 +558,13 @@ export class ParquetTableFormat implements TableFormat {
     return m.targetChunkRows === undefined || m.targetChunkRows === this.params.targetRows ? this.params : chunkingParams(m.targetChunkRows);
   }
 
-  private async finish(m: TableMeta, data: Stored, delta?: DeltaWrite): Promise<WriteResult> {
+  /** `m`: the edited version's manifest (its pages are reused where unchanged), or a new table's meta. */
+  private async finish(m: TableMeta & Partial<Pick<Manifest, 'pages' | 'delta'>>, data: Stored, delta?: DeltaWrite): Promise<WriteResult> {
     const base: TableMeta = { schema: m.schema };
     if (m.primaryKey) base.primaryKey = m.primaryKey;
     base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
-    const w = await writeManifest({ chunks: this.store, hasher: await this.hasher(), reader: this.reader, writes: this.writes }, base, data.list, delta);
+    const sink = { chunks: this.store, hasher: await this.hasher(), reader: this.reader, writes: this.writes };
+    const w = await writeManifest(sink, base, data.list, delta, m);
     return {
       manifest: w.manifest,
       rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),
