@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import { DuplicateKeyError } from '../errors.js';
 import { Chunker, type ChunkingParams } from './chunker.js';
 import type { KeyRun } from './delta.js';
-import { compareKeys, compareRows, jsonKey, keyAt, keyFromJson, keyHash, type KeyValue, type KeyVectors } from './keys.js';
+import { compareKeys, compareRows, jsonKey, seekRow, keyAt, keyFromJson, keyHash, type KeyValue, type KeyVectors } from './keys.js';
 import { assignChanges, PairBuilder, type Changes, type EditMode } from './rechunk.js';
 import type { Table } from 'apache-arrow';
 import type { ManifestSchema } from './column-types.js';
@@ -123,7 +123,7 @@ export async function lookupKeys(
     let x = 0;
     for (let y = a; y < b; y++) {
       const r = changes.order[y]!;
-      while (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) < 0) x++;
+      x = seekRow(run.keys, x, changes.keys, r);
       if (x < run.keys.length && compareRows(run.keys, x, changes.keys, r) === 0) {
         found[y] = run.deleted?.[x] ? KeyState.Tombstone : KeyState.Live;
         if (at) (at.chunk[y] = i), (at.row[y] = x);

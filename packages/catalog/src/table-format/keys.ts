@@ -12,8 +12,13 @@ export type KeyValue = number | bigint | string;
 interface KeyColumn {
   readonly kind: 'num' | 'big' | 'str';
   readonly values: ArrayLike<KeyValue>;
-  /** 64-bit integers seen as pairs of 32-bit words (little-endian), for hashing without BigInt maths. */
+  /**
+   * 64-bit integers seen as pairs of 32-bit words (little-endian), for hashing and comparing without
+   * BigInt maths: reading a BigInt64Array element allocates a BigInt.
+   */
   readonly words?: Int32Array;
+  /** uint64 words: the high word compares unsigned. */
+  readonly unsigned?: boolean;
 }
 
 /** The key columns of one batch of rows. */
@@ -47,7 +52,7 @@ export function keyVectors(table: Table, keyColumns: readonly string[], schema: 
     if (type === 'utf8') return { kind: 'str', values };
     if (type === 'int64' || type === 'uint64') {
       const big = values as BigInt64Array;
-      return { kind: 'big', values, words: new Int32Array(big.buffer, big.byteOffset, big.length * 2) };
+      return { kind: 'big', values, words: new Int32Array(big.buffer, big.byteOffset, big.length * 2), unsigned: type === 'uint64' };
     }
     return { kind: 'num', values };
   });
@@ -81,10 +86,43 @@ export function compareValues(a: KeyValue, b: KeyValue): number {
 /** Compares row `i` of `a` with row `j` of `b` (same key columns). */
 export function compareRows(a: KeyVectors, i: number, b: KeyVectors, j: number): number {
   for (let c = 0; c < a.cols.length; c++) {
-    const d = compareValues(a.cols[c]!.values[i]!, b.cols[c]!.values[j]!);
+    const ca = a.cols[c]!;
+    const cb = b.cols[c]!;
+    const d = ca.words !== undefined && cb.words !== undefined ? compareWords(ca.words, i, cb.words, j, ca.unsigned === true) : compareValues(ca.values[i]!, cb.values[j]!);
     if (d !== 0) return d;
   }
   return 0;
+}
+
+/** Row `i` of `a` vs row `j` of `b`, 64-bit integers as (low unsigned, high) word pairs. */
+function compareWords(a: Int32Array, i: number, b: Int32Array, j: number, unsigned: boolean): number {
+  const ha = a[2 * i + 1]!;
+  const hb = b[2 * j + 1]!;
+  if (ha !== hb) return (unsigned ? ha >>> 0 < hb >>> 0 : ha < hb) ? -1 : 1;
+  const la = a[2 * i]! >>> 0;
+  const lb = b[2 * j]! >>> 0;
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/**
+ * The first row of `run` at or after `from` whose key is >= row `j` of `keys` (run.length if none), for
+ * sorted `run`: galloping from `from` then a binary search, so a merge of few sorted keys into a long run
+ * costs O(log gap) comparisons per key instead of a scan of the whole run.
+ */
+export function seekRow(run: KeyVectors, from: number, keys: KeyVectors, j: number): number {
+  let lo = from; // every row before lo is < the key
+  let step = 1;
+  while (lo + step - 1 < run.length && compareRows(run, lo + step - 1, keys, j) < 0) {
+    lo += step;
+    step *= 2;
+  }
+  let hi = Math.min(run.length, lo + step - 1);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareRows(run, mid, keys, j) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function keyAt(v: KeyVectors, i: number): KeyValue[] {
@@ -118,7 +156,7 @@ export function strictlyAscending(v: KeyVectors): boolean {
   const only = v.cols.length === 1 ? v.cols[0]! : undefined;
   if (only?.kind === 'big') {
     const w = only.words!;
-    const unsigned = only.values instanceof BigUint64Array;
+    const unsigned = only.unsigned === true;
     for (let i = 1; i < v.length; i++) {
       // Row r is words [2r] (low, unsigned) and [2r + 1] (high: signed for int64).
       const ha = w[2 * i - 1]!;

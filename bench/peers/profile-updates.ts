@@ -1,0 +1,50 @@
+/**
+ * Where Armillaria's random-key updates spend their time (the workload-4 loss): the peers' 1M orders
+ * rows ingested, then PROFILE_ROUNDS (default 10) upserts of 1% random keys each, timed one by one
+ * with the delta's size after each. Run under a profiler:
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@armillaria/source --import tsx peers/profile-updates.ts <data dir>
+ *   python3 peers/top_self.py /tmp/prof/*.cpuprofile
+ * <data dir>: the generated peers data (~/.cache/armillaria/peers-data/1000000 after a peers run).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { tableFromIPC, type Table } from 'apache-arrow';
+import { REPO, openSystem } from './armillaria-system.js';
+
+const data = process.argv[2];
+if (!data) throw new Error('usage: profile-updates.ts <peers data dir>');
+const rounds = Number.parseInt(process.env.PROFILE_ROUNDS ?? '10', 10);
+const read = async (name: string): Promise<Table> => tableFromIPC(await readFile(join(data, name)));
+const dir = await mkdtemp(join(tmpdir(), 'peers-profile-'));
+const sys = await openSystem('embedded', dir);
+await sys.catalog.createTable(REPO, 'orders', { rows: await read('orders.arrow'), primaryKey: ['order_id'] });
+const before = await sys.storageBytes();
+const profileOut = process.env.PROFILE_OUT;
+const session = profileOut ? new Session() : undefined;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+}
+let total = 0;
+for (let r = 0; r < rounds; r++) {
+  const upd = await read(`updates-${r}.arrow`);
+  const t = performance.now();
+  await sys.catalog.upsert(REPO, 'orders', upd);
+  const ms = performance.now() - t;
+  total += ms;
+  const d = await sys.catalog.describeTable(REPO, 'orders');
+  console.log(`round ${r}: ${ms.toFixed(1)} ms, ${upd.numRows} rows; delta ${d.pending?.rows ?? 0} rows, base ${d.chunks} chunks, ${(d.bytes / 2 ** 20).toFixed(2)} MiB`);
+}
+if (session && profileOut) {
+  const { profile } = await session.post('Profiler.stop');
+  await writeFile(profileOut, JSON.stringify(profile));
+  session.disconnect();
+}
+console.log(`${rounds} rounds in ${(total / 1000).toFixed(3)} s; ${(((await sys.storageBytes()) - before) / 2 ** 20).toFixed(2)} MiB written`);
+await sys.close();
+await rm(dir, { recursive: true, force: true });
