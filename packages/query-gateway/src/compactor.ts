@@ -7,7 +7,7 @@ import type { CacheLease, ChunkCache } from './chunk-cache.js';
 import { ident, literal, viewSelect } from './views.js';
 
 export interface CompactionOptions {
-  /** Compact table versions of at least this many chunks (default 32). */
+  /** Compact table versions of at least this many chunks (default 32), and every version with a merge-on-read delta. */
   minChunks?: number;
 }
 
@@ -63,10 +63,15 @@ export class Compactor {
     return this.cache.lookupFile(Compactor.fileName(manifest), lease);
   }
 
-  /** Whether `source` qualifies: enough chunks, small enough for the cache bound. */
+  /**
+   * Whether `source` qualifies: small enough for the cache bound, and either enough chunks or a
+   * merge-on-read delta. A delta makes every scan of the version join its base rows with the delta (1M
+   * rows under a 10% delta: 37-40 ms a full-scan aggregate vs 7.7-8 ms from the compacted file), whatever
+   * the chunk count; the copy costs one background read + write of the version.
+   */
   worthIt(source: CompactionSource): boolean {
     const all = [...source.chunks, ...(source.delta?.chunks ?? [])];
-    if (all.length < this.minChunks) return false;
+    if (all.length < this.minChunks && !(source.delta && source.delta.chunks.length > 0)) return false;
     const bytes = all.reduce((a, c) => a + c.bytes, 0);
     return bytes <= this.cache.maxBytes / 4;
   }

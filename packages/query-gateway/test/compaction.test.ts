@@ -56,4 +56,22 @@ describe('compaction of versions with a merge-on-read delta', () => {
     expect(old.tables[0]!.compacted).toBe(true);
     expect(old.rows).toEqual([{ n: N, s: Array.from({ length: N }, (_, i) => i % 100).reduce((a, b) => a + b, 0) }]);
   });
+
+  it('compacts a version with a delta whatever its chunk count; a plain version only from minChunks on', async () => {
+    const few = await QueryEngine.open({ catalog: env.catalog, format: env.format, chunks: env.chunks, cacheDir: join(env.dir, 'few'), threads: 1, compaction: { minChunks: 10_000 } });
+    try {
+      const sql = 'SELECT count(*) AS n, sum(price) AS s FROM items';
+      for (const opts of [{}, { versions: { items: 1 } }]) {
+        await few.query('k', sql, opts);
+        await few.idle();
+      }
+      const delta = await few.query('k', sql);
+      expect(delta.tables[0]!.compacted).toBe(true);
+      expect(delta.rows).toEqual((await plain.query('k', sql)).rows);
+      const v1 = await few.query('k', sql, { versions: { items: 1 } });
+      expect(v1.tables[0]!.compacted).toBe(false);
+    } finally {
+      await few.close();
+    }
+  });
 });
