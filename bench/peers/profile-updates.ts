@@ -5,6 +5,8 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@armillaria/source --import tsx peers/profile-updates.ts <data dir>
  *   python3 peers/top_self.py /tmp/prof/*.cpuprofile
  * <data dir>: the generated peers data (~/.cache/armillaria/peers-data/1000000 after a peers run).
+ * Then scans of the updated table through the query engine: through the merge view, and from the
+ * version's compacted file once the background compaction the first full scan starts has finished.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -46,5 +48,21 @@ if (session && profileOut) {
   session.disconnect();
 }
 console.log(`${rounds} rounds in ${(total / 1000).toFixed(3)} s; ${(((await sys.storageBytes()) - before) / 2 ** 20).toFixed(2)} MiB written`);
+const scans = ['SELECT count(*) AS n, sum(amount) AS s, avg(quantity) AS q FROM orders', 'SELECT count(*) AS n, sum(amount) AS s FROM orders WHERE order_id BETWEEN 370000 AND 379999'];
+for (const sql of scans) {
+  const first = performance.now();
+  const view = await sys.engine.query(REPO, sql);
+  const firstMs = performance.now() - first;
+  await sys.engine.idle();
+  const times: number[] = [];
+  let compacted = false;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    compacted = (await sys.engine.query(REPO, sql)).tables[0]!.compacted;
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`${sql}: first ${firstMs.toFixed(1)} ms (compacted ${view.tables[0]!.compacted}), then median ${times[2]!.toFixed(1)} ms (compacted ${compacted})`);
+}
 await sys.close();
 await rm(dir, { recursive: true, force: true });
