@@ -5,7 +5,8 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@armillaria/source --import tsx peers/profile-updates.ts <data dir>
  *   python3 peers/top_self.py /tmp/prof/*.cpuprofile
  * <data dir>: the generated peers data (~/.cache/armillaria/peers-data/1000000 after a peers run).
- * Then scans of the updated table through the query engine: through the merge view, and from the
+ * PROFILE_MODE=distributed runs on MinIO + Redis (started through the testkit unless ARMILLARIA_S3_ENDPOINT /
+ * ARMILLARIA_REDIS_URL name running ones). Then scans of the updated table through the query engine: through the merge view, and from the
  * version's compacted file once the background compaction the first full scan starts has finished.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import { startServices, stopServices } from '@armillaria/testkit';
 import { REPO, openSystem } from './armillaria-system.js';
 
 const data = process.argv[2];
@@ -21,7 +23,9 @@ if (!data) throw new Error('usage: profile-updates.ts <peers data dir>');
 const rounds = Number.parseInt(process.env.PROFILE_ROUNDS ?? '10', 10);
 const read = async (name: string): Promise<Table> => tableFromIPC(await readFile(join(data, name)));
 const dir = await mkdtemp(join(tmpdir(), 'peers-profile-'));
-const sys = await openSystem('embedded', dir);
+const mode = process.env.PROFILE_MODE === 'distributed' ? 'distributed' : 'embedded';
+const services = mode === 'distributed' ? await startServices({ services: ['s3', 'redis'] }) : undefined;
+const sys = await openSystem(mode, dir);
 await sys.catalog.createTable(REPO, 'orders', { rows: await read('orders.arrow'), primaryKey: ['order_id'] });
 const before = await sys.storageBytes();
 const profileOut = process.env.PROFILE_OUT;
@@ -65,4 +69,5 @@ for (const sql of scans) {
   console.log(`${sql}: first ${firstMs.toFixed(1)} ms (compacted ${view.tables[0]!.compacted}), then median ${times[2]!.toFixed(1)} ms (compacted ${compacted})`);
 }
 await sys.close();
+if (services && services.started.length > 0) await stopServices();
 await rm(dir, { recursive: true, force: true });

@@ -11,8 +11,10 @@ import { seededRandom as rng } from '@armillaria/testkit';
  * stages random upserts/deletes on `kv` and appends on `events`, then commits them concurrently.
  * Checked: (1) the final tables equal the committed transactions applied one by one, in the order of
  * the branch history, to a plain model (rebases lose nothing and invent nothing); (2) a transaction
- * failed with TXN_CONFLICT exactly when its keys overlap a transaction of its round committed before it
- * (first committer wins; no spurious or missed conflict).
+ * failed with TXN_CONFLICT exactly when a key its ops wrote or deleted was changed by a transaction of its
+ * round committed before it (the README's rule: first committer wins; no spurious or missed conflict);
+ * one whose ops change nothing against its snapshot commits nothing. ARMILLARIA_TXN_RANDOM_ROUNDS rounds
+ * (default 8).
  */
 const ROUNDS = Number(process.env.ARMILLARIA_TXN_RANDOM_ROUNDS ?? 8);
 
@@ -67,27 +69,52 @@ describe('random workload vs model', () => {
         })));
       }
 
-      // Commit order from the branch history (oldest first).
+      // Commit order from the branch history (oldest first); rounds run one after the other, so it is
+      // grouped by round, and every transaction of a round began on the state the rounds before it left.
       const order = (await stack.catalog.log(repo, { limit: 10_000 })).reverse().map((e) => e.txnId).filter((id): id is string => !!id && ops.has(id));
+      const roundOf = new Map(rounds.flatMap((ids, r) => ids.map((id) => [id, r] as const)));
       const kv = new Map<number, string>([1, 2, 3, 4].map((id) => [id, `v${id}`]));
       const events: string[] = ['first'];
-      for (const id of order) {
-        for (const op of ops.get(id) ?? []) {
-          if (op.kind === 'upsert') kv.set(op.id, op.v);
-          else if (op.kind === 'delete') kv.delete(op.id);
-          else events.push(op.msg);
+      const snapshots: Array<Map<number, string>> = [];
+      let next = 0;
+      for (let r = 0; r < rounds.length; r++) {
+        snapshots.push(new Map(kv));
+        for (; next < order.length && roundOf.get(order[next]!) === r; next++) {
+          for (const op of ops.get(order[next]!) ?? []) {
+            if (op.kind === 'upsert') kv.set(op.id, op.v);
+            else if (op.kind === 'delete') kv.delete(op.id);
+            else events.push(op.msg);
+          }
         }
       }
+      expect(next).toBe(order.length);
       expect(plain(await stack.catalog.read(repo, 'kv'))).toEqual([...kv].sort(([a], [b]) => a - b).map(([id, v]) => ({ id, v })));
       expect(plain(await stack.catalog.read(repo, 'events')).map((r) => r.msg)).toEqual(events.sort());
 
-      const keysOf = (id: string) => new Set((ops.get(id) ?? []).flatMap((op) => (op.kind === 'append' ? [] : [op.id])));
+      // The README's rule: ours conflicts when a key its ops wrote or deleted is one an earlier commit of
+      // its round changed (theirs' row diff: a delete of a key theirs did not see changes nothing).
+      const touched = (id: string): Set<number> => new Set((ops.get(id) ?? []).flatMap((op) => (op.kind === 'append' ? [] : [op.id])));
+      const changed = (id: string): Set<number> => {
+        const snapshot = snapshots[roundOf.get(id)!]!;
+        const mine = new Map(snapshot);
+        for (const op of ops.get(id) ?? []) {
+          if (op.kind === 'upsert') mine.set(op.id, op.v);
+          else if (op.kind === 'delete') mine.delete(op.id);
+        }
+        return new Set([...new Set([...snapshot.keys(), ...mine.keys()])].filter((k) => snapshot.get(k) !== mine.get(k)));
+      };
       for (const round of rounds) {
         const committedInOrder = order.filter((id) => round.includes(id));
         for (const id of round) {
+          // A transaction whose ops change nothing against its snapshot (deletes of keys it did not see,
+          // an upsert then delete of a new key) commits nothing, whatever committed before it.
+          if (noops.has(id)) {
+            expect(changed(id).size, `no-op txn ${id} ${JSON.stringify(ops.get(id))}`).toBe(0);
+            continue;
+          }
           const earlier = failed.has(id) ? committedInOrder : committedInOrder.slice(0, committedInOrder.indexOf(id));
-          const overlaps = earlier.some((other) => [...keysOf(id)].some((k) => keysOf(other).has(k)));
-          expect(failed.has(id), `txn ${id}: failed=${failed.has(id)} overlaps=${overlaps}`).toBe(overlaps);
+          const overlaps = earlier.some((other) => [...touched(id)].some((k) => changed(other).has(k)));
+          expect(failed.has(id), `txn ${id}: failed=${failed.has(id)} overlaps=${overlaps} ops=${JSON.stringify(ops.get(id))}`).toBe(overlaps);
         }
       }
       expect(order.length + failed.size + noops.size).toBe(rounds.flat().length);
