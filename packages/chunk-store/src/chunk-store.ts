@@ -72,6 +72,8 @@ export interface PutBatchOptions {
 export interface GetOptions {
   /** Default true. Turn off only where the caller re-verifies by itself. */
   verify?: boolean;
+  /** Read the stored object even when the store keeps a verified copy in memory (a verify checks storage). Stores without a cache ignore it. */
+  skipCache?: boolean;
   signal?: AbortSignal;
 }
 

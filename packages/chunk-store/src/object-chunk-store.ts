@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   isArmillariaError,
   ErrorCode,
+  ByteLru,
   serviceMetrics,
 } from '@armillaria/core';
 import type { ObjectStore } from './object-store.js';
@@ -43,6 +44,15 @@ export interface ObjectChunkStoreOptions {
    * common dedup hit (a recently written chunk) at one HEAD.
    */
   refreshAfterMs?: number;
+  /**
+   * Verified chunk bytes kept in memory for later gets, up to this many bytes (default 0: off). Chunks
+   * are immutable and named by their hash, so a cached copy is the chunk's content: the catalog re-reads
+   * the same base chunks edit after edit, and on S3 each read is a GET. Bytes written by a put are kept
+   * too (the next edit reads the chunk it just wrote). `delete` evicts; `get(h, {skipCache: true})` and
+   * unverified gets read the stored object (a verify checks storage, not memory). A get returns a copy.
+   * One chunk larger than a quarter of the budget is not kept.
+   */
+  readCacheBytes?: number;
 }
 
 export const DEFAULT_REFRESH_AFTER_MS = 10 * 60 * 1000;
@@ -60,6 +70,7 @@ export class ObjectChunkStore implements ChunkStore {
   private readonly offThreadHashBytes: number;
   /** See ObjectChunkStoreOptions.refreshAfterMs (GC warns when its grace period is shorter). */
   readonly refreshAfterMs: number;
+  private readonly cache: ByteLru<Hash, Uint8Array> | undefined;
 
   constructor(options: ObjectChunkStoreOptions) {
     this.objects = options.objects;
@@ -72,6 +83,26 @@ export class ObjectChunkStore implements ChunkStore {
       throw new InvalidArgumentError(`refreshAfterMs must be a non-negative number of milliseconds, got ${JSON.stringify(refresh)}`);
     }
     this.refreshAfterMs = refresh;
+    const cacheBytes = options.readCacheBytes ?? 0;
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
+      throw new InvalidArgumentError(`readCacheBytes must be a byte count >= 0, got ${JSON.stringify(cacheBytes)}`);
+    }
+    this.cache = cacheBytes > 0 ? new ByteLru(cacheBytes) : undefined;
+  }
+
+  /**
+   * Keeps a copy of verified bytes (the caller may go on to modify its own). `new Uint8Array(x)` copies;
+   * a Buffer's `slice()` would not.
+   */
+  private remember(hash: Hash, bytes: Uint8Array): void {
+    if (this.cache && bytes.byteLength <= this.cache.budget / 4) this.cache.set(hash, new Uint8Array(bytes), bytes.byteLength);
+  }
+
+  /** A copy of the cached bytes; none for `skipCache` or an unverified read (repair tools want storage's bytes). */
+  private cached(hash: Hash, opts?: GetOptions): Uint8Array | undefined {
+    if (!this.cache || opts?.skipCache || opts?.verify === false) return undefined;
+    const hit = this.cache.get(hash);
+    return hit && new Uint8Array(hit);
   }
 
   private key(hash: Hash): string {
@@ -89,6 +120,7 @@ export class ObjectChunkStore implements ChunkStore {
     const hash = await this.hashOne(bytes);
     if (opts?.expectedHash !== undefined && opts.expectedHash !== hash) throw new HashMismatchError(opts.expectedHash, hash);
     await this.store(hash, bytes);
+    this.remember(hash, bytes);
     return hash;
   }
 
@@ -97,6 +129,7 @@ export class ObjectChunkStore implements ChunkStore {
     const firstIndex = new Map<Hash, number>();
     hashes.forEach((h, i) => firstIndex.has(h) || firstIndex.set(h, i));
     await mapLimit([...firstIndex], this.concurrency, ([h, i]) => this.store(h, chunks[i] as Uint8Array, opts?.knownMissing !== true));
+    for (const [h, i] of firstIndex) this.remember(h, chunks[i] as Uint8Array);
     return hashes;
   }
 
@@ -117,10 +150,14 @@ export class ObjectChunkStore implements ChunkStore {
   }
 
   async get(hash: Hash, opts?: GetOptions): Promise<Uint8Array> {
+    assertHash(hash);
+    const hit = this.cached(hash, opts);
+    if (hit) return hit;
     const bytes = await this.fetch(hash, opts);
     if (opts?.verify !== false) {
       const actual = await this.hashOne(bytes);
       if (actual !== hash) throw new ChunkCorruptError(hash, actual);
+      this.remember(hash, bytes);
     }
     return bytes;
   }
@@ -128,15 +165,20 @@ export class ObjectChunkStore implements ChunkStore {
   async getBatch(hashes: readonly Hash[], opts?: GetOptions): Promise<Uint8Array[]> {
     hashes.forEach((h) => assertHash(h));
     const fetchOpts = opts?.signal ? { signal: opts.signal } : undefined;
-    const out = await mapLimit(hashes, this.concurrency, (h) => this.fetch(h, fetchOpts));
+    const out = hashes.map((h) => this.cached(h, opts));
+    const todo = out.flatMap((b, i) => (b ? [] : [i]));
+    const fetched = await mapLimit(todo, this.concurrency, (i) => this.fetch(hashes[i] as Hash, fetchOpts));
     if (opts?.verify !== false) {
       // One native call hashes the whole batch in parallel.
-      const actual = await this.hasher.hashMany(out);
-      actual.forEach((a, i) => {
-        if (a !== hashes[i]) throw new ChunkCorruptError(hashes[i] as Hash, a);
+      const actual = await this.hasher.hashMany(fetched);
+      actual.forEach((a, k) => {
+        const h = hashes[todo[k] as number] as Hash;
+        if (a !== h) throw new ChunkCorruptError(h, a);
       });
+      todo.forEach((i, k) => this.remember(hashes[i] as Hash, fetched[k] as Uint8Array));
     }
-    return out;
+    todo.forEach((i, k) => (out[i] = fetched[k]));
+    return out as Uint8Array[];
   }
 
   private async fetch(hash: Hash, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
@@ -254,6 +296,7 @@ export class ObjectChunkStore implements ChunkStore {
   }
 
   async delete(hashes: readonly Hash[]): Promise<void> {
+    for (const h of hashes) this.cache?.delete(h);
     await this.objects.deleteMany(hashes.map((h) => this.key(h)));
   }
 

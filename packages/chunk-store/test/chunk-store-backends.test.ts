@@ -42,10 +42,10 @@ async function s3Backing(): Promise<Backing> {
   return { objects, cleanup: () => deleteTestBucket(bucket) };
 }
 
-async function local(backing: () => Promise<Backing>): Promise<ChunkStoreFixture> {
+async function local(backing: () => Promise<Backing>, readCacheBytes = 0): Promise<ChunkStoreFixture> {
   const hasher = await loadHasher();
   const { objects, cleanup } = await backing();
-  return { store: new ObjectChunkStore({ objects, hasher }), objects, hasher, cleanup };
+  return { store: new ObjectChunkStore({ objects, hasher, readCacheBytes }), objects, hasher, cleanup };
 }
 
 /** A real listening chunk-store service over `backing`, reached through RemoteChunkStore. */
@@ -70,8 +70,10 @@ async function remote(backing: () => Promise<Backing>): Promise<ChunkStoreFixtur
 
 chunkStoreContract('memory', () => local(async () => ({ objects: new MemoryObjectStore(), cleanup: async () => {} })));
 chunkStoreContract('local disk', () => local(fsBacking));
+chunkStoreContract('local disk, read cache', () => local(fsBacking, 1 << 20));
 chunkStoreContract('remote -> local disk', () => remote(fsBacking));
 describe.skipIf(!hasS3)('on MinIO', () => {
   chunkStoreContract('MinIO', () => local(s3Backing));
+  chunkStoreContract('MinIO, read cache', () => local(s3Backing, 1 << 20));
   chunkStoreContract('remote -> MinIO', () => remote(s3Backing));
 });

@@ -15,6 +15,8 @@ export interface ArmillariaConfig {
   redisUrl?: string;
   natsUrl?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Verified chunk bytes a process keeps in memory for repeated reads (0: off). */
+  chunkCacheBytes: number;
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'enum';
@@ -42,6 +44,7 @@ export const configKeys: readonly KeySpec[] = [
   { env: 'ARMILLARIA_S3_PATH_STYLE', path: 's3.forcePathStyle', kind: 'bool', default: true, doc: 'path-style addressing (needed by MinIO)' },
   { env: 'ARMILLARIA_REDIS_URL', path: 'redisUrl', kind: 'string', secret: true, doc: 'Redis URL for refs and the transaction log (redis://host:6379)' },
   { env: 'ARMILLARIA_NATS_URL', path: 'natsUrl', kind: 'string', doc: 'NATS URL for the changelog (nats://host:4222)' },
+  { env: 'ARMILLARIA_CHUNK_CACHE_BYTES', path: 'chunkCacheBytes', kind: 'int', default: 64 * 2 ** 20, doc: 'verified chunk bytes kept in memory for repeated reads, e.g. the base chunks every upsert looks keys up in (0: off); saves a GET per read on S3' },
   { env: 'ARMILLARIA_LOG_LEVEL', path: 'logLevel', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'log level of the JSON logs' },
 ];
 

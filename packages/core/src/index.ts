@@ -17,6 +17,7 @@ export { isHash, assertHash, chunkKey, hashFromChunkKey, bytesToHex } from './ha
 export type { Hash } from './hash.js';
 export { canonicalJson, canonicalJsonBytes, parseJsonBytes } from './canonical-json.js';
 export { mapLimit, Semaphore, sleep } from './concurrency.js';
+export { ByteLru } from './byte-lru.js';
 export { httpStatusByCode, errorReplyBody } from './http-status.js';
 export type { ErrorReplyBody } from './http-status.js';
 export { HttpClient } from './http-client.js';

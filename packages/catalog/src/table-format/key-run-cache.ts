@@ -1,4 +1,4 @@
-import type { Hash } from '@armillaria/core';
+import { ByteLru, type Hash } from '@armillaria/core';
 import type { KeyRun } from './delta.js';
 
 /**
@@ -14,41 +14,23 @@ import type { KeyRun } from './delta.js';
  * ones hit again.
  */
 export class KeyRunCache {
-  private readonly runs = new Map<string, { run: KeyRun; bytes: number }>();
-  private held = 0;
+  private readonly runs: ByteLru<string, KeyRun>;
 
-  constructor(private readonly budget: number) {}
+  constructor(budget: number) {
+    this.runs = new ByteLru(budget);
+  }
 
   get(hash: Hash, keyColumns: readonly string[], delta: boolean): KeyRun | undefined {
-    const k = cacheKey(hash, keyColumns, delta);
-    const hit = this.runs.get(k);
-    if (!hit) return undefined;
-    this.runs.delete(k);
-    this.runs.set(k, hit);
-    return hit.run;
+    return this.runs.get(cacheKey(hash, keyColumns, delta));
   }
 
   set(hash: Hash, keyColumns: readonly string[], delta: boolean, run: KeyRun): void {
-    const bytes = runBytes(run);
-    if (bytes > this.budget) return;
-    const k = cacheKey(hash, keyColumns, delta);
-    const old = this.runs.get(k);
-    if (old) {
-      this.runs.delete(k);
-      this.held -= old.bytes;
-    }
-    while (this.held + bytes > this.budget) {
-      const [first, e] = this.runs.entries().next().value as [string, { bytes: number }];
-      this.runs.delete(first);
-      this.held -= e.bytes;
-    }
-    this.runs.set(k, { run, bytes });
-    this.held += bytes;
+    this.runs.set(cacheKey(hash, keyColumns, delta), run, runBytes(run));
   }
 
   /** Bytes the cached runs hold (an estimate: typed arrays exactly, strings by length). */
   get bytes(): number {
-    return this.held;
+    return this.runs.bytes;
   }
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { FsObjectStore, ObjectChunkStore, S3ObjectStore, loadHasher, type ObjectStore } from '@armillaria/chunk-store';
+import { loadConfig } from '@armillaria/core';
 import { Catalog, FsRefStore, ParquetTableFormat, RedisRefStore, type RefStore } from '@armillaria/catalog';
 import type { ChangeBus } from '@armillaria/changelog';
 import { FsTxnLog, RedisTxnLog, TxnCoordinator, type TxnCoordinatorOptions, type TxnLog } from '../../src/index.js';
@@ -48,7 +49,8 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     refs = new RedisRefStore({ url: redisUrl, keyPrefix: `${prefix}:refs:` });
     log = new RedisTxnLog({ url: redisUrl, prefix: `${prefix}:` });
   }
-  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+  // As catalogFromConfig assembles it (ARMILLARIA_CHUNK_CACHE_BYTES default).
+  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), readCacheBytes: loadConfig({}).chunkCacheBytes });
   const format = new ParquetTableFormat({ chunks });
   const catalog = new Catalog({ chunks, refs, format });
   const coordinator = new TxnCoordinator({ catalog, tables: format, log, ...rest });
