@@ -15,6 +15,10 @@ export interface ChunkDecoder {
   decode(hashes: readonly Hash[], columns?: readonly string[]): Promise<Uint8Array[]>;
   /** Per chunk, one decode per column set from a single fetch of its bytes (no second GET per set). */
   decodeEach(hashes: readonly Hash[], columnSets: ReadonlyArray<readonly string[]>): Promise<Uint8Array[][]>;
+  /** A base chunk's key columns (kept between calls: see KeyRunCache). */
+  keys(m: Manifest, chunk: ChunkInfo): Promise<KeyVectors>;
+  /** Rows `rows` (ascending) of a chunk, all columns, as Arrow IPC. */
+  decodeRows(hash: Hash, rows: Uint32Array): Promise<Uint8Array>;
 }
 
 /** A delta's rows (table columns plus the delta's flag columns) as one table and as a key run. */
@@ -123,15 +127,27 @@ export async function diffSides(
   const m = (b ?? a)!;
   const touched = sharedHolding(shared, keyTypesOf(m.schema, m.primaryKey!), [deltaA?.run, deltaB?.run]);
   const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
-  // Each chunk is decoded, opened and keyed once for both sides (shared chunks are on both).
-  const opened = new Map<Hash, Promise<{ table: Table; run: KeyRun }>>();
-  const open = (c: ChunkInfo, man: Manifest): Promise<{ table: Table; run: KeyRun }> => {
-    let p = opened.get(c.hash);
+  // A chunk of one side only contributes all its rows: decoded whole, once. A chunk both sides share
+  // contributes only its rows under a delta key, found from its key column (cached between calls) by
+  // binary search and then decoded alone: a 1% scattered delta touches every shared chunk, and decoding
+  // them whole cost as much as the full-scan diff this avoids.
+  type Opened = { table: Table; run: KeyRun };
+  const opened = new Map<string, Promise<Opened>>();
+  const open = (c: ChunkInfo, man: Manifest, shared: boolean): Promise<Opened> => {
+    const id = `${c.hash}${shared ? 's' : 'o'}`;
+    let p = opened.get(id);
     if (!p) {
-      opened.set(c.hash, (p = dec.decode([c.hash]).then(([ipc]) => {
-        const table = tableFromIPC(ipc!);
+      const load = async (): Promise<Opened> => {
+        if (!shared) {
+          const [ipc] = await dec.decode([c.hash]);
+          const table = tableFromIPC(ipc!);
+          return { table, run: { keys: keyVectors(table, man.primaryKey!, man.schema) } };
+        }
+        const rows = rowsWithKeys(await dec.keys(man, c), deltaRuns);
+        const table = tableFromIPC(await dec.decodeRows(c.hash, rows));
         return { table, run: { keys: keyVectors(table, man.primaryKey!, man.schema) } };
-      })));
+      };
+      opened.set(id, (p = load()));
     }
     return p;
   };
@@ -139,17 +155,8 @@ export async function diffSides(
     if (!man) return null;
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
-    const decoded = await mapLimit(chunks, 4, (c) => open(c, man));
-    // A chunk this side does not share contributes all its rows; a shared one only the rows under a
-    // delta key, found by binary search (a 1% scattered delta touches every chunk, so walking each
-    // chunk's rows would cost as much as the full-scan diff this avoids).
-    const selected = chunks.map((c, i) => (own.has(c.hash) ? null : rowsWithKeys(decoded[i]!.run.keys, deltaRuns)));
-    const runs = decoded.map((d, i) => (selected[i] ? { keys: subKeys(d.run.keys, selected[i]!) } : d.run));
-    const { picks, patches } = overlayPicks(runs, delta ? [delta.run] : []);
-    for (let p = 0; p < picks.length; p += 2) {
-      const rows = selected[picks[p]!];
-      if (rows) picks[p + 1] = rows[picks[p + 1]!]!;
-    }
+    const decoded = await mapLimit(chunks, 4, (c) => open(c, man, !own.has(c.hash)));
+    const { picks, patches } = overlayPicks(decoded.map((d) => d.run), delta ? [delta.run] : []);
     // Only the picked rows are converted.
     const tables = decoded.map((d) => d.table);
     const cols = pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
@@ -158,9 +165,8 @@ export async function diffSides(
     for (let k = 0; k < patches.out.length; k++) {
       const src = patches.source[k]!;
       if (src < 0) throw orphanPartialRow(`#${patches.out[k]!}`);
-      const row = selected[src]?.[patches.row[k]!] ?? patches.row[k]!;
       names.forEach((n, c) => {
-        if (patches.mask[k]![c] === '1') (cols.values[c] as unknown[])[patches.out[k]!] = tables[src]!.getChild(n)?.get(row) ?? null;
+        if (patches.mask[k]![c] === '1') (cols.values[c] as unknown[])[patches.out[k]!] = tables[src]!.getChild(n)?.get(patches.row[k]!) ?? null;
       });
     }
     return cols;
