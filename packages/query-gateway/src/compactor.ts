@@ -9,6 +9,12 @@ import { ident, literal, viewSelect } from './views.js';
 export interface CompactionOptions {
   /** Compact table versions of at least this many chunks (default 32), and every version with a merge-on-read delta. */
   minChunks?: number;
+  /**
+   * Compactions running at once (default 1). A full scan finding this many running starts none; a later
+   * full scan of its version does. Bounds the background work when versions come faster than they
+   * compact (a table updated and scanned every few seconds), at one core by default.
+   */
+  maxConcurrent?: number;
 }
 
 /** What the compactor needs of a table version. */
@@ -45,11 +51,16 @@ export class Compactor {
   private readonly failures = new Map<Hash, { at: number; count: number }>();
   private seq = 0;
   readonly minChunks: number;
+  readonly maxConcurrent: number;
 
   constructor(private readonly db: DuckDBInstance, private readonly cache: ChunkCache, opts: CompactionOptions) {
     this.minChunks = opts.minChunks ?? DEFAULT_COMPACT_MIN_CHUNKS;
     if (!Number.isSafeInteger(this.minChunks) || this.minChunks < 1) {
       throw new InvalidArgumentError('compaction.minChunks must be an integer >= 1 (compaction: false turns compaction off)', { details: { minChunks: this.minChunks } });
+    }
+    this.maxConcurrent = opts.maxConcurrent ?? 1;
+    if (!Number.isSafeInteger(this.maxConcurrent) || this.maxConcurrent < 1) {
+      throw new InvalidArgumentError('compaction.maxConcurrent must be an integer >= 1', { details: { maxConcurrent: this.maxConcurrent } });
     }
   }
 
@@ -83,7 +94,7 @@ export class Compactor {
    */
   start(source: CompactionSource): void {
     const { manifest } = source;
-    if (this.running.has(manifest) || !this.worthIt(source)) return;
+    if (this.running.has(manifest) || this.running.size >= this.maxConcurrent || !this.worthIt(source)) return;
     const failed = this.failures.get(manifest);
     if (failed && Date.now() - failed.at < Math.min(MAX_RETRY_AFTER_MS, RETRY_AFTER_MS * 2 ** (failed.count - 1))) return;
     const lease = this.cache.lease();

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryEngine } from '../src/index.js';
+import { Compactor } from '../src/compactor.js';
 import { embeddedEnv, type Env } from './helpers.js';
 
 describe('compaction of versions with a merge-on-read delta', () => {
@@ -73,5 +74,29 @@ describe('compaction of versions with a merge-on-read delta', () => {
     } finally {
       await few.close();
     }
+  });
+
+  it('runs one compaction at a time (maxConcurrent): a version found busy starts none until a later scan', async () => {
+    // The compactor alone, its copy held open, so "while one runs" is not a race with a fast copy.
+    const cache = { maxBytes: 1 << 30, lease: () => ({ release: () => undefined }), pinChunks: (hs: readonly string[]) => hs.map((h) => `/x/${h}`) };
+    const compactor = new Compactor(undefined as never, cache as never, { minChunks: 1 });
+    const builds: string[] = [];
+    let finish: () => void = () => undefined;
+    (compactor as unknown as { build: (m: string) => Promise<void> }).build = (m) => {
+      builds.push(m);
+      return new Promise<void>((resolve) => (finish = resolve));
+    };
+    const source = (m: string) => ({ manifest: m, fields: [{ name: 'id', type: 'int64' as const }], chunks: [{ hash: m, bytes: 10 }] });
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    compactor.start(source(a));
+    compactor.start(source(b)); // a is running: b waits for a later full scan
+    expect(builds).toEqual([a]);
+    finish();
+    await compactor.idle();
+    compactor.start(source(b));
+    expect(builds).toEqual([a, b]);
+    finish();
+    await compactor.idle();
+    expect(() => new Compactor(undefined as never, cache as never, { maxConcurrent: 0 })).toThrow(/maxConcurrent/);
   });
 });

@@ -17,7 +17,7 @@ export interface GatewayConfig {
   cacheDir?: string;
   /** Size bound of the chunk cache in bytes; absent: the engine's default (10 GiB). */
   cacheMaxBytes?: number;
-  /** Per-version compaction of tables with at least this many chunks; absent: the engine's default (32); 0: off. */
+  /** Per-version compaction of tables with at least this many chunks (and of versions with a delta); absent: the engine's default (32); 0: off. */
   compactMinChunks?: number;
 }
 
@@ -33,7 +33,7 @@ export const gatewayConfigKeys = [
   ['ARMILLARIA_QUERY_MAX_BYTES', 'most bytes per result, as JSON (default 268435456)'],
   ['ARMILLARIA_QUERY_CACHE_DIR', 'chunk cache directory (default <dataDir>/query-cache); one gateway per directory'],
   ['ARMILLARIA_QUERY_CACHE_MAX_BYTES', 'size bound of the chunk cache in bytes (default 10737418240 = 10 GiB); least recently used files past it are deleted, never one a running query reads'],
-  ['ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', 'compact table versions of at least this many chunks into one cached file (built after the first full scan, read by scans keeping at least half of the rows) (default 32; 0: off)'],
+  ['ARMILLARIA_QUERY_COMPACT_MIN_CHUNKS', 'compact table versions of at least this many chunks, and every version with a merge-on-read delta, into one cached file (built after the first full scan, one at a time, read by scans keeping at least half of the rows) (default 32; 0: off)'],
 ] as const;
 
 function json(env: Record<string, string | undefined>, key: string): unknown {
