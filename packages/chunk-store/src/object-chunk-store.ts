@@ -150,7 +150,7 @@ export class ObjectChunkStore implements ChunkStore {
   }
 
   async get(hash: Hash, opts?: GetOptions): Promise<Uint8Array> {
-    assertHash(hash);
+    // A malformed hash misses the cache; `fetch` refuses it (chunkKey) before any I/O.
     const hit = this.cached(hash, opts);
     if (hit) return hit;
     const bytes = await this.fetch(hash, opts);
