@@ -1,6 +1,6 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, serviceMetrics, type Hash } from '@armillaria/core';
 import { loadHasher, type ChunkStore, type Hasher } from '@armillaria/chunk-store';
-import { CatalogNotFoundError, PrimaryKeyRequiredError, SchemaMismatchError, RefConflictError, RepoExistsError, TableExistsError } from './errors.js';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, RefConflictError, RepoExistsError, TableExistsError, withTableName } from './errors.js';
 import type { RefStore } from './refs/ref-store.js';
 import type { Manifest, TableFormat, WriteResult } from './table-format/table-format.js';
 import { CommitStore } from './model/commit-store.js';
@@ -8,7 +8,7 @@ import { isOpMap, sameEntry, type TreeEntry, type TreeRecord } from './model/com
 import { RefResolver } from './ref-resolver.js';
 import { DeferredWrites } from './table-format/chunk-sink.js';
 import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
-import { schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import { keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
 import { tableVersionAt } from './ops/time-travel.js';
 import { logOf } from './ops/log.js';
@@ -16,7 +16,7 @@ import { diffRefs } from './ops/diff.js';
 import { mergeRefs } from './ops/merge.js';
 import { revertCommit } from './ops/revert.js';
 import * as branchOps from './ops/refs.js';
-import { Field, Schema, Table } from 'apache-arrow';
+import type { Table } from 'apache-arrow';
 import type {
   AsOf, BranchReflogEntry, CatalogApi, Commit, CommitChainOptions, CommitResult, CommitTreeOptions, TreeInput, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
@@ -357,16 +357,7 @@ export class Catalog implements CatalogApi, CatalogContext {
     return this.changeRows(repo, table, opts, 'delete', (cur, m, format) => {
       const pk = m.primaryKey;
       if (!pk?.length) throw new PrimaryKeyRequiredError(table, 'delete by key');
-      const full = schemaFromManifest(m);
-      const keySchema = new Schema(pk.map((k) => full.fields.find((f) => f.name === k) as Field));
-      // Only the key columns matter; callers may pass whole rows.
-      const keyRows: Rows = keys instanceof Table
-        ? keys.select(pk)
-        : (Array.isArray(keys) ? keys : []).map((r: Record<string, unknown>) => Object.fromEntries(pk.map((k) => [k, r?.[k]])));
-      if (keys instanceof Table && pk.some((k) => !keys.getChild(k))) {
-        throw new SchemaMismatchError(`delete keys must hold the key columns ${pk.join(', ')}`, { table });
-      }
-      return format.deleteKeys(cur.manifest, toArrowTable(keyRows, keySchema));
+      return format.deleteKeys(cur.manifest, keyTableOf(keys, m));
     });
   }
 
@@ -427,7 +418,9 @@ export class Catalog implements CatalogApi, CatalogContext {
     let base = await this.branchHead(info, branch);
     let tables = (await this.store.readTree(base.tree)).tables;
     const before = tables[table];
-    const change = await apply(before, base, this.format.deferringWrites?.(writes) ?? this.format);
+    const change = await apply(before, base, this.format.deferringWrites?.(writes) ?? this.format).catch((err: unknown) => {
+      throw withTableName(err, table);
+    });
     const meta: CommitMeta = { message: opts.message ?? defaultMessage, author: opts.author ?? DEFAULT_AUTHOR };
     if (opts.txnId !== undefined) meta.txnId = opts.txnId;
     for (let attempt = 0; ; attempt++) {

@@ -16,9 +16,16 @@ export class RefConflictError extends ArmillariaError {
   }
 }
 
+/**
+ * A primary key twice: the rows given repeat it (`repeated`), or an insert-only change (append) gives a key
+ * the table holds already (`exists`).
+ */
 export class DuplicateKeyError extends ArmillariaError {
-  constructor(table: string, key: unknown[]) {
-    super(ErrorCode.DuplicateKey, `duplicate primary key ${JSON.stringify(key)} in ${table}`, { details: { table, key } });
+  constructor(readonly table: string, readonly key: unknown[], readonly reason: 'repeated' | 'exists' = 'exists', options?: ErrorOptions) {
+    const shown = JSON.stringify(key);
+    super(ErrorCode.DuplicateKey, reason === 'repeated'
+      ? `duplicate primary key ${shown}: the rows for ${table} hold it more than once`
+      : `duplicate primary key ${shown}: ${table} holds it already (append only inserts new keys; upsert replaces rows by key)`, { ...options, details: { table, key, reason } });
   }
 }
 
@@ -29,9 +36,21 @@ export class PrimaryKeyRequiredError extends ArmillariaError {
 }
 
 export class SchemaMismatchError extends ArmillariaError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super(ErrorCode.SchemaMismatch, message, details ? { details } : undefined);
+  constructor(message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(ErrorCode.SchemaMismatch, message, details ? { ...options, details } : options);
   }
+}
+
+/**
+ * The table format names a table by its manifest hash (or "new table"): it never learns the name. Callers
+ * that know it rethrow the format's row errors with it, so a user reads `users`, not a hash.
+ */
+export function withTableName(err: unknown, table: string): unknown {
+  if (err instanceof DuplicateKeyError && err.table !== table) return new DuplicateKeyError(table, err.key, err.reason, { cause: err });
+  if (err instanceof SchemaMismatchError && err.details?.table === undefined) {
+    return new SchemaMismatchError(`table ${table}: ${err.message}`, { ...err.details, table }, { cause: err });
+  }
+  return err;
 }
 
 export class CorruptMetadataError extends ArmillariaError {

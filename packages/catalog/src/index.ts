@@ -3,6 +3,7 @@ export {
   InvalidNameError,
   RefConflictError,
   DuplicateKeyError,
+  withTableName,
   PrimaryKeyRequiredError,
   SchemaMismatchError,
   CorruptMetadataError,
@@ -25,7 +26,7 @@ export type { CommitRecord, TreeRecord, TreeEntry } from './model/commit.js';
 export { sameEntry } from './model/commit.js';
 export { assertRepoName, assertTableName, assertTagName, assertBranchName, refNames } from './names.js';
 export { parseAsOf, parseRefSpec } from './ref-resolver.js';
-export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, inferSchema, tableToRows, jsonSafe } from './rows.js';
+export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ReflogValue, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';

@@ -46,6 +46,23 @@ export function schemaFromManifest(manifest: Manifest): Schema {
   return new Schema(manifest.schema.fields.map((f) => new Field(f.name, columnTypeToArrow(f.type), f.nullable)));
 }
 
+/**
+ * The key columns of `keys` (an Arrow table or plain objects holding at least the primary key; other
+ * columns are ignored, so callers may pass whole rows) in the table's key types: what a delete by key takes.
+ */
+export function keyTableOf(keys: Rows, manifest: Manifest): Table {
+  const pk = manifest.primaryKey ?? [];
+  const full = schemaFromManifest(manifest);
+  const keySchema = new Schema(pk.map((k) => full.fields.find((f) => f.name === k) as Field));
+  if (keys instanceof Table) {
+    const missing = pk.filter((k) => !keys.getChild(k));
+    if (missing.length > 0) throw new SchemaMismatchError(`delete keys must hold the key columns ${pk.join(', ')}; they lack ${missing.join(', ')}`, { columns: missing });
+    return toArrowTable(keys.select(pk), keySchema);
+  }
+  const objects = Array.isArray(keys) ? (keys as ReadonlyArray<Record<string, unknown>>) : [];
+  return toArrowTable(objects.map((r) => Object.fromEntries(pk.map((k) => [k, r?.[k]]))), keySchema);
+}
+
 /** Arrow table from rows: Arrow tables pass through; plain objects use `schema` or an inferred one. */
 export function toArrowTable(rows: Rows, schema?: Schema, inferOptions: InferOptions = {}): Table {
   if (rows instanceof Table) return schema ? conform(rows, schema) : rows;

@@ -76,9 +76,16 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await codeOf(c.read(repo, 'ghost'))).toBe('TABLE_NOT_FOUND');
       expect(await codeOf(c.read(repo, 'users', { ref: 'no-such-ref' }))).toBe('REF_NOT_FOUND');
       expect(await codeOf(c.read(repo, 'users', { ref: 'bad ref!' }))).toBe('INVALID_NAME');
-      expect(await codeOf(c.write(repo, 'users', [{ id: 1, nope: 2 }]))).toBe('SCHEMA_MISMATCH');
+      const schemaErr = await errorOf(c.write(repo, 'users', [{ id: 1, nope: 2 }]));
+      expect(schemaErr.code).toBe('SCHEMA_MISMATCH');
+      // The format names tables by manifest hash; the catalog puts the table's name back.
+      expect(schemaErr.message).toMatch(/^table users: /);
+      expect(schemaErr.details).toMatchObject({ table: 'users' });
       expect(await codeOf(c.write(repo, 'users', [row(1, 'x')], { branch: 'ghost' }))).toBe('BRANCH_NOT_FOUND');
-      expect(await codeOf(c.write(repo, 'users', [row(1, 'x'), row(1, 'y')]))).toBe('DUPLICATE_KEY');
+      const repeated = await errorOf(c.write(repo, 'users', [row(1, 'x'), row(1, 'y')]));
+      expect(repeated.code).toBe('DUPLICATE_KEY');
+      expect(repeated.details).toEqual({ table: 'users', key: ['1'], reason: 'repeated' });
+      expect(repeated.message).toBe('duplicate primary key ["1"]: the rows for users hold it more than once');
     });
 
     it('writes, appends, upserts, deletes and adds columns, each a new table version', async () => {
@@ -91,7 +98,10 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(plainRows(await c.read(repo, 'users')).map((r) => r.id)).toEqual([2, 3, 4]);
       await c.write(repo, 'users', [row(10, 'ten')]);
       expect(plainRows(await c.read(repo, 'users'))).toEqual([row(10, 'ten')]);
-      expect(await codeOf(c.append(repo, 'users', [row(10, 'again')]))).toBe('DUPLICATE_KEY');
+      const exists = await errorOf(c.append(repo, 'users', [row(10, 'again')]));
+      expect(exists.code).toBe('DUPLICATE_KEY');
+      expect(exists.details).toEqual({ table: 'users', key: ['10'], reason: 'exists' });
+      expect(exists.message).toContain('users holds it already (append only inserts new keys; upsert replaces rows by key)');
       await c.append(repo, 'users', [row(11, 'eleven')]);
       const add = await c.addColumn(repo, 'users', { name: 'active', type: 'bool' });
       expect(add.version).toBe(6);

@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { InvalidArgumentError } from '@armillaria/core';
 import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
 import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
-import { importFile } from './import-file.js';
+import { IMPORT_MODES, importFile } from './import-file.js';
 import { outputFormat, renderResult, textTable } from './output.js';
 import { serve } from './serve.js';
 
@@ -83,20 +84,26 @@ export function buildProgram(io: Io = stdio): Command {
   program.command('import')
     .description('import a CSV, Parquet or JSON-lines file into a table, as one commit')
     .argument('<file>', 'file to read (.csv, .parquet, .jsonl/.ndjson)')
-    .requiredOption('--table <name>', 'table to create or append to')
+    .requiredOption('--table <name>', 'table to create or change')
     .option('--key <columns>', 'primary key column(s), comma-separated (used when the table is created)', list)
     .option('--format <format>', 'csv | parquet | jsonl (default: from the extension)')
     .option('--replace', 'overwrite the table instead of appending')
+    .option('--upsert', 'insert the rows or replace those with the same primary key (keyed tables)')
+    .option('--delete', 'delete the rows whose primary key is in the file (other columns ignored)')
     .option('--branch <branch>', 'branch to write (default: checked out)')
     .option('--batch-rows <n>', 'rows per staged batch (default 100000)', int)
     .option('--no-progress', 'no progress bar')
-    .action(async (file: string, o: { table: string; key?: string[]; format?: string; replace?: boolean; branch?: string; batchRows?: number; progress: boolean }, cmd: Command) => {
+    .action(async (file: string, o: { table: string; key?: string[]; format?: string; replace?: boolean; upsert?: boolean; delete?: boolean; branch?: string; batchRows?: number; progress: boolean }, cmd: Command) => {
+      const modes = IMPORT_MODES.filter((m) => m !== 'append' && o[m]);
+      if (modes.length > 1) throw new InvalidArgumentError(`give at most one of --replace, --upsert and --delete, not ${modes.map((m) => `--${m}`).join(' and ')}`, { details: { field: 'mode' } });
+      const mode = modes[0] ?? 'append';
       await withArm(cmd)(async (arm) => {
         const r = await importFile(arm, file, {
-          table: o.table, ...(o.key ? { key: o.key } : {}), ...(o.format ? { format: o.format } : {}), ...(o.replace ? { replace: true } : {}),
+          table: o.table, mode, ...(o.key ? { key: o.key } : {}), ...(o.format ? { format: o.format } : {}),
           ...(o.batchRows ? { batchRows: o.batchRows } : {}), progress: o.progress,
         });
-        io.out(r.commit ? `imported ${r.rows} rows into ${r.table} (commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n` : `nothing to import: ${file} has no rows\n`);
+        const did = mode === 'delete' ? `deleted the ${r.rows} keys of ${basename(file)} from ${r.table} (${r.tableRows} rows left; ` : `${mode === 'upsert' ? 'upserted' : 'imported'} ${r.rows} rows into ${r.table} (`;
+        io.out(r.commit ? `${did}commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n` : `nothing to import: ${file} has no rows\n`);
       });
     });
 

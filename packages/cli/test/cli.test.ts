@@ -123,6 +123,33 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(bad.stderr).toContain('TABLE_NOT_FOUND');
   });
 
+  it('import --upsert replaces rows by key, --delete removes the keys a file lists; append of a held key names the table', async () => {
+    await writeFile(join(dir.path, 'people.csv'), 'id,city\n1,London\n2,Paris\n3,Berlin\n');
+    await writeFile(join(dir.path, 'people-up.csv'), 'id,city\n2,Rome\n4,Oslo\n');
+    await writeFile(join(dir.path, 'people-gone.csv'), 'id,city\n1,ignored\n9,absent\n');
+    const people = async () => JSON.parse(await ok([...data, 'sql', 'SELECT id, city FROM people ORDER BY id', '--format', 'json']));
+    // --upsert creates an absent table given --key.
+    expect(await ok([...data, 'import', join(dir.path, 'people.csv'), '--table', 'people', '--key', 'id', '--upsert'])).toMatch(/^upserted 3 rows into people \(commit [0-9a-f]{12}/);
+    const held = await cli([...data, 'import', join(dir.path, 'people-up.csv'), '--table', 'people']);
+    expect(held.code).toBe(1);
+    expect(held.stderr).toContain('error [DUPLICATE_KEY]: duplicate primary key ["2"]: people holds it already (append only inserts new keys; upsert replaces rows by key)');
+    expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Paris' }, { id: 3, city: 'Berlin' }]);
+    expect(await ok([...data, 'import', join(dir.path, 'people-up.csv'), '--table', 'people', '--upsert'])).toMatch(/^upserted 2 rows into people/);
+    expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Rome' }, { id: 3, city: 'Berlin' }, { id: 4, city: 'Oslo' }]);
+    // Only the key column counts; an absent key is a no-op.
+    expect(await ok([...data, 'import', join(dir.path, 'people-gone.csv'), '--table', 'people', '--delete'])).toMatch(/^deleted the 2 keys of people-gone.csv from people \(3 rows left; commit [0-9a-f]{12}/);
+    expect(await people()).toEqual([{ id: 2, city: 'Rome' }, { id: 3, city: 'Berlin' }, { id: 4, city: 'Oslo' }]);
+    const log = await ok([...data, 'log', '--table', 'people']);
+    expect(log).toContain('delete the keys in people-gone.csv from people');
+    expect(log).toContain('upsert people-up.csv into people');
+    const both = await cli([...data, 'import', join(dir.path, 'people-up.csv'), '--table', 'people', '--upsert', '--delete']);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('error [INVALID_ARGUMENT]: give at most one of --replace, --upsert and --delete, not --upsert and --delete');
+    const unkeyed = await cli([...data, 'import', join(dir.path, 'people-gone.csv'), '--table', 'events', '--delete']);
+    expect(unkeyed.code).toBe(1);
+    expect(unkeyed.stderr).toContain('error [PRIMARY_KEY_REQUIRED]');
+  });
+
   it('bad input: a typed error line and exit 1; usage errors exit non-zero; --help on each command', async () => {
     const missing = await cli([...data, 'sql', 'SELECT * FROM nowhere']);
     expect(missing.code).toBe(1);

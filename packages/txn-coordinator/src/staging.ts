@@ -1,8 +1,8 @@
 import { ErrorCode, InvalidArgumentError, type ArmillariaError, type Hash } from '@armillaria/core';
-import { CatalogNotFoundError, PrimaryKeyRequiredError, TableExistsError, type ColumnType, type TableFormat } from '@armillaria/catalog';
-import { Schema, Table } from 'apache-arrow';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, TableExistsError, withTableName, type ColumnType, type TableFormat } from '@armillaria/catalog';
+import { Table } from 'apache-arrow';
 import type { TreeEntry } from './catalog-port.js';
-import { keysOf, keyString, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import { keysOf, keyString, keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
 import type { CreateTableInTxn, Rows } from './txn-api.js';
 
 /** One staged operation, kept (with its rows as Arrow) so a rebase can replay it on a newer head. */
@@ -47,14 +47,11 @@ export async function prepareOp(
 ): Promise<StagedOp> {
   if (current === null) throw tableNotFound(table);
   const manifest = await format.readManifest(current);
-  let schema = schemaFromManifest(manifest);
   if (kind === 'delete') {
     if (!manifest.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'delete');
-    const pk = manifest.primaryKey;
-    schema = new Schema(schema.fields.filter((f) => pk.includes(f.name)));
-    return { kind, keys: toArrowTable(rows, schema) };
+    return { kind, keys: keyTableOf(rows, manifest) };
   }
-  return { kind, rows: toArrowTable(rows, schema) };
+  return { kind, rows: toArrowTable(rows, schemaFromManifest(manifest)) };
 }
 
 export function createOp(table: string, opts: CreateTableInTxn): StagedOp {
@@ -71,6 +68,14 @@ export function createOp(table: string, opts: CreateTableInTxn): StagedOp {
 
 /** Applies one op to `current` through the table format (which uploads chunks and manifest). */
 export async function applyOp(format: TableFormat, repo: string, table: string, current: Hash | null, op: StagedOp): Promise<Hash | null> {
+  try {
+    return await applyFormatOp(format, repo, table, current, op);
+  } catch (err) {
+    throw withTableName(err, table);
+  }
+}
+
+async function applyFormatOp(format: TableFormat, repo: string, table: string, current: Hash | null, op: StagedOp): Promise<Hash | null> {
   if (op.kind === 'create') {
     if (current !== null) throw new TableExistsError(repo, table);
     return (await format.write(op.rows, op.primaryKey ? { primaryKey: op.primaryKey } : {})).manifest;

@@ -75,10 +75,10 @@ describe('TxnCoordinator', () => {
     expect(bus.delivered.map((e) => [e.table, e.op]).sort()).toEqual([['audit', 'created'], ['events', 'dropped'], ['kv', 'written']]);
   });
 
-  it('deletes rows by key', async () => {
+  it('deletes rows by key (whole rows too: only the key columns count, as in Catalog.deleteRows)', async () => {
     const c = stack.coordinator;
     const t = await c.begin({ repo: 'r' });
-    const staged = await c.deleteRows(t.id, 'kv', [{ id: 1 }, { id: 3 }, { id: 99 }]);
+    const staged = await c.deleteRows(t.id, 'kv', [{ id: 1 }, { id: 3, v: 'whatever', note: 'ignored' }, { id: 99, v: 'absent' }]);
     expect(staged.rows).toBe(2);
     await c.commit(t.id);
     expect(plain(await stack.catalog.read('r', 'kv')).map((r) => r.id)).toEqual([2, 4]);

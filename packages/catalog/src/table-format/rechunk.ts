@@ -219,7 +219,7 @@ export function sortedChanges(input: Table, pk: readonly string[], schema: Manif
   if (strictlyAscending(keys)) return { keys, order: identity(keys.length), inOrder: true };
   const order = sortOrder(keys) ?? identity(keys.length);
   for (let i = 1; i < order.length; i++) {
-    if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)));
+    if (compareRows(keys, order[i - 1]!, keys, order[i]!) === 0) throw new DuplicateKeyError(table, jsonKey(keyAt(keys, order[i]!)), 'repeated');
   }
   return { keys, order };
 }
