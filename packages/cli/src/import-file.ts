@@ -59,7 +59,7 @@ export async function importFile(arm: Armillaria, path: string, opts: ImportOpti
         else staged = await tx.appendRows(opts.table, batch, pk);
         tableRows = staged.rows;
         done += batch.numRows;
-        if (opts.progress !== false) progress.update(done);
+        progress.update(done, opts.progress !== false);
       }
       return done;
     }, { message: commitMessage(mode, basename(path), opts.table) });

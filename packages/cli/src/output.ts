@@ -44,3 +44,16 @@ function csvCell(v: unknown): string {
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+/** The conflicts a MERGE_CONFLICT error carries, as a text table: per row conflict, only the columns the sides disagree on. */
+export function conflictTable(conflicts: ReadonlyArray<Record<string, unknown>>, limit = 20): string {
+  const rows = conflicts.slice(0, limit).map((c) => {
+    const [base, ours, theirs] = [c.base, c.ours, c.theirs] as Array<Record<string, unknown> | null | undefined>;
+    const cols = [...new Set([...Object.keys(ours ?? {}), ...Object.keys(theirs ?? {})])]
+      .filter((k) => JSON.stringify(ours?.[k]) !== JSON.stringify(theirs?.[k]) || JSON.stringify(ours?.[k]) !== JSON.stringify(base?.[k]));
+    const side = (r: Record<string, unknown> | null | undefined): string => (r === null ? '(deleted)' : r === undefined ? '' : JSON.stringify(Object.fromEntries(cols.map((k) => [k, r[k]]))));
+    return [c.table, c.key === undefined ? '' : JSON.stringify(c.key), c.reason, side(base), side(ours), side(theirs)];
+  });
+  const more = conflicts.length > limit ? `… and ${conflicts.length - limit} more\n` : '';
+  return textTable(['table', 'key', 'conflict', 'base', 'ours (into)', 'theirs (source)'], rows) + more;
+}

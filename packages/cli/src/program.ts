@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
-import { InvalidArgumentError } from '@armillaria/core';
+import { ErrorCode, InvalidArgumentError, isArmillariaError } from '@armillaria/core';
 import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
 import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
 import { IMPORT_MODES, importFile } from './import-file.js';
-import { outputFormat, renderResult, textTable } from './output.js';
+import { conflictTable, outputFormat, renderResult, textTable } from './output.js';
 import { serve } from './serve.js';
 
 /** Where commands write: stdout for results, stderr for progress and errors (tests pass their own). */
@@ -217,7 +217,14 @@ export function buildProgram(io: Io = stdio): Command {
     .action(async (source: string, o: { into?: string; strategy: string; message?: string }, cmd: Command) => {
       if (!['fail', 'ours', 'theirs'].includes(o.strategy)) throw new InvalidArgumentError(`--strategy must be fail, ours or theirs`, { details: { field: 'strategy' } });
       await withArm(cmd)(async (arm) => {
-        const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) });
+        const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) }).catch((err: unknown) => {
+          // Show what conflicts, and how to resolve it, before the one-line error.
+          if (isArmillariaError(err, ErrorCode.MergeConflict)) {
+            io.err(conflictTable((err.details?.conflicts ?? []) as Array<Record<string, unknown>>));
+            io.err(`nothing was written; --strategy ours keeps ${o.into ?? arm.defaultBranch}'s side of each conflict, --strategy theirs takes ${source}'s\n`);
+          }
+          throw err;
+        });
         io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${r.resolved.length} conflicts resolved by ${o.strategy})` : ''}\n`);
       });
     });

@@ -15,10 +15,11 @@ export class Progress {
     private readonly intervalMs = 100,
   ) {}
 
-  update(done: number): void {
+  /** Counts `done` rows; draws unless `draw` is false (the rate still counts them). */
+  update(done: number, draw = true): void {
     this.done = done;
     const now = Date.now();
-    if (!this.out.isTTY || now - this.lastDraw < this.intervalMs) return;
+    if (!draw || !this.out.isTTY || now - this.lastDraw < this.intervalMs) return;
     this.lastDraw = now;
     this.out.write(`\r${this.line()}\x1b[K`);
   }

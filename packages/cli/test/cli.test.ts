@@ -148,6 +148,19 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     const unkeyed = await cli([...data, 'import', join(dir.path, 'people-gone.csv'), '--table', 'events', '--delete']);
     expect(unkeyed.code).toBe(1);
     expect(unkeyed.stderr).toContain('error [PRIMARY_KEY_REQUIRED]');
+    // A merge conflict shows the key and the columns the sides disagree on, then how to resolve it.
+    expect(await ok([...data, 'branch', 'create', 'people-exp'])).toMatch(/created branch people-exp/);
+    await writeFile(join(dir.path, 'people-main.csv'), 'id,city\n3,Bonn\n');
+    await writeFile(join(dir.path, 'people-exp.csv'), 'id,city\n3,Basel\n');
+    await ok([...data, 'import', join(dir.path, 'people-main.csv'), '--table', 'people', '--upsert']);
+    await ok([...data, 'import', join(dir.path, 'people-exp.csv'), '--table', 'people', '--upsert', '--branch', 'people-exp']);
+    const conflict = await cli([...data, 'merge', 'people-exp']);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/people \| \[3\] \| same key changed differently on both sides \| \{"city":"Berlin"\} \| \{"city":"Bonn"\} +\| \{"city":"Basel"\}/);
+    expect(conflict.stderr).toContain("nothing was written; --strategy ours keeps main's side of each conflict, --strategy theirs takes people-exp's");
+    expect(conflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
+    expect(await ok([...data, 'merge', 'people-exp', '--strategy', 'theirs'])).toMatch(/^merge: people-exp into main at [0-9a-f]{12} \(1 conflicts resolved by theirs\)/);
+    expect((await people()).find((r: { id: number }) => r.id === 3)).toEqual({ id: 3, city: 'Basel' });
   });
 
   it('bad input: a typed error line and exit 1; usage errors exit non-zero; --help on each command', async () => {
