@@ -25,7 +25,7 @@ export type {
 export type { CommitRecord, TreeRecord, TreeEntry } from './model/commit.js';
 export { sameEntry } from './model/commit.js';
 export { assertRepoName, assertTableName, assertTagName, assertBranchName, refNames } from './names.js';
-export { parseAsOf, parseRefSpec } from './ref-resolver.js';
+export { parseAsOf, parseRefSpec, isRelativeTime } from './ref-resolver.js';
 export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';

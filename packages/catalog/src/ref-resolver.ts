@@ -8,18 +8,39 @@ import type { AsOf, Commit, RepoInfo } from './catalog-api.js';
 const HEX_PREFIX = /^[0-9a-f]{6,64}$/;
 const BRANCH_SYNTAX = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 
-/** `ms`, from a Date, ms number, or ISO / digits string; INVALID_ARGUMENT otherwise. */
-export function parseAsOf(value: AsOf): number {
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** `3 days ago`, `90 min ago`, `1.week.ago` (git's form), `yesterday` (24 h ago), `now`. */
+const RELATIVE_TIME = /^(?:(\d+(?:\.\d+)?)[\s.]*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)[\s.]+ago|yesterday|now)$/i;
+
+/** True for the relative times `parseAsOf` takes (so a caller can tell them from ref names). */
+export function isRelativeTime(value: string): boolean {
+  return RELATIVE_TIME.test(value.trim());
+}
+
+/**
+ * `ms`, from a Date, ms number, ISO / digits string, or a relative time (`3 days ago`, `2.hours.ago`,
+ * `yesterday`, `now`) counted back from this process's clock (the server's, for remote callers);
+ * INVALID_ARGUMENT otherwise.
+ */
+export function parseAsOf(value: AsOf, now = Date.now()): number {
   if (value instanceof Date) {
     if (!Number.isNaN(value.getTime())) return value.getTime();
   } else if (typeof value === 'number') {
     if (Number.isFinite(value)) return value;
   } else if (typeof value === 'string') {
     if (/^\d+$/.test(value)) return Number(value);
+    const rel = RELATIVE_TIME.exec(value.trim());
+    if (rel) {
+      const word = value.trim().toLowerCase();
+      if (word === 'now') return now;
+      if (word === 'yesterday') return now - UNIT_MS.d!;
+      // Every unit's first letter names it (`m` is minutes: months are not offered, their length varies).
+      return Math.round(now - Number(rel[1]) * (UNIT_MS[(rel[2] as string)[0]!.toLowerCase()] as number));
+    }
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return t;
   }
-  throw new InvalidArgumentError(`not a time: ${JSON.stringify(String(value))} (expected an ISO-8601 time or ms since epoch)`, {
+  throw new InvalidArgumentError(`not a time: ${JSON.stringify(String(value))} (expected an ISO-8601 time, ms since epoch, or a relative time such as "3 days ago")`, {
     details: { asOf: String(value) },
   });
 }
@@ -46,7 +67,9 @@ export class RefResolver {
     }
     const at = spec.at ?? (asOf === undefined ? undefined : parseAsOf(asOf));
     const name = spec.name === '' ? repo.defaultBranch : spec.name;
-    if (!BRANCH_SYNTAX.test(name) || name.includes('..')) throw new InvalidNameError('ref', name, 'not a branch, tag or commit hash');
+    if (!BRANCH_SYNTAX.test(name) || name.includes('..')) {
+      throw new InvalidNameError('ref', name, 'not a branch, tag or commit hash (a time is ISO-8601, e.g. 2026-12-01T10:00Z, or relative, e.g. "3 days ago")');
+    }
 
     const branchHead = await this.refs.get(refNames.branch(repo.name, name));
     if (branchHead !== undefined) {

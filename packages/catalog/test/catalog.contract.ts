@@ -180,6 +180,13 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await codeOf(c.read(repo, 'users', { version: 0 }))).toBe('INVALID_ARGUMENT');
       expect(await codeOf(c.read(repo, 'users', { ref: 'main@{1000}' }))).toBe('REF_NOT_FOUND');
       expect(await codeOf(c.read(repo, 'users', { ref: 'main@{yesterday-ish}' }))).toBe('INVALID_ARGUMENT');
+      // Relative times count back from the resolving process's clock: 'now' is the head; a day ago, nothing.
+      expect(await ids({ ref: 'main@{now}' })).toEqual([2, 3, 4]);
+      expect(await ids({ asOf: '0 seconds ago' })).toEqual([2, 3, 4]);
+      expect(await codeOf(c.read(repo, 'users', { ref: 'main@{1.day.ago}' }))).toBe('REF_NOT_FOUND');
+      expect(await codeOf(c.read(repo, 'users', { asOf: '2 weeks ago' }))).toBe('REF_NOT_FOUND');
+      const badRef = await errorOf(c.read(repo, 'users', { ref: 'last tuesday' }));
+      expect([badRef.code, badRef.message]).toEqual(['INVALID_NAME', 'invalid ref name "last tuesday": not a branch, tag or commit hash (a time is ISO-8601, e.g. 2026-12-01T10:00Z, or relative, e.g. "3 days ago")']);
       expect(await codeOf(c.read(repo, 'users', { ref: 'ffffff' }))).toBe('REF_NOT_FOUND');
       expect(await codeOf(c.readCommit(repo, 'f'.repeat(64)))).toBe('COMMIT_NOT_FOUND');
       expect(await codeOf(c.readCommit(repo, 'nope'))).toBe('COMMIT_NOT_FOUND');

@@ -111,7 +111,7 @@ export function buildProgram(io: Io = stdio): Command {
     .description('run a read-only SQL query (DuckDB dialect) over the tables of a branch, moment or ref')
     .argument('<query>', 'the SQL statement')
     .option('--branch <branch>', 'branch to read (default: checked out)')
-    .option('--as-of <when>', 'ISO time, commit hash or tag')
+    .option('--as-of <when>', 'ISO time, relative time ("3 days ago", 2.hours.ago, yesterday), commit hash or tag')
     .option('--version <table=n...>', 'pin tables to versions, e.g. --version users=1')
     .option('--format <format>', 'table | json | csv | arrow', 'table')
     .action(async (sql: string, o: { branch?: string; asOf?: string; version?: string[]; format: string }, cmd: Command) => {

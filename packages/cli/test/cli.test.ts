@@ -82,6 +82,9 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(await ok([...data, 'checkout', 'main'])).toContain('on branch main');
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--format', 'json']))).toEqual([{ n: 4 }]);
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--as-of', 'v1', '--format', 'json']))).toEqual([{ n: 3 }]);
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--as-of', 'now', '--format', 'json']))).toEqual([{ n: 4 }]);
+    const tooEarly = await cli([...data, 'sql', 'SELECT COUNT(*) FROM users', '--as-of', '2 weeks ago']);
+    expect(tooEarly.stderr).toMatch(/^error \[REF_NOT_FOUND\]: branch main did not exist at /m);
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--version', 'users=1', '--format', 'json']))).toEqual([{ n: 3 }]);
     const log = await ok([...data, 'log', '--table', 'users']);
     expect(log.trim().split('\n')).toHaveLength(2);

@@ -1,6 +1,6 @@
 import { ErrorCode, InvalidArgumentError, isArmillariaError } from '@armillaria/core';
 import {
-  assertBranchName, type CommitResult, type DiffResult, type LogEntry, type MergeResult, type RefInfo, type Rows, type TableDescription, type TableVersion,
+  assertBranchName, isRelativeTime, type CommitResult, type DiffResult, type LogEntry, type MergeResult, type RefInfo, type Rows, type TableDescription, type TableVersion,
   type WriteOptions as CatalogWriteOptions, type GcResult, type VerifyResult,
 } from '@armillaria/catalog';
 import type { ChangeEvent } from '@armillaria/changelog';
@@ -18,7 +18,7 @@ import { Transaction } from './transaction.js';
 
 export const DEFAULT_REPO = 'default';
 
-/** An ISO-8601 time (`2026-01-02`, `2026-01-02T10:00:00Z`): `asOf` strings that are not refs. */
+/** An ISO-8601 time (`2026-01-02`, `2026-01-02T10:00:00Z`): with relative times (`3 days ago`), the `asOf` strings that are not refs. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]|$)/;
 
 /**
@@ -341,7 +341,7 @@ export class Armillaria {
   private target(branch: string | undefined, asOf: QueryOptions['asOf']): { branch?: string; ref?: string; asOf?: Exclude<QueryOptions['asOf'], undefined> } {
     const b = branch ?? this.current;
     if (asOf === undefined) return { branch: b };
-    if (typeof asOf === 'string' && !ISO_TIME.test(asOf)) return { ref: asOf };
+    if (typeof asOf === 'string' && !ISO_TIME.test(asOf) && !isRelativeTime(asOf)) return { ref: asOf };
     if (!(asOf instanceof Date) && typeof asOf !== 'number' && typeof asOf !== 'string') {
       throw new InvalidArgumentError('asOf must be a Date, ms since epoch, an ISO time, a commit or a tag', { details: { field: 'asOf' } });
     }
