@@ -152,6 +152,27 @@ export function story(mode: () => Mode): void {
     expect((await arm.query('SELECT score FROM users WHERE id = 1')).rows).toEqual([{ score: 2 }]);
   });
 
+  it('reverts a commit (a key changed again since conflicts, nothing written) and drops a table whose history stays readable', async () => {
+    await arm.writeTable('ledger', [{ id: 1, amount: 10 }, { id: 2, amount: 20 }], { primaryKey: ['id'] });
+    const bad = await arm.upsert('ledger', [{ id: 2, amount: -1 }]);
+    const undo = await arm.revert(bad.commit);
+    expect(undo.branch).toBe(arm.branch);
+    expect((await arm.log({ limit: 1 }))[0]!.hash).toBe(undo.commit);
+    expect((await arm.query('SELECT id, amount FROM ledger ORDER BY id')).rows).toEqual([{ id: 1, amount: 10 }, { id: 2, amount: 20 }]);
+    const first = await arm.upsert('ledger', [{ id: 1, amount: 11 }]);
+    await arm.upsert('ledger', [{ id: 1, amount: 12 }]);
+    const head = (await arm.log({ limit: 1 }))[0]!.hash;
+    const err = await expectCode(arm.revert(first.commit), ErrorCode.MergeConflict);
+    expect((err.details?.conflicts as Array<{ table: string }>).map((c) => c.table)).toEqual(['ledger']);
+    expect((await arm.log({ limit: 1 }))[0]!.hash).toBe(head);
+
+    const dropped = await arm.dropTable('ledger');
+    expect((await arm.log({ limit: 1 }))[0]!.hash).toBe(dropped.commit);
+    await expectCode(arm.query('SELECT * FROM ledger'), ErrorCode.TableNotFound);
+    expect((await arm.query('SELECT amount FROM ledger WHERE id = 1', { asOf: head })).rows).toEqual([{ amount: 12 }]);
+    await expectCode(arm.dropTable('ledger'), ErrorCode.TableNotFound);
+  });
+
   it('a cross-table transaction commits both tables in one commit; a throwing one leaves nothing', async () => {
     const sub = arm.subscribe('orders', { from: 'earliest' })[Symbol.asyncIterator]();
     const r = await arm.transaction(async (tx) => {

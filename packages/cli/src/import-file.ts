@@ -32,6 +32,8 @@ export interface ImportResult {
   rows: number;
   /** Rows the table holds after the import (absent when the file had no rows and nothing was committed). */
   tableRows?: number;
+  /** False when the table already held exactly this (an upsert of the same rows): no new commit, `commit` is the head. */
+  changed: boolean;
   commit: string | null;
   rowsPerSecond: number;
 }
@@ -45,7 +47,7 @@ export async function importFile(arm: Armillaria, path: string, opts: ImportOpti
   try {
     const total = await reader.count();
     const progress = new Progress(`import ${opts.table}`, total);
-    if (total === 0) return { table: opts.table, rows: 0, commit: null, rowsPerSecond: 0 };
+    if (total === 0) return { table: opts.table, rows: 0, commit: null, rowsPerSecond: 0, changed: false };
     let done = 0;
     let tableRows = 0;
     const pk = opts.key?.length ? { primaryKey: opts.key } : {};
@@ -64,7 +66,7 @@ export async function importFile(arm: Armillaria, path: string, opts: ImportOpti
       return done;
     }, { message: commitMessage(mode, basename(path), opts.table) });
     if (opts.progress !== false) progress.finish();
-    return { table: opts.table, rows: result.value, commit: result.commit, rowsPerSecond: progress.rate(), tableRows };
+    return { table: opts.table, rows: result.value, commit: result.commit, rowsPerSecond: progress.rate(), tableRows, changed: result.tables.length > 0 };
   } finally {
     reader.close();
   }

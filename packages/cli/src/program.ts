@@ -103,7 +103,9 @@ export function buildProgram(io: Io = stdio): Command {
           ...(o.batchRows ? { batchRows: o.batchRows } : {}), progress: o.progress,
         });
         const did = mode === 'delete' ? `deleted the ${r.rows} keys of ${basename(file)} from ${r.table} (${r.tableRows} rows left; ` : `${mode === 'upsert' ? 'upserted' : 'imported'} ${r.rows} rows into ${r.table} (`;
-        io.out(r.commit ? `${did}commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n` : `nothing to import: ${file} has no rows\n`);
+        if (!r.commit) io.out(`nothing to import: ${file} has no rows\n`);
+        else if (!r.changed) io.out(`no change: ${r.table} already holds what ${basename(file)} says (head ${short(r.commit)}, nothing committed)\n`);
+        else io.out(`${did}commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n`);
       });
     });
 
@@ -226,6 +228,37 @@ export function buildProgram(io: Io = stdio): Command {
           throw err;
         });
         io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${r.resolved.length} conflicts resolved by ${o.strategy})` : ''}\n`);
+      });
+    });
+
+  program.command('revert')
+    .argument('<commit>', 'commit (hash, prefix or tag) whose changes to undo')
+    .option('--branch <branch>', 'branch to commit on (default: checked out)')
+    .option('-m, --message <message>', 'commit message')
+    .description('undo one commit\'s changes with a new commit; keys changed again since fail with MERGE_CONFLICT')
+    .action(async (commit: string, o: { message?: string }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.revert(commit, o.message ? { message: o.message } : {}).catch((err: unknown) => {
+          if (isArmillariaError(err, ErrorCode.MergeConflict)) {
+            io.err(conflictTable((err.details?.conflicts ?? []) as Array<Record<string, unknown>>));
+            io.err('nothing was written: these keys changed again after the commit; change them back by hand, or upsert the values you want\n');
+          }
+          throw err;
+        });
+        io.out(`reverted ${commit} on ${r.branch} at ${short(r.commit)}\n`);
+      });
+    });
+
+  program.command('drop')
+    .argument('<table>', 'table to drop')
+    .option('--branch <branch>', 'branch to commit on (default: checked out)')
+    .option('-m, --message <message>', 'commit message')
+    .description('drop a table with a new commit (its history stays: --as-of an earlier commit still reads it)')
+    .action(async (table: string, o: { message?: string }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const before = (await arm.log({ limit: 1 }))[0]?.hash;
+        const r = await arm.dropTable(table, o.message ? { message: o.message } : {});
+        io.out(`dropped ${table} on ${r.branch} at ${short(r.commit)}${before ? ` (still readable with --as-of ${short(before)})` : ''}\n`);
       });
     });
 

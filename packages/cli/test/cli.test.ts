@@ -139,8 +139,11 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Paris' }, { id: 3, city: 'Berlin' }]);
     expect(await ok([...data, 'import', join(dir.path, 'people-up.csv'), '--table', 'people', '--upsert'])).toMatch(/^upserted 2 rows into people/);
     expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Rome' }, { id: 3, city: 'Berlin' }, { id: 4, city: 'Oslo' }]);
+    expect(await ok([...data, 'import', join(dir.path, 'people-up.csv'), '--table', 'people', '--upsert'])).toMatch(/^no change: people already holds what people-up.csv says \(head [0-9a-f]{12}, nothing committed\)\n$/);
     // Only the key column counts; an absent key is a no-op.
-    expect(await ok([...data, 'import', join(dir.path, 'people-gone.csv'), '--table', 'people', '--delete'])).toMatch(/^deleted the 2 keys of people-gone.csv from people \(3 rows left; commit [0-9a-f]{12}/);
+    const deleted = await ok([...data, 'import', join(dir.path, 'people-gone.csv'), '--table', 'people', '--delete']);
+    expect(deleted).toMatch(/^deleted the 2 keys of people-gone.csv from people \(3 rows left; commit [0-9a-f]{12}/);
+    const deleteCommit = /commit ([0-9a-f]{12})/.exec(deleted)![1]!;
     expect(await people()).toEqual([{ id: 2, city: 'Rome' }, { id: 3, city: 'Berlin' }, { id: 4, city: 'Oslo' }]);
     const log = await ok([...data, 'log', '--table', 'people']);
     expect(log).toContain('delete the keys in people-gone.csv from people');
@@ -164,6 +167,24 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(conflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
     expect(await ok([...data, 'merge', 'people-exp', '--strategy', 'theirs'])).toMatch(/^merge: people-exp into main at [0-9a-f]{12} \(1 conflicts resolved by theirs\)/);
     expect((await people()).find((r: { id: number }) => r.id === 3)).toEqual({ id: 3, city: 'Basel' });
+    // revert undoes the delete (a new commit); a key changed again since would conflict.
+    expect(await ok([...data, 'revert', deleteCommit])).toMatch(/^reverted [0-9a-f]{12} on main at [0-9a-f]{12}\n$/);
+    expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Rome' }, { id: 3, city: 'Basel' }, { id: 4, city: 'Oslo' }]);
+    await writeFile(join(dir.path, 'people-up2.csv'), 'id,city\n4,Tromso\n');
+    const upCommit = /commit ([0-9a-f]{12})/.exec(await ok([...data, 'import', join(dir.path, 'people-up2.csv'), '--table', 'people', '--upsert']))![1]!;
+    await writeFile(join(dir.path, 'people-up2.csv'), 'id,city\n4,Bergen\n');
+    await ok([...data, 'import', join(dir.path, 'people-up2.csv'), '--table', 'people', '--upsert']);
+    const revertConflict = await cli([...data, 'revert', upCommit]);
+    expect(revertConflict.code).toBe(1);
+    expect(revertConflict.stderr).toMatch(/people \| \[4\] \|/);
+    expect(revertConflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
+    // drop commits the table's removal; the commit before still reads it.
+    const dropped = await ok([...data, 'drop', 'people']);
+    expect(dropped).toMatch(/^dropped people on main at [0-9a-f]{12} \(still readable with --as-of [0-9a-f]{12}\)\n$/);
+    const gone = await cli([...data, 'sql', 'SELECT * FROM people']);
+    expect(gone.stderr).toMatch(/^error \[TABLE_NOT_FOUND\]/m);
+    const readable = /--as-of ([0-9a-f]{12})/.exec(dropped)![1]!;
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT city FROM people WHERE id = 4', '--as-of', readable, '--format', 'json']))).toEqual([{ city: 'Bergen' }]);
   });
 
   it('bad input: a typed error line and exit 1; usage errors exit non-zero; --help on each command', async () => {
@@ -186,7 +207,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: armillaria import [options] <file>');
     // Every command's help, in-process (the same program main.ts runs).
-    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'tag', 'tail', 'status']) {
+    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'revert', 'drop', 'tag', 'tail', 'status']) {
       let out = '';
       const program = buildProgram({ out: (t) => void (out += String(t)), err: () => undefined });
       const err = await program.parseAsync(['node', 'armillaria', cmd, '--help']).then(() => undefined, (e: unknown) => e);

@@ -10,7 +10,7 @@ import { diffVersions } from './diff-versions.js';
 import { EmbeddedBackend } from './embedded-backend.js';
 import type {
   ConnectOptions, CreateBranchOptions, DiffVersionsOptions, LogOptions, MergeBranchOptions, OpenOptions, QueryOptions, SubscribeOptions,
-  CompactResult, TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
+  CommitOnlyResult, CompactResult, TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
 } from './options.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 import { RemoteBackend } from './remote-backend.js';
@@ -113,6 +113,30 @@ export class Armillaria {
     return this.write(table, keys, opts, (w) => this.backend.catalog.deleteRows(this.repo, table, keys, w), false);
   }
 
+  /** Drops a table (TABLE_NOT_FOUND when absent). Its history stays: earlier versions still read with `asOf`. */
+  async dropTable(table: string, opts: WriteOptions = {}): Promise<CommitOnlyResult> {
+    this.assertOpen();
+    const w = this.writeOptions(opts);
+    const r = await this.backend.catalog.dropTable(this.repo, table, w);
+    return { commit: r.commit.hash, branch: w.branch as string };
+  }
+
+  /**
+   * Undoes the changes of `commit` (a hash, prefix, tag or `ref@{time}`) with a new commit on the branch. A table
+   * untouched since comes back whole; otherwise the commit's row changes are inverted by key, and a key changed
+   * again since is a MERGE_CONFLICT (the error's `details.conflicts`), with nothing written.
+   */
+  async revert(commit: string, opts: WriteOptions = {}): Promise<CommitOnlyResult> {
+    this.assertOpen();
+    const w = this.writeOptions(opts);
+    const r = await this.backend.catalog.revert(this.repo, commit, w);
+    return { commit: r.commit.hash, branch: w.branch as string };
+  }
+
+  private writeOptions(opts: WriteOptions): CatalogWriteOptions {
+    return { branch: opts.branch ?? this.current, ...(opts.message ? { message: opts.message } : {}), ...(opts.author ? { author: opts.author } : {}) };
+  }
+
   /**
    * Rewrites a table's storage for reading, same rows: a keyed table's pending merge-on-read changes
    * (scattered upserts and deletes, kept apart until they reach 20% of the table) are folded in, an
@@ -122,8 +146,7 @@ export class Armillaria {
    */
   async compactTable(table: string, opts: WriteOptions = {}): Promise<CompactResult> {
     this.assertOpen();
-    const w: CatalogWriteOptions = { branch: opts.branch ?? this.current, ...(opts.message ? { message: opts.message } : {}), ...(opts.author ? { author: opts.author } : {}) };
-    const r = await this.backend.catalog.compactTable(this.repo, table, w);
+    const r = await this.backend.catalog.compactTable(this.repo, table, this.writeOptions(opts));
     return {
       table, version: r.version ?? 0, commit: r.commit.hash, compacted: !r.unchanged, rows: r.rows ?? 0, chunksWritten: r.chunksWritten ?? 0, chunksReused: r.chunksReused ?? 0,
     };
@@ -133,7 +156,7 @@ export class Armillaria {
     table: string, rows: Rows, opts: WriteTableOptions, op: (w: CatalogWriteOptions) => Promise<CommitResult>, mayCreate: boolean,
   ): Promise<WriteResult> {
     this.assertOpen();
-    const w: CatalogWriteOptions = { branch: opts.branch ?? this.current, ...(opts.message ? { message: opts.message } : {}), ...(opts.author ? { author: opts.author } : {}) };
+    const w = this.writeOptions(opts);
     let result: CommitResult;
     let created = false;
     try {

@@ -27,6 +27,12 @@ export interface WriteOptions {
   author?: string;
 }
 
+/** What `dropTable` and `revert` commit. */
+export interface CommitOnlyResult {
+  commit: string;
+  branch: string;
+}
+
 export interface WriteTableOptions extends WriteOptions {
   /** Key columns, used when this call creates the table (ignored for an existing table). */
   primaryKey?: readonly string[];
