@@ -57,3 +57,29 @@ export function conflictTable(conflicts: ReadonlyArray<Record<string, unknown>>,
   const more = conflicts.length > limit ? `… and ${conflicts.length - limit} more\n` : '';
   return textTable(['table', 'key', 'conflict', 'base', 'ours (into)', 'theirs (source)'], rows) + more;
 }
+
+export interface RowChanges {
+  keyColumns?: readonly string[] | null;
+  added: ReadonlyArray<Record<string, unknown>>;
+  removed: ReadonlyArray<Record<string, unknown>>;
+  changed: ReadonlyArray<{ key: unknown[]; before: Record<string, unknown>; after: Record<string, unknown> }>;
+}
+
+/**
+ * A row diff for reading: a count line, then `+` added rows, `-` removed rows and `~` changed rows (key, then
+ * only the columns that changed, before -> after); at most `limit` lines of each kind.
+ */
+export function rowDiffText(title: string, d: RowChanges, limit = 50): string {
+  const out = [`${title}: +${d.added.length} -${d.removed.length} ~${d.changed.length}${d.keyColumns?.length ? ` (by ${d.keyColumns.join(', ')})` : ''}`];
+  const some = <T>(list: readonly T[], line: (x: T) => string): void => {
+    for (const x of list.slice(0, limit)) out.push(line(x));
+    if (list.length > limit) out.push(`  … ${list.length - limit} more (--json for all)`);
+  };
+  some(d.added, (r) => `+ ${JSON.stringify(r)}`);
+  some(d.removed, (r) => `- ${JSON.stringify(r)}`);
+  some(d.changed, (c) => {
+    const cols = Object.keys(c.after).filter((k) => JSON.stringify(c.before[k]) !== JSON.stringify(c.after[k]));
+    return `~ ${JSON.stringify(c.key)} ${cols.map((k) => `${k}: ${JSON.stringify(c.before[k])} -> ${JSON.stringify(c.after[k])}`).join(', ')}`;
+  });
+  return `${out.join('\n')}\n`;
+}

@@ -5,7 +5,7 @@ import { ErrorCode, InvalidArgumentError, isArmillariaError } from '@armillaria/
 import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
 import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
 import { IMPORT_MODES, importFile } from './import-file.js';
-import { conflictTable, outputFormat, renderResult, textTable } from './output.js';
+import { conflictTable, outputFormat, renderResult, rowDiffText, textTable } from './output.js';
 import { serve } from './serve.js';
 
 /** Where commands write: stdout for results, stderr for progress and errors (tests pass their own). */
@@ -195,15 +195,25 @@ export function buildProgram(io: Io = stdio): Command {
     .option('--table <table>', 'only this table')
     .option('--rows', 'row-level differences')
     .option('--key <columns>', 'match rows by these columns (versions only)', list)
-    .action(async (from: string, to: string | undefined, o: { table?: string; rows?: boolean; key?: string[] }, cmd: Command) => {
+    .option('--limit <n>', 'rows shown per kind (added, removed, changed) in text output (default 50)', int)
+    .option('--json', 'JSON output (every row, and chunk details)')
+    .action(async (from: string, to: string | undefined, o: { table?: string; rows?: boolean; key?: string[]; limit?: number; json?: boolean }, cmd: Command) => {
       await withArm(cmd)(async (arm) => {
         if (o.table && /^\d+$/.test(from) && to !== undefined && /^\d+$/.test(to)) {
           const d = await arm.diffVersions(o.table, Number(from), Number(to), o.key ? { keyColumns: o.key } : {});
-          io.out(`${JSON.stringify({ table: d.table, from: d.from, to: d.to, keyColumns: d.keyColumns, added: d.added, removed: d.removed, changed: d.changed }, null, 2)}\n`);
-          return;
+          if (o.json) return io.out(`${JSON.stringify({ table: d.table, from: d.from, to: d.to, keyColumns: d.keyColumns, added: d.added, removed: d.removed, changed: d.changed }, null, 2)}\n`);
+          return io.out(rowDiffText(`${d.table} v${d.from} -> v${d.to}`, d, o.limit));
         }
-        const d = await arm.diff(from, to ?? arm.branch, { ...(o.table ? { table: o.table } : {}), ...(o.rows ? { rows: true } : {}) });
-        if (o.rows) return io.out(`${JSON.stringify(d, null, 2)}\n`);
+        const target = to ?? arm.branch;
+        const d = await arm.diff(from, target, { ...(o.table ? { table: o.table } : {}), ...(o.rows ? { rows: true } : {}) });
+        if (o.json) return io.out(`${JSON.stringify(d, null, 2)}\n`);
+        if (o.rows) {
+          if (d.tables.length === 0) return io.out(`no changes between ${from} and ${target}\n`);
+          return io.out(d.tables.map((t) => {
+            const title = `${t.table} (${t.status}${t.from ? ` v${t.from.version}` : ''}${t.to ? ` -> v${t.to.version}` : ''})`;
+            return t.rows ? rowDiffText(title, t.rows, o.limit) : `${title}: no row diff (${t.status === 'modified' ? 'no primary key in common' : t.status})\n`;
+          }).join(''));
+        }
         io.out(textTable(['table', 'status', 'from', 'to', '+chunks', '-chunks'], d.tables.map((t) => [
           t.table, t.status, t.from ? `v${t.from.version}` : '', t.to ? `v${t.to.version}` : '', t.chunks.added.length, t.chunks.removed.length,
         ])));

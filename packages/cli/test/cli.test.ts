@@ -89,8 +89,11 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     const log = await ok([...data, 'log', '--table', 'users']);
     expect(log.trim().split('\n')).toHaveLength(2);
     expect(log).toContain('[users v2]');
-    const diff = JSON.parse(await ok([...data, 'diff', '1', '2', '--table', 'users']));
+    const diff = JSON.parse(await ok([...data, 'diff', '1', '2', '--table', 'users', '--json']));
     expect(diff.added).toEqual([{ id: 4, name: 'dee', score: 100 }]);
+    expect(await ok([...data, 'diff', '1', '2', '--table', 'users'])).toBe('users v1 -> v2: +1 -0 ~0 (by id)\n+ {"id":4,"name":"dee","score":100}\n');
+    expect(await ok([...data, 'diff', 'v1', 'main', '--rows'])).toBe('users (modified v1 -> v2): +1 -0 ~0 (by id)\n+ {"id":4,"name":"dee","score":100}\n');
+    expect(await ok([...data, 'diff', 'main', 'main', '--rows'])).toBe('no changes between main and main\n');
     expect(await ok([...data, 'diff', 'v1', 'main'])).toMatch(/users +\| modified \| v1 +\| v2/);
     const status = await ok([...data, 'status']);
     expect(status).toContain('on branch main');
