@@ -1,5 +1,5 @@
 // `npm run demo`: the whole seed story in embedded mode, through the SDK, on a temp directory.
-// Write, query, time travel, diff, branch, merge, a cross-table transaction and a live subscription.
+// Write, query, time travel, diff, branch, merge, a cross-table transaction, a live subscription, a revert and compaction.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +88,13 @@ try {
   for (const e of await arm.log({ limit: 6 })) console.log(`${e.hash.slice(0, 12)} ${e.message}`);
   console.log('\nusers versions:', (await arm.log({ table: 'users' })).map((e) => e.tableVersion).join(', '));
 
-  step('9. compaction');
+  step('9. undo a bad change: revert makes a new commit that inverts it');
+  const oops = await arm.upsert('users', [{ id: 2, name: 'bob', score: 0 }], { message: 'oops: zeroed bob' });
+  console.log('after the bad upsert:', (await arm.query('SELECT score FROM users WHERE id = 2')).rows[0]);
+  const undone = await arm.revert(oops.commit, { message: 'revert "oops: zeroed bob"' });
+  console.log(`revert ${oops.commit.slice(0, 12)} -> new commit ${undone.commit.slice(0, 12)}; bob again:`, (await arm.query('SELECT score FROM users WHERE id = 2')).rows[0]);
+
+  step('10. compaction');
   // Every small append is a file of its own; compactTable rewrites them for reading, rows unchanged.
   for (let i = 0; i < 20; i++) await arm.appendRows('clicks', [{ user: i % 3, page: `/p/${i}` }]);
   const before = await arm.describeTable('clicks');
