@@ -364,6 +364,26 @@ export function buildProgram(io: Io = stdio): Command {
       });
     });
 
+  program.command('describe')
+    .argument('<table>', 'table to describe')
+    .option('--branch <branch>', 'branch (default: checked out)')
+    .option('--version <n>', 'table version (default: the latest)', int)
+    .option('--json', 'JSON output')
+    .description('a table\'s columns (type, nullable, key), rows, chunks, bytes and pending merge-on-read changes')
+    .action(async (table: string, o: { version?: number; json?: boolean }, cmd: Command) => {
+      await withArm(cmd)(async (arm) => {
+        const d = await arm.describeTable(table, o.version !== undefined ? { version: o.version } : {});
+        if (o.json) return io.out(`${JSON.stringify(d, null, 2)}\n`);
+        const key = d.primaryKey ?? [];
+        io.out(`${d.table} v${d.version} on ${arm.branch} (commit ${short(d.commit)})\n`);
+        io.out(`${d.rows} rows, ${d.chunks} chunk${d.chunks === 1 ? '' : 's'}, ${humanBytes(d.bytes)}; ${key.length ? `primary key ${key.join(', ')}` : 'no primary key (append-only: upsert and delete need one)'}\n`);
+        io.out(textTable(['column', 'type', 'nullable', 'key'], d.schema.fields.map((f) => [
+          f.name, f.type, f.nullable ? 'yes' : 'no', key.includes(f.name) ? String(key.indexOf(f.name) + 1) : '',
+        ])));
+        if (d.pending) io.out(`pending changes: ${d.pending.rows} rows (${d.pending.deletes} deletes) kept apart from the base; reads merge them, \`armillaria compact ${d.table}\` folds them in\n`);
+      });
+    });
+
   program.command('status')
     .description('mode, repo, checked-out branch, head commit and tables')
     .action(async (_o, cmd: Command) => {
@@ -383,6 +403,13 @@ export function buildProgram(io: Io = stdio): Command {
     });
 
   return program;
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  for (; n >= 1024 && u < units.length - 1; u++) n /= 1024;
+  return `${u === 0 ? n : n.toFixed(1)} ${units[u]}`;
 }
 
 function parseMs(value: string, flag: string): number {

@@ -121,6 +121,12 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     const status = await ok([...data, 'status']);
     expect(status).toMatch(/big +\| 2 +\| 250002 +\| id +\| 4 +\| 2 *\n/);
     expect(status).toContain('reads merge pending changes in big: `armillaria compact <table>` folds them in');
+    const described = await ok([...data, 'describe', 'big']);
+    expect(described).toMatch(/^big v2 on main \(commit [0-9a-f]{12}\)\n250002 rows, 4 chunks, [\d.]+ (KiB|MiB); primary key id\n/);
+    expect(described).toMatch(/\nid +\| int64 +\| yes +\| 1\nbucket +\| int64 +\| yes +\| *\n/);
+    expect(described).toContain('pending changes: 2 rows (0 deletes) kept apart from the base; reads merge them, `armillaria compact big` folds them in');
+    expect(JSON.parse(await ok([...data, 'describe', 'big', '--version', '1', '--json']))).toMatchObject({ table: 'big', version: 1, rows: 250000, primaryKey: ['id'] });
+    expect((await cli([...data, 'describe', 'nope'])).stderr).toMatch(/^error \[TABLE_NOT_FOUND\]/m);
     expect(await ok([...data, 'compact', 'big'])).toMatch(/^compacted big to v3 at [0-9a-f]{12}: 250002 rows, \d+ chunks written, \d+ kept\n$/);
     expect(await ok([...data, 'status'])).not.toContain('pending changes in');
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n, SUM(bucket) AS s FROM big WHERE id IN (250003, 250007)', '--format', 'json']))).toEqual([{ n: 2, s: 198 }]);
@@ -210,7 +216,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: armillaria import [options] <file>');
     // Every command's help, in-process (the same program main.ts runs).
-    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'revert', 'drop', 'tag', 'tail', 'status']) {
+    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'revert', 'drop', 'describe', 'tag', 'tail', 'status']) {
       let out = '';
       const program = buildProgram({ out: (t) => void (out += String(t)), err: () => undefined });
       const err = await program.parseAsync(['node', 'armillaria', cmd, '--help']).then(() => undefined, (e: unknown) => e);
