@@ -1,7 +1,7 @@
 import { Bool, makeData, makeVector, Table, tableFromIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import type { Data, Vector } from 'apache-arrow';
 import { arrowType, type ManifestSchema } from './column-types.js';
-import { compareRows, keyVectors, type KeyVectors } from './keys.js';
+import { compareRows, keyVectors, seekRow, type KeyVectors } from './keys.js';
 import type { ParquetCodec } from './native-codec.js';
 import { CorruptMetadataError } from '../errors.js';
 import { PairBuilder } from './rechunk.js';
@@ -194,7 +194,9 @@ export interface Overlay {
  * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
  */
 export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Overlay {
-  const out = new PairBuilder();
+  let rows = 0;
+  for (const r of [...base, ...delta]) rows += r.keys.length;
+  const out = new PairBuilder(rows);
   const patches: Patches = { out: [], source: [], row: [], mask: [] };
   let bi = 0;
   let bx = 0;
@@ -209,29 +211,39 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
   nextBase();
   nextDelta();
   while (bi < base.length || di < delta.length) {
-    const c = bi >= base.length ? 1 : di >= delta.length ? -1 : compareRows(base[bi]!.keys, bx, delta[di]!.keys, dx);
-    if (c < 0) {
-      out.push(bi, bx);
-      bx++;
-    } else {
-      const d = delta[di]!;
-      if (!d.deleted?.[dx]) {
-        const mask = d.unchanged?.[dx];
-        if (mask) {
-          patches.out.push(out.pairs);
-          patches.source.push(c === 0 ? bi : -1);
-          patches.row.push(c === 0 ? bx : 0);
-          patches.mask.push(mask);
-        }
-        out.push(base.length + di, dx);
+    if (bi < base.length) {
+      // The base rows before the next delta key go out as one run (found by galloping, not row by row).
+      const run = base[bi]!.keys;
+      const to = di < delta.length ? seekRow(run, bx, delta[di]!.keys, dx) : run.length;
+      out.pushRun(bi, bx, to);
+      bx = to;
+      if (bx >= run.length) {
+        nextBase();
+        continue;
       }
-      dx++;
-      if (c === 0) bx++;
     }
+    // Here the delta row's key is <= the base row's (or the base is exhausted).
+    const c = bi >= base.length ? 1 : compareRows(base[bi]!.keys, bx, delta[di]!.keys, dx);
+    const d = delta[di]!;
+    if (!d.deleted?.[dx]) {
+      const mask = d.unchanged?.[dx];
+      if (mask) {
+        patches.out.push(out.pairs);
+        patches.source.push(c === 0 ? bi : -1);
+        patches.row.push(c === 0 ? bx : 0);
+        patches.mask.push(mask);
+      }
+      out.push(base.length + di, dx);
+    }
+    dx++;
+    if (c === 0) bx++;
     nextBase();
     nextDelta();
   }
-  return { picks: out.view().slice(), patches };
+  const picks = out.view();
+  // The builder was sized for every row, so replaced rows and tombstones leave room unused: the view is
+  // kept (no 8 MB copy per million rows) unless more than an eighth of the buffer would be wasted.
+  return { picks: picks.byteLength * 8 >= picks.buffer.byteLength * 7 ? picks : picks.slice(), patches };
 }
 
 /**
@@ -289,30 +301,59 @@ export async function materialise(codec: ParquetCodec, sources: readonly Uint8Ar
 export async function materialiseOverlay(codec: ParquetCodec, sources: readonly Uint8Array[], overlay: Overlay, columns: readonly string[], fieldNames: readonly string[]): Promise<Uint8Array> {
   const groups = patchedPicks(overlay, columns, fieldNames);
   if (groups.length === 1) return materialiseIpc(codec, sources, groups[0]!.picks, columns);
-  // Only the sources some pick uses are passed, renumbered alike in every group.
+  const others = groups.filter((g) => g.picks !== overlay.picks);
+  const of = columns.map((c) => others.findIndex((g) => g.columns.includes(c)));
+  // A full read uses every source: the picks go as they are. Otherwise only the sources some pick uses
+  // are passed, renumbered alike in every group.
+  if (usesEvery(sources.length, [overlay.picks, ...others.map((g) => g.picks)])) {
+    return codec.interleave(sources, overlay.picks, columns, { picks: others.map((g) => g.picks), of });
+  }
   const used = new Map<number, number>();
   const renumber = (picks: Uint32Array): Uint32Array => renumberSources(picks, used);
   const main = renumber(overlay.picks);
-  const others = groups.filter((g) => g.picks !== overlay.picks);
   const picks = others.map((g) => renumber(g.picks));
-  const of = columns.map((c) => others.findIndex((g) => g.columns.includes(c)));
   return codec.interleave([...used.keys()].map((s) => sources[s]!), main, columns, { picks, of });
 }
 
 /** The picked rows as one Arrow IPC stream of `columns`; only the sources picks use are loaded. */
 export async function materialiseIpc(codec: ParquetCodec, sources: readonly Uint8Array[], picks: Uint32Array, columns: readonly string[]): Promise<Uint8Array> {
+  if (usesEvery(sources.length, [picks])) return codec.interleave(sources, picks, columns);
   const used = new Map<number, number>();
   const remapped = renumberSources(picks, used);
   return codec.interleave([...used.keys()].map((s) => sources[s]!), remapped, columns);
 }
 
+/** Whether the picks, together, take rows from each of `count` sources (a scan of their runs, no allocation). */
+function usesEvery(count: number, lists: readonly Uint32Array[]): boolean {
+  const seen = new Uint8Array(count);
+  let missing = count;
+  for (const picks of lists) {
+    let last = -1;
+    for (let i = 0; i < picks.length && missing > 0; i += 2) {
+      const s = picks[i]!;
+      if (s === last) continue;
+      last = s;
+      if (s < count && seen[s] === 0) (seen[s] = 1), missing--;
+    }
+  }
+  return missing === 0;
+}
+
 /** Picks with sources renumbered densely in order of first use (`used`: old -> new, shared across calls). */
 function renumberSources(picks: Uint32Array, used: Map<number, number>): Uint32Array {
   const out = new Uint32Array(picks.length);
+  // Picks come in runs of one source: look the map up only when the source changes.
+  let from = -1;
+  let to = 0;
   for (let i = 0; i < picks.length; i += 2) {
-    let s = used.get(picks[i]!);
-    if (s === undefined) used.set(picks[i]!, (s = used.size));
-    out[i] = s;
+    const s = picks[i]!;
+    if (s !== from) {
+      let n = used.get(s);
+      if (n === undefined) used.set(s, (n = used.size));
+      from = s;
+      to = n;
+    }
+    out[i] = to;
     out[i + 1] = picks[i + 1]!;
   }
   return out;

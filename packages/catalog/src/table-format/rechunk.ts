@@ -193,23 +193,43 @@ function mergeInto(ok: KeyVectors, src: number, changes: Changes, [a, b]: [numbe
 
 /** A growable flat array of (source, row) pairs: millions of rows without a JS array's GC cost. */
 export class PairBuilder {
-  private buf = new Uint32Array(1024);
+  private buf: Uint32Array;
   pairs = 0;
 
+  /** `capacity`: pairs expected (grows past it by doubling). */
+  constructor(capacity = 512) {
+    this.buf = new Uint32Array(2 * Math.max(1, capacity));
+  }
+
   push(source: number, row: number): void {
-    if (2 * this.pairs + 2 > this.buf.length) {
-      const next = new Uint32Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
+    if (2 * this.pairs + 2 > this.buf.length) this.grow(this.pairs + 1);
     this.buf[2 * this.pairs] = source;
     this.buf[2 * this.pairs + 1] = row;
     this.pairs++;
   }
 
+  /** Pairs (source, from) .. (source, to - 1). */
+  pushRun(source: number, from: number, to: number): void {
+    if (to <= from) return;
+    if (2 * (this.pairs + to - from) > this.buf.length) this.grow(this.pairs + to - from);
+    const buf = this.buf;
+    let at = 2 * this.pairs;
+    for (let r = from; r < to; r++, at += 2) {
+      buf[at] = source;
+      buf[at + 1] = r;
+    }
+    this.pairs += to - from;
+  }
+
   /** The pairs so far (a view, valid until the next push). */
   view(): Uint32Array {
     return this.buf.subarray(0, 2 * this.pairs);
+  }
+
+  private grow(pairs: number): void {
+    const next = new Uint32Array(Math.max(2 * pairs, this.buf.length * 2));
+    next.set(this.buf.subarray(0, 2 * this.pairs));
+    this.buf = next;
   }
 }
 
