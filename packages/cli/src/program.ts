@@ -63,6 +63,15 @@ export function buildProgram(io: Io = stdio): Command {
     }
   };
 
+  /** For `.catch`: a MERGE_CONFLICT's conflicts and `hint` go to stderr before the one-line error. */
+  const explainConflicts = (hint: string) => (err: unknown): never => {
+    if (isArmillariaError(err, ErrorCode.MergeConflict)) {
+      io.err(conflictTable((err.details?.conflicts ?? []) as Array<Record<string, unknown>>));
+      io.err(`${hint}\n`);
+    }
+    throw err;
+  };
+
   program.command('init')
     .description('create the data directory (embedded) and the repository')
     .action(async (_o, cmd: Command) => {
@@ -229,14 +238,8 @@ export function buildProgram(io: Io = stdio): Command {
     .action(async (source: string, o: { into?: string; strategy: string; message?: string }, cmd: Command) => {
       if (!['fail', 'ours', 'theirs'].includes(o.strategy)) throw new InvalidArgumentError(`--strategy must be fail, ours or theirs`, { details: { field: 'strategy' } });
       await withArm(cmd)(async (arm) => {
-        const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) }).catch((err: unknown) => {
-          // Show what conflicts, and how to resolve it, before the one-line error.
-          if (isArmillariaError(err, ErrorCode.MergeConflict)) {
-            io.err(conflictTable((err.details?.conflicts ?? []) as Array<Record<string, unknown>>));
-            io.err(`nothing was written; --strategy ours keeps ${o.into ?? arm.defaultBranch}'s side of each conflict, --strategy theirs takes ${source}'s\n`);
-          }
-          throw err;
-        });
+        const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) })
+          .catch(explainConflicts(`nothing was written; --strategy ours keeps ${o.into ?? arm.defaultBranch}'s side of each conflict, --strategy theirs takes ${source}'s`));
         io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${r.resolved.length} conflicts resolved by ${o.strategy})` : ''}\n`);
       });
     });
@@ -248,13 +251,8 @@ export function buildProgram(io: Io = stdio): Command {
     .description('undo one commit\'s changes with a new commit; keys changed again since fail with MERGE_CONFLICT')
     .action(async (commit: string, o: { message?: string }, cmd: Command) => {
       await withArm(cmd)(async (arm) => {
-        const r = await arm.revert(commit, o.message ? { message: o.message } : {}).catch((err: unknown) => {
-          if (isArmillariaError(err, ErrorCode.MergeConflict)) {
-            io.err(conflictTable((err.details?.conflicts ?? []) as Array<Record<string, unknown>>));
-            io.err('nothing was written: these keys changed again after the commit; change them back by hand, or upsert the values you want\n');
-          }
-          throw err;
-        });
+        const r = await arm.revert(commit, o.message ? { message: o.message } : {})
+          .catch(explainConflicts('nothing was written: these keys changed again after the commit; change them back by hand, or upsert the values you want'));
         io.out(`reverted ${commit} on ${r.branch} at ${short(r.commit)}\n`);
       });
     });
