@@ -45,11 +45,28 @@ export function parseAsOf(value: AsOf, now = Date.now()): number {
   });
 }
 
-/** Splits `name@{time}` into its parts. */
-export function parseRefSpec(ref: string): { name: string; at?: number } {
-  const m = /^(.*)@\{([^}]*)\}$/.exec(ref);
-  if (!m) return { name: ref };
-  return { name: m[1] ?? '', at: parseAsOf(m[2] ?? '') };
+/** Git's ancestry suffixes: `^` one first-parent step, `~N` N of them (`~` alone: one), in any sequence. */
+const ANCESTRY = /(?:\^|~\d*)+$/;
+
+/**
+ * Splits `name@{time}~N` into its parts: the name, the time (optional) and the first-parent steps back
+ * (`main~2`, `v1.0^`, `main@{yesterday}~1`, `3f2a9c1e^^`).
+ */
+export function parseRefSpec(ref: string): { name: string; at?: number; back?: number } {
+  const a = ANCESTRY.exec(ref);
+  const back = a ? stepsBack(a[0]) : 0;
+  const base = a ? ref.slice(0, a.index) : ref;
+  const m = /^(.*)@\{([^}]*)\}$/.exec(base);
+  const spec: { name: string; at?: number; back?: number } = m ? { name: m[1] ?? '', at: parseAsOf(m[2] ?? '') } : { name: base };
+  if (back > 0) spec.back = back;
+  return spec;
+}
+
+function stepsBack(suffix: string): number {
+  let n = 0;
+  for (const step of suffix.match(/\^|~\d*/g) ?? []) n += step === '^' || step === '~' ? 1 : Number(step.slice(1));
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`too many steps back in ${JSON.stringify(suffix)}`, { details: { suffix } });
+  return n;
 }
 
 /**
@@ -61,7 +78,26 @@ export class RefResolver {
   constructor(private readonly refs: RefStore, private readonly store: CommitStore) {}
 
   async resolve(repo: RepoInfo, ref: string | undefined, asOf?: AsOf): Promise<Commit> {
-    const spec = ref === undefined ? { name: '' } : parseRefSpec(ref);
+    const spec: ReturnType<typeof parseRefSpec> = ref === undefined ? { name: '' } : parseRefSpec(ref);
+    const commit = await this.resolveSpec(repo, spec, asOf, ref);
+    return spec.back === undefined ? commit : this.ancestor(repo, commit, spec.back, ref as string);
+  }
+
+  /**
+   * The first-parent ancestor `steps` back from `from` (`main~3`): the one at generation
+   * `from.generation - steps`, found through skip pointers (O(log n) commit reads), not a walk.
+   */
+  private async ancestor(repo: RepoInfo, from: Commit, steps: number, ref: string): Promise<Commit> {
+    if (steps > from.generation) {
+      throw new CatalogNotFoundError(ErrorCode.RefNotFound, `${ref}: commit ${from.hash.slice(0, 12)} has only ${from.generation} first-parent ancestors`, {
+        repo: repo.name, ref, available: from.generation,
+      });
+    }
+    const target = from.generation - steps;
+    return this.store.oldestWhere(from, (c) => c.generation >= target);
+  }
+
+  private async resolveSpec(repo: RepoInfo, spec: ReturnType<typeof parseRefSpec>, asOf: AsOf | undefined, ref: string | undefined): Promise<Commit> {
     if (spec.at !== undefined && asOf !== undefined) {
       throw new InvalidArgumentError('give a time either as ref@{time} or as asOf, not both', { details: { ref } });
     }

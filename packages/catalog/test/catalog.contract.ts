@@ -185,6 +185,19 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(await ids({ asOf: '0 seconds ago' })).toEqual([2, 3, 4]);
       expect(await codeOf(c.read(repo, 'users', { ref: 'main@{1.day.ago}' }))).toBe('REF_NOT_FOUND');
       expect(await codeOf(c.read(repo, 'users', { asOf: '2 weeks ago' }))).toBe('REF_NOT_FOUND');
+      // Git's ancestry suffixes: first-parent steps back from any ref, through skip pointers.
+      expect(await ids({ ref: 'main~0' })).toEqual([2, 3, 4]);
+      expect(await ids({ ref: 'main~1' })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: 'main^' })).toEqual([1, 2, 3, 4]);
+      expect(await ids({ ref: 'main~2' })).toEqual([1, 2, 3]);
+      expect(await ids({ ref: 'main^~1' })).toEqual([1, 2, 3]);
+      expect(await ids({ ref: 'release-1~1' })).toEqual([1, 2, 3]);
+      expect(await ids({ ref: `${second.commit.hash.slice(0, 10)}^` })).toEqual([1, 2, 3]);
+      expect(await ids({ ref: `main@{${second.commit.time}}~1` })).toEqual([1, 2, 3]);
+      const head = await c.resolve(repo, 'main');
+      expect((await c.resolve(repo, `main~${head.generation}`)).parents).toEqual([]);
+      const tooFar = await errorOf(c.resolve(repo, `main~${head.generation + 1}`));
+      expect([tooFar.code, tooFar.message]).toEqual(['REF_NOT_FOUND', `main~${head.generation + 1}: commit ${head.hash.slice(0, 12)} has only ${head.generation} first-parent ancestors`]);
       const badRef = await errorOf(c.read(repo, 'users', { ref: 'last tuesday' }));
       expect([badRef.code, badRef.message]).toEqual(['INVALID_NAME', 'invalid ref name "last tuesday": not a branch, tag or commit hash (a time is ISO-8601, e.g. 2026-12-01T10:00Z, or relative, e.g. "3 days ago")']);
       expect(await codeOf(c.read(repo, 'users', { ref: 'ffffff' }))).toBe('REF_NOT_FOUND');

@@ -179,6 +179,8 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     // revert undoes the delete (a new commit); a key changed again since would conflict.
     expect(await ok([...data, 'revert', deleteCommit])).toMatch(/^reverted [0-9a-f]{12} on main at [0-9a-f]{12}\n$/);
     expect(await people()).toEqual([{ id: 1, city: 'London' }, { id: 2, city: 'Rome' }, { id: 3, city: 'Basel' }, { id: 4, city: 'Oslo' }]);
+    // What the last commit changed: git's ancestry syntax works wherever a ref does.
+    expect(await ok([...data, 'diff', 'main~1', 'main', '--rows'])).toBe('people (modified v5 -> v6): +1 -0 ~0 (by id)\n+ {"id":1,"city":"London"}\n');
     await writeFile(join(dir.path, 'people-up2.csv'), 'id,city\n4,Tromso\n');
     const upCommit = /commit ([0-9a-f]{12})/.exec(await ok([...data, 'import', join(dir.path, 'people-up2.csv'), '--table', 'people', '--upsert']))![1]!;
     await writeFile(join(dir.path, 'people-up2.csv'), 'id,city\n4,Bergen\n');
