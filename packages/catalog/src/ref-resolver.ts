@@ -72,7 +72,8 @@ function stepsBack(suffix: string): number {
 /**
  * Turns ref syntax into a commit. Branch, tag and full hash are single RefStore reads; a hash prefix
  * lists one shard of the commit index; a time goes through the branch's reflog (RefStore.reflogValue) or,
- * for tags and commits, a skip-pointer search over first-parent commit times (O(log n) commit reads).
+ * for tags and commits, a skip-pointer search over first-parent commit times (O(log n) commit reads);
+ * `~N` / `^` steps back along first parents through the same skip pointers.
  */
 export class RefResolver {
   constructor(private readonly refs: RefStore, private readonly store: CommitStore) {}
