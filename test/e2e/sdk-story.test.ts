@@ -171,6 +171,20 @@ export function story(mode: () => Mode): void {
     await expectCode(arm.query('SELECT * FROM ledger'), ErrorCode.TableNotFound);
     expect((await arm.query('SELECT amount FROM ledger WHERE id = 1', { asOf: head })).rows).toEqual([{ amount: 12 }]);
     await expectCode(arm.dropTable('ledger'), ErrorCode.TableNotFound);
+
+    // restoreTable brings the dropped table back from before the drop, and a version back again after.
+    const back = await arm.restoreTable('ledger', { asOf: head });
+    expect(back).toMatchObject({ table: 'ledger', version: 1, restored: true, rows: 2 });
+    expect((await arm.query('SELECT id, amount FROM ledger ORDER BY id')).rows).toEqual([{ id: 1, amount: 12 }, { id: 2, amount: 20 }]);
+    const v2 = await arm.restoreTable('ledger', { asOf: `${head}~1` });
+    expect(v2).toMatchObject({ version: 2, restored: true });
+    expect((await arm.query('SELECT amount FROM ledger WHERE id = 1')).rows).toEqual([{ amount: 11 }]);
+    expect((await arm.restoreTable('ledger', { asOf: `${head}~1` })).restored).toBe(false);
+    const sub = arm.subscribe('ledger', { from: 'earliest' })[Symbol.asyncIterator]();
+    const ops = (await take(sub, 8)).map((e) => e.op);
+    await sub.return?.();
+    // A table restored after its drop is created again; a restore of a live table is `restored`.
+    expect(ops).toEqual(['created', 'upserted', 'reverted', 'upserted', 'upserted', 'dropped', 'created', 'restored']);
   });
 
   it('a cross-table transaction commits both tables in one commit; a throwing one leaves nothing', async () => {

@@ -64,6 +64,13 @@ export interface CatalogApi {
    * table's small appended chunks. No commit when already compact (the result names the branch head).
    */
   compactTable(repo: string, table: string, opts?: WriteOptions): Promise<CommitResult>;
+  /**
+   * Makes an earlier version of a table (`version` along the branch, or the table at `ref`/`asOf`) its
+   * newest, as a new commit: the tree points at that version's manifest again, so nothing is copied (like
+   * Delta Lake's RESTORE). A dropped table comes back as a new table. No commit when the table already
+   * holds that version (`unchanged`).
+   */
+  restoreTable(repo: string, table: string, opts: RestoreTableOptions): Promise<CommitResult>;
   read(repo: string, table: string, opts?: ReadTableOptions): Promise<Table>;
 
   // ---- history
@@ -162,6 +169,16 @@ export interface TableRefOptions extends RefOptions {
 }
 
 export interface ReadTableOptions extends TableRefOptions, ReadOptions {}
+
+/** Which version `restoreTable` brings back (one of `version`, `ref`, `asOf`), and the commit it makes. */
+export interface RestoreTableOptions extends WriteOptions {
+  /** A version of the table along the branch written. */
+  version?: number;
+  /** The table as of this ref (commit, tag, `main~3`, another branch). */
+  ref?: string;
+  /** The table as of this time on the branch written (or on `ref`). */
+  asOf?: AsOf;
+}
 
 export interface TableVersion {
   table: string;

@@ -20,7 +20,7 @@ import type { Table } from 'apache-arrow';
 import type {
   AsOf, BranchReflogEntry, CatalogApi, Commit, CommitChainOptions, CommitResult, CommitTreeOptions, TreeInput, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
-  TableDescription, TableRefOptions, TableVersion, WriteOptions,
+  RestoreTableOptions, TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from './catalog-api.js';
 
 export interface CatalogOptions {
@@ -382,6 +382,28 @@ export class Catalog implements CatalogApi, CatalogContext {
     }
     // The table moved since `head` was read: compact what is there now (the CAS in `change` checks it).
     return this.changeRows(repo, table, opts, 'compact', (c, _m, format) => (c.manifest === cur.manifest ? Promise.resolve(done) : format.compact(c.manifest)));
+  }
+
+  async restoreTable(repo: string, table: string, opts: RestoreTableOptions): Promise<CommitResult> {
+    assertTableName(table);
+    const info = await this.repoInfo(repo);
+    const branch = opts?.branch ?? info.defaultBranch;
+    if (opts?.version === undefined && opts?.ref === undefined && opts?.asOf === undefined) {
+      throw new InvalidArgumentError('restoreTable needs the version to bring back: version, ref or asOf', { details: { table } });
+    }
+    const head = await this.branchHead(info, branch); // BRANCH_NOT_FOUND before any lookup on it
+    const target = await this.tableVersion(repo, table, {
+      ref: opts.ref ?? branch, ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}), ...(opts.version !== undefined ? { version: opts.version } : {}),
+    });
+    const rows = (await this.format.readManifest(target.manifest)).rows;
+    const now = (await this.store.readTree(head.tree)).tables[table];
+    if (now?.manifest === target.manifest) return { commit: head, unchanged: true, table, version: now.version, manifest: now.manifest, rows };
+    const restored: WriteResult = { manifest: target.manifest, rows, chunksWritten: 0, chunksReused: 0, bytesWritten: 0 };
+    return this.change(repo, table, opts, `restore ${table} to v${target.version} of ${target.commit.slice(0, 12)}`, async (current, base) => ({
+      // The same manifest under the next version number: zero copy. A table dropped since starts over.
+      entry: current ? { manifest: target.manifest, version: current.version + 1, origin: current.origin } : { manifest: target.manifest, version: 1, origin: base.hash },
+      result: restored,
+    }));
   }
 
   private async changeRows(

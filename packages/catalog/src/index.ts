@@ -18,7 +18,7 @@ export {
 export { Catalog } from './catalog.js';
 export type { CatalogOptions } from './catalog.js';
 export type {
-  CatalogApi, Rows, AsOf, CreateRepoOptions, RepoInfo, Commit, TreeInput, CommitTreeOptions, CommitChainOptions, ChainCommitInput, RefOptions, TableRefOptions,
+  CatalogApi, Rows, AsOf, CreateRepoOptions, RepoInfo, Commit, TreeInput, CommitTreeOptions, CommitChainOptions, ChainCommitInput, RefOptions, TableRefOptions, RestoreTableOptions,
   ReadTableOptions, TableVersion, TableDescription, TableSchema, WriteOptions, CreateTableOptions, NewColumn, CommitResult,
   RefInfo, BranchReflogEntry, LogOptions, LogEntry, DiffOptions, DiffResult, TableDiff, MergeStrategy, MergeOptions, MergeConflict, MergeResult,
 } from './catalog-api.js';

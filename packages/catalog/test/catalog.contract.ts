@@ -88,6 +88,39 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(repeated.message).toBe('duplicate primary key ["1"]: the rows for users hold it more than once');
     });
 
+    it('restores an earlier table version as a new commit pointing at its manifest; brings back a dropped table; no commit when already there', async () => {
+      const repo = await repoWithUsers('restore');
+      const v1 = await c.tableVersion(repo, 'users', { version: 1 });
+      await c.upsert(repo, 'users', [row(2, 'bobby')]);
+      await c.deleteRows(repo, 'users', [{ id: 1 }]);
+      const r = await c.restoreTable(repo, 'users', { version: 1, message: 'undo the morning' });
+      expect(r).toMatchObject({ table: 'users', version: 4, manifest: v1.manifest, rows: 3 });
+      expect(r.commit.message).toBe('undo the morning');
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([row(1, 'ada'), row(2, 'bob'), row(3, 'cy')]);
+      // Zero copy: the tree entry names version 1's manifest again.
+      expect((await c.tableVersion(repo, 'users', {})).manifest).toBe(v1.manifest);
+      const again = await c.restoreTable(repo, 'users', { ref: 'main~3' });
+      expect(again.unchanged).toBe(true);
+      expect(again.commit.hash).toBe(r.commit.hash);
+      // By ref (ancestry) and by time, and the default message names what came back.
+      const byRef = await c.restoreTable(repo, 'users', { ref: 'main~1' });
+      expect(byRef.commit.message).toMatch(/^restore users to v3 of [0-9a-f]{12}$/);
+      expect(plainRows(await c.read(repo, 'users')).map((x) => x.id)).toEqual([2, 3]);
+      const byTime = await c.restoreTable(repo, 'users', { asOf: r.commit.time });
+      expect(plainRows(await c.read(repo, 'users')).map((x) => x.id)).toEqual([1, 2, 3]);
+      expect(byTime.version).toBe(6);
+      // A dropped table comes back as a new table (version 1) with its old rows.
+      const beforeDrop = await c.resolve(repo, 'main');
+      await c.dropTable(repo, 'users');
+      const back = await c.restoreTable(repo, 'users', { ref: beforeDrop.hash });
+      expect(back.version).toBe(1);
+      expect(plainRows(await c.read(repo, 'users')).map((x) => x.id)).toEqual([1, 2, 3]);
+      expect(await codeOf(c.restoreTable(repo, 'users', {}))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(c.restoreTable(repo, 'users', { version: 99 }))).toBe('VERSION_NOT_FOUND');
+      expect(await codeOf(c.restoreTable(repo, 'ghost', { version: 1 }))).toBe('TABLE_NOT_FOUND');
+      expect(await codeOf(c.restoreTable(repo, 'users', { version: 1, branch: 'nope' }))).toBe('BRANCH_NOT_FOUND');
+    });
+
     it('writes, appends, upserts, deletes and adds columns, each a new table version', async () => {
       const repo = await repoWithUsers('ops');
       const up = await c.upsert(repo, 'users', [row(2, 'bobby'), row(4, 'dee')]);

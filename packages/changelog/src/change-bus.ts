@@ -20,7 +20,8 @@ export interface ChangeEvent {
   time: number;
   /**
    * `created`, `dropped`, `written` (overwrite), `appended`, `upserted`, `deleted`, `altered`, `merged`,
-   * `reverted`, `compacted` (same rows in new chunks: no row changes).
+   * `reverted`, `compacted` (same rows in new chunks: no row changes), `restored` (an earlier version made
+   * the newest: its rows, row-level, against the version before).
    */
   op: string;
   versionBefore: number | null;

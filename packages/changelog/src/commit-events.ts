@@ -74,7 +74,7 @@ function opOf(c: Commit, d: TableDiff): string {
   if (!d.from) return 'created';
   if (!d.to) return 'dropped';
   if (c.parents.length > 1) return 'merged';
-  const m = /^(write|append|upsert|delete|add column .+ to|revert|compact)\b/.exec(c.message);
+  const m = /^(write|append|upsert|delete|add column .+ to|revert|compact|restore)\b/.exec(c.message);
   const verb = m?.[1];
   if (verb === 'write') return 'written';
   if (verb === 'append') return 'appended';
@@ -82,6 +82,7 @@ function opOf(c: Commit, d: TableDiff): string {
   if (verb === 'delete') return 'deleted';
   if (verb === 'revert') return 'reverted';
   if (verb === 'compact') return 'compacted';
+  if (verb === 'restore') return 'restored';
   if (verb?.startsWith('add column')) return 'altered';
   return d.chunks.removed.length === 0 ? 'appended' : 'written';
 }

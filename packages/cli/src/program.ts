@@ -270,6 +270,23 @@ export function buildProgram(io: Io = stdio): Command {
       });
     });
 
+  program.command('restore')
+    .argument('<table>', 'table to restore')
+    .option('--version <n>', 'the table version to bring back', int)
+    .option('--as-of <when>', 'the table as of a time ("yesterday", ISO) or a ref (commit, tag, main~3)')
+    .option('--branch <branch>', 'branch to commit on (default: checked out)')
+    .option('-m, --message <message>', 'commit message')
+    .description('make an earlier version of a table its newest, as a new commit (zero copy, like Delta Lake\'s RESTORE)')
+    .action(async (table: string, o: { version?: number; asOf?: string; message?: string }, cmd: Command) => {
+      if ((o.version === undefined) === (o.asOf === undefined)) throw new InvalidArgumentError('restore takes one of --version and --as-of', { details: { field: 'version' } });
+      await withArm(cmd)(async (arm) => {
+        const r = await arm.restoreTable(table, { ...(o.version !== undefined ? { version: o.version } : {}), ...(o.asOf !== undefined ? { asOf: o.asOf } : {}), ...(o.message ? { message: o.message } : {}) });
+        io.out(r.restored
+          ? `restored ${table} as v${r.version} (${r.rows} rows) on ${arm.branch} at ${short(r.commit)}\n`
+          : `${table} already holds that version (v${r.version}, ${r.rows} rows): nothing committed\n`);
+      });
+    });
+
   program.command('tag')
     .argument('[name]', 'tag to create (omitted: list tags)')
     .option('--ref <ref>', 'what to tag (default: head of the checked-out branch)')

@@ -189,6 +189,12 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(revertConflict.code).toBe(1);
     expect(revertConflict.stderr).toMatch(/people \| \[4\] \|/);
     expect(revertConflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
+    // restore brings an earlier version back as a new one (here the one before the Bergen upsert).
+    expect(await ok([...data, 'restore', 'people', '--as-of', 'main~1'])).toMatch(/^restored people as v\d+ \(4 rows\) on main at [0-9a-f]{12}\n$/);
+    expect((await people()).find((r: { id: number }) => r.id === 4)).toEqual({ id: 4, city: 'Tromso' });
+    expect(await ok([...data, 'restore', 'people', '--as-of', 'main'])).toMatch(/^people already holds that version/);
+    expect((await cli([...data, 'restore', 'people'])).stderr).toContain('error [INVALID_ARGUMENT]: restore takes one of --version and --as-of');
+    await ok([...data, 'import', join(dir.path, 'people-up2.csv'), '--table', 'people', '--upsert']);
     // drop commits the table's removal; the commit before still reads it.
     const dropped = await ok([...data, 'drop', 'people']);
     expect(dropped).toMatch(/^dropped people on main at [0-9a-f]{12} \(still readable with --as-of [0-9a-f]{12}\)\n$/);
@@ -218,7 +224,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: armillaria import [options] <file>');
     // Every command's help, in-process (the same program main.ts runs).
-    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'revert', 'drop', 'describe', 'tag', 'tail', 'status']) {
+    for (const cmd of ['init', 'serve', 'import', 'sql', 'branch', 'checkout', 'log', 'diff', 'merge', 'revert', 'drop', 'restore', 'describe', 'tag', 'tail', 'status']) {
       let out = '';
       const program = buildProgram({ out: (t) => void (out += String(t)), err: () => undefined });
       const err = await program.parseAsync(['node', 'armillaria', cmd, '--help']).then(() => undefined, (e: unknown) => e);

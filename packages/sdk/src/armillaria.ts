@@ -10,7 +10,7 @@ import { diffVersions } from './diff-versions.js';
 import { EmbeddedBackend } from './embedded-backend.js';
 import type {
   ConnectOptions, CreateBranchOptions, DiffVersionsOptions, LogOptions, MergeBranchOptions, OpenOptions, QueryOptions, SubscribeOptions,
-  CommitOnlyResult, CompactResult, TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
+  CommitOnlyResult, CompactResult, RestoreOptions, RestoreResult, TagOptions, TransactionOptions, TransactionResult, VersionDiff, WriteOptions, WriteResult, WriteTableOptions,
 } from './options.js';
 import type { EngineQueryOptions, QueryResult } from './query-result.js';
 import { RemoteBackend } from './remote-backend.js';
@@ -131,6 +131,22 @@ export class Armillaria {
     const w = this.writeOptions(opts);
     const r = await this.backend.catalog.revert(this.repo, commit, w);
     return { commit: r.commit.hash, branch: w.branch as string };
+  }
+
+  /**
+   * Makes an earlier version of a table its newest, as a new commit: `version` along the branch, or the
+   * table as of `asOf` (a time on the branch, or a commit, tag or `main~2`). Zero copy: the new version
+   * points at the old one's files (like Delta Lake's RESTORE); subscribers see `restored` with its row
+   * changes. A dropped table comes back. `restored: false` when it already holds that version.
+   */
+  async restoreTable(table: string, opts: RestoreOptions): Promise<RestoreResult> {
+    this.assertOpen();
+    const w = this.writeOptions(opts);
+    const t = opts.asOf === undefined ? {} : this.target(w.branch, opts.asOf);
+    const r = await this.backend.catalog.restoreTable(this.repo, table, {
+      ...w, ...(opts.version !== undefined ? { version: opts.version } : {}), ...(t.ref !== undefined ? { ref: t.ref } : {}), ...(t.asOf !== undefined ? { asOf: t.asOf } : {}),
+    });
+    return { table, version: r.version ?? 0, commit: r.commit.hash, restored: !r.unchanged, rows: r.rows ?? 0 };
   }
 
   private writeOptions(opts: WriteOptions): CatalogWriteOptions {

@@ -5,7 +5,7 @@ export type { StagedWrite } from './transaction.js';
 export { publishingCatalog } from './publishing-catalog.js';
 export type { PublishCommit } from './publishing-catalog.js';
 export type {
-  OpenOptions, ConnectOptions, WriteOptions, WriteTableOptions, WriteResult, CompactResult, CommitOnlyResult, QueryOptions, DiffVersionsOptions, VersionDiff,
+  OpenOptions, ConnectOptions, WriteOptions, WriteTableOptions, WriteResult, CompactResult, CommitOnlyResult, RestoreOptions, RestoreResult, QueryOptions, DiffVersionsOptions, VersionDiff,
   CreateBranchOptions, MergeBranchOptions, TransactionOptions, TransactionResult, SubscribeOptions, LogOptions, TagOptions, Rows,
 } from './options.js';
 export type { QueryResult, QueryColumn, QueryTableRead } from './query-result.js';

@@ -50,6 +50,24 @@ export interface WriteResult {
 }
 
 /** What `compactTable` did. */
+/** Which earlier version `restoreTable` brings back: `version` along the branch, or the table as of `asOf`. */
+export interface RestoreOptions extends WriteOptions {
+  version?: number;
+  /** A time (Date, ms, ISO, `3 days ago`) on the branch, or a ref (commit, tag, `main~2`). */
+  asOf?: Date | number | string;
+}
+
+export interface RestoreResult {
+  table: string;
+  /** The table's version afterwards: a new number for the restored contents. */
+  version: number;
+  /** The restore commit, or the branch head when nothing was committed. */
+  commit: string;
+  /** False when the table already held that version (no commit was made). */
+  restored: boolean;
+  rows: number;
+}
+
 export interface CompactResult {
   table: string;
   /** The table's version afterwards (unchanged when it was already compact). */

@@ -4,7 +4,7 @@ import type { CatalogApi, Commit, CommitResult, MergeResult } from '@armillaria/
 /** Publishes one commit's change events (e.g. `Changelog.publishCommit`). */
 export type PublishCommit = (repo: string, branch: string, commit: Commit | Hash) => Promise<unknown>;
 
-type Overrides = Partial<Pick<CatalogApi, 'createTable' | 'dropTable' | 'write' | 'append' | 'upsert' | 'deleteRows' | 'addColumn' | 'compactTable' | 'merge' | 'revert'>>;
+type Overrides = Partial<Pick<CatalogApi, 'createTable' | 'dropTable' | 'write' | 'append' | 'upsert' | 'deleteRows' | 'addColumn' | 'compactTable' | 'restoreTable' | 'merge' | 'revert'>>;
 
 /**
  * The catalog with every commit it makes on its own (table writes, merges, reverts) published to the
@@ -38,6 +38,12 @@ export function publishingCatalog(catalog: CatalogApi, publish: PublishCommit): 
     compactTable: async (repo, table, opts) => {
       const r = await catalog.compactTable(repo, table, opts);
       // Already compact: no commit was made, nothing to announce.
+      if (!r.unchanged) await announce(repo, opts?.branch, r.commit);
+      return r;
+    },
+    restoreTable: async (repo, table, opts) => {
+      const r = await catalog.restoreTable(repo, table, opts);
+      // Already at that version: no commit was made, nothing to announce.
       if (!r.unchanged) await announce(repo, opts?.branch, r.commit);
       return r;
     },

@@ -7,7 +7,7 @@ import type { TreeRecord } from '../model/commit.js';
 import type {
   AsOf, BranchReflogEntry, CatalogApi, Commit, CommitResult, CommitChainOptions, CommitTreeOptions, CreateRepoOptions, CreateTableOptions, DiffOptions, DiffResult,
   LogEntry, LogOptions, MergeOptions, MergeResult, NewColumn, ReadTableOptions, RefInfo, RefOptions, RepoInfo, Rows,
-  TableDescription, TableRefOptions, TableVersion, WriteOptions,
+  RestoreTableOptions, TableDescription, TableRefOptions, TableVersion, WriteOptions,
 } from '../catalog-api.js';
 
 export type RemoteCatalogOptions = HttpClientOptions;
@@ -138,6 +138,10 @@ export class RemoteCatalog implements CatalogApi {
   addColumn(repo: string, table: string, column: NewColumn, opts: WriteOptions = {}): Promise<CommitResult> {
     return this.call(`${this.table(repo, table)}/columns`, { method: 'POST', json: { ...jsonSafe(column) as NewColumn, ...opts } });
   }
+  restoreTable(repo: string, table: string, opts: RestoreTableOptions): Promise<CommitResult> {
+    return this.call(`${this.table(repo, table)}/restore`, { method: 'POST', json: { ...opts, ...(opts?.asOf instanceof Date ? { asOf: opts.asOf.getTime() } : {}) } });
+  }
+
   compactTable(repo: string, table: string, opts: WriteOptions = {}): Promise<CommitResult> {
     return this.call(`${this.table(repo, table)}/compact`, { method: 'POST', json: { ...opts } });
   }

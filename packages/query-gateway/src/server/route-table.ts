@@ -35,7 +35,7 @@ const isJsonBody = (req: Req): boolean => typeof req.body === 'object' && req.bo
 const createTableBranch = (req: Req): Target => (isJsonBody(req) ? bodyBranch(req) : queryBranch(req));
 const tableOpBranch = (req: Req): Target => ({
   repo: req.params.repo!,
-  branch: str(req.query.branch) ?? ((req.params.op === 'columns' || req.params.op === 'compact') && isJsonBody(req) ? str(req.body.branch) : undefined) ?? DEFAULT_BRANCH,
+  branch: str(req.query.branch) ?? ((req.params.op === 'columns' || req.params.op === 'compact' || req.params.op === 'restore') && isJsonBody(req) ? str(req.body.branch) : undefined) ?? DEFAULT_BRANCH,
 });
 const txn = (req: Req): Target => ({ repo: '', txnId: req.params.id! });
 
@@ -62,7 +62,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/tables/:table/describe', role: 'read', summary: 'schema, key, rows, bytes', tag: 'tables', target: repoOnly },
   { method: 'POST', url: '/repos/:repo/tables/:table', role: 'write', summary: 'create a table: JSON {schema?, rows?, primaryKey?, branch?} or Arrow (?branch=&primaryKey=)', tag: 'tables', target: createTableBranch },
   { method: 'DELETE', url: '/repos/:repo/tables/:table', role: 'write', summary: 'drop a table (?branch=)', tag: 'tables', target: queryBranch },
-  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns | compact (?branch=&message=&author=) {rows} or Arrow; compact takes no rows', tag: 'tables', target: tableOpBranch },
+  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns | compact | restore (?branch=&message=&author=) {rows} or Arrow; compact takes no rows, restore {version? ref? asOf?}', tag: 'tables', target: tableOpBranch },
 
   { method: 'GET', url: '/repos/:repo/resolve', role: 'read', summary: 'the commit a ref names (?ref=&asOf=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:hash', role: 'read', summary: 'a commit', tag: 'history', target: repoOnly },

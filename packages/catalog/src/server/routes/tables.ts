@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@armillaria/core';
 import type { FastifyPluginAsync } from 'fastify';
-import type { CatalogApi, CreateTableOptions, NewColumn, ReadTableOptions, TableRefOptions, WriteOptions } from '../../catalog-api.js';
+import type { CatalogApi, CreateTableOptions, NewColumn, ReadTableOptions, RestoreTableOptions, TableRefOptions, WriteOptions } from '../../catalog-api.js';
 import { body, intArg, listArg, query, refOptions, rowsFromBody, sendArrow, writeOptions, type Query } from '../http-args.js';
 
 type TableParams = { repo: string; table: string };
@@ -70,6 +70,25 @@ export const tableRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (a
         fromBody[k] = b[k];
       }
       return catalog.compactTable(repo, table, { ...fromBody, ...opts });
+    }
+    if (op === 'restore') {
+      // {version?, ref?, asOf?, branch?, message?, author?} in the JSON body; the query's write options win.
+      const b = body(req);
+      const restore: RestoreTableOptions = {};
+      for (const k of ['branch', 'message', 'author', 'ref'] as const) {
+        if (b[k] === undefined) continue;
+        if (typeof b[k] !== 'string') throw new InvalidArgumentError(`${k} must be a string`, { details: { field: k } });
+        restore[k] = b[k];
+      }
+      if (b.version !== undefined) {
+        if (!Number.isInteger(b.version)) throw new InvalidArgumentError('version must be an integer', { details: { field: 'version' } });
+        restore.version = b.version as number;
+      }
+      if (b.asOf !== undefined) {
+        if (typeof b.asOf !== 'string' && typeof b.asOf !== 'number') throw new InvalidArgumentError('asOf must be a time string or ms', { details: { field: 'asOf' } });
+        restore.asOf = b.asOf;
+      }
+      return catalog.restoreTable(repo, table, { ...restore, ...opts });
     }
     if (!(ROW_OPS as readonly string[]).includes(op)) throw new InvalidArgumentError(`unknown table operation ${JSON.stringify(op)}`, { details: { op } });
     const rows = rowsFromBody(req);
