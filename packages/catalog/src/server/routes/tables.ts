@@ -62,24 +62,13 @@ export const tableRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (a
     }
     if (op === 'compact') {
       // Options in the JSON body ({branch?, message?, author?}) or the query, the query winning.
-      const b = body(req);
-      const fromBody: WriteOptions = {};
-      for (const k of ['branch', 'message', 'author'] as const) {
-        if (b[k] === undefined) continue;
-        if (typeof b[k] !== 'string') throw new InvalidArgumentError(`${k} must be a string`, { details: { field: k } });
-        fromBody[k] = b[k];
-      }
+      const fromBody: WriteOptions = stringFields(body(req), ['branch', 'message', 'author']);
       return catalog.compactTable(repo, table, { ...fromBody, ...opts });
     }
     if (op === 'restore') {
       // {version?, ref?, asOf?, branch?, message?, author?} in the JSON body; the query's write options win.
       const b = body(req);
-      const restore: RestoreTableOptions = {};
-      for (const k of ['branch', 'message', 'author', 'ref'] as const) {
-        if (b[k] === undefined) continue;
-        if (typeof b[k] !== 'string') throw new InvalidArgumentError(`${k} must be a string`, { details: { field: k } });
-        restore[k] = b[k];
-      }
+      const restore: RestoreTableOptions = stringFields(b, ['branch', 'message', 'author', 'ref']);
       if (b.version !== undefined) {
         if (!Number.isInteger(b.version)) throw new InvalidArgumentError('version must be an integer', { details: { field: 'version' } });
         restore.version = b.version as number;
@@ -100,3 +89,14 @@ export const tableRoutes: FastifyPluginAsync<{ catalog: CatalogApi }> = async (a
     }
   });
 };
+
+/** The named fields of a JSON body that are present, each checked to be a string (INVALID_ARGUMENT otherwise). */
+function stringFields<K extends string>(b: Record<string, unknown>, keys: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const k of keys) {
+    if (b[k] === undefined) continue;
+    if (typeof b[k] !== 'string') throw new InvalidArgumentError(`${k} must be a string`, { details: { field: k } });
+    out[k] = b[k] as string;
+  }
+  return out;
+}
