@@ -29,13 +29,13 @@ export function parseAsOf(value: AsOf, now = Date.now()): number {
     if (Number.isFinite(value)) return value;
   } else if (typeof value === 'string') {
     if (/^\d+$/.test(value)) return Number(value);
-    const rel = RELATIVE_TIME.exec(value.trim());
+    const text = value.trim().toLowerCase();
+    const rel = RELATIVE_TIME.exec(text);
     if (rel) {
-      const word = value.trim().toLowerCase();
-      if (word === 'now') return now;
-      if (word === 'yesterday') return now - UNIT_MS.d!;
+      if (text === 'now') return now;
+      if (text === 'yesterday') return now - UNIT_MS.d!;
       // Every unit's first letter names it (`m` is minutes: months are not offered, their length varies).
-      return Math.round(now - Number(rel[1]) * (UNIT_MS[(rel[2] as string)[0]!.toLowerCase()] as number));
+      return Math.round(now - Number(rel[1]) * (UNIT_MS[(rel[2] as string)[0]!] as number));
     }
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return t;

@@ -137,7 +137,8 @@ export class Armillaria {
    * Makes an earlier version of a table its newest, as a new commit: `version` along the branch, or the
    * table as of `asOf` (a time on the branch, or a commit, tag or `main~2`). Zero copy: the new version
    * points at the old one's files (like Delta Lake's RESTORE); subscribers see `restored` with its row
-   * changes. A dropped table comes back. `restored: false` when it already holds that version.
+   * changes. A dropped table comes back (`created` for subscribers). `restored: false` when it already
+   * holds that version.
    */
   async restoreTable(table: string, opts: RestoreOptions): Promise<RestoreResult> {
     this.assertOpen();
