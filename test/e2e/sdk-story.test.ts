@@ -296,6 +296,23 @@ export function story(mode: () => Mode): void {
     expect(t.getChild('qty')?.toArray()).toEqual(Int32Array.from([1, 2, 3]));
   });
 
+  it('partial upserts: rows give the key and the columns they change, top level and in a transaction', async () => {
+    // `stock` holds sku a (qty 1, price 1.5), b (20, 2.5), c (3, 3.5) from the Arrow test above.
+    await arm.upsert('stock', [{ sku: 'a', price: 1.75 }, { sku: 'd', qty: 4, price: 4.5 }]);
+    await arm.transaction(async (tx) => {
+      await tx.upsert('stock', tableFromArrays({ sku: ['c'], qty: Int32Array.from([30]) }));
+      expect((await tx.rows('stock')).find((r) => r.sku === 'c')).toEqual({ sku: 'c', qty: 30, price: 3.5 });
+    });
+    const r = await arm.query('SELECT sku, qty, price FROM stock ORDER BY sku');
+    expect(r.rows).toEqual([
+      { sku: 'a', qty: 1, price: 1.75 }, { sku: 'b', qty: 20, price: 2.5 }, { sku: 'c', qty: 30, price: 3.5 }, { sku: 'd', qty: 4, price: 4.5 },
+    ]);
+    // No key; a new key without a value for a non-null column (Arrow typed arrays make them non-null).
+    await expectCode(arm.upsert('stock', [{ qty: 5 }]), ErrorCode.SchemaMismatch);
+    const err = await expectCode(arm.upsert('stock', [{ sku: 'e', qty: 5 }]), ErrorCode.SchemaMismatch);
+    expect(err.message).toContain('upsert of the new key ["e"] gives no value for column "price", which is not nullable');
+  });
+
   it('log lists the history; tags list', async () => {
     const log = await arm.log();
     expect(log.length).toBeGreaterThan(8);

@@ -8,7 +8,7 @@ import { isOpMap, sameEntry, type TreeEntry, type TreeRecord } from './model/com
 import { RefResolver } from './ref-resolver.js';
 import { DeferredWrites } from './table-format/chunk-sink.js';
 import { assertBranchName, assertRepoName, assertTableName, refNames } from './names.js';
-import { keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import { keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable, upsertRowsOf } from './rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext, type CommitMeta } from './context.js';
 import { tableVersionAt } from './ops/time-travel.js';
 import { logOf } from './ops/log.js';
@@ -349,7 +349,8 @@ export class Catalog implements CatalogApi, CatalogContext {
   async upsert(repo: string, table: string, rows: Rows, opts: WriteOptions = {}): Promise<CommitResult> {
     return this.changeRows(repo, table, opts, 'upsert', (cur, m, format) => {
       if (!m.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'upsert');
-      return format.upsert(cur.manifest, toArrowTable(rows, schemaFromManifest(m)));
+      const given = upsertRowsOf(rows, m);
+      return format.upsert(cur.manifest, given.rows, given.kept ? { kept: given.kept } : {});
     });
   }
 

@@ -26,13 +26,13 @@ export type { CommitRecord, TreeRecord, TreeEntry } from './model/commit.js';
 export { sameEntry } from './model/commit.js';
 export { assertRepoName, assertTableName, assertTagName, assertBranchName, refNames } from './names.js';
 export { parseAsOf, parseRefSpec, isRelativeTime } from './ref-resolver.js';
-export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, inferSchema, tableToRows, jsonSafe } from './rows.js';
+export { columnTypeToArrow, schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, upsertRowsOf, inferSchema, tableToRows, jsonSafe } from './rows.js';
 export { columnTypeOf } from './table-format/column-types.js';
 export type { InferOptions } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ReflogValue, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
-  TableLayout, DeltaRef, PageRef,
+  TableLayout, DeltaRef, PageRef, UpsertOptions, KeptCells,
 } from './table-format/table-format.js';
 export { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format/table-format.js';
 export { FsRefStore } from './refs/fs-ref-store.js';

@@ -5,7 +5,7 @@ import {
 } from 'apache-arrow';
 import { SchemaMismatchError } from './errors.js';
 import type { Rows, TableSchema } from './catalog-api.js';
-import type { ColumnType, Manifest } from './table-format/table-format.js';
+import type { ColumnType, KeptCells, Manifest } from './table-format/table-format.js';
 
 /**
  * The one place rows change shape: plain objects <-> Arrow, manifest type names <-> Arrow types, and
@@ -63,21 +63,68 @@ export function keyTableOf(keys: Rows, manifest: Manifest): Table {
   return toArrowTable(objects.map((r) => Object.fromEntries(pk.map((k) => [k, r?.[k]]))), keySchema);
 }
 
+/**
+ * An upsert's rows in the table's types and the cells they do not give (TableFormat.upsert's `kept`):
+ * an Arrow table's missing non-key columns are left to the format (kept for every row); of plain objects,
+ * a property that is absent or undefined keeps the key's stored value, while null writes null (as in a
+ * JSON merge patch). Every row must hold the key columns.
+ */
+export function upsertRowsOf(rows: Rows, manifest: Manifest): { rows: Table; kept?: KeptCells } {
+  const full = schemaFromManifest(manifest);
+  const pk = manifest.primaryKey ?? [];
+  if (rows instanceof Table) {
+    const own = full.fields.filter((f) => rows.getChild(f.name));
+    for (const f of rows.schema.fields) {
+      if (!full.fields.some((g) => g.name === f.name)) throw new SchemaMismatchError(`column ${JSON.stringify(f.name)} is not in the table's schema`, { column: f.name });
+    }
+    return { rows: own.length === full.fields.length ? toArrowTable(rows, full) : toArrowTable(rows, new Schema(own)) };
+  }
+  if (!Array.isArray(rows)) throw new SchemaMismatchError('rows must be an Arrow table or an array of objects');
+  const objects = rows as ReadonlyArray<Record<string, unknown>>;
+  if (objects.length === 0) return { rows: new Table(full) };
+  checkObjectRows(objects, full);
+  const kept: Record<string, Uint8Array> = {};
+  const fields: Field[] = [];
+  for (const f of full.fields) {
+    const absent = objects.map((row) => (row[f.name] === undefined ? 1 : 0));
+    const missing = absent.reduce<number>((n, a) => n + a, 0);
+    if (pk.includes(f.name)) {
+      if (missing > 0) throw new SchemaMismatchError(`row ${absent.indexOf(1)} lacks key column ${JSON.stringify(f.name)}: an upsert may leave out other columns, never the key`, { column: f.name });
+      fields.push(f);
+    } else if (missing < objects.length) {
+      // Absent cells become null placeholders here; the format replaces them with stored values.
+      if (missing > 0) kept[f.name] = Uint8Array.from(absent);
+      fields.push(missing > 0 ? new Field(f.name, f.type, true) : f);
+    }
+  }
+  const table = objectsToTable(objects, new Schema(fields));
+  return Object.keys(kept).length > 0 ? { rows: table, kept } : { rows: table };
+}
+
 /** Arrow table from rows: Arrow tables pass through; plain objects use `schema` or an inferred one. */
 export function toArrowTable(rows: Rows, schema?: Schema, inferOptions: InferOptions = {}): Table {
   if (rows instanceof Table) return schema ? conform(rows, schema) : rows;
   if (!Array.isArray(rows)) throw new SchemaMismatchError('rows must be an Arrow table or an array of objects');
   const objects = rows as ReadonlyArray<Record<string, unknown>>;
   const target = schema ?? inferSchema(objects, inferOptions);
-  const known = new Set(target.fields.map((f) => f.name));
+  checkObjectRows(objects, target);
+  return objectsToTable(objects, target);
+}
+
+/** SCHEMA_MISMATCH unless every row is an object whose properties are all columns of `schema`. */
+function checkObjectRows(objects: ReadonlyArray<Record<string, unknown>>, schema: Schema): void {
+  const known = new Set(schema.fields.map((f) => f.name));
   for (const row of objects) {
     if (!row || typeof row !== 'object') throw new SchemaMismatchError('every row must be an object');
     for (const k of Object.keys(row)) {
       if (!known.has(k)) throw new SchemaMismatchError(`column ${JSON.stringify(k)} is not in the table's schema`, { column: k });
     }
   }
+}
+
+/** Checked plain objects as record batches in exactly `target` (Table(columns) would mark every field nullable). */
+function objectsToTable(objects: ReadonlyArray<Record<string, unknown>>, target: Schema): Table {
   if (objects.length === 0) return new Table(target);
-  // Record batches in exactly the declared schema (Table(columns) would mark every field nullable).
   const columns: Record<string, ReturnType<typeof vectorFromArray>> = {};
   for (const field of target.fields) columns[field.name] = vectorFromArray(objects.map((row) => coerce(row[field.name], field)), field.type);
   return new Table(new Table(columns).batches.map((b) => new RecordBatch(target, b.data)));

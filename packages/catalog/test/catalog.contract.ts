@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '@armillaria/core';
+import { Float64, Int64, Table, vectorFromArray } from 'apache-arrow';
 import type { CatalogApi } from '../src/index.js';
 import { codeOf, errorOf, plainRows, uniqueRepo } from './catalog-helpers.js';
 
@@ -151,6 +152,39 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       await c.dropTable(repo, 'log');
       expect(await codeOf(c.read(repo, 'log'))).toBe('TABLE_NOT_FOUND');
       expect(await codeOf(c.dropTable(repo, 'log'))).toBe('TABLE_NOT_FOUND');
+    });
+
+    it('partial upserts: a row leaving out a column keeps its stored value; null writes null; new keys get null', async () => {
+      const repo = await repoWithUsers('partial');
+      await c.upsert(repo, 'users', [{ id: 1, score: 99 }, { id: 2, name: 'bobby', score: null }, { id: 4, name: 'dee' }]);
+      expect(plainRows(await c.read(repo, 'users'))).toEqual([
+        row(1, 'ada', 99), row(2, 'bobby', null as unknown as number), row(3, 'cy'), { id: 4, name: 'dee', score: null },
+      ]);
+      // Per row: one row gives a name, the next only a score (each keeps the other column).
+      await c.upsert(repo, 'users', [{ id: 3, name: 'cyrus' }, { id: 4, score: 6 }]);
+      expect(plainRows(await c.read(repo, 'users')).slice(2)).toEqual([row(3, 'cyrus'), { id: 4, name: 'dee', score: 6 }]);
+      // An Arrow table lacking a column keeps it for every row.
+      await c.upsert(repo, 'users', new Table({ id: vectorFromArray([1n, 3n], new Int64()), score: vectorFromArray([7, 8], new Float64()) }));
+      expect(plainRows(await c.read(repo, 'users')).filter((r) => r.id === 1 || r.id === 3)).toEqual([row(1, 'ada', 7), row(3, 'cyrus', 8)]);
+      // Rows must hold the key; a new key needs every non-nullable column. Nothing is written.
+      const head = (await c.resolve(repo)).hash;
+      const noKey = await errorOf(c.upsert(repo, 'users', [{ id: 5, name: 'e' }, { name: 'f' }]));
+      expect(noKey.code).toBe('SCHEMA_MISMATCH');
+      expect(noKey.message).toContain('row 1 lacks key column "id"');
+      expect(await codeOf(c.upsert(repo, 'users', [{ id: 1, nick: 'x' }]))).toBe('SCHEMA_MISMATCH');
+      await c.createTable(repo, 'accounts', {
+        schema: { fields: [{ name: 'id', type: 'int64', nullable: false }, { name: 'email', type: 'utf8', nullable: false }, { name: 'plan', type: 'utf8' }] },
+        primaryKey: ['id'], rows: [{ id: 1, email: 'a@x', plan: 'free' }],
+      });
+      const accounts = (await c.resolve(repo)).hash;
+      await c.upsert(repo, 'accounts', [{ id: 1, plan: 'pro' }]);
+      expect(plainRows(await c.read(repo, 'accounts'))).toEqual([{ id: 1, email: 'a@x', plan: 'pro' }]);
+      const newKey = await errorOf(c.upsert(repo, 'accounts', [{ id: 2, plan: 'pro' }]));
+      expect(newKey.code).toBe('SCHEMA_MISMATCH');
+      expect(newKey.message).toContain('upsert of the new key ["2"] gives no value for column "email", which is not nullable');
+      expect(newKey.details).toMatchObject({ table: 'accounts', column: 'email' });
+      expect((await c.resolve(repo)).parents).toEqual([accounts]);
+      expect(head).not.toBe(accounts);
     });
 
     it('compacts a table: the same rows in fewer chunks as a new version; already compact commits nothing', async () => {

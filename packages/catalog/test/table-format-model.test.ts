@@ -49,9 +49,9 @@ const MODEL_SEEDS = Number(process.env.ARMILLARIA_FORMAT_MODEL_SEEDS ?? 3);
 
 describe('keyed tables against a model', () => {
   // What the seeds exercised, summed over them (one seed may happen never to fold, say).
-  const covered = { withDelta: 0, withPartial: 0, folds: 0 };
+  const covered = { withDelta: 0, withPartial: 0, folds: 0, partialUpserts: 0 };
   for (let seed = 1; seed <= MODEL_SEEDS; seed++) {
-    it(`seed ${seed}: write/append/upsert/delete/addColumn/compact across the delta threshold match the model`, async () => {
+    it(`seed ${seed}: write/append/upsert (whole and partial)/delete/addColumn/compact across the delta threshold match the model`, async () => {
       const rand = rng(seed);
       const { format } = await makeFormat({ targetChunkRows: 16 });
       // The twin keeps no decoded keys between edits: its manifests must still equal the caching format's.
@@ -76,6 +76,7 @@ describe('keyed tables against a model', () => {
       let withDelta = 0;
       let withPartial = 0;
       let folds = 0;
+      let partials = 0;
       for (let step = 0; step < 40; step++) {
         const before = new Map(model);
         const op = rand();
@@ -84,7 +85,28 @@ describe('keyed tables against a model', () => {
         for (let i = 0; i < n; i++) picked.add(BigInt(Math.floor(rand() * keySpace)));
         // Each op runs on `format` and, identically, on `twin`: same operations => same manifest hash.
         let run: (f: ParquetTableFormat) => Promise<{ manifest: string; rows: number }>;
-        if (op < 0.4) {
+        let same: Table | undefined;
+        if (op < 0.4 && rand() < 0.35) {
+          // A partial upsert: the key and some columns, one of them with some rows' cells kept. Kept values
+          // come from the version (delta row, its base row, or null for a new key).
+          const columns = ['name', 'score', 'ts', 'active', ...extra];
+          const given = columns.filter(() => rand() < 0.5);
+          const keptColumn = given.length > 0 && rand() < 0.5 ? given[Math.floor(rand() * given.length)]! : undefined;
+          const rows = shuffle([...picked].map((id) => row(id, step + 1)), rand);
+          const mask = Uint8Array.from(rows, () => (keptColumn && rand() < 0.5 ? 1 : 0));
+          const completed = rows.map((r, i) => {
+            const old = model.get(r.id);
+            const out: Row = { id: r.id };
+            for (const c of columns) out[c] = given.includes(c) && !(c === keptColumn && mask[i]) ? r[c] : (old?.[c] ?? null);
+            return out;
+          });
+          const t = rowsTable(rows, extra).select(['id', ...given]);
+          run = (f) => f.upsert(version, t, keptColumn ? { kept: { [keptColumn]: mask } } : {});
+          // The same as an upsert of the completed rows, to the manifest hash.
+          same = rowsTable(completed, extra);
+          for (const r of completed) model.set(r.id, r);
+          partials++;
+        } else if (op < 0.4) {
           // Half the upserts rename existing rows only (the delta keeps their other base values).
           const rename = rand() < 0.5;
           const rows = [...picked].map((id) => (rename && model.has(id) ? { ...model.get(id)!, name: `renamed-${step}` } : row(id, step + 1)));
@@ -114,6 +136,7 @@ describe('keyed tables against a model', () => {
         }
         const res = await run(format);
         expect((await run(twin.format)).manifest).toBe(res.manifest);
+        if (same) expect((await format.upsert(version, same)).manifest).toBe(res.manifest);
         expect(res.rows).toBe(model.size);
         const m = await format.readManifest(res.manifest);
         expect(m.rows).toBe(model.size);
@@ -150,6 +173,7 @@ describe('keyed tables against a model', () => {
       covered.withDelta += withDelta;
       covered.withPartial += withPartial;
       covered.folds += folds;
+      covered.partialUpserts += partials;
       const all = await format.diffRows(null, version);
       expect(all.added.length).toBe(model.size);
       expect((await format.diffRows(version, null)).removed.length).toBe(model.size);
@@ -160,6 +184,7 @@ describe('keyed tables against a model', () => {
     expect(covered.withDelta).toBeGreaterThan(5 * MODEL_SEEDS);
     expect(covered.withPartial).toBeGreaterThan(0);
     expect(covered.folds).toBeGreaterThan(0);
+    expect(covered.partialUpserts).toBeGreaterThan(0);
   });
 
   it('orders multi-column string keys by code point and keeps them consistent across edits', async () => {

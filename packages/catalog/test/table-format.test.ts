@@ -167,7 +167,11 @@ describe('ParquetTableFormat: errors', () => {
     expect(await code(format.upsert(keyed.manifest, customersTable([customer(50n), customer(50n)])))).toBe(ErrorCode.DuplicateKey);
     expect(await code(format.upsert(unkeyed.manifest, rows))).toBe(ErrorCode.PrimaryKeyRequired);
     expect(await code(format.deleteKeys(unkeyed.manifest, keysTable([1n])))).toBe(ErrorCode.PrimaryKeyRequired);
-    expect(await code(format.upsert(keyed.manifest, rows.select(['id', 'name'])))).toBe(ErrorCode.SchemaMismatch);
+    // A partial upsert (some columns) must hold the key; kept cells name non-key columns, one byte per row.
+    expect(await code(format.upsert(keyed.manifest, rows.select(['name'])))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.upsert(keyed.manifest, rows.select(['id', 'name']), { kept: { id: new Uint8Array(10) } }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.upsert(keyed.manifest, rows.select(['id', 'name']), { kept: { nope: new Uint8Array(10) } }))).toBe(ErrorCode.SchemaMismatch);
+    expect(await code(format.upsert(keyed.manifest, rows.select(['id', 'name']), { kept: { name: new Uint8Array(3) } }))).toBe(ErrorCode.InvalidArgument);
     expect(await code(format.append(unkeyed.manifest, new Table({ ...Object.fromEntries(rows.schema.fields.map((f) => [f.name, rows.getChild(f.name)!])), extra: vectorFromArray([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], new Int32()) })))).toBe(ErrorCode.SchemaMismatch);
     expect(await code(format.upsert(keyed.manifest, new Table({ id: vectorFromArray([1], new Int32()) })))).toBe(ErrorCode.SchemaMismatch);
     expect(await code(format.write(rows, { primaryKey: ['nope'] }))).toBe(ErrorCode.SchemaMismatch);

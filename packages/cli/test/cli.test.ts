@@ -135,6 +135,18 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(bad.stderr).toContain('TABLE_NOT_FOUND');
   });
 
+  it('import --upsert of the key and some columns changes those and keeps the others', async () => {
+    await writeFile(join(dir.path, 'accounts.csv'), 'id,name,city,plan\n1,ada,London,free\n2,bob,Paris,pro\n');
+    await writeFile(join(dir.path, 'moves.csv'), 'id,city\n2,Berlin\n3,Oslo\n');
+    await ok([...data, 'import', join(dir.path, 'accounts.csv'), '--table', 'accounts', '--key', 'id', '--no-progress']);
+    expect(await ok([...data, 'import', join(dir.path, 'moves.csv'), '--table', 'accounts', '--upsert', '--no-progress'])).toMatch(/^upserted 2 rows into accounts/);
+    expect(JSON.parse(await ok([...data, 'sql', 'SELECT * FROM accounts ORDER BY id', '--format', 'json']))).toEqual([
+      { id: 1, name: 'ada', city: 'London', plan: 'free' },
+      { id: 2, name: 'bob', city: 'Berlin', plan: 'pro' },
+      { id: 3, name: null, city: 'Oslo', plan: null },
+    ]);
+  });
+
   it('import --upsert replaces rows by key, --delete removes the keys a file lists; append of a held key names the table', async () => {
     await writeFile(join(dir.path, 'people.csv'), 'id,city\n1,London\n2,Paris\n3,Berlin\n');
     await writeFile(join(dir.path, 'people-up.csv'), 'id,city\n2,Rome\n4,Oslo\n');

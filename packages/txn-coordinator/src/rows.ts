@@ -3,7 +3,7 @@ import { canonicalJson } from '@armillaria/core';
 import { jsonSafe, SchemaMismatchError } from '@armillaria/catalog';
 
 /** Plain rows <-> Arrow come from the catalog (one conversion for every package); keys are the coordinator's. */
-export { schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, tableToRows, jsonSafe } from '@armillaria/catalog';
+export { schemaFromSpec, schemaFromManifest, toArrowTable, keyTableOf, upsertRowsOf, tableToRows, jsonSafe } from '@armillaria/catalog';
 
 /**
  * A primary key as one comparable string. Integers compare equal whatever their JS type (5, 5n), so keys

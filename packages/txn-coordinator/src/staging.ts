@@ -1,8 +1,8 @@
 import { ErrorCode, InvalidArgumentError, type ArmillariaError, type Hash } from '@armillaria/core';
-import { CatalogNotFoundError, PrimaryKeyRequiredError, TableExistsError, withTableName, type ColumnType, type TableFormat } from '@armillaria/catalog';
+import { CatalogNotFoundError, PrimaryKeyRequiredError, TableExistsError, withTableName, type ColumnType, type KeptCells, type TableFormat } from '@armillaria/catalog';
 import { Table } from 'apache-arrow';
 import type { TreeEntry } from './catalog-port.js';
-import { keysOf, keyString, keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable } from './rows.js';
+import { keysOf, keyString, keyTableOf, schemaFromManifest, schemaFromSpec, toArrowTable, upsertRowsOf } from './rows.js';
 import type { CreateTableInTxn, Rows } from './txn-api.js';
 
 /** One staged operation, kept (with its rows as Arrow) so a rebase can replay it on a newer head. */
@@ -11,7 +11,8 @@ export type StagedOp =
   | { kind: 'drop' }
   | { kind: 'write'; rows: Table }
   | { kind: 'append'; rows: Table }
-  | { kind: 'upsert'; rows: Table }
+  /** `kept`: cells the rows do not give, filled from the table when applied (a partial upsert). */
+  | { kind: 'upsert'; rows: Table; kept?: KeptCells }
   | { kind: 'delete'; keys: Table }
   | { kind: 'addColumn'; column: { name: string; type: ColumnType; defaultValue?: unknown } };
 
@@ -50,6 +51,10 @@ export async function prepareOp(
   if (kind === 'delete') {
     if (!manifest.primaryKey?.length) throw new PrimaryKeyRequiredError(table, 'delete');
     return { kind, keys: keyTableOf(rows, manifest) };
+  }
+  if (kind === 'upsert') {
+    const given = upsertRowsOf(rows, manifest);
+    return given.kept ? { kind, rows: given.rows, kept: given.kept } : { kind, rows: given.rows };
   }
   return { kind, rows: toArrowTable(rows, schemaFromManifest(manifest)) };
 }
@@ -91,7 +96,7 @@ async function applyFormatOp(format: TableFormat, repo: string, table: string, c
     case 'append':
       return (await format.append(current, op.rows)).manifest;
     case 'upsert':
-      return (await format.upsert(current, op.rows)).manifest;
+      return (await format.upsert(current, op.rows, op.kept ? { kept: op.kept } : {})).manifest;
     case 'delete':
       return (await format.deleteKeys(current, op.keys)).manifest;
     case 'addColumn':

@@ -85,6 +85,25 @@ describe('TxnCoordinator', () => {
     expect(bus.delivered[0]?.op).toBe('deleted');
   });
 
+  it('partial upserts keep the columns a row leaves out, read from the version the commit lands on', async () => {
+    const c = stack.coordinator;
+    const schema = { fields: [{ name: 'id', type: 'int64' as const, nullable: false }, { name: 'name', type: 'utf8' as const }, { name: 'plan', type: 'utf8' as const }] };
+    await stack.catalog.createTable('r', 'acct', { schema, primaryKey: ['id'], rows: [{ id: 1, name: 'a', plan: 'free' }, { id: 2, name: 'b', plan: 'free' }] });
+    const t = await c.begin({ repo: 'r' });
+    await c.upsert(t.id, 'acct', [{ id: 1, plan: 'pro' }, { id: 3, name: 'c' }]);
+    expect(plain(await c.read(t.id, 'acct'))).toEqual([{ id: 1, name: 'a', plan: 'pro' }, { id: 2, name: 'b', plan: 'free' }, { id: 3, name: 'c', plan: null }]);
+    // Another key changes meanwhile: the commit rebases, replaying the partial upsert on the new head.
+    await stack.catalog.upsert('r', 'acct', [{ id: 2, name: 'B' }]);
+    expect((await c.commit(t.id)).rebased).toBe(true);
+    expect(plain(await stack.catalog.read('r', 'acct'))).toEqual([{ id: 1, name: 'a', plan: 'pro' }, { id: 2, name: 'B', plan: 'free' }, { id: 3, name: 'c', plan: null }]);
+    // The same key changed meanwhile (another column): a key conflict, as for whole rows.
+    const u = await c.begin({ repo: 'r' });
+    await c.upsert(u.id, 'acct', [{ id: 1, plan: 'team' }]);
+    await stack.catalog.upsert('r', 'acct', [{ id: 1, name: 'A' }]);
+    await expect(c.commit(u.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { table: 'acct', kind: 'keys' } });
+    expect(plain(await stack.catalog.read('r', 'acct'))[0]).toEqual({ id: 1, name: 'A', plan: 'pro' });
+  });
+
   it('aborts: nothing becomes visible and later calls fail with TXN_ABORTED', async () => {
     const c = stack.coordinator;
     const before = await stack.catalog.resolve('r', 'main');

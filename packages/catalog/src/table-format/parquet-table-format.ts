@@ -7,7 +7,8 @@ import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
-import { deltaChange, keepsEnough, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
+import { deltaChange, keepsEnough, KeyState, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
+import { fillKept, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
@@ -21,7 +22,7 @@ import { chunkDiff, rowDiff } from './diff.js';
 import { concatDecoded } from './rows.js';
 import { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format.js';
 import type {
-  ChunkDiff, ChunkInfo, ColumnType, Manifest, ReadOptions, RowDiff, TableFormat, TableLayout, WriteResult,
+  ChunkDiff, ChunkInfo, ColumnType, Manifest, ReadOptions, RowDiff, TableFormat, TableLayout, UpsertOptions, WriteResult,
 } from './table-format.js';
 
 export interface ParquetTableFormatOptions {
@@ -122,8 +123,8 @@ export class ParquetTableFormat implements TableFormat {
     return this.op((f) => f.appendOp(previous, rows));
   }
 
-  upsert(previous: Hash, rows: Table): Promise<WriteResult> {
-    return this.op((f) => f.upsertOp(previous, rows));
+  upsert(previous: Hash, rows: Table, opts: UpsertOptions = {}): Promise<WriteResult> {
+    return this.op((f) => f.upsertOp(previous, rows, opts));
   }
 
   deleteKeys(previous: Hash, keys: Table): Promise<WriteResult> {
@@ -181,10 +182,44 @@ export class ParquetTableFormat implements TableFormat {
     return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
 
-  private async upsertOp(previous: Hash, rows: Table): Promise<WriteResult> {
+  private async upsertOp(previous: Hash, rows: Table, opts: UpsertOptions): Promise<WriteResult> {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'upsert');
-    return this.keyedEdit(m, conform(rows, m.schema), 'upsert', previous);
+    const partial = partialRows(rows, m.schema, m.primaryKey, opts.kept);
+    const whole = partial.fill.length === 0 ? rows : await this.withStoredValues(m, partial, previous);
+    return this.keyedEdit(m, conform(whole, m.schema), 'upsert', previous);
+  }
+
+  /**
+   * A partial upsert's rows completed with the values their keys hold in version `m` (see kept-cells.ts):
+   * finds the keys in the base and delta chunks (key columns, cached) and decodes only the rows that keep
+   * a value, only the columns kept.
+   */
+  private async withStoredValues(m: Manifest, p: PartialRows, table: string): Promise<Table> {
+    const pk = m.primaryKey!;
+    const changes = sortedChanges(p.given, pk, m.schema, table);
+    const keyTypes = keyTypesOf(m.schema, pk);
+    const [base, deltaList] = await Promise.all([this.reader.chunkList(m), this.reader.deltaList(m)]);
+    const positions = (): KeyPositions => ({ chunk: new Int32Array(changes.order.length).fill(-1), row: new Int32Array(changes.order.length) });
+    const atBase = positions();
+    const atDelta = positions();
+    const fetched = new Map<number, Uint8Array>();
+    const fetchedDelta = new Map<number, Uint8Array>();
+    const [, deltaState] = await Promise.all([
+      lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, (b) => void fetched.set(i, b)), this.concurrency, atBase),
+      lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true, (b) => void fetchedDelta.set(i, b)), this.concurrency, atDelta),
+    ]);
+    const ys = rowsToFill(p, changes);
+    const inBase = ys.filter((y) => atBase.chunk[y]! >= 0);
+    const liveInDelta = ys.filter((y) => deltaState[y] === KeyState.Live);
+    const deltaColumns = hasPartialRows(m) ? [...p.fill, DELTA_UNCHANGED_COLUMN] : p.fill;
+    const [b, d] = await Promise.all([
+      this.decodeFound(base, atBase, fetched, inBase, p.fill),
+      this.decodeFound(deltaList, atDelta, fetchedDelta, liveInDelta, deltaColumns),
+    ]);
+    const stored: StoredRows = { base: { at: b.at, tables: tablesOf(b.ipcs) } };
+    if (deltaList.length > 0) stored.delta = { state: deltaState, at: d.at, tables: tablesOf(d.ipcs) };
+    return fillKept(p, m.schema, changes, stored);
   }
 
   private async deleteKeysOp(previous: Hash, keys: Table): Promise<WriteResult> {

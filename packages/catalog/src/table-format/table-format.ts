@@ -19,8 +19,13 @@ export interface TableFormat {
   write(rows: Table, opts: { primaryKey?: readonly string[]; previous?: Hash }): Promise<WriteResult>;
   /** Adds rows; keyed tables treat this as insert-only (existing key: DuplicateKeyError). */
   append(previous: Hash, rows: Table): Promise<WriteResult>;
-  /** Inserts or replaces rows by primary key (PrimaryKeyRequiredError on unkeyed tables). */
-  upsert(previous: Hash, rows: Table): Promise<WriteResult>;
+  /**
+   * Inserts or replaces rows by primary key (PrimaryKeyRequiredError on unkeyed tables). A partial
+   * upsert updates only some columns: a non-key column `rows` lacks, and every cell `opts.kept` marks,
+   * keeps the value the version holds for that key (a new key gets null there; SCHEMA_MISMATCH when the
+   * column is not nullable). `rows` must hold the key columns.
+   */
+  upsert(previous: Hash, rows: Table, opts?: UpsertOptions): Promise<WriteResult>;
   /** Removes rows whose key appears in `keys` (a table holding at least the key columns); absent keys are ignored. */
   deleteKeys(previous: Hash, keys: Table): Promise<WriteResult>;
   /** Schema evolution: a new nullable column, null (or `defaultValue`) in existing rows. */
@@ -177,6 +182,18 @@ export interface WriteResult {
   /** Bytes uploaded: new data chunks plus new manifest and manifest-page chunks. */
   bytesWritten: number;
 }
+
+export interface UpsertOptions {
+  /**
+   * Cells that keep the stored value, per non-key column: a byte per row of the upsert's rows, 1 where
+   * the row gives no value for the column (a plain object without that property) and keeps its key's
+   * stored value, 0 where the row's value (null included) is written.
+   */
+  kept?: KeptCells;
+}
+
+/** Per non-key column, 1 for each row (in input order) whose value is not given: see UpsertOptions. */
+export type KeptCells = Readonly<Record<string, Uint8Array>>;
 
 export interface ReadOptions {
   columns?: readonly string[];
