@@ -1,8 +1,8 @@
 import {
   Binary, Bool, DataType, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, Schema, TimestampMicrosecond,
-  TimestampMillisecond, TimeUnit, Type, Uint16, Uint32, Uint64, Uint8, Utf8,
+  TimestampMillisecond, TimeUnit, Type, Uint16, Uint32, Uint64, Uint8, Utf8, makeData, makeVector,
 } from 'apache-arrow';
-import type { Table } from 'apache-arrow';
+import type { Table, Vector } from 'apache-arrow';
 import { SchemaMismatchError } from '../errors.js';
 import type { ColumnStats, ColumnType, Manifest } from './table-format.js';
 
@@ -147,3 +147,22 @@ export function comparable(type: ColumnType, v: unknown): number | bigint | stri
     default: return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
   }
 }
+
+/**
+ * `n` nulls of a column type, built directly (no builder: `vectorFromArray` of 100K nulls takes ~10-30 ms,
+ * this ~0.1 ms), zeroed value buffers under an all-null validity bitmap.
+ */
+export function nullVector(type: ColumnType, n: number): Vector {
+  const t = arrowType(type);
+  const props: Record<string, unknown> = { type: t, length: n, nullCount: n, nullBitmap: new Uint8Array(Math.ceil(n / 8)) };
+  if (type === 'utf8' || type === 'binary') {
+    props.valueOffsets = new Int32Array(n + 1);
+    props.data = new Uint8Array(0);
+  } else if (type === 'bool') {
+    props.data = new Uint8Array(Math.ceil(n / 8));
+  } else {
+    props.data = new (t as unknown as { ArrayType: new (n: number) => ArrayLike<unknown> }).ArrayType(n);
+  }
+  return makeVector(makeData(props as unknown as Parameters<typeof makeData>[0]));
+}
+

@@ -7,6 +7,7 @@ import { assignChanges, PairBuilder, type Changes, type EditMode } from './rechu
 import type { Table } from 'apache-arrow';
 import type { ManifestSchema } from './column-types.js';
 import { sameValue } from './rows.js';
+import { cellEquality, type CellEquals } from './cell-equality.js';
 import type { ChunkInfo, ColumnType } from './table-format.js';
 
 /** The new delta of an edit, ready for the encoder (sources: the old delta's rows, then the changes'). */
@@ -185,18 +186,22 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, columns: re
   const names = schema.fields.map((f) => f.name);
   const compared = names.map((n) => columns.includes(n));
   const mine = names.map((n) => input.getChild(n)!);
-  const cols = new Map<number, Array<ReturnType<Table['getChild']>>>();
+  // Per base chunk, one comparer per compared column (input cell r vs base cell row).
+  const equal = new Map<number, Array<CellEquals | undefined>>();
   const chars: string[] = [];
   for (let y = 0; y < changes.order.length; y++) {
     const chunk = at.chunk[y]!;
     if (chunk < 0) continue;
-    let theirs = cols.get(chunk);
-    if (!theirs) cols.set(chunk, (theirs = names.map((n) => baseRows.get(chunk)!.getChild(n))));
+    let eq = equal.get(chunk);
+    if (!eq) {
+      const theirs = baseRows.get(chunk)!;
+      equal.set(chunk, (eq = names.map((n, c) => (compared[c] ? cellEquality(mine[c]!, theirs.getChild(n)!, identical) : undefined))));
+    }
     const r = changes.order[y]!;
     const row = at.row[y]!;
     let kept = false;
     for (let c = 0; c < names.length; c++) {
-      const same = compared[c]! && identical(mine[c]!.get(r) ?? null, theirs[c]?.get(row) ?? null);
+      const same = eq[c]?.(r, row) ?? false;
       chars[c] = same ? '1' : '0';
       kept ||= same;
     }

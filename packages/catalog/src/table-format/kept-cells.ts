@@ -1,11 +1,10 @@
 import { InvalidArgumentError } from '@armillaria/core';
-import { Table, vectorFromArray, type Vector } from 'apache-arrow';
+import { Table, type Vector } from 'apache-arrow';
 import { SchemaMismatchError } from '../errors.js';
-import { arrowType, conform, type ManifestSchema } from './column-types.js';
-import { KeyState, type KeyPositions } from './delta-edit.js';
+import { conform, nullVector, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt } from './keys.js';
 import type { Changes } from './rechunk.js';
-import { DELTA_UNCHANGED_COLUMN, type KeptCells } from './table-format.js';
+import type { KeptCells } from './table-format.js';
 
 /**
  * Partial upserts (TableFormat.upsert with columns missing or `kept` cells): the values a row does not
@@ -71,54 +70,76 @@ export function rowsToFill(p: PartialRows, changes: Changes): number[] {
   return out;
 }
 
-/** Where the stored rows of the changes are: positions within tables of decoded rows (see decodeFound). */
+/**
+ * Where the stored rows of the changes are, as interleave sources (source 0 is the given rows): per change
+ * (position in `changes.order`), the source and row of its base row and of its live delta row (-1: none),
+ * and that delta row's DELTA_UNCHANGED_COLUMN mask; `nullSource` holds one row of nulls.
+ */
 export interface StoredRows {
-  base: { at: KeyPositions; tables: ReadonlyMap<number, Table> };
-  /** The version's delta, when it has one: per change its KeyState, and the live rows decoded. */
-  delta?: { state: Uint8Array; at: KeyPositions; tables: ReadonlyMap<number, Table> };
+  nullSource: number;
+  baseSource: Int32Array;
+  baseRow: Int32Array;
+  deltaSource: Int32Array;
+  deltaRow: Int32Array;
+  deltaMask: ReadonlyArray<string | null>;
+}
+
+/** Interleave picks that complete the given rows: every column from source 0, fill columns cell by cell. */
+export interface FillPicks {
+  main: Uint32Array;
+  groups: Uint32Array[];
+  /** Per table column: its group in `groups`, -1 for `main`. */
+  of: number[];
 }
 
 /**
- * The upsert's rows with every kept cell set to its key's stored value: the delta row when the delta
- * holds the key live (its base row's value where the row's mask keeps it), else the base row; a key the
- * version lacks (or the delta deleted) is new and gets null, SCHEMA_MISMATCH for a non-nullable column.
+ * The picks that set every kept cell to its key's stored value: the live delta row's (or its base row's
+ * where the delta row's mask keeps that), else the base row's; a key with neither (new, or deleted in the
+ * delta) keeps source 0's null placeholder, SCHEMA_MISMATCH for a non-nullable column.
  */
-export function fillKept(p: PartialRows, schema: ManifestSchema, changes: Changes, stored: StoredRows): Table {
+export function fillPicks(p: PartialRows, schema: ManifestSchema, changes: Changes, stored: StoredRows): FillPicks {
   const n = p.given.numRows;
   const names = schema.fields.map((f) => f.name);
-  const filled = new Map<string, unknown[]>();
-  for (const c of p.fill) {
-    const own = p.given.getChild(c);
-    filled.set(c, own ? Array.from({ length: n }, (_, r) => own.get(r)) : new Array<unknown>(n).fill(null));
-  }
-  const columnOf = (t: Table | undefined, c: string): Vector | null => t?.getChild(c) ?? null;
+  const main = new Uint32Array(2 * n);
+  for (let r = 0; r < n; r++) main[2 * r + 1] = r;
+  const groups = p.fill.map(() => main.slice());
+  const keep = p.fill.map((c) => p.keep.get(c)!);
+  const position = p.fill.map((c) => names.indexOf(c));
+  const nullable = p.fill.map((c) => schema.fields.find((f) => f.name === c)!.nullable);
   for (let y = 0; y < changes.order.length; y++) {
     const r = changes.order[y]!;
-    const state = stored.delta?.state[y] ?? KeyState.Absent;
-    const baseChunk = stored.base.at.chunk[y]!;
-    const base = baseChunk >= 0 && state !== KeyState.Tombstone ? stored.base.tables.get(baseChunk) : undefined;
-    const baseRow = stored.base.at.row[y]!;
-    const delta = state === KeyState.Live ? stored.delta!.tables.get(stored.delta!.at.chunk[y]!) : undefined;
-    const deltaRow = stored.delta?.at.row[y] ?? -1;
-    const mask = delta ? (columnOf(delta, DELTA_UNCHANGED_COLUMN)?.get(deltaRow) as string | null) ?? null : null;
-    for (const c of p.fill) {
-      if (p.keep.get(c)![r] !== 1) continue;
-      const fromBase = !delta || mask?.[names.indexOf(c)] === '1';
-      const source = fromBase ? base : delta;
-      const value = source ? columnOf(source, c)!.get(fromBase ? baseRow : deltaRow) : null;
-      if (value === null && !schema.fields.find((f) => f.name === c)!.nullable) {
-        throw new SchemaMismatchError(
-          `upsert of the new key ${JSON.stringify(jsonKey(keyAt(changes.keys, r)))} gives no value for column ${JSON.stringify(c)}, which is not nullable`,
-          { column: c, key: jsonKey(keyAt(changes.keys, r)) },
-        );
+    const inDelta = stored.deltaSource[y]! >= 0;
+    const mask = inDelta ? stored.deltaMask[y] : null;
+    for (let g = 0; g < groups.length; g++) {
+      if (keep[g]![r] !== 1) continue;
+      const fromBase = !inDelta || mask?.[position[g]!] === '1';
+      const source = fromBase ? stored.baseSource[y]! : stored.deltaSource[y]!;
+      const picks = groups[g]!;
+      if (source >= 0) {
+        picks[2 * r] = source;
+        picks[2 * r + 1] = fromBase ? stored.baseRow[y]! : stored.deltaRow[y]!;
+        continue;
       }
-      filled.get(c)![r] = value;
+      if (!nullable[g]) {
+        const key = jsonKey(keyAt(changes.keys, r));
+        throw new SchemaMismatchError(`upsert of the new key ${JSON.stringify(key)} gives no value for column ${JSON.stringify(p.fill[g])}, which is not nullable`, { column: p.fill[g]!, key });
+      }
+      // Not source 0's cell: an Arrow table's kept cell holds whatever value it was given.
+      picks[2 * r] = stored.nullSource;
+      picks[2 * r + 1] = 0;
     }
   }
+  return { main, groups, of: names.map((c) => p.fill.indexOf(c)) };
+}
+
+/** Source 0 of the fill: the given rows in the table's column order, a column they lack as nulls. */
+export function givenSource(p: PartialRows, schema: ManifestSchema): Table {
   const cols: Record<string, Vector> = {};
-  for (const f of schema.fields) {
-    const values = filled.get(f.name);
-    cols[f.name] = values ? vectorFromArray(values, arrowType(f.type)) : p.given.getChild(f.name)!;
-  }
+  for (const f of schema.fields) cols[f.name] = p.given.getChild(f.name) ?? nullVector(f.type, p.given.numRows);
   return new Table(cols);
+}
+
+/** One row of nulls in the table's columns: what a new key's kept cells take. */
+export function nullRow(schema: ManifestSchema): Table {
+  return new Table(Object.fromEntries(schema.fields.map((f) => [f.name, nullVector(f.type, 1)])));
 }

@@ -8,10 +8,10 @@ import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, keepsEnough, KeyState, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
-import { fillKept, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
+import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
-import { arrowType, columnStats, conform, isColumnType, schemaOf, type ManifestSchema } from './column-types.js';
+import { arrowType, columnStats, conform, isColumnType, nullVector, schemaOf, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
@@ -186,17 +186,20 @@ export class ParquetTableFormat implements TableFormat {
     const m = await this.readManifest(previous);
     if (!m.primaryKey) throw new PrimaryKeyRequiredError(previous, 'upsert');
     const partial = partialRows(rows, m.schema, m.primaryKey, opts.kept);
-    const whole = partial.fill.length === 0 ? rows : await this.withStoredValues(m, partial, previous);
-    return this.keyedEdit(m, conform(whole, m.schema), 'upsert', previous);
+    if (partial.fill.length === 0) return this.keyedEdit(m, conform(rows, m.schema), 'upsert', previous);
+    const completed = await this.withStoredValues(m, partial, previous);
+    return this.keyedEdit(m, conform(completed.rows, m.schema), 'upsert', previous, completed.baseRows);
   }
 
   /**
    * A partial upsert's rows completed with the values their keys hold in version `m` (see kept-cells.ts):
-   * finds the keys in the base and delta chunks (key columns, cached) and decodes only the rows that keep
-   * a value, only the columns kept.
+   * finds the keys in the base and delta chunks (key columns, cached), decodes only the stored rows of
+   * those keys, and takes every cell from them or from the given rows in one native interleave. Also
+   * returns the base rows decoded, which the edit compares the completed rows with (`unchangedOf`).
    */
-  private async withStoredValues(m: Manifest, p: PartialRows, table: string): Promise<Table> {
+  private async withStoredValues(m: Manifest, p: PartialRows, table: string): Promise<{ rows: Table; baseRows: DecodedRows }> {
     const pk = m.primaryKey!;
+    const names = m.schema.fields.map((f) => f.name);
     const changes = sortedChanges(p.given, pk, m.schema, table);
     const keyTypes = keyTypesOf(m.schema, pk);
     const [base, deltaList] = await Promise.all([this.reader.chunkList(m), this.reader.deltaList(m)]);
@@ -209,17 +212,40 @@ export class ParquetTableFormat implements TableFormat {
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, (b) => void fetched.set(i, b)), this.concurrency, atBase),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true, (b) => void fetchedDelta.set(i, b)), this.concurrency, atDelta),
     ]);
+    // Every base row of a changed key, all columns: the fill takes kept values from them, and the edit
+    // compares the completed rows with them, so they are decoded once.
     const ys = rowsToFill(p, changes);
-    const inBase = ys.filter((y) => atBase.chunk[y]! >= 0);
-    const liveInDelta = ys.filter((y) => deltaState[y] === KeyState.Live);
-    const deltaColumns = hasPartialRows(m) ? [...p.fill, DELTA_UNCHANGED_COLUMN] : p.fill;
-    const [b, d] = await Promise.all([
-      this.decodeFound(base, atBase, fetched, inBase, p.fill),
-      this.decodeFound(deltaList, atDelta, fetchedDelta, liveInDelta, deltaColumns),
+    const live = ys.filter((y) => deltaState[y] === KeyState.Live);
+    const inBase: number[] = [];
+    for (let y = 0; y < changes.order.length; y++) if (atBase.chunk[y]! >= 0) inBase.push(y);
+    const [b, d, masks] = await Promise.all([
+      this.decodeFound(base, atBase, fetched, inBase, names),
+      this.decodeFound(deltaList, atDelta, fetchedDelta, live, names),
+      hasPartialRows(m) ? this.decodeFound(deltaList, atDelta, fetchedDelta, live, [DELTA_UNCHANGED_COLUMN]) : undefined,
     ]);
-    const stored: StoredRows = { base: { at: b.at, tables: tablesOf(b.ipcs) } };
-    if (deltaList.length > 0) stored.delta = { state: deltaState, at: d.at, tables: tablesOf(d.ipcs) };
-    return fillKept(p, m.schema, changes, stored);
+    // Sources: the given rows, then the base rows found per chunk, then the live delta rows per chunk.
+    const sources = [tableToIPC(givenSource(p, m.schema), 'stream')];
+    const sourceOf = (ipcs: ReadonlyMap<number, Uint8Array>): Map<number, number> => new Map([...ipcs].map(([chunk, ipc]) => [chunk, sources.push(ipc) - 1]));
+    const baseSources = sourceOf(b.ipcs);
+    const deltaSources = sourceOf(d.ipcs);
+    const maskTables = masks ? tablesOf(masks.ipcs) : undefined;
+    const n = changes.order.length;
+    const stored: StoredRows = {
+      nullSource: sources.push(tableToIPC(nullRow(m.schema), 'stream')) - 1,
+      baseSource: new Int32Array(n).fill(-1), baseRow: b.at.row,
+      deltaSource: new Int32Array(n).fill(-1), deltaRow: d.at.row, deltaMask: new Array<string | null>(n).fill(null),
+    };
+    for (let y = 0; y < n; y++) {
+      // A key the delta deleted is new: its base row is not its value.
+      if (b.at.chunk[y]! >= 0 && deltaState[y] !== KeyState.Tombstone) stored.baseSource[y] = baseSources.get(b.at.chunk[y]!)!;
+      const dc = d.at.chunk[y]!;
+      if (dc < 0) continue;
+      stored.deltaSource[y] = deltaSources.get(dc)!;
+      if (maskTables) (stored.deltaMask as Array<string | null>)[y] = maskTables.get(dc)!.getChild(DELTA_UNCHANGED_COLUMN)!.get(d.at.row[y]!) as string | null;
+    }
+    const picks = fillPicks(p, m.schema, changes, stored);
+    const rows = tableFromIPC(await this.codec.interleave(sources, picks.main, names, { picks: picks.groups, of: picks.of }));
+    return { rows, baseRows: b };
   }
 
   private async deleteKeysOp(previous: Hash, keys: Table): Promise<WriteResult> {
@@ -335,7 +361,7 @@ export class ParquetTableFormat implements TableFormat {
    * (merge-on-read: only changed rows are written); a large change without a delta, or a delta past
    * `deltaMaxFraction` of the base, is merged into the base chunks, re-chunking only around the changes.
    */
-  private async keyedEdit(m: Manifest, input: Table, mode: Exclude<EditMode, 'merge'>, table: string): Promise<WriteResult> {
+  private async keyedEdit(m: Manifest, input: Table, mode: Exclude<EditMode, 'merge'>, table: string, decodedBase?: DecodedRows): Promise<WriteResult> {
     const pk = m.primaryKey!;
     const base = await this.reader.chunkList(m);
     const changes = sortedChanges(input, pk, m.schema, table);
@@ -362,7 +388,7 @@ export class ParquetTableFormat implements TableFormat {
     if (effect.rows <= limit) {
       // A live change whose key the base holds is compared with its base row: only those rows (and
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
-      const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched) : undefined;
+      const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched, decodedBase) : undefined;
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
@@ -428,7 +454,7 @@ export class ParquetTableFormat implements TableFormat {
    * the base holds is compared with its base rows, and only if it keeps enough base values
    * (`keepsEnough`) is every such change. Undefined: whole rows.
    */
-  private async unchangedOf(m: Manifest, input: Table, changes: Changes, base: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>): Promise<Array<string | null> | undefined> {
+  private async unchangedOf(m: Manifest, input: Table, changes: Changes, base: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, decoded?: DecodedRows): Promise<Array<string | null> | undefined> {
     const pk = m.primaryKey!;
     const names = m.schema.fields.map((f) => f.name);
     const found: number[] = [];
@@ -438,6 +464,12 @@ export class ParquetTableFormat implements TableFormat {
     // little (an evenly spread one would decompress every chunk the edit touches).
     const sample = found.slice(0, UNCHANGED_SAMPLE);
     const nonKey = names.filter((n) => !pk.includes(n));
+    if (decoded) {
+      // Every found base row is decoded already (a partial upsert's fill): all masks at once.
+      const masks = unchangedMasks(input, m.schema, nonKey, changes, decoded.at, tablesOf(decoded.ipcs));
+      const kept = sample.reduce((n, y) => n + (masks[changes.order[y]!]?.split('1').length ?? 1) - 1, 0);
+      return keepsEnough(kept, sample.length * nonKey.length) ? masks : undefined;
+    }
     const s = await this.decodeFound(base, at, fetched, sample, nonKey);
     const masks = unchangedMasks(input, m.schema, nonKey, changes, s.at, tablesOf(s.ipcs));
     const kept = sample.reduce((n, y) => n + (masks[changes.order[y]!]?.split('1').length ?? 1) - 1, 0);
@@ -451,7 +483,7 @@ export class ParquetTableFormat implements TableFormat {
    * found, `at`), decoded per chunk index with only those rows (Arrow IPC), and `at` renumbered to row
    * positions within each chunk's decoded rows (-1 for changes not in `ys`). `fetched`: bytes already read.
    */
-  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, ys: readonly number[], columns: readonly string[]): Promise<{ ipcs: Map<number, Uint8Array>; at: KeyPositions }> {
+  private async decodeFound(list: readonly ChunkInfo[], at: KeyPositions, fetched: ReadonlyMap<number, Uint8Array>, ys: readonly number[], columns: readonly string[]): Promise<DecodedRows> {
     // Changes are in key order, so each chunk's rows come in ascending order.
     const wanted = new Map<number, number[]>();
     const local: KeyPositions = { chunk: new Int32Array(at.chunk.length).fill(-1), row: new Int32Array(at.row.length) };
@@ -632,6 +664,12 @@ export class ParquetTableFormat implements TableFormat {
 
 type TableMeta = Pick<Manifest, 'schema' | 'primaryKey' | 'targetChunkRows'>;
 
+/** Some rows of chunks (see `decodeFound`): Arrow IPC per chunk index, and where each change's row is in it. */
+interface DecodedRows {
+  ipcs: Map<number, Uint8Array>;
+  at: KeyPositions;
+}
+
 /** Chunks of a new version and what storing its new ones cost. */
 interface Stored {
   list: ChunkInfo[];
@@ -656,6 +694,7 @@ function assertNotReserved(names: readonly string[]): void {
 }
 
 function fillVector(type: ColumnType, value: unknown, n: number): Vector {
+  if (value === undefined || value === null) return nullVector(type, n);
   try {
     return vectorFromArray(new Array(n).fill(value ?? null), arrowType(type));
   } catch (err) {
