@@ -62,7 +62,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: 'GET', url: '/repos/:repo/tables/:table/describe', role: 'read', summary: 'schema, key, rows, bytes', tag: 'tables', target: repoOnly },
   { method: 'POST', url: '/repos/:repo/tables/:table', role: 'write', summary: 'create a table: JSON {schema?, rows?, primaryKey?, branch?} or Arrow (?branch=&primaryKey=)', tag: 'tables', target: createTableBranch },
   { method: 'DELETE', url: '/repos/:repo/tables/:table', role: 'write', summary: 'drop a table (?branch=)', tag: 'tables', target: queryBranch },
-  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns | compact | restore (?branch=&message=&author=) {rows} or Arrow; compact takes no rows, restore {version? ref? asOf?}', tag: 'tables', target: tableOpBranch },
+  { method: 'POST', url: '/repos/:repo/tables/:table/:op', role: 'write', summary: 'op = write | append | upsert | delete | columns | compact | restore (?branch=&message=&author=) {rows} or Arrow; upsert rows may leave out non-key columns (they keep their values), compact takes no rows, restore {version? ref? asOf?}', tag: 'tables', target: tableOpBranch },
 
   { method: 'GET', url: '/repos/:repo/resolve', role: 'read', summary: 'the commit a ref names (?ref=&asOf=)', tag: 'history', target: repoOnly },
   { method: 'GET', url: '/repos/:repo/commits/:hash', role: 'read', summary: 'a commit', tag: 'history', target: repoOnly },
