@@ -307,6 +307,8 @@ export interface MergeConflict {
   base?: Record<string, unknown> | null;
   ours?: Record<string, unknown> | null;
   theirs?: Record<string, unknown> | null;
+  /** A row both sides updated: the columns they changed to different values (the others merge cell by cell). */
+  columns?: string[];
 }
 
 export interface MergeResult {

@@ -429,6 +429,46 @@ export function catalogContract(name: string, factory: () => Promise<CatalogUnde
       expect(plainRows(await c.read(repo, 'users', { ref: 'main-copy' }))).toEqual([row(1, 'a-1'), row(3, 'a-3')]);
     });
 
+    it('merges a row both sides updated cell by cell; a column both changed is the conflict, and strategies resolve only it', async () => {
+      const repo = await repoWithUsers('cells');
+      await c.createBranch(repo, 'a');
+      await c.createBranch(repo, 'b');
+      await c.upsert(repo, 'users', [{ id: 1, name: 'ADA' }, { id: 2, score: 30 }]);
+      await c.upsert(repo, 'users', [{ id: 1, score: 10 }, { id: 2, score: 30 }], { branch: 'a' });
+      const clean = await c.merge(repo, { source: 'a' });
+      expect(clean).toMatchObject({ kind: 'merge', resolved: [] });
+      expect(plainRows(await c.read(repo, 'users')).slice(0, 2)).toEqual([row(1, 'ADA', 10), row(2, 'bob', 30)]);
+
+      // Both change `score` of key 1 (b also renames it): only `score` conflicts.
+      await c.upsert(repo, 'users', [{ id: 1, name: 'ada-b', score: 99 }], { branch: 'b' });
+      const before = await c.resolve(repo);
+      const err = await errorOf(c.merge(repo, { source: 'b' }));
+      expect(err.code).toBe('MERGE_CONFLICT');
+      expect(err.details?.conflicts).toEqual([expect.objectContaining({
+        table: 'users', kind: 'row', key: [1], columns: ['name', 'score'], reason: 'both sides changed name, score differently',
+      })]);
+      expect((await c.resolve(repo)).hash).toBe(before.hash);
+      await c.upsert(repo, 'users', [{ id: 1, name: 'ada' }]); // ours puts the name back: only score differs now
+      await c.createBranch(repo, 'main-copy');
+      const again = await errorOf(c.merge(repo, { source: 'b' }));
+      expect(again.details?.conflicts).toEqual([expect.objectContaining({ key: [1], columns: ['score'] })]);
+      // ours keeps our score and takes their name; theirs takes their score too.
+      expect((await c.merge(repo, { source: 'b', strategy: 'ours' })).resolved).toHaveLength(1);
+      expect(plainRows(await c.read(repo, 'users'))[0]).toEqual(row(1, 'ada-b', 10));
+      await c.merge(repo, { source: 'b', into: 'main-copy', strategy: 'theirs' });
+      expect(plainRows(await c.read(repo, 'users', { ref: 'main-copy' }))[0]).toEqual(row(1, 'ada-b', 99));
+
+      // Revert, cell by cell: the columns changed since the reverted commit keep their new values.
+      const renamed = await c.upsert(repo, 'users', [{ id: 3, name: 'CY' }]);
+      const rescored = await c.upsert(repo, 'users', [{ id: 3, score: 7 }]);
+      await c.revert(repo, renamed.commit.hash);
+      expect(plainRows(await c.read(repo, 'users'))[2]).toEqual(row(3, 'cy', 7));
+      await c.upsert(repo, 'users', [{ id: 3, score: 8 }]);
+      const rv = await errorOf(c.revert(repo, rescored.commit.hash));
+      expect(rv.code).toBe('MERGE_CONFLICT');
+      expect(rv.details?.conflicts).toEqual([expect.objectContaining({ key: [3], columns: ['score'] })]);
+    });
+
     it('merges appends to a table without a key; other edits of it conflict', async () => {
       const repo = uniqueRepo('appendmerge');
       await c.createRepo(repo);

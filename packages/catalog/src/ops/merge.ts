@@ -7,7 +7,7 @@ import type { TreeEntry, TreeRecord } from '../model/commit.js';
 import type { MergeConflict, MergeOptions, MergeResult, MergeStrategy, RepoInfo } from '../catalog-api.js';
 import { mergeBase } from './merge-base.js';
 import { refNames } from '../names.js';
-import { applyChanges, changesByKey, sameOutcome, sameShape, type RowChange } from './row-changes.js';
+import { applyChanges, changesByKey, mergeCells, sameOutcome, sameShape, valueId, type RowChange } from './row-changes.js';
 
 const STRATEGIES: readonly MergeStrategy[] = ['fail', 'ours', 'theirs'];
 
@@ -20,7 +20,8 @@ type Plan =
 /**
  * Three-way merge of `opts.source` into branch `opts.into` at their merge base: fast-forward when the
  * branch is an ancestor, else per table: take the side that changed it, or merge rows by key when both
- * did. Conflicts carry key and base/ours/theirs values; with `fail` nothing is written.
+ * did, and a row both sides updated cell by cell (`mergeCells`). Conflicts carry key, base/ours/theirs
+ * values and, for an update on both sides, the columns both changed; with `fail` nothing is written.
  */
 export async function mergeRefs(ctx: CatalogContext, repo: RepoInfo, opts: MergeOptions): Promise<MergeResult> {
   const strategy = opts.strategy ?? 'fail';
@@ -113,11 +114,22 @@ async function planTable(
       continue;
     }
     if (sameOutcome(ourChange, theirChange)) continue;
+    // Both updated the row: columns changed on one side only merge (cell by cell); a strategy resolves
+    // the columns both changed, and the other side's other columns still merge.
+    const bothUpdated = theirChange.before && ourChange.after && theirChange.after;
+    const cells = bothUpdated ? mergeCells(theirChange.before!, ourChange.after!, theirChange.after!, strategy === 'theirs' ? 'theirs' : 'ours') : undefined;
+    if (cells?.columns.length === 0) {
+      apply.push({ key: theirChange.key, before: ourChange.after, after: cells.row });
+      continue;
+    }
     conflicts.push(jsonSafe({
-      table, kind: 'row', reason: 'same key changed differently on both sides',
-      key: theirChange.key, base: theirChange.before, ours: ourChange.after, theirs: theirChange.after,
+      table, kind: 'row', reason: cells ? `both sides changed ${cells.columns.join(', ')} differently` : 'same key changed differently on both sides',
+      key: theirChange.key, base: theirChange.before, ours: ourChange.after, theirs: theirChange.after, ...(cells ? { columns: cells.columns } : {}),
     }) as MergeConflict);
-    if (strategy === 'theirs') apply.push(theirChange);
+    if (cells && strategy !== 'fail') {
+      if (valueId(cells.row) !== valueId(ourChange.after)) apply.push({ key: theirChange.key, before: ourChange.after, after: cells.row });
+    }
+    else if (strategy === 'theirs') apply.push(theirChange);
   }
   return { kind: 'rows', ours: o, theirs: t, apply };
 }

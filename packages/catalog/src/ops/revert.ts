@@ -4,12 +4,13 @@ import { jsonSafe } from '../rows.js';
 import { DEFAULT_AUTHOR, type CatalogContext } from '../context.js';
 import type { TreeEntry, TreeRecord } from '../model/commit.js';
 import type { CommitResult, MergeConflict, RepoInfo, WriteOptions } from '../catalog-api.js';
-import { applyChanges, changesByKey, sameShape, type RowChange } from './row-changes.js';
+import { applyChanges, changesByKey, mergeCells, sameShape, type RowChange } from './row-changes.js';
 
 /**
  * Undoes one commit's changes on top of a branch head. A table untouched since is restored whole;
- * otherwise the commit's row diff is inverted by key, and any of those keys changed since is a
- * conflict (MERGE_CONFLICT, nothing written).
+ * otherwise the commit's row diff is inverted by key. A key changed since is merged cell by cell when
+ * the commit and the later changes updated it (the columns changed since stay, the others go back), else
+ * it is a conflict (MERGE_CONFLICT, nothing written), as is a column both changed.
  */
 export async function revertCommit(ctx: CatalogContext, repo: RepoInfo, ref: string, opts: WriteOptions): Promise<CommitResult> {
   const branch = opts.branch ?? repo.defaultBranch;
@@ -58,11 +59,20 @@ export async function revertCommit(ctx: CatalogContext, repo: RepoInfo, ref: str
     const apply: RowChange[] = [];
     for (const [id, change] of changesByKey(undo)) {
       const later = changedSince.get(id);
-      if (later) {
-        conflicts.push(jsonSafe({ table, kind: 'row', reason: 'row changed since the reverted commit', key: change.key, base: change.before, ours: later.after, theirs: change.after }) as MergeConflict);
-      } else {
+      if (!later) {
         apply.push(change);
+        continue;
       }
+      // Updated by the commit and since: the columns changed since keep their new values, the others go back.
+      const cells = change.before && change.after && later.after ? mergeCells(change.before, later.after, change.after) : undefined;
+      if (cells?.columns.length === 0) {
+        apply.push({ key: change.key, before: later.after, after: cells.row });
+        continue;
+      }
+      conflicts.push(jsonSafe({
+        table, kind: 'row', reason: cells ? `row changed since the reverted commit, in ${cells.columns.join(', ')}` : 'row changed since the reverted commit',
+        key: change.key, base: change.before, ours: later.after, theirs: change.after, ...(cells ? { columns: cells.columns } : {}),
+      }) as MergeConflict);
     }
     rowWork.push({ table, h, apply });
   }

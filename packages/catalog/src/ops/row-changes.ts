@@ -31,6 +31,28 @@ export function sameOutcome(a: RowChange, b: RowChange): boolean {
   return valueId(a.after) === valueId(b.after);
 }
 
+/**
+ * Cell-level three-way merge of a row both sides updated from `base`: each column takes the side that
+ * changed it (either, when both changed it alike). So one side's edit of `email` and the other's of
+ * `plan` merge cleanly, as git merges edits of different lines (Dolt merges cells the same way). A column
+ * the sides changed to different values is a conflict, listed in `columns`; `row` holds `prefer`'s value
+ * there (git's -X ours / -X theirs: the other side's changes to other columns still apply).
+ */
+export function mergeCells(base: Record<string, unknown>, ours: Record<string, unknown>, theirs: Record<string, unknown>, prefer: 'ours' | 'theirs' = 'ours'): { row: Record<string, unknown>; columns: string[] } {
+  const row: Record<string, unknown> = {};
+  const columns: string[] = [];
+  for (const column of Object.keys(base)) {
+    const [b, o, t] = [base[column], ours[column], theirs[column]].map(valueId) as [string, string, string];
+    if (o === t || t === b) row[column] = ours[column];
+    else if (o === b) row[column] = theirs[column];
+    else {
+      columns.push(column);
+      row[column] = prefer === 'ours' ? ours[column] : theirs[column];
+    }
+  }
+  return { row, columns };
+}
+
 /** Applies changes to a keyed table version: one upsert for the puts, one key delete for the rest. */
 export async function applyChanges(format: TableFormat, manifestHash: Hash, manifest: Manifest, changes: readonly RowChange[]): Promise<Hash> {
   const schema = schemaFromManifest(manifest);
