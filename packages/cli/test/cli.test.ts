@@ -183,7 +183,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     await ok([...data, 'import', join(dir.path, 'people-exp.csv'), '--table', 'people', '--upsert', '--branch', 'people-exp']);
     const conflict = await cli([...data, 'merge', 'people-exp']);
     expect(conflict.code).toBe(1);
-    expect(conflict.stderr).toMatch(/people \| \[3\] \| same key changed differently on both sides \| \{"city":"Berlin"\} \| \{"city":"Bonn"\} +\| \{"city":"Basel"\}/);
+    expect(conflict.stderr).toMatch(/people \| \[3\] \| both sides changed city differently \| \{"city":"Berlin"\} \| \{"city":"Bonn"\} +\| \{"city":"Basel"\}/);
     expect(conflict.stderr).toContain("nothing was written; --strategy ours keeps main's side of each conflict, --strategy theirs takes people-exp's");
     expect(conflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
     expect(await ok([...data, 'merge', 'people-exp', '--strategy', 'theirs'])).toMatch(/^merge: people-exp into main at [0-9a-f]{12} \(1 conflicts resolved by theirs\)/);
