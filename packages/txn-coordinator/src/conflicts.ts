@@ -2,6 +2,7 @@ import type { Hash } from '@armillaria/core';
 import type { TableFormat } from '@armillaria/catalog';
 import { sameEntry, type CatalogPort, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
 import type { ConflictDetails } from './errors.js';
+import { canonicalJson } from '@armillaria/core';
 import { jsonSafe, keyString } from './rows.js';
 import { WHOLE_TABLE_OPS, type StagedTable } from './staging.js';
 import type { TxnLog } from './txn-log.js';
@@ -107,11 +108,17 @@ export class ConflictChecker {
       ...diff.removed.map((r) => pk.map((c) => r[c])),
       ...diff.changed.map((c) => c.key),
     ];
+    // A key only partial upserts wrote, which theirs updated in other columns: replaying ours keeps theirs.
+    const updatedElsewhere = new Set<string>();
+    for (const c of diff.changed) {
+      const mine = staged.columns?.get(keyString(c.key));
+      if (mine && !Object.keys(c.after).some((col) => mine.has(col) && cellId(c.before[col]) !== cellId(c.after[col]))) updatedElsewhere.add(keyString(c.key));
+    }
     const out: unknown[][] = [];
     const seen = new Set<string>();
     for (const key of changed) {
       const k = keyString(key);
-      if (staged.keys.has(k) && !seen.has(k)) {
+      if (staged.keys.has(k) && !seen.has(k) && !updatedElsewhere.has(k)) {
         seen.add(k);
         out.push(staged.keys.get(k) as unknown[]);
       }
@@ -172,4 +179,9 @@ export class ConflictChecker {
     // Oldest first out: rebases only look at the newest commits of a branch.
     if (this.opsCache.size > OPS_CACHE_SIZE) this.opsCache.delete(this.opsCache.keys().next().value as Hash);
   }
+}
+
+/** Comparable text of a cell value (bigint and number alike, as row diffs give them). */
+function cellId(v: unknown): string {
+  return canonicalJson(jsonSafe(v));
 }

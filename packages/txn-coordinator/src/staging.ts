@@ -30,6 +30,12 @@ export interface StagedTable {
   ops: StagedOp[];
   /** Primary keys written or deleted (keyed tables), by `keyString`. */
   keys: Map<string, unknown[]>;
+  /**
+   * Keys only partial upserts wrote: the non-key columns they gave (kept cells excluded). A key of
+   * `keys` absent here was written whole (or deleted). A concurrent update of other columns of such a
+   * key does not conflict: replaying the partial upsert keeps them.
+   */
+  columns?: Map<string, Set<string>>;
 }
 
 export function tableNotFound(table: string): ArmillariaError {
@@ -104,12 +110,39 @@ async function applyFormatOp(format: TableFormat, repo: string, table: string, c
   }
 }
 
-/** Records the keys an op touches (keyed tables only), for key-level conflict checks. */
+/**
+ * Records the keys an op touches (keyed tables only), for key-level conflict checks, and for keys only
+ * partial upserts touched, the columns they wrote (see StagedTable.columns).
+ */
 export async function noteKeys(format: TableFormat, state: StagedTable, op: StagedOp): Promise<void> {
   if (state.manifest === null) return;
-  const pk = (await format.readManifest(state.manifest)).primaryKey;
+  const manifest = await format.readManifest(state.manifest);
+  const pk = manifest.primaryKey;
   if (!pk?.length) return;
   const rows = op.kind === 'delete' ? op.keys : op.kind === 'upsert' || op.kind === 'append' || op.kind === 'write' ? op.rows : undefined;
   if (!rows) return;
-  for (const key of keysOf(rows, pk)) state.keys.set(keyString(key), key);
+  const given = op.kind === 'upsert' ? givenColumns(op, manifest.schema.fields.map((f) => f.name), pk) : undefined;
+  keysOf(rows, pk).forEach((key, r) => {
+    const k = keyString(key);
+    const cols = given?.(r);
+    const partial = state.columns?.get(k);
+    if (cols && (!state.keys.has(k) || partial)) {
+      state.columns ??= new Map();
+      state.columns.set(k, new Set([...(partial ?? []), ...cols]));
+    } else if (!cols) {
+      state.columns?.delete(k);
+    }
+    state.keys.set(k, key);
+  });
+}
+
+/**
+ * Per row of a partial upsert, the non-key columns it writes (the rows' columns minus its kept cells);
+ * undefined when the upsert writes whole rows.
+ */
+function givenColumns(op: Extract<StagedOp, { kind: 'upsert' }>, names: readonly string[], pk: readonly string[]): ((row: number) => string[]) | undefined {
+  const nonKey = names.filter((n) => !pk.includes(n));
+  const present = nonKey.filter((n) => op.rows.getChild(n));
+  if (present.length === nonKey.length && !op.kept) return undefined;
+  return (row) => present.filter((c) => op.kept?.[c]?.[row] !== 1);
 }

@@ -85,7 +85,7 @@ describe('TxnCoordinator', () => {
     expect(bus.delivered[0]?.op).toBe('deleted');
   });
 
-  it('partial upserts keep the columns a row leaves out, read from the version the commit lands on', async () => {
+  it('partial upserts keep the columns a row leaves out, read from the version the commit lands on; they conflict only on the columns they write', async () => {
     const c = stack.coordinator;
     const schema = { fields: [{ name: 'id', type: 'int64' as const, nullable: false }, { name: 'name', type: 'utf8' as const }, { name: 'plan', type: 'utf8' as const }] };
     await stack.catalog.createTable('r', 'acct', { schema, primaryKey: ['id'], rows: [{ id: 1, name: 'a', plan: 'free' }, { id: 2, name: 'b', plan: 'free' }] });
@@ -96,12 +96,31 @@ describe('TxnCoordinator', () => {
     await stack.catalog.upsert('r', 'acct', [{ id: 2, name: 'B' }]);
     expect((await c.commit(t.id)).rebased).toBe(true);
     expect(plain(await stack.catalog.read('r', 'acct'))).toEqual([{ id: 1, name: 'a', plan: 'pro' }, { id: 2, name: 'B', plan: 'free' }, { id: 3, name: 'c', plan: null }]);
-    // The same key changed meanwhile (another column): a key conflict, as for whole rows.
+    // The same key updated meanwhile in another column: no lost update, so the commit rebases and both stay.
     const u = await c.begin({ repo: 'r' });
     await c.upsert(u.id, 'acct', [{ id: 1, plan: 'team' }]);
     await stack.catalog.upsert('r', 'acct', [{ id: 1, name: 'A' }]);
-    await expect(c.commit(u.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { table: 'acct', kind: 'keys' } });
-    expect(plain(await stack.catalog.read('r', 'acct'))[0]).toEqual({ id: 1, name: 'A', plan: 'pro' });
+    expect((await c.commit(u.id)).rebased).toBe(true);
+    expect(plain(await stack.catalog.read('r', 'acct'))[0]).toEqual({ id: 1, name: 'A', plan: 'team' });
+    // In a column the transaction wrote: a key conflict, as for whole rows.
+    const v = await c.begin({ repo: 'r' });
+    await c.upsert(v.id, 'acct', [{ id: 1, plan: 'free' }]);
+    await stack.catalog.upsert('r', 'acct', [{ id: 1, plan: 'pro' }]);
+    await expect(c.commit(v.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { table: 'acct', kind: 'keys', keys: [[1]] } });
+    // A whole row written by the transaction (or a partial upsert and then a whole one) conflicts with any
+    // concurrent change of the key: replaying it would undo that change.
+    for (const ops of [[{ id: 2, name: 'b2', plan: 'free' }], [{ id: 2, plan: 'team' }, { id: 2, name: 'b3', plan: 'team' }]]) {
+      const w = await c.begin({ repo: 'r' });
+      for (const op of ops) await c.upsert(w.id, 'acct', [op]);
+      await stack.catalog.upsert('r', 'acct', [{ id: 2, name: `B${ops.length}` }]);
+      await expect(c.commit(w.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { table: 'acct', kind: 'keys', keys: [[2]] } });
+    }
+    // A key the concurrent commit deleted conflicts too.
+    const x = await c.begin({ repo: 'r' });
+    await c.upsert(x.id, 'acct', [{ id: 3, plan: 'pro' }]);
+    await stack.catalog.deleteRows('r', 'acct', [{ id: 3 }]);
+    await expect(c.commit(x.id)).rejects.toMatchObject({ code: ErrorCode.TxnConflict, details: { keys: [[3]] } });
+    expect(plain(await stack.catalog.read('r', 'acct'))).toEqual([{ id: 1, name: 'A', plan: 'pro' }, { id: 2, name: 'B2', plan: 'free' }]);
   });
 
   it('aborts: nothing becomes visible and later calls fail with TXN_ABORTED', async () => {
