@@ -61,6 +61,16 @@ try {
     console.log(`${err.name} (${err.code}): ${err.message}`);
   }
 
+  step('6b. branches that update different columns of the same row merge cell by cell');
+  await arm.createBranch('rename');
+  await arm.createBranch('rescore');
+  await arm.upsert('users', [{ id: 4, name: 'Dee' }], { branch: 'rename' }); // a partial upsert: score stays
+  await arm.upsert('users', [{ id: 4, score: 99 }], { branch: 'rescore' });
+  await arm.mergeBranch('rename');
+  const cells = await arm.mergeBranch('rescore');
+  console.log(`merge: ${cells.kind}, ${cells.resolved.length} conflicts`);
+  show(await arm.query('SELECT id, name, score FROM users WHERE id = 4'));
+
   step('7. subscribe to orders (replay from the beginning, then live), and a cross-table transaction');
   const received: ChangeEvent[] = [];
   const sub = arm.subscribe('orders', { from: 'earliest', rows: true })[Symbol.asyncIterator]();
