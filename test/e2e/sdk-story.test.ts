@@ -307,6 +307,11 @@ export function story(mode: () => Mode): void {
     expect(r.rows).toEqual([
       { sku: 'a', qty: 1, price: 1.75 }, { sku: 'b', qty: 20, price: 2.5 }, { sku: 'c', qty: 30, price: 3.5 }, { sku: 'd', qty: 4, price: 4.5 },
     ]);
+    // Setting what the table holds changes nothing: no commit, the same version.
+    const head = (await arm.log({ limit: 1 }))[0]!.hash;
+    const same = await arm.upsert('stock', [{ sku: 'a', price: 1.75 }]);
+    expect(same).toMatchObject({ changed: false, commit: head });
+    expect((await arm.log({ limit: 1 }))[0]!.hash).toBe(head);
     // No key; a new key without a value for a non-null column (Arrow typed arrays make them non-null).
     await expectCode(arm.upsert('stock', [{ qty: 5 }]), ErrorCode.SchemaMismatch);
     const err = await expectCode(arm.upsert('stock', [{ sku: 'e', qty: 5 }]), ErrorCode.SchemaMismatch);

@@ -228,7 +228,7 @@ export interface NewColumn {
 export interface CommitResult {
   /** The commit made; with `unchanged`, the branch head (nothing was committed). */
   commit: Commit;
-  /** Set when there was nothing to do and no commit was made (compactTable of a compact table). */
+  /** Set when there was nothing to do and no commit was made: compactTable of a compact table, restoreTable of the version it holds, a write that changes no row (an upsert of rows the table holds, an empty append). */
   unchanged?: true;
   table?: string;
   version?: number;

@@ -51,6 +51,8 @@ type ApplyChange = (current: TreeEntry | undefined, base: Commit, format: TableF
 interface Change {
   entry: TreeEntry | null;
   result?: WriteResult;
+  /** The table already is `entry` (a write that changed no row): no commit, the branch stays. */
+  unchanged?: boolean;
 }
 
 /**
@@ -415,6 +417,8 @@ export class Catalog implements CatalogApi, CatalogContext {
     return this.change(repo, table, opts, `${verb} ${table}`, async (current, _base, format) => {
       const cur = this.mustExist(repo, table, current);
       const result = await op(cur, await this.format.readManifest(cur.manifest), format);
+      // Rows the table holds as they are (an upsert of them, an empty append) change nothing: no new version.
+      if (result.manifest === cur.manifest) return { entry: cur, result, unchanged: true };
       return { entry: { manifest: result.manifest, version: cur.version + 1, origin: cur.origin }, result };
     });
   }
@@ -444,6 +448,10 @@ export class Catalog implements CatalogApi, CatalogContext {
     const change = await apply(before, base, this.format.deferringWrites?.(writes) ?? this.format).catch((err: unknown) => {
       throw withTableName(err, table);
     });
+    if (change.unchanged && change.entry) {
+      const r = change.result;
+      return { commit: base, unchanged: true, table, version: change.entry.version, manifest: change.entry.manifest, ...(r ? { rows: r.rows, chunksWritten: 0, chunksReused: r.chunksReused } : {}) };
+    }
     const meta: CommitMeta = { message: opts.message ?? defaultMessage, author: opts.author ?? DEFAULT_AUTHOR };
     if (opts.txnId !== undefined) meta.txnId = opts.txnId;
     for (let attempt = 0; ; attempt++) {

@@ -189,7 +189,7 @@ export class Armillaria {
         result = await op(w);
       }
     }
-    return { table, version: result.version ?? 0, commit: result.commit.hash, rows: result.rows ?? 0, created };
+    return { table, version: result.version ?? 0, commit: result.commit.hash, rows: result.rows ?? 0, created, changed: !result.unchanged };
   }
 
   // ---- reads

@@ -47,6 +47,11 @@ export interface WriteResult {
   rows: number;
   /** The call created the table. */
   created: boolean;
+  /**
+   * False when no row changed (an upsert of rows the table holds, a delete of absent keys, an empty
+   * append): no commit was made, `commit` is the branch head and `version` the table's current one.
+   */
+  changed: boolean;
 }
 
 /** What `compactTable` did. */

@@ -24,7 +24,8 @@ export function publishingCatalog(catalog: CatalogApi, publish: PublishCommit): 
   };
   const after = async (repo: string, branch: string | undefined, result: Promise<CommitResult>): Promise<CommitResult> => {
     const r = await result;
-    await announce(repo, branch, r.commit);
+    // Nothing changed (an upsert of held rows, an already compact table): no commit was made.
+    if (!r.unchanged) await announce(repo, branch, r.commit);
     return r;
   };
   const overrides: Overrides = {
@@ -35,18 +36,8 @@ export function publishingCatalog(catalog: CatalogApi, publish: PublishCommit): 
     upsert: (repo, table, rows, opts) => after(repo, opts?.branch, catalog.upsert(repo, table, rows, opts)),
     deleteRows: (repo, table, keys, opts) => after(repo, opts?.branch, catalog.deleteRows(repo, table, keys, opts)),
     addColumn: (repo, table, column, opts) => after(repo, opts?.branch, catalog.addColumn(repo, table, column, opts)),
-    compactTable: async (repo, table, opts) => {
-      const r = await catalog.compactTable(repo, table, opts);
-      // Already compact: no commit was made, nothing to announce.
-      if (!r.unchanged) await announce(repo, opts?.branch, r.commit);
-      return r;
-    },
-    restoreTable: async (repo, table, opts) => {
-      const r = await catalog.restoreTable(repo, table, opts);
-      // Already at that version: no commit was made, nothing to announce.
-      if (!r.unchanged) await announce(repo, opts?.branch, r.commit);
-      return r;
-    },
+    compactTable: (repo, table, opts) => after(repo, opts?.branch, catalog.compactTable(repo, table, opts)),
+    restoreTable: (repo, table, opts) => after(repo, opts?.branch, catalog.restoreTable(repo, table, opts)),
     revert: (repo, commit, opts) => after(repo, opts?.branch, catalog.revert(repo, commit, opts)),
     merge: async (repo, opts): Promise<MergeResult> => {
       const r = await catalog.merge(repo, opts);

@@ -211,6 +211,23 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, columns: re
 }
 
 /**
+ * Rows of an upsert that change nothing (1): the base holds the key, the delta does not (`inDelta`, per
+ * change), and the mask keeps every non-key column. Writing them would only add delta rows equal to their
+ * base rows, so an upsert of rows the table holds writes nothing for them. Undefined when there are none.
+ */
+export function noopRows(masks: ReadonlyArray<string | null>, schema: ManifestSchema, pk: readonly string[], changes: Changes, inDelta: Uint8Array): Uint8Array | undefined {
+  const nonKey = schema.fields.flatMap((f, i) => (pk.includes(f.name) ? [] : [i]));
+  let out: Uint8Array | undefined;
+  for (let y = 0; y < changes.order.length; y++) {
+    const r = changes.order[y]!;
+    const mask = masks[r];
+    if (!mask || inDelta[y] !== KeyState.Absent || !nonKey.every((i) => mask[i] === '1')) continue;
+    (out ??= new Uint8Array(masks.length))[r] = 1;
+  }
+  return out;
+}
+
+/**
  * Whether a new value may be replaced by the base's: row equality, except that -0 and 0 differ (a row
  * diff calls them equal, but keeping the base's 0 would lose the sign the writer stored).
  */

@@ -7,7 +7,7 @@ import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
-import { deltaChange, keepsEnough, KeyState, lookupKeys, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
+import { deltaChange, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
@@ -360,14 +360,15 @@ export class ParquetTableFormat implements TableFormat {
    * A keyed append, upsert or delete. Small changes to a table of two or more chunks go to its delta
    * (merge-on-read: only changed rows are written); a large change without a delta, or a delta past
    * `deltaMaxFraction` of the base, is merged into the base chunks, re-chunking only around the changes.
+   * `previous`: the edited version (`m`'s hash), which errors name until the catalog names the table.
    */
-  private async keyedEdit(m: Manifest, input: Table, mode: Exclude<EditMode, 'merge'>, table: string, decodedBase?: DecodedRows): Promise<WriteResult> {
+  private async keyedEdit(m: Manifest, input: Table, mode: Exclude<EditMode, 'merge'>, previous: Hash, decodedBase?: DecodedRows): Promise<WriteResult> {
     const pk = m.primaryKey!;
     const base = await this.reader.chunkList(m);
-    const changes = sortedChanges(input, pk, m.schema, table);
+    const changes = sortedChanges(input, pk, m.schema, previous);
     const limit = this.deltaLimit(base);
     if (!m.delta && (input.numRows > limit || this.clustered(m, base, changes, input.numRows))) {
-      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, table));
+      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, previous));
     }
     const keyTypes = keyTypesOf(m.schema, pk);
     const deltaList = await this.reader.deltaList(m);
@@ -382,18 +383,29 @@ export class ParquetTableFormat implements TableFormat {
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, keep(i)), this.concurrency, at),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
-    const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, table);
+    const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, previous);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
     if (effect.rows <= limit) {
       // A live change whose key the base holds is compared with its base row: only those rows (and
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
       const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched, decodedBase) : undefined;
+      const noop = unchanged && mode === 'upsert' ? noopRows(unchanged, m.schema, pk, changes, inDelta) : undefined;
+      if (noop) {
+        // Rows the table holds as they are: the edit is the other rows' (none: the version itself).
+        const rest: number[] = [];
+        for (let r = 0; r < input.numRows; r++) if (noop[r] === 0) rest.push(r);
+        if (rest.length === 0) return { manifest: previous, rows: m.rows, chunksWritten: 0, chunksReused: base.length + deltaList.length, bytesWritten: 0 };
+        const picks = new Uint32Array(2 * rest.length);
+        rest.forEach((r, i) => (picks[2 * i + 1] = r));
+        const names = m.schema.fields.map((f) => f.name);
+        return this.keyedEdit(m, tableFromIPC(await this.codec.interleave([tableToIPC(input, 'stream')], picks, names)), mode, previous);
+      }
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
       const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
-      const stored = await this.rechunk(meta, deltaList, merge, tableToIPC(changeRows, 'stream'), input.numRows, 'merge', table);
+      const stored = await this.rechunk(meta, deltaList, merge, tableToIPC(changeRows, 'stream'), input.numRows, 'merge', previous);
       const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows, partial };
       return this.finish(m, { list: base, written: stored.written, bytesWritten: stored.bytesWritten }, delta);
     }
@@ -401,14 +413,14 @@ export class ParquetTableFormat implements TableFormat {
     // by foldRows), folded into the base.
     const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial);
     const old = m.delta ? await loadDelta(this.dec, m, deltaList) : null;
-    const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), table);
+    const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), previous);
     const sources = [tableToIPC(changeRows, 'stream')];
     let picks = plan.picks;
     if (old) sources.unshift(tableToIPC(old.table, 'stream'));
     else picks = picks.map((v, i) => (i % 2 === 0 ? v - 1 : v)); // no old delta: the change rows are source 0
     const schema = deltaSchema(m.schema, partial);
     const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
-    return this.finish(m, await this.foldRows(m, base, merged, table));
+    return this.finish(m, await this.foldRows(m, base, merged, previous));
   }
 
   /**

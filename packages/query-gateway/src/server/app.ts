@@ -133,7 +133,9 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
  */
 function commitsOf(url: string, payload: unknown): string[] {
   if (!payload || typeof payload !== 'object') return [];
-  const p = payload as { commit?: unknown; hash?: unknown; commits?: unknown };
+  const p = payload as { commit?: unknown; hash?: unknown; commits?: unknown; unchanged?: unknown };
+  // Nothing changed (an upsert of held rows, an already compact table): the commit named is the old head.
+  if (p.unchanged === true) return [];
   const hashOf = (c: unknown): string | undefined => (c && typeof c === 'object' && typeof (c as { hash?: unknown }).hash === 'string' ? (c as { hash: string }).hash : undefined);
   const one = hashOf(p.commit);
   if (one !== undefined) return [one];
