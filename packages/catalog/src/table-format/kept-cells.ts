@@ -95,7 +95,7 @@ export interface FillPicks {
 /**
  * The picks that set every kept cell to its key's stored value: the live delta row's (or its base row's
  * where the delta row's mask keeps that), else the base row's; a key with neither (new, or deleted in the
- * delta) keeps source 0's null placeholder, SCHEMA_MISMATCH for a non-nullable column.
+ * delta) takes null from the null row, SCHEMA_MISMATCH for a non-nullable column.
  */
 export function fillPicks(p: PartialRows, schema: ManifestSchema, changes: Changes, stored: StoredRows): FillPicks {
   const n = p.given.numRows;
