@@ -57,17 +57,21 @@ function sample(n: number, k: number, seed: number): number[] {
   return [...chosen].sort((a, b) => a - b);
 }
 
-/** Rows for chosen ids in the layout of `customersArrow`, with a changed name for updates. */
-function customersFor(ids: number[], version: number): Table {
+/**
+ * Rows for chosen ids in the layout of `customersArrow`, with a changed name for updates; `everyColumn`
+ * changes every non-key column (a full-row rewrite: as much new data per row as an insert carries).
+ */
+function customersFor(ids: number[], version: number, everyColumn = false): Table {
   const schema = customersArrow(1).schema;
   const cols: Record<string, unknown[]> = { id: [], name: [], email: [], score: [], ts: [], active: [] };
+  const v = everyColumn ? version : 0;
   for (const i of ids) {
     cols.id!.push(BigInt(i));
     cols.name!.push(`name-${i}-v${version}`);
-    cols.email!.push(`user${i}@example.com`);
-    cols.score!.push(((i * 7919) % 100000) / 100);
-    cols.ts!.push(1_700_000_000_000 + i * 1000);
-    cols.active!.push(i % 3 === 0);
+    cols.email!.push(v ? `user${i}-v${v}@example.com` : `user${i}@example.com`);
+    cols.score!.push(((i * 7919 + v) % 100000) / 100);
+    cols.ts!.push(1_700_000_000_000 + i * 1000 + v);
+    cols.active!.push((i + v) % 3 === 0);
   }
   return new Table(Object.fromEntries(schema.fields.map((f) => [f.name, vectorFromArray(cols[f.name]!, f.type)])));
 }
@@ -162,7 +166,9 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
   const versions = new Map<string, Hash>();
   const known = new Set(chunks.map((c) => c.hash));
   const rowCost: FormatBenchResult['rowCost'] = [];
-  for (const op of ['update', 'insert', 'delete'] as const) {
+  // `update (all columns)`: full-row rewrites, the like-for-like comparison for inserts (both store every
+  // column of each changed row; a name-only update stores one).
+  for (const op of ['update', 'update (all columns)', 'insert', 'delete'] as const) {
     for (const pct of [1, 5, 10]) {
       for (const pattern of ['range', 'scattered'] as const) {
         const k = Math.max(1, Math.round((rows * pct) / 100));
@@ -172,6 +178,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
         const version = seed;
         const r = await timeIt(async () => {
           if (op === 'update') return format.upsert(base, customersFor(idx.map((i) => i * 2), version));
+          if (op === 'update (all columns)') return format.upsert(base, customersFor(idx.map((i) => i * 2), version, true));
           if (op === 'insert') return format.upsert(base, customersFor(idx.map((i) => i * 2 + 1), version));
           return format.deleteKeys(base, new Table({ id: vectorFromArray(idx.map((i) => BigInt(i * 2)), new Int64()) }));
         });
@@ -191,7 +198,7 @@ export async function runFormatBenchmarks(opts: { rows?: number; targetChunkRows
         versions.set(`${op}-${pct}-${pattern}`, r.value.manifest);
         if (op !== 'delete' && pattern === 'scattered') {
           const deltaBytes = ((await format.layout(r.value.manifest)).delta?.chunks ?? []).reduce((s, c) => s + c.bytes, 0);
-          rowCost.push({ op, pct, rows: k, deltaBytes, ...(await aloneBytes(hasher, customersFor(idx.map((i) => (op === 'update' ? i * 2 : i * 2 + 1)), version))) });
+          rowCost.push({ op, pct, rows: k, deltaBytes, ...(await aloneBytes(hasher, customersFor(idx.map((i) => (op === 'insert' ? i * 2 + 1 : i * 2)), version, op === 'update (all columns)'))) });
         }
         seed++;
       }
