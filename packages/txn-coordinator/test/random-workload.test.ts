@@ -121,3 +121,124 @@ describe('random workload vs model', () => {
     }, 300_000);
   }
 });
+
+/**
+ * The same, with partial upserts (rows giving the key and one column) beside whole rows and deletes, on a
+ * table of two non-key columns. The rule checked: ours conflicts with an earlier commit of its round on a
+ * key it touched when ours wrote the whole row or deleted it, and theirs changed the row at all; or when
+ * ours wrote only columns W of it (partial upserts) and theirs inserted, deleted, or changed a column of W.
+ * Replaying a partial upsert sets only its column: the final table must equal the model's.
+ */
+type CellOp = { kind: 'set'; id: number; col: 'a' | 'b'; v: string } | { kind: 'whole'; id: number; a: string; b: string } | { kind: 'delete'; id: number };
+type Row2 = { a: string | null; b: string | null };
+
+function applyCellOp(state: Map<number, Row2>, op: CellOp): void {
+  if (op.kind === 'delete') state.delete(op.id);
+  else if (op.kind === 'whole') state.set(op.id, { a: op.a, b: op.b });
+  else state.set(op.id, { ...(state.get(op.id) ?? { a: null, b: null }), [op.col]: op.v });
+}
+
+describe('random workload with partial upserts vs model (per-column conflicts)', () => {
+  for (const seed of [3, 4]) {
+    it(`seed ${seed}: ${ROUNDS} rounds`, async () => {
+      const random = rng(seed);
+      const repo = `cells${seed}`;
+      await stack.catalog.createRepo(repo);
+      const schema = { fields: [{ name: 'id', type: 'int64' as const, nullable: false }, { name: 'a', type: 'utf8' as const }, { name: 'b', type: 'utf8' as const }] };
+      const initial = new Map<number, Row2>([1, 2, 3, 4].map((id) => [id, { a: `a${id}`, b: `b${id}` }]));
+      await stack.catalog.createTable(repo, 'acct', { schema, primaryKey: ['id'], rows: [...initial].map(([id, r]) => ({ id, ...r })) });
+      const c = stack.coordinator;
+      const ops = new Map<string, CellOp[]>();
+      const rounds: string[][] = [];
+      const failed = new Set<string>();
+      const noops = new Set<string>();
+      for (let r = 0; r < ROUNDS; r++) {
+        const txns = await Promise.all(Array.from({ length: 2 + Math.floor(random() * 3) }, () => c.begin({ repo })));
+        rounds.push(txns.map((t) => t.id));
+        for (const t of txns) {
+          const mine: CellOp[] = [];
+          for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
+            const x = random();
+            const id = 1 + Math.floor(random() * 6);
+            const v = `r${r}-${t.id.slice(-4)}-${k}`;
+            const op: CellOp = x < 0.6 ? { kind: 'set', id, col: random() < 0.5 ? 'a' : 'b', v } : x < 0.85 ? { kind: 'whole', id, a: `${v}a`, b: `${v}b` } : { kind: 'delete', id };
+            if (op.kind === 'set') await c.upsert(t.id, 'acct', [{ id: op.id, [op.col]: op.v }]);
+            else if (op.kind === 'whole') await c.upsert(t.id, 'acct', [{ id: op.id, a: op.a, b: op.b }]);
+            else await c.deleteRows(t.id, 'acct', [{ id: op.id }]);
+            mine.push(op);
+          }
+          ops.set(t.id, mine);
+        }
+        await Promise.all(txns.map((t) => c.commit(t.id).then((res) => {
+          if (res.tables.length === 0) noops.add(t.id);
+        }, (err: unknown) => {
+          if (!isArmillariaError(err, ErrorCode.TxnConflict)) throw err;
+          failed.add(t.id);
+        })));
+      }
+
+      const order = (await stack.catalog.log(repo, { limit: 10_000 })).reverse().map((e) => e.txnId).filter((id): id is string => !!id && ops.has(id));
+      const roundOf = new Map(rounds.flatMap((ids, r) => ids.map((id) => [id, r] as const)));
+      const state = new Map(initial);
+      const snapshots: Array<Map<number, Row2>> = [];
+      let next = 0;
+      for (let r = 0; r < rounds.length; r++) {
+        snapshots.push(new Map(state));
+        for (; next < order.length && roundOf.get(order[next]!) === r; next++) for (const op of ops.get(order[next]!) ?? []) applyCellOp(state, op);
+      }
+      expect(next).toBe(order.length);
+      expect(plain(await stack.catalog.read(repo, 'acct'))).toEqual([...state].sort(([x], [y]) => x - y).map(([id, row]) => ({ id, ...row })));
+
+      // What a transaction did to each key against its snapshot: presence change, or the columns whose value changed.
+      const effect = (id: string): Map<number, 'presence' | Set<'a' | 'b'>> => {
+        const snapshot = snapshots[roundOf.get(id)!]!;
+        const mine = new Map(snapshot);
+        for (const op of ops.get(id) ?? []) applyCellOp(mine, op);
+        const out = new Map<number, 'presence' | Set<'a' | 'b'>>();
+        for (const k of new Set([...snapshot.keys(), ...mine.keys()])) {
+          const [before, after] = [snapshot.get(k), mine.get(k)];
+          if (!before || !after) {
+            if (before !== after) out.set(k, 'presence');
+            continue;
+          }
+          const cols = new Set((['a', 'b'] as const).filter((col) => before[col] !== after[col]));
+          if (cols.size > 0) out.set(k, cols);
+        }
+        return out;
+      };
+      // Per key ours touched: the columns only partial upserts wrote, or 'all' (a whole row or a delete).
+      const wrote = (id: string): Map<number, 'all' | Set<'a' | 'b'>> => {
+        const out = new Map<number, 'all' | Set<'a' | 'b'>>();
+        for (const op of ops.get(id) ?? []) {
+          const had = out.get(op.id);
+          if (op.kind !== 'set') out.set(op.id, 'all');
+          else if (had === undefined) out.set(op.id, new Set([op.col]));
+          else if (had !== 'all') had.add(op.col);
+        }
+        return out;
+      };
+      const conflictsWith = (ours: string, theirs: string): boolean => {
+        const theirEffect = effect(theirs);
+        return [...wrote(ours)].some(([k, cols]) => {
+          const e = theirEffect.get(k);
+          if (e === undefined) return false;
+          if (cols === 'all' || e === 'presence') return true;
+          return [...cols].some((col) => e.has(col));
+        });
+      };
+      for (const round of rounds) {
+        const committedInOrder = order.filter((id) => round.includes(id));
+        for (const id of round) {
+          if (noops.has(id)) {
+            expect(effect(id).size, `no-op txn ${id} ${JSON.stringify(ops.get(id))}`).toBe(0);
+            continue;
+          }
+          const earlier = failed.has(id) ? committedInOrder : committedInOrder.slice(0, committedInOrder.indexOf(id));
+          const overlaps = earlier.some((other) => conflictsWith(id, other));
+          expect(failed.has(id), `txn ${id}: failed=${failed.has(id)} overlaps=${overlaps} ops=${JSON.stringify(ops.get(id))}`).toBe(overlaps);
+        }
+      }
+      expect(order.length + failed.size + noops.size).toBe(rounds.flat().length);
+    }, 300_000);
+  }
+});
