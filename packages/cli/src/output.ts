@@ -27,6 +27,11 @@ export function renderResult(result: QueryResult, format: OutputFormat): string 
   }
 }
 
+/** `n` and the noun, singular for one: "1 row", "3 rows". */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 export function textTable(header: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
   const cells = rows.map((r) => r.map(show));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));

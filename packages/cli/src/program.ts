@@ -5,7 +5,7 @@ import { ErrorCode, InvalidArgumentError, isArmillariaError } from '@armillaria/
 import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
 import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
 import { IMPORT_MODES, importFile } from './import-file.js';
-import { conflictTable, outputFormat, renderResult, rowDiffText, textTable } from './output.js';
+import { conflictTable, counted, outputFormat, renderResult, rowDiffText, textTable } from './output.js';
 import { serve } from './serve.js';
 
 /** Where commands write: stdout for results, stderr for progress and errors (tests pass their own). */
@@ -111,7 +111,9 @@ export function buildProgram(io: Io = stdio): Command {
           table: o.table, mode, ...(o.key ? { key: o.key } : {}), ...(o.format ? { format: o.format } : {}),
           ...(o.batchRows ? { batchRows: o.batchRows } : {}), progress: o.progress,
         });
-        const did = mode === 'delete' ? `deleted the ${r.rows} keys of ${basename(file)} from ${r.table} (${r.tableRows} rows left; ` : `${mode === 'upsert' ? 'upserted' : 'imported'} ${r.rows} rows into ${r.table} (`;
+        const did = mode === 'delete'
+          ? `deleted the ${counted(r.rows, 'key')} of ${basename(file)} from ${r.table} (${counted(r.tableRows ?? 0, 'row')} left; `
+          : `${mode === 'upsert' ? 'upserted' : 'imported'} ${counted(r.rows, 'row')} into ${r.table} (`;
         if (!r.commit) io.out(`nothing to import: ${file} has no rows\n`);
         else if (!r.changed) io.out(`no change: ${r.table} already holds what ${basename(file)} says (head ${short(r.commit)}, nothing committed)\n`);
         else io.out(`${did}commit ${short(r.commit)}, ${Math.round(r.rowsPerSecond)} rows/s)\n`);
@@ -240,7 +242,7 @@ export function buildProgram(io: Io = stdio): Command {
       await withArm(cmd)(async (arm) => {
         const r = await arm.mergeBranch(source, { ...(o.into ? { into: o.into } : {}), strategy: o.strategy as 'fail', ...(o.message ? { message: o.message } : {}) })
           .catch(explainConflicts(`nothing was written; --strategy ours keeps ${o.into ?? arm.defaultBranch}'s side of each conflict, --strategy theirs takes ${source}'s`));
-        io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${r.resolved.length} conflicts resolved by ${o.strategy})` : ''}\n`);
+        io.out(`${r.kind}: ${source} into ${o.into ?? arm.defaultBranch} at ${short(r.commit.hash)}${r.resolved.length ? ` (${counted(r.resolved.length, 'conflict')} resolved by ${o.strategy})` : ''}\n`);
       });
     });
 

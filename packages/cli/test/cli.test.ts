@@ -75,7 +75,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(await ok([...data, 'branch', 'create', 'exp'])).toMatch(/created branch exp/);
     expect(await ok([...data, 'checkout', 'exp'])).toContain('on branch exp');
     await writeFile(join(dir.path, 'more.csv'), 'id,name,score\n4,dee,100\n');
-    expect(await ok([...data, 'import', join(dir.path, 'more.csv'), '--table', 'users'])).toMatch(/imported 1 rows/);
+    expect(await ok([...data, 'import', join(dir.path, 'more.csv'), '--table', 'users'])).toMatch(/imported 1 row into/);
     expect(await ok([...data, 'branch', 'list'])).toMatch(/\* exp [0-9a-f]{12}\n {2}main/);
     expect(JSON.parse(await ok([...data, 'sql', 'SELECT COUNT(*) AS n FROM users', '--branch', 'main', '--format', 'json']))).toEqual([{ n: 3 }]);
     expect(await ok([...data, 'merge', 'exp', '--into', 'main'])).toMatch(/^(fast-forward|merge): exp into main/);
@@ -186,7 +186,7 @@ describe('armillaria CLI (child processes, embedded data dir)', () => {
     expect(conflict.stderr).toMatch(/people \| \[3\] \| both sides changed city differently \| \{"city":"Berlin"\} \| \{"city":"Bonn"\} +\| \{"city":"Basel"\}/);
     expect(conflict.stderr).toContain("nothing was written; --strategy ours keeps main's side of each conflict, --strategy theirs takes people-exp's");
     expect(conflict.stderr).toMatch(/error \[MERGE_CONFLICT\]/);
-    expect(await ok([...data, 'merge', 'people-exp', '--strategy', 'theirs'])).toMatch(/^merge: people-exp into main at [0-9a-f]{12} \(1 conflicts resolved by theirs\)/);
+    expect(await ok([...data, 'merge', 'people-exp', '--strategy', 'theirs'])).toMatch(/^merge: people-exp into main at [0-9a-f]{12} \(1 conflict resolved by theirs\)/);
     expect((await people()).find((r: { id: number }) => r.id === 3)).toEqual({ id: 3, city: 'Basel' });
     // revert undoes the delete (a new commit); a key changed again since would conflict.
     expect(await ok([...data, 'revert', deleteCommit])).toMatch(/^reverted [0-9a-f]{12} on main at [0-9a-f]{12}\n$/);

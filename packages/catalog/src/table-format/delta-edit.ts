@@ -189,6 +189,8 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, columns: re
   // Per base chunk, one comparer per compared column (input cell r vs base cell row).
   const equal = new Map<number, Array<CellEquals | undefined>>();
   const chars: string[] = [];
+  // Rows of one update mostly share a handful of masks: each distinct one is built once (by its bits).
+  const bits = names.length <= 30 ? new Map<number, string>() : undefined;
   for (let y = 0; y < changes.order.length; y++) {
     const chunk = at.chunk[y]!;
     if (chunk < 0) continue;
@@ -199,13 +201,19 @@ export function unchangedMasks(input: Table, schema: ManifestSchema, columns: re
     }
     const r = changes.order[y]!;
     const row = at.row[y]!;
-    let kept = false;
+    let mask = 0;
     for (let c = 0; c < names.length; c++) {
       const same = eq[c]?.(r, row) ?? false;
       chars[c] = same ? '1' : '0';
-      kept ||= same;
+      if (same) mask |= 1 << c;
     }
-    if (kept) out[r] = chars.join('');
+    if (mask === 0) continue;
+    if (!bits) out[r] = chars.join('');
+    else {
+      let text = bits.get(mask);
+      if (text === undefined) bits.set(mask, (text = chars.join('')));
+      out[r] = text;
+    }
   }
   return out;
 }
