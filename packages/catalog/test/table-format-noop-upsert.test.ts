@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Catalog, FsRefStore } from '../src/index.js';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Int64, Table, vectorFromArray } from 'apache-arrow';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { customer, customersTable, makeFormat, rowsOf, type Customer } from './table-format-helpers.js';
@@ -27,6 +28,26 @@ describe('upserts of rows the table holds', () => {
     const back = await format.upsert(mixed.manifest, customersTable([customer(changed[0]!.id)]));
     expect(back.manifest).not.toBe(mixed.manifest);
     expect(rowsOf(await format.read(back.manifest)).find((r) => r.id === changed[0]!.id)).toEqual({ ...customer(changed[0]!.id) });
+  });
+
+  it('a table whose every column is key: an upsert of held keys changes nothing, new keys are added', async () => {
+    const { format } = await makeFormat({ targetChunkRows: 64 });
+    const pairs = (xs: Array<[number, number]>) => new Table({
+      user: vectorFromArray(xs.map(([u]) => BigInt(u)), new Int64()), grp: vectorFromArray(xs.map(([, g]) => BigInt(g)), new Int64()),
+    });
+    const all = Array.from({ length: 3000 }, (_, i): [number, number] => [Math.floor(i / 3), i % 3]);
+    const base = await format.write(pairs(all), { primaryKey: ['user', 'grp'] });
+    expect((await format.upsert(base.manifest, pairs([[5, 1], [700, 2], [999, 0]]))).manifest).toBe(base.manifest);
+    const added = await format.upsert(base.manifest, pairs([[5, 1], [5, 7], [999, 0]]));
+    expect(added.manifest).toBe((await format.upsert(base.manifest, pairs([[5, 7]]))).manifest);
+    expect(added.rows).toBe(3001);
+    // Held through the delta: upserting the added pair again changes nothing either.
+    expect((await format.upsert(added.manifest, pairs([[5, 7], [6, 0]]))).manifest).toBe(added.manifest);
+    // A pair the delta deleted is new again.
+    const gone = await format.deleteKeys(added.manifest, pairs([[6, 0]]));
+    const back = await format.upsert(gone.manifest, pairs([[6, 0]]));
+    expect(back.manifest).not.toBe(gone.manifest);
+    expect(back.rows).toBe(3001);
   });
 
   it('catalog: an upsert changing no row is unchanged, with no commit and no new version', async () => {

@@ -236,6 +236,19 @@ export function noopRows(masks: ReadonlyArray<string | null>, schema: ManifestSc
 }
 
 /**
+ * Rows (1) whose key the version holds (live in the delta, or in the base and not deleted by the delta):
+ * for a table whose every column is key, an upsert of them changes nothing. Undefined when there are none.
+ */
+export function heldKeys(changes: Changes, inBase: Uint8Array, inDelta: Uint8Array): Uint8Array | undefined {
+  let out: Uint8Array | undefined;
+  for (let y = 0; y < changes.order.length; y++) {
+    const held = inDelta[y] === KeyState.Live || (inDelta[y] === KeyState.Absent && inBase[y] === 1);
+    if (held) (out ??= new Uint8Array(changes.keys.length))[changes.order[y]!] = 1;
+  }
+  return out;
+}
+
+/**
  * Whether a new value may be replaced by the base's: row equality, except that -0 and 0 differ (a row
  * diff calls them equal, but keeping the base's 0 would lose the sign the writer stored).
  */

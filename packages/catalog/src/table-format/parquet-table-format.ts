@@ -7,7 +7,7 @@ import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
-import { deltaChange, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
+import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
@@ -383,6 +383,9 @@ export class ParquetTableFormat implements TableFormat {
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, keep(i)), this.concurrency, at),
       lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
     ]);
+    // Every column is key (a set of pairs, say): an upsert of a key the version holds changes nothing.
+    const held = mode === 'upsert' && m.schema.fields.length === pk.length ? heldKeys(changes, inBase, inDelta) : undefined;
+    if (held) return this.withoutRows(m, input, held, mode, previous, base.length + deltaList.length);
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, previous);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
@@ -391,16 +394,7 @@ export class ParquetTableFormat implements TableFormat {
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
       const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched, decodedBase) : undefined;
       const noop = unchanged && mode === 'upsert' ? noopRows(unchanged, m.schema, pk, changes, inDelta) : undefined;
-      if (noop) {
-        // Rows the table holds as they are: the edit is the other rows' (none: the version itself).
-        const rest: number[] = [];
-        for (let r = 0; r < input.numRows; r++) if (noop[r] === 0) rest.push(r);
-        if (rest.length === 0) return { manifest: previous, rows: m.rows, chunksWritten: 0, chunksReused: base.length + deltaList.length, bytesWritten: 0 };
-        const picks = new Uint32Array(2 * rest.length);
-        rest.forEach((r, i) => (picks[2 * i + 1] = r));
-        const names = m.schema.fields.map((f) => f.name);
-        return this.keyedEdit(m, tableFromIPC(await this.codec.interleave([tableToIPC(input, 'stream')], picks, names)), mode, previous);
-      }
+      if (noop) return this.withoutRows(m, input, noop, mode, previous, base.length + deltaList.length);
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
@@ -421,6 +415,20 @@ export class ParquetTableFormat implements TableFormat {
     const schema = deltaSchema(m.schema, partial);
     const merged = await materialise(this.codec, sources, picks, schema, schema.fields.map((f) => f.name));
     return this.finish(m, await this.foldRows(m, base, merged, previous));
+  }
+
+  /**
+   * The edit of `input` without the rows `noop` marks (1: the row changes nothing); with none left, the
+   * version itself (`previous`, nothing written).
+   */
+  private async withoutRows(m: Manifest, input: Table, noop: Uint8Array, mode: Exclude<EditMode, 'merge'>, previous: Hash, chunks: number): Promise<WriteResult> {
+    const rest: number[] = [];
+    for (let r = 0; r < input.numRows; r++) if (noop[r] === 0) rest.push(r);
+    if (rest.length === 0) return { manifest: previous, rows: m.rows, chunksWritten: 0, chunksReused: chunks, bytesWritten: 0 };
+    const picks = new Uint32Array(2 * rest.length);
+    rest.forEach((r, i) => (picks[2 * i + 1] = r));
+    const names = m.schema.fields.map((f) => f.name);
+    return this.keyedEdit(m, tableFromIPC(await this.codec.interleave([tableToIPC(input, 'stream')], picks, names)), mode, previous);
   }
 
   /**
