@@ -2,7 +2,6 @@ import type { Hash } from '@armillaria/core';
 import type { TableFormat } from '@armillaria/catalog';
 import { sameEntry, type CatalogPort, type CommitInfo, type TreeSnapshot } from './catalog-port.js';
 import type { ConflictDetails } from './errors.js';
-import { canonicalJson } from '@armillaria/core';
 import { jsonSafe, keyString } from './rows.js';
 import { WHOLE_TABLE_OPS, type StagedTable } from './staging.js';
 import type { TxnLog } from './txn-log.js';
@@ -112,7 +111,7 @@ export class ConflictChecker {
     const updatedElsewhere = new Set<string>();
     for (const c of diff.changed) {
       const mine = staged.columns?.get(keyString(c.key));
-      if (mine && !Object.keys(c.after).some((col) => mine.has(col) && cellId(c.before[col]) !== cellId(c.after[col]))) updatedElsewhere.add(keyString(c.key));
+      if (mine && !Object.keys(c.after).some((col) => mine.has(col) && keyString([c.before[col]]) !== keyString([c.after[col]]))) updatedElsewhere.add(keyString(c.key));
     }
     const out: unknown[][] = [];
     const seen = new Set<string>();
@@ -179,9 +178,4 @@ export class ConflictChecker {
     // Oldest first out: rebases only look at the newest commits of a branch.
     if (this.opsCache.size > OPS_CACHE_SIZE) this.opsCache.delete(this.opsCache.keys().next().value as Hash);
   }
-}
-
-/** Comparable text of a cell value (bigint and number alike, as row diffs give them). */
-function cellId(v: unknown): string {
-  return canonicalJson(jsonSafe(v));
 }

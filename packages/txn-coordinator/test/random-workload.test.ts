@@ -32,6 +32,64 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** What a run of rounds did: each transaction's ops, the rounds, the outcomes, and the commit order. */
+interface RoundsRun<O> {
+  ops: Map<string, O[]>;
+  rounds: string[][];
+  failed: Set<string>;
+  noops: Set<string>;
+  /** Committed transactions, oldest first (from the branch history). */
+  order: string[];
+  roundOf: Map<string, number>;
+}
+
+/**
+ * ROUNDS rounds: each opens 2-4 transactions on the same head, stages `stage(txnId, round)` in each, and
+ * commits them concurrently; TXN_CONFLICT marks a transaction failed, a commit of no table a no-op.
+ */
+async function runRounds<O>(repo: string, random: () => number, stage: (txnId: string, round: number) => Promise<O[]>): Promise<RoundsRun<O>> {
+  const c = stack.coordinator;
+  const run: RoundsRun<O> = { ops: new Map(), rounds: [], failed: new Set(), noops: new Set(), order: [], roundOf: new Map() };
+  for (let r = 0; r < ROUNDS; r++) {
+    const n = 2 + Math.floor(random() * 3);
+    const txns = await Promise.all(Array.from({ length: n }, () => c.begin({ repo })));
+    run.rounds.push(txns.map((t) => t.id));
+    for (const t of txns) run.ops.set(t.id, await stage(t.id, r));
+    await Promise.all(txns.map((t) => c.commit(t.id).then((res) => {
+      // Writes that cancel out (upsert then delete of a new key) commit nothing.
+      if (res.tables.length === 0) run.noops.add(t.id);
+    }, (err: unknown) => {
+      if (!isArmillariaError(err, ErrorCode.TxnConflict)) throw err;
+      run.failed.add(t.id);
+    })));
+  }
+  // Rounds run one after the other, so the order is grouped by round, and every transaction of a round
+  // began on the state the rounds before it left.
+  run.order = (await stack.catalog.log(repo, { limit: 10_000 })).reverse().map((e) => e.txnId).filter((id): id is string => !!id && run.ops.has(id));
+  run.roundOf = new Map(run.rounds.flatMap((ids, r) => ids.map((id) => [id, r] as const)));
+  return run;
+}
+
+/**
+ * First committer wins: a transaction failed exactly when it conflicts with one committed before it in
+ * its round; a no-op one (`changesNothing`) committed nothing; every transaction is accounted for.
+ */
+function expectConflictRule<O>(run: RoundsRun<O>, conflictsWith: (ours: string, theirs: string) => boolean, changesNothing: (id: string) => boolean): void {
+  for (const round of run.rounds) {
+    const committedInOrder = run.order.filter((id) => round.includes(id));
+    for (const id of round) {
+      if (run.noops.has(id)) {
+        expect(changesNothing(id), `no-op txn ${id} ${JSON.stringify(run.ops.get(id))}`).toBe(true);
+        continue;
+      }
+      const earlier = run.failed.has(id) ? committedInOrder : committedInOrder.slice(0, committedInOrder.indexOf(id));
+      const overlaps = earlier.some((other) => conflictsWith(id, other));
+      expect(run.failed.has(id), `txn ${id}: failed=${run.failed.has(id)} overlaps=${overlaps} ops=${JSON.stringify(run.ops.get(id))}`).toBe(overlaps);
+    }
+  }
+  expect(run.order.length + run.failed.size + run.noops.size).toBe(run.rounds.flat().length);
+}
+
 describe('random workload vs model', () => {
   for (const seed of [1, 2]) {
     it(`seed ${seed}: ${ROUNDS} rounds`, async () => {
@@ -39,40 +97,20 @@ describe('random workload vs model', () => {
       const repo = `rand${seed}`;
       await seedRepo(stack.catalog, repo);
       const c = stack.coordinator;
-      const ops = new Map<string, Op[]>();
-      const rounds: string[][] = [];
-      const failed = new Set<string>();
-      const noops = new Set<string>();
-      for (let r = 0; r < ROUNDS; r++) {
-        const n = 2 + Math.floor(random() * 3);
-        const txns = await Promise.all(Array.from({ length: n }, () => c.begin({ repo })));
-        rounds.push(txns.map((t) => t.id));
-        for (const t of txns) {
-          const mine: Op[] = [];
-          for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
-            const x = random();
-            const id = 1 + Math.floor(random() * 10);
-            const op: Op = x < 0.5 ? { kind: 'upsert', id, v: `r${r}-${t.id.slice(-4)}-${k}` } : x < 0.7 ? { kind: 'delete', id } : { kind: 'append', msg: `r${r}-${t.id.slice(-4)}-${k}` };
-            if (op.kind === 'upsert') await c.upsert(t.id, 'kv', [{ id: op.id, v: op.v }]);
-            else if (op.kind === 'delete') await c.deleteRows(t.id, 'kv', [{ id: op.id }]);
-            else await c.append(t.id, 'events', [{ msg: op.msg }]);
-            mine.push(op);
-          }
-          ops.set(t.id, mine);
+      const run = await runRounds<Op>(repo, random, async (txnId, r) => {
+        const mine: Op[] = [];
+        for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
+          const x = random();
+          const id = 1 + Math.floor(random() * 10);
+          const op: Op = x < 0.5 ? { kind: 'upsert', id, v: `r${r}-${txnId.slice(-4)}-${k}` } : x < 0.7 ? { kind: 'delete', id } : { kind: 'append', msg: `r${r}-${txnId.slice(-4)}-${k}` };
+          if (op.kind === 'upsert') await c.upsert(txnId, 'kv', [{ id: op.id, v: op.v }]);
+          else if (op.kind === 'delete') await c.deleteRows(txnId, 'kv', [{ id: op.id }]);
+          else await c.append(txnId, 'events', [{ msg: op.msg }]);
+          mine.push(op);
         }
-        await Promise.all(txns.map((t) => c.commit(t.id).then((res) => {
-          // Writes that cancel out (upsert then delete of a new key) commit nothing.
-          if (res.tables.length === 0) noops.add(t.id);
-        }, (err: unknown) => {
-          if (!isArmillariaError(err, ErrorCode.TxnConflict)) throw err;
-          failed.add(t.id);
-        })));
-      }
-
-      // Commit order from the branch history (oldest first); rounds run one after the other, so it is
-      // grouped by round, and every transaction of a round began on the state the rounds before it left.
-      const order = (await stack.catalog.log(repo, { limit: 10_000 })).reverse().map((e) => e.txnId).filter((id): id is string => !!id && ops.has(id));
-      const roundOf = new Map(rounds.flatMap((ids, r) => ids.map((id) => [id, r] as const)));
+        return mine;
+      });
+      const { ops, rounds, order, roundOf } = run;
       const kv = new Map<number, string>([1, 2, 3, 4].map((id) => [id, `v${id}`]));
       const events: string[] = ['first'];
       const snapshots: Array<Map<number, string>> = [];
@@ -103,21 +141,9 @@ describe('random workload vs model', () => {
         }
         return new Set([...new Set([...snapshot.keys(), ...mine.keys()])].filter((k) => snapshot.get(k) !== mine.get(k)));
       };
-      for (const round of rounds) {
-        const committedInOrder = order.filter((id) => round.includes(id));
-        for (const id of round) {
-          // A transaction whose ops change nothing against its snapshot (deletes of keys it did not see,
-          // an upsert then delete of a new key) commits nothing, whatever committed before it.
-          if (noops.has(id)) {
-            expect(changed(id).size, `no-op txn ${id} ${JSON.stringify(ops.get(id))}`).toBe(0);
-            continue;
-          }
-          const earlier = failed.has(id) ? committedInOrder : committedInOrder.slice(0, committedInOrder.indexOf(id));
-          const overlaps = earlier.some((other) => [...touched(id)].some((k) => changed(other).has(k)));
-          expect(failed.has(id), `txn ${id}: failed=${failed.has(id)} overlaps=${overlaps} ops=${JSON.stringify(ops.get(id))}`).toBe(overlaps);
-        }
-      }
-      expect(order.length + failed.size + noops.size).toBe(rounds.flat().length);
+      // A transaction whose ops change nothing against its snapshot (deletes of keys it did not see, an
+      // upsert then delete of a new key) commits nothing, whatever committed before it.
+      expectConflictRule(run, (id, other) => [...touched(id)].some((k) => changed(other).has(k)), (id) => changed(id).size === 0);
     }, 300_000);
   }
 });
@@ -148,37 +174,21 @@ describe('random workload with partial upserts vs model (per-column conflicts)',
       const initial = new Map<number, Row2>([1, 2, 3, 4].map((id) => [id, { a: `a${id}`, b: `b${id}` }]));
       await stack.catalog.createTable(repo, 'acct', { schema, primaryKey: ['id'], rows: [...initial].map(([id, r]) => ({ id, ...r })) });
       const c = stack.coordinator;
-      const ops = new Map<string, CellOp[]>();
-      const rounds: string[][] = [];
-      const failed = new Set<string>();
-      const noops = new Set<string>();
-      for (let r = 0; r < ROUNDS; r++) {
-        const txns = await Promise.all(Array.from({ length: 2 + Math.floor(random() * 3) }, () => c.begin({ repo })));
-        rounds.push(txns.map((t) => t.id));
-        for (const t of txns) {
-          const mine: CellOp[] = [];
-          for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
-            const x = random();
-            const id = 1 + Math.floor(random() * 6);
-            const v = `r${r}-${t.id.slice(-4)}-${k}`;
-            const op: CellOp = x < 0.6 ? { kind: 'set', id, col: random() < 0.5 ? 'a' : 'b', v } : x < 0.85 ? { kind: 'whole', id, a: `${v}a`, b: `${v}b` } : { kind: 'delete', id };
-            if (op.kind === 'set') await c.upsert(t.id, 'acct', [{ id: op.id, [op.col]: op.v }]);
-            else if (op.kind === 'whole') await c.upsert(t.id, 'acct', [{ id: op.id, a: op.a, b: op.b }]);
-            else await c.deleteRows(t.id, 'acct', [{ id: op.id }]);
-            mine.push(op);
-          }
-          ops.set(t.id, mine);
+      const run = await runRounds<CellOp>(repo, random, async (txnId, r) => {
+        const mine: CellOp[] = [];
+        for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
+          const x = random();
+          const id = 1 + Math.floor(random() * 6);
+          const v = `r${r}-${txnId.slice(-4)}-${k}`;
+          const op: CellOp = x < 0.6 ? { kind: 'set', id, col: random() < 0.5 ? 'a' : 'b', v } : x < 0.85 ? { kind: 'whole', id, a: `${v}a`, b: `${v}b` } : { kind: 'delete', id };
+          if (op.kind === 'set') await c.upsert(txnId, 'acct', [{ id: op.id, [op.col]: op.v }]);
+          else if (op.kind === 'whole') await c.upsert(txnId, 'acct', [{ id: op.id, a: op.a, b: op.b }]);
+          else await c.deleteRows(txnId, 'acct', [{ id: op.id }]);
+          mine.push(op);
         }
-        await Promise.all(txns.map((t) => c.commit(t.id).then((res) => {
-          if (res.tables.length === 0) noops.add(t.id);
-        }, (err: unknown) => {
-          if (!isArmillariaError(err, ErrorCode.TxnConflict)) throw err;
-          failed.add(t.id);
-        })));
-      }
-
-      const order = (await stack.catalog.log(repo, { limit: 10_000 })).reverse().map((e) => e.txnId).filter((id): id is string => !!id && ops.has(id));
-      const roundOf = new Map(rounds.flatMap((ids, r) => ids.map((id) => [id, r] as const)));
+        return mine;
+      });
+      const { ops, rounds, order, roundOf } = run;
       const state = new Map(initial);
       const snapshots: Array<Map<number, Row2>> = [];
       let next = 0;
@@ -226,19 +236,7 @@ describe('random workload with partial upserts vs model (per-column conflicts)',
           return [...cols].some((col) => e.has(col));
         });
       };
-      for (const round of rounds) {
-        const committedInOrder = order.filter((id) => round.includes(id));
-        for (const id of round) {
-          if (noops.has(id)) {
-            expect(effect(id).size, `no-op txn ${id} ${JSON.stringify(ops.get(id))}`).toBe(0);
-            continue;
-          }
-          const earlier = failed.has(id) ? committedInOrder : committedInOrder.slice(0, committedInOrder.indexOf(id));
-          const overlaps = earlier.some((other) => conflictsWith(id, other));
-          expect(failed.has(id), `txn ${id}: failed=${failed.has(id)} overlaps=${overlaps} ops=${JSON.stringify(ops.get(id))}`).toBe(overlaps);
-        }
-      }
-      expect(order.length + failed.size + noops.size).toBe(rounds.flat().length);
+      expectConflictRule(run, conflictsWith, (id) => effect(id).size === 0);
     }, 300_000);
   }
 });

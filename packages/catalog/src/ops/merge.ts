@@ -128,8 +128,9 @@ async function planTable(
     }) as MergeConflict);
     if (cells && strategy !== 'fail') {
       if (valueId(cells.row) !== valueId(ourChange.after)) apply.push({ key: theirChange.key, before: ourChange.after, after: cells.row });
+    } else if (strategy === 'theirs') {
+      apply.push(theirChange);
     }
-    else if (strategy === 'theirs') apply.push(theirChange);
   }
   return { kind: 'rows', ours: o, theirs: t, apply };
 }
