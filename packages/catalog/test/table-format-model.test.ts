@@ -160,6 +160,8 @@ describe('keyed tables against a model', () => {
         const inRange = (r: Record<string, unknown>) => typeof r.score === 'number' && r.score >= lo && r.score <= hi;
         const pruned = rowsOf(await format.read(res.manifest, { columns: ['score', 'id'], range: { column: 'score', min: lo, max: hi } }));
         expect(pruned.filter(inRange)).toEqual(sorted().filter(inRange).map((r) => ({ score: r.score, id: r.id })));
+        // A projection without the key (the merge still orders rows by it).
+        expect(rowsOf(await format.read(res.manifest, { columns: ['name'] }))).toEqual(sorted().map((r) => ({ name: r.name })));
         expect(diffIds(await format.diffRows(version, res.manifest))).toEqual(modelDiff(before, model));
         expect(diffIds(await format.diffRows((await format.compact(version)).manifest, res.manifest))).toEqual(modelDiff(before, model));
         expect(diffIds(await format.diffRows(version, compacted.manifest))).toEqual(modelDiff(before, model));

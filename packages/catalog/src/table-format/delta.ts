@@ -186,6 +186,13 @@ export interface Patches {
 export interface Overlay {
   readonly picks: Uint32Array;
   readonly patches: Patches;
+  /**
+   * From `overlayPicks`: per base run k, the pair offset from which its rows are the ones being merged
+   * (base.length + 1 entries; the last starts the delta rows after every base row). Pairs
+   * [starts[k], starts[k + 1]) take base rows from run k only, and every patch among them keeps values
+   * of run k: a read can materialise them from that run and the delta alone.
+   */
+  readonly starts?: Uint32Array;
 }
 
 /**
@@ -193,17 +200,18 @@ export interface Overlay {
  * (sources base.length..): a delta row replaces the base row with its key or adds one; a tombstone
  * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
  */
-export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Overlay {
+export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Overlay & { readonly starts: Uint32Array } {
   let rows = 0;
   for (const r of [...base, ...delta]) rows += r.keys.length;
   const out = new PairBuilder(rows);
   const patches: Patches = { out: [], source: [], row: [], mask: [] };
+  const starts = new Uint32Array(base.length + 1);
   let bi = 0;
   let bx = 0;
   let di = 0;
   let dx = 0;
   const nextBase = (): void => {
-    while (bi < base.length && bx >= base[bi]!.keys.length) (bi++, (bx = 0));
+    while (bi < base.length && bx >= base[bi]!.keys.length) (bi++, (bx = 0), (starts[bi] = out.pairs));
   };
   const nextDelta = (): void => {
     while (di < delta.length && dx >= delta[di]!.keys.length) (di++, (dx = 0));
@@ -243,7 +251,7 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
   const picks = out.view();
   // The builder was sized for every row, so replaced rows and tombstones leave room unused: the view is
   // kept (no 8 MB copy per million rows) unless more than an eighth of the buffer would be wasted.
-  return { picks: picks.byteLength * 8 >= picks.buffer.byteLength * 7 ? picks : picks.slice(), patches };
+  return { picks: picks.byteLength * 8 >= picks.buffer.byteLength * 7 ? picks : picks.slice(), patches, starts };
 }
 
 /**
@@ -303,58 +311,40 @@ export async function materialiseOverlay(codec: ParquetCodec, sources: readonly 
   if (groups.length === 1) return materialiseIpc(codec, sources, groups[0]!.picks, columns);
   const others = groups.filter((g) => g.picks !== overlay.picks);
   const of = columns.map((c) => others.findIndex((g) => g.columns.includes(c)));
-  // A full read uses every source: the picks go as they are. Otherwise only the sources some pick uses
-  // are passed, renumbered alike in every group.
-  if (usesEvery(sources.length, [overlay.picks, ...others.map((g) => g.picks)])) {
-    return codec.interleave(sources, overlay.picks, columns, { picks: others.map((g) => g.picks), of });
-  }
-  const used = new Map<number, number>();
-  const renumber = (picks: Uint32Array): Uint32Array => renumberSources(picks, used);
-  const main = renumber(overlay.picks);
-  const picks = others.map((g) => renumber(g.picks));
-  return codec.interleave([...used.keys()].map((s) => sources[s]!), main, columns, { picks, of });
+  const all = [overlay.picks, ...others.map((g) => g.picks)];
+  return codec.interleave(onlyUsed(sources, all), overlay.picks, columns, { picks: others.map((g) => g.picks), of });
 }
 
 /** The picked rows as one Arrow IPC stream of `columns`; only the sources picks use are loaded. */
 export async function materialiseIpc(codec: ParquetCodec, sources: readonly Uint8Array[], picks: Uint32Array, columns: readonly string[]): Promise<Uint8Array> {
-  if (usesEvery(sources.length, [picks])) return codec.interleave(sources, picks, columns);
-  const used = new Map<number, number>();
-  const remapped = renumberSources(picks, used);
-  return codec.interleave([...used.keys()].map((s) => sources[s]!), remapped, columns);
+  return codec.interleave(onlyUsed(sources, [picks]), picks, columns);
 }
 
-/** Whether the picks, together, take rows from each of `count` sources (a scan of their runs, no allocation). */
-function usesEvery(count: number, lists: readonly Uint32Array[]): boolean {
+/** A source no pick uses, in a list given to the codec: it loads as no rows, and the others keep their numbers. */
+export const NO_SOURCE = new Uint8Array(0);
+
+/**
+ * `sources` with every one no pick of `lists` uses replaced by NO_SOURCE, so the codec does not load it
+ * (a scan of the picks' runs; it stops once every given source is seen).
+ */
+function onlyUsed(sources: readonly Uint8Array[], lists: readonly Uint32Array[]): readonly Uint8Array[] {
+  const count = sources.length;
   const seen = new Uint8Array(count);
-  let missing = count;
+  let missing = 0;
+  for (const s of sources) if (s.byteLength > 0) missing++;
+  const given = missing;
   for (const picks of lists) {
     let last = -1;
     for (let i = 0; i < picks.length && missing > 0; i += 2) {
       const s = picks[i]!;
       if (s === last) continue;
       last = s;
-      if (s < count && seen[s] === 0) (seen[s] = 1), missing--;
+      if (s < count && seen[s] === 0) {
+        seen[s] = 1;
+        if (sources[s]!.byteLength > 0) missing--;
+      }
     }
   }
-  return missing === 0;
-}
-
-/** Picks with sources renumbered densely in order of first use (`used`: old -> new, shared across calls). */
-function renumberSources(picks: Uint32Array, used: Map<number, number>): Uint32Array {
-  const out = new Uint32Array(picks.length);
-  // Picks come in runs of one source: look the map up only when the source changes.
-  let from = -1;
-  let to = 0;
-  for (let i = 0; i < picks.length; i += 2) {
-    const s = picks[i]!;
-    if (s !== from) {
-      let n = used.get(s);
-      if (n === undefined) used.set(s, (n = used.size));
-      from = s;
-      to = n;
-    }
-    out[i] = to;
-    out[i + 1] = picks[i + 1]!;
-  }
-  return out;
+  if (missing === 0 && given === count) return sources;
+  return sources.map((s, i) => (seen[i] ? s : NO_SOURCE));
 }

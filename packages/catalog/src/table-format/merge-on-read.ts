@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, orphanPartialRow, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, orphanPartialRow, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
@@ -15,8 +15,12 @@ export interface ChunkDecoder {
   decode(hashes: readonly Hash[], columns?: readonly string[]): Promise<Uint8Array[]>;
   /** Per chunk, one decode per column set from a single fetch of its bytes (no second GET per set). */
   decodeEach(hashes: readonly Hash[], columnSets: ReadonlyArray<readonly string[]>): Promise<Uint8Array[][]>;
-  /** A base chunk's key columns (kept between calls: see KeyRunCache). */
-  keys(m: Manifest, chunk: ChunkInfo): Promise<KeyVectors>;
+  /** Chunks decoded or fetched at once. */
+  readonly concurrency: number;
+  /** A chunk's stored bytes. */
+  fetch(hash: Hash): Promise<Uint8Array>;
+  /** A base chunk's key columns (kept between calls: see KeyRunCache); `fetched` gets its bytes if read. */
+  keys(m: Manifest, chunk: ChunkInfo, fetched?: (bytes: Uint8Array) => void): Promise<KeyVectors>;
   /** Rows `rows` (ascending) of a chunk, all columns, as Arrow IPC. */
   decodeRows(hash: Hash, rows: Uint32Array): Promise<Uint8Array>;
 }
@@ -32,50 +36,98 @@ export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly C
  * The logical rows of base chunks `base` (a subset of the version's, in table order) overlaid with the
  * whole delta: every delta row is applied, whatever chunk pruning kept, because a delta row replaces
  * its base row wherever its values moved. A delta row keeping base values (partial deltas) needs its base
- * row: `all` (every base chunk) supplies the chunks pruning dropped that hold one. Base chunks no delta
- * row touches are passed through as decoded; only the stretches around delta rows are rebuilt.
+ * row: `all` (every base chunk) supplies the chunks pruning dropped that hold one.
+ *
+ * The merge order comes from the base chunks' key columns (the key cache) and the delta's, so no base
+ * chunk is decoded in JS: a chunk no delta row touches is decoded alone, and the chunks delta rows touch
+ * go, as Parquet, with the delta's rows to the codec's interleave, which decodes only the columns read.
+ * The touched chunks are split into groups that run `dec.concurrency` at a time.
  */
 export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: readonly ChunkInfo[], columns: readonly string[], all: readonly ChunkInfo[] = base): Promise<Table> {
   const pk = m.primaryKey!;
   const names = m.schema.fields.map((f) => f.name);
-  // Key columns are read too (to merge by key) and dropped by the final projection.
+  // Key columns are read too (to merge by key); the interleave projects them away.
   const need = names.filter((n) => columns.includes(n) || pk.includes(n));
-  // Delta chunks are decoded twice (the materialised sources must share the base's columns; the flags
-  // come separately) but fetched once.
+  // Delta chunks are decoded twice (the interleaved sources share the read's columns; the flags come
+  // separately) but fetched once.
   const deltaDecoded = await dec.decodeEach(delta.map((c) => c.hash), [need, flagColumns(hasPartialRows(m))]);
   const deltaRuns = deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags));
   const kept = base.length < all.length ? withBaseRowsOfPartial(m, base, all, deltaRuns) : base;
-  const baseIpcs = await dec.decode(kept.map((c) => c.hash), need);
-  const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
-  const runs = baseIpcs.map((ipc) => keyRun(ipc, m.schema, pk));
+  // A key-cache miss fetches the chunk: its bytes are kept for the interleave (no second GET).
+  const fetched = new Map<Hash, Uint8Array>();
+  const runs: KeyRun[] = await mapLimit(kept, dec.concurrency, async (c) => ({ keys: await dec.keys(m, c, (bytes) => void fetched.set(c.hash, bytes)) }));
   const overlay = overlayPicks(runs, deltaRuns);
-  const { picks } = overlay;
-  const sources = [...baseIpcs, ...deltaIpcs];
-  const pieces: Array<Uint8Array | Table> = [];
-  let start = -1;
-  let patch = 0;
-  const flush = async (end: number): Promise<void> => {
-    if (start >= 0) pieces.push(await materialiseOverlay(dec.codec, sources, sliceOverlay(overlay, start, end, patch), columns, names));
-    while (patch < overlay.patches.out.length && overlay.patches.out[patch]! < end / 2) patch++;
-    start = -1;
-  };
-  for (let p = 0; p < picks.length;) {
-    const s = picks[p]!;
-    const n = s < runs.length ? runs[s]!.keys.length : 0;
-    // A whole base chunk in order, nothing in between: no delta row touches it.
-    let whole = n > 0 && picks[p + 1] === 0 && p + 2 * n <= picks.length;
-    for (let r = 1; whole && r < n; r++) whole = picks[p + 2 * r] === s && picks[p + 2 * r + 1] === r;
-    if (whole) {
-      await flush(p);
-      pieces.push(baseIpcs[s]!);
-      p += 2 * n;
-    } else {
-      if (start < 0) start = p;
-      p += 2;
+  const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
+  const pieces = await mapLimit(mergeTasks(overlay, runs, MERGE_TASKS_PER_SLOT * dec.concurrency), dec.concurrency, async (task): Promise<Uint8Array> => {
+    if (task.whole !== undefined) {
+      const bytes = fetched.get(kept[task.whole]!.hash);
+      return bytes ? dec.codec.decode(bytes, columns) : (await dec.decode([kept[task.whole]!.hash], columns))[0]!;
     }
-  }
-  await flush(picks.length);
+    // Sources numbered as in the overlay, placeholders for the chunks of other tasks.
+    const sources: Uint8Array[] = new Array<Uint8Array>(kept.length).fill(NO_SOURCE);
+    await Promise.all(task.chunks.map(async (k) => void (sources[k] = fetched.get(kept[k]!.hash) ?? (await dec.fetch(kept[k]!.hash)))));
+    sources.push(...deltaIpcs);
+    return materialiseOverlay(dec.codec, sources, sliceOverlay(overlay, 2 * task.from, 2 * task.to, task.patch), columns, names);
+  });
   return concatDecoded(m.schema, columns, pieces);
+}
+
+/**
+ * Groups of touched chunks per concurrent decode: more, smaller groups even out the load of the decode
+ * threads (the last group no longer runs alone), at the cost of loading the delta's rows once per group.
+ * Measured on 1M rows, 20 chunks, concurrency 4: 1% scattered delta 143 ms at 2 per slot, 134 at 4;
+ * 10% delta 217 ms at 1, 198 at 4.
+ */
+const MERGE_TASKS_PER_SLOT = 4;
+
+/** A piece of a merged read: a base chunk no delta row touches, or pairs [from, to) of the overlay. */
+type MergeTask = { whole: number } | { whole?: undefined; from: number; to: number; patch: number; chunks: number[] };
+
+/**
+ * The overlay cut into pieces in table order: each base chunk whose rows all pass through in order
+ * (`whole`), and between them stretches of touched chunks, split into about `parts` groups of similar
+ * size (with the delta rows after every base row in the last).
+ */
+function mergeTasks(overlay: Overlay & { readonly starts: Uint32Array }, runs: readonly KeyRun[], parts: number): MergeTask[] {
+  const { picks, starts } = overlay;
+  const total = picks.length / 2;
+  const k = runs.length;
+  const untouched = (s: number): boolean => {
+    const [from, to] = [starts[s]!, starts[s + 1]!];
+    if (to - from !== runs[s]!.keys.length) return false;
+    for (let p = from; p < to; p++) if (picks[2 * p] !== s || picks[2 * p + 1] !== p - from) return false;
+    return true;
+  };
+  const segments: Array<{ from: number; to: number; chunk?: number; whole: boolean }> = [];
+  for (let s = 0; s < k; s++) if (starts[s + 1]! > starts[s]!) segments.push({ from: starts[s]!, to: starts[s + 1]!, chunk: s, whole: untouched(s) });
+  // A chunk with no pair (every row deleted, no delta row in its stretch) is read by no task.
+  if (total > starts[k]!) segments.push({ from: starts[k]!, to: total, whole: false });
+  let touchedPairs = 0;
+  for (const g of segments) if (!g.whole) touchedPairs += g.to - g.from;
+  const target = Math.max(1, Math.ceil(touchedPairs / Math.max(1, parts)));
+  const tasks: MergeTask[] = [];
+  let open: { from: number; to: number; patch: number; chunks: number[] } | undefined;
+  let patch = 0;
+  const close = (): void => {
+    if (!open) return;
+    while (patch < overlay.patches.out.length && overlay.patches.out[patch]! < open.from) patch++;
+    open.patch = patch;
+    tasks.push(open);
+    open = undefined;
+  };
+  for (const g of segments) {
+    if (g.whole) {
+      close();
+      tasks.push({ whole: g.chunk! });
+      continue;
+    }
+    open ??= { from: g.from, to: g.from, patch: 0, chunks: [] };
+    open.to = g.to;
+    if (g.chunk !== undefined) open.chunks.push(g.chunk);
+    if (open.to - open.from >= target) close();
+  }
+  close();
+  return tasks;
 }
 
 /** The overlay's picks [start, end) (flat pair offsets) with their patches, from patch index `from` on. */

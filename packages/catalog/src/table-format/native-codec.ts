@@ -19,8 +19,10 @@ export interface ParquetCodec {
    */
   decode(parquet: Uint8Array, columns?: readonly string[], rows?: Uint32Array): Promise<Uint8Array>;
   /**
-   * The rows `picks` (flat (source, row) pairs) of `sources` (Arrow IPC streams or Parquet files with the
-   * same columns) as one Arrow IPC stream of `columns` (all when absent, else in the order given): what
+   * The rows `picks` (flat (source, row) pairs) of `sources` (Arrow IPC streams or Parquet files that
+   * hold `columns`; each is projected to them as it loads, and a Parquet source decodes only them; an
+   * empty array is a placeholder for a source no pick uses) as one Arrow IPC stream of `columns` (all
+   * when absent, then every source has the same columns; else in the order given): what
    * `buildChunks` materialises, without encoding it, for rows that are only read. `groups`: other picks
    * (same length) for some of `columns`: `of[i]` indexes `picks` of groups for column i, -1 for `picks`
    * (column-level updates, whose unchanged columns come from base rows), all from one load of the sources.

@@ -97,7 +97,9 @@ export class ParquetTableFormat implements TableFormat {
         const parquet = await this.store.get(h);
         return Promise.all(sets.map((columns) => this.codec.decode(parquet, columns)));
       }),
-      keys: async (m, chunk) => (await this.keyRun(m, chunk, false)).keys,
+      concurrency: this.concurrency,
+      fetch: (hash) => this.store.get(hash),
+      keys: async (m, chunk, fetched) => (await this.keyRun(m, chunk, false, fetched)).keys,
       decodeRows: async (hash, rows) => this.codec.decode(await this.store.get(hash), undefined, rows),
     };
     if (opts.hasher) this.hasherP = Promise.resolve(opts.hasher);
