@@ -25,7 +25,7 @@ export interface ConfiguredCatalog {
  */
 export async function catalogFromConfig(config: ArmillariaConfig): Promise<ConfiguredCatalog> {
   const objects = await objectStoreFromConfig(config);
-  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), readCacheBytes: config.chunkCacheBytes });
+  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), readCacheBytes: config.chunkCacheBytes, compression: config.chunkCompression });
   const refs: RefStore = config.mode === 'embedded'
     ? new FsRefStore({ root: join(resolve(config.dataDir), 'catalog') })
     : config.redisUrl

@@ -56,7 +56,8 @@ async function slowCatalog(opts: { targetChunkRows?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'armillaria-deferred-'));
   const events: string[] = [];
   const objects = new SlowObjectStore(15, events);
-  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+  // Stored plain: the failing store picks the manifest by its JSON text.
+  const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), compression: 'off' });
   const refs = new FsRefStore({ root: dir });
   // Each compare-and-swap is logged as it starts, in the same list as the stores' completions.
   const catalog = new Catalog({ chunks, refs: countingRefs(refs, (n) => events.push(`cas ${n}`)), format: new ParquetTableFormat({ chunks, ...opts }) });

@@ -4,6 +4,8 @@ export type { ChunkStore, GetOptions, ChunkStat, PutBatchOptions } from './chunk
 export type { Hasher, IncrementalHasher, CdcParams } from './hasher.js';
 export { MemoryObjectStore } from './backends/memory-object-store.js';
 export { ObjectChunkStore } from './object-chunk-store.js';
+export { DEFLATED_HEADER } from './stored-form.js';
+export type { ChunkCompression } from './stored-form.js';
 export { DEFAULT_REFRESH_AFTER_MS } from './object-chunk-store.js';
 export type { ObjectChunkStoreOptions } from './object-chunk-store.js';
 export { RemoteChunkStore } from './remote-chunk-store.js';

@@ -22,6 +22,7 @@ import type { ObjectStore } from './object-store.js';
 import type { ChunkStat, ChunkStore, GetOptions, PutBatchOptions } from './chunk-store.js';
 import type { Hasher } from './hasher.js';
 import { verifyingStream } from './verifying-stream.js';
+import { chunkBytes, chunkStream, storedForm, type ChunkCompression } from './stored-form.js';
 
 export interface ObjectChunkStoreOptions {
   objects: ObjectStore;
@@ -53,6 +54,13 @@ export interface ObjectChunkStoreOptions {
    * One chunk larger than a quarter of the budget is not kept.
    */
   readCacheBytes?: number;
+  /**
+   * `json` (default): chunks that look like JSON text (the catalog's commits, trees, manifests) are
+   * stored deflated when that saves an eighth or more (see stored-form.ts; a chunk keeps the hash of its
+   * own bytes, and every get returns those). `off`: every chunk is stored as its bytes. Either way the
+   * store reads both forms.
+   */
+  compression?: ChunkCompression;
 }
 
 export const DEFAULT_REFRESH_AFTER_MS = 10 * 60 * 1000;
@@ -71,6 +79,7 @@ export class ObjectChunkStore implements ChunkStore {
   /** See ObjectChunkStoreOptions.refreshAfterMs (GC warns when its grace period is shorter). */
   readonly refreshAfterMs: number;
   private readonly cache: ByteLru<Hash, Uint8Array> | undefined;
+  private readonly compression: ChunkCompression;
 
   constructor(options: ObjectChunkStoreOptions) {
     this.objects = options.objects;
@@ -88,6 +97,11 @@ export class ObjectChunkStore implements ChunkStore {
       throw new InvalidArgumentError(`readCacheBytes must be a byte count >= 0, got ${JSON.stringify(cacheBytes)}`);
     }
     this.cache = cacheBytes > 0 ? new ByteLru(cacheBytes) : undefined;
+    const compression = options.compression ?? 'json';
+    if (compression !== 'json' && compression !== 'off') {
+      throw new InvalidArgumentError(`compression must be "json" or "off", got ${JSON.stringify(compression)}`, { details: { compression: String(compression) } });
+    }
+    this.compression = compression;
   }
 
   /**
@@ -141,9 +155,10 @@ export class ObjectChunkStore implements ChunkStore {
   private async store(hash: Hash, bytes: Uint8Array, check = true): Promise<void> {
     const key = this.key(hash);
     if (check && (await this.present(hash))) return;
+    const stored = await storedForm(bytes, this.compression);
     try {
-      await this.objects.put(key, bytes, { ifNoneMatch: '*' });
-      serviceMetrics.chunkBytesIn.inc(bytes.byteLength);
+      await this.objects.put(key, stored, { ifNoneMatch: '*' });
+      serviceMetrics.chunkBytesIn.inc(stored.byteLength);
     } catch (err) {
       if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
     }
@@ -153,13 +168,20 @@ export class ObjectChunkStore implements ChunkStore {
     // A malformed hash misses the cache; `fetch` refuses it (chunkKey) before any I/O.
     const hit = this.cached(hash, opts);
     if (hit) return hit;
-    const bytes = await this.fetch(hash, opts);
-    if (opts?.verify !== false) {
-      const actual = await this.hashOne(bytes);
-      if (actual !== hash) throw new ChunkCorruptError(hash, actual);
-      this.remember(hash, bytes);
-    }
+    const stored = await this.fetch(hash, opts);
+    const bytes = await chunkBytes(stored);
+    // Unverified (repair tools): what inflates, else the stored bytes as they are.
+    if (opts?.verify === false) return bytes ?? stored;
+    if (!bytes) throw await this.undecodable(hash, stored);
+    const actual = await this.hashOne(bytes);
+    if (actual !== hash) throw new ChunkCorruptError(hash, actual);
+    this.remember(hash, bytes);
     return bytes;
+  }
+
+  /** The error for stored bytes with the deflated header that do not inflate. */
+  private async undecodable(hash: Hash, stored: Uint8Array): Promise<ChunkCorruptError> {
+    return new ChunkCorruptError(hash, await this.hashOne(stored), 'its stored form does not inflate');
   }
 
   async getBatch(hashes: readonly Hash[], opts?: GetOptions): Promise<Uint8Array[]> {
@@ -167,7 +189,13 @@ export class ObjectChunkStore implements ChunkStore {
     const fetchOpts = opts?.signal ? { signal: opts.signal } : undefined;
     const out = hashes.map((h) => this.cached(h, opts));
     const todo = out.flatMap((b, i) => (b ? [] : [i]));
-    const fetched = await mapLimit(todo, this.concurrency, (i) => this.fetch(hashes[i] as Hash, fetchOpts));
+    const stored = await mapLimit(todo, this.concurrency, (i) => this.fetch(hashes[i] as Hash, fetchOpts));
+    const decoded = await Promise.all(stored.map(chunkBytes));
+    if (opts?.verify !== false) {
+      const bad = decoded.findIndex((b) => b === undefined);
+      if (bad >= 0) throw await this.undecodable(hashes[todo[bad] as number] as Hash, stored[bad] as Uint8Array);
+    }
+    const fetched = decoded.map((b, k) => b ?? (stored[k] as Uint8Array));
     if (opts?.verify !== false) {
       // One native call hashes the whole batch in parallel.
       const actual = await this.hasher.hashMany(fetched);
@@ -232,8 +260,9 @@ export class ObjectChunkStore implements ChunkStore {
       if (isArmillariaError(err, ErrorCode.ObjectNotFound)) throw new ChunkNotFoundError(hash);
       throw err;
     }
-    if (opts?.verify === false) return source;
-    return verifyingStream(source, this.hasher, (actual) => {
+    const bytes = chunkStream(source, () => new ChunkCorruptError(hash, '', 'its stored form does not inflate'));
+    if (opts?.verify === false) return bytes;
+    return verifyingStream(bytes, this.hasher, (actual) => {
       if (actual !== hash) throw new ChunkCorruptError(hash, actual);
     });
   }

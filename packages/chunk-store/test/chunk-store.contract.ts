@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, chunkKey, type Hash } from '@armillaria/core';
-import type { ChunkStore, Hasher, ObjectStore } from '../src/index.js';
+import { DEFLATED_HEADER, type ChunkStore, type Hasher, type ObjectStore } from '../src/index.js';
 
 export interface ChunkStoreFixture {
   store: ChunkStore;
@@ -124,6 +124,52 @@ export function chunkStoreContract(name: string, factory: () => Promise<ChunkSto
       await expect((async () => collect(await fx.store.getStream(hash)))()).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
       // An explicit opt-out returns the raw bytes (for repair tools).
       expect(Buffer.from(await fx.store.get(hash, { verify: false })).equals(bad)).toBe(true);
+    });
+
+    it('stores JSON chunks deflated under the hash of their own bytes; every read returns those bytes', async () => {
+      const json = Buffer.from(JSON.stringify({ chunks: Array.from({ length: 200 }, (_, i) => ({ hash: fx.hasher.hash(Buffer.from([i])), rows: i, stats: { min: i, max: i * 2 } })) }));
+      const hash = await fx.store.put(json);
+      expect(hash).toBe(fx.hasher.hash(json));
+      const stored = await fx.objects.get(chunkKey(hash));
+      expect(Buffer.from(stored.subarray(0, 8)).equals(Buffer.from(DEFLATED_HEADER))).toBe(true);
+      expect(stored.byteLength).toBeLessThan(json.byteLength / 2);
+      expect((await fx.store.stat(hash))?.size).toBe(stored.byteLength);
+      const fromBatch = await fx.store.putBatch([json, Buffer.from('[1, 2, 3]')]);
+      expect(fromBatch[0]).toBe(hash);
+      for (const opts of [{ skipCache: true }, { skipCache: true, verify: false }]) {
+        expect(Buffer.from(await fx.store.get(hash, opts)).equals(json)).toBe(true);
+        expect(Buffer.from((await fx.store.getBatch([hash], opts))[0]!).equals(json)).toBe(true);
+        expect((await collect(await fx.store.getStream(hash, opts))).equals(json)).toBe(true);
+      }
+      // Bytes that begin with the header themselves are always stored deflated: reads are never ambiguous.
+      const lookalike = Buffer.concat([Buffer.from(DEFLATED_HEADER), randomBytes(300)]);
+      const h2 = await fx.store.put(lookalike);
+      expect(Buffer.from(await fx.store.get(h2, { skipCache: true })).equals(lookalike)).toBe(true);
+      expect((await collect(await fx.store.getStream(h2))).equals(lookalike)).toBe(true);
+      // Parquet (and other binary) chunks stay as they are: readers of a table's files find plain Parquet.
+      const parquetLike = Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(4000, 0x20)]);
+      const h3 = await fx.store.put(parquetLike);
+      expect(Buffer.from(await fx.objects.get(chunkKey(h3))).equals(parquetLike)).toBe(true);
+    });
+
+    it('detects damage to a deflated chunk: a stored form that does not inflate, or inflates to other bytes', async () => {
+      const json = Buffer.from(JSON.stringify(Array.from({ length: 3000 }, (_, i) => ({ row: i, name: `n${i % 97}` }))));
+      const hash = await fx.store.put(json);
+      const stored = Buffer.from(await fx.objects.get(chunkKey(hash)));
+      const truncated = stored.subarray(0, stored.byteLength - 40);
+      const tampered = await (async () => {
+        // A valid deflate stream of other bytes, under this chunk's name.
+        const other = Buffer.from(json);
+        other[100] = 0x41;
+        const { deflateRawSync } = await import('node:zlib');
+        return Buffer.concat([Buffer.from(DEFLATED_HEADER), deflateRawSync(other)]);
+      })();
+      for (const bad of [truncated, tampered]) {
+        await fx.objects.put(chunkKey(hash), bad);
+        await expect(fx.store.get(hash, { skipCache: true })).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt, message: expect.stringContaining(hash) });
+        await expect(fx.store.getBatch([hash], { skipCache: true })).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
+        await expect((async () => collect(await fx.store.getStream(hash)))()).rejects.toMatchObject({ code: ErrorCode.ChunkCorrupt });
+      }
     });
 
     it('detects a truncated chunk on read', async () => {

@@ -17,6 +17,8 @@ export interface ArmillariaConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Verified chunk bytes a process keeps in memory for repeated reads (0: off). */
   chunkCacheBytes: number;
+  /** Which chunks are stored deflated: `json` (catalog metadata) or `off` (see the chunk store's stored-form.ts). */
+  chunkCompression: 'json' | 'off';
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'enum';
@@ -45,6 +47,7 @@ export const configKeys: readonly KeySpec[] = [
   { env: 'ARMILLARIA_REDIS_URL', path: 'redisUrl', kind: 'string', secret: true, doc: 'Redis URL for refs and the transaction log (redis://host:6379)' },
   { env: 'ARMILLARIA_NATS_URL', path: 'natsUrl', kind: 'string', doc: 'NATS URL for the changelog (nats://host:4222)' },
   { env: 'ARMILLARIA_CHUNK_CACHE_BYTES', path: 'chunkCacheBytes', kind: 'int', default: 64 * 2 ** 20, doc: 'verified chunk bytes kept in memory for repeated reads, e.g. the base chunks every upsert looks keys up in (0: off); saves a GET per read on S3' },
+  { env: 'ARMILLARIA_CHUNK_COMPRESSION', path: 'chunkCompression', kind: 'enum', values: ['json', 'off'], default: 'json', doc: 'json: chunks of JSON (commits, trees, manifests) are stored deflated when that saves space (a third of their size; Parquet chunks never are); off: for object stores read by releases older than 2026-12-07, which read only plain chunks' },
   { env: 'ARMILLARIA_LOG_LEVEL', path: 'logLevel', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'log level of the JSON logs' },
 ];
 

@@ -103,8 +103,9 @@ export class ChunkNotFoundError extends ArmillariaError {
 }
 
 export class ChunkCorruptError extends ArmillariaError {
-  constructor(readonly hash: string, readonly actual: string) {
-    super(ErrorCode.ChunkCorrupt, `chunk ${hash} is corrupt: its bytes hash to ${actual}`, { details: { hash, actual } });
+  /** `actual`: the hash the stored bytes have; `why` replaces "its bytes hash to <actual>" in the message. */
+  constructor(readonly hash: string, readonly actual: string, why?: string) {
+    super(ErrorCode.ChunkCorrupt, `chunk ${hash} is corrupt: ${why ?? `its bytes hash to ${actual}`}`, { details: { hash, actual } });
   }
 }
 

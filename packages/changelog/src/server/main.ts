@@ -19,7 +19,7 @@ import { buildApp } from './app.js';
 const config = loadConfig();
 const dataDir = resolve(config.dataDir);
 const objects = await objectStoreFromConfig(config);
-const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher(), compression: config.chunkCompression });
 const refs: RefStore = config.mode === 'embedded'
   ? new FsRefStore({ root: join(dataDir, 'catalog') })
   : config.redisUrl

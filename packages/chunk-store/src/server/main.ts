@@ -10,7 +10,7 @@ import { buildApp } from './app.js';
 const config = loadConfig();
 const objects = await objectStoreFromConfig(config);
 const hasher = await loadHasher();
-const app = await buildApp({ chunks: new ObjectChunkStore({ objects, hasher }), objects, logger: true, serviceToken: serviceTokenFromEnv() });
+const app = await buildApp({ chunks: new ObjectChunkStore({ objects, hasher, compression: config.chunkCompression }), objects, logger: true, serviceToken: serviceTokenFromEnv() });
 app.log.info({ objects: objects.description, hasher: hasher.kind }, 'chunk-store starting');
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
