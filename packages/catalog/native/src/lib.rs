@@ -97,13 +97,35 @@ fn normalise_schema(schema: &Schema) -> SchemaRef {
   Arc::new(Schema::new(fields))
 }
 
+/// A source's bytes: a JS buffer held for the task (not copied on the JS thread; JS does not touch it
+/// while the task runs), or owned bytes (tests).
+pub enum SourceBytes {
+  Js(Buffer),
+  Owned(Vec<u8>),
+}
+
+impl AsRef<[u8]> for SourceBytes {
+  fn as_ref(&self) -> &[u8] {
+    match self {
+      SourceBytes::Js(b) => b.as_ref(),
+      SourceBytes::Owned(v) => v.as_slice(),
+    }
+  }
+}
+
+impl From<Vec<u8>> for SourceBytes {
+  fn from(v: Vec<u8>) -> Self {
+    SourceBytes::Owned(v)
+  }
+}
+
 /// One source (Arrow IPC stream or Parquet file) as a single batch; with `columns`, only those (in
 /// that order): a Parquet source then decodes only them.
-fn load_source(bytes: Vec<u8>, columns: Option<&[String]>) -> Result<RecordBatch> {
+fn load_source(bytes: &[u8], columns: Option<&[String]>) -> Result<RecordBatch> {
   let batches: Vec<RecordBatch>;
   let schema: SchemaRef;
   if bytes.len() >= 4 && &bytes[..4] == PARQUET_MAGIC {
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes)).map_err(err("parquet source"))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::copy_from_slice(bytes)).map_err(err("parquet source"))?;
     let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
     if let Some(names) = columns {
       let file = builder.schema().clone();
@@ -141,10 +163,10 @@ fn load_source(bytes: Vec<u8>, columns: Option<&[String]>) -> Result<RecordBatch
 
 /// Every source loaded (with `columns`, projected to them); at least one, all with the same columns.
 /// An empty buffer stands for a source no pick uses (it keeps the others' numbers): it loads as no rows.
-fn load_sources(sources: Vec<Vec<u8>>, columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
+fn load_sources(sources: &[SourceBytes], columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
   let loaded = sources
-    .into_iter()
-    .map(|b| if b.is_empty() { Ok(None) } else { load_source(b, columns).map(Some) })
+    .iter()
+    .map(|b| if b.as_ref().is_empty() { Ok(None) } else { load_source(b.as_ref(), columns).map(Some) })
     .collect::<Result<Vec<_>>>()?;
   let first = loaded.iter().flatten().next().ok_or_else(|| Error::new(Status::InvalidArg, "no sources".to_string()))?;
   let schema = first.schema();
@@ -211,7 +233,7 @@ fn encode_batch(batch: &RecordBatch, props: WriterProperties) -> Result<(Vec<u8>
 }
 
 pub struct BuildChunksTask {
-  sources: Vec<Vec<u8>>,
+  sources: Vec<SourceBytes>,
   picks: Option<Vec<u32>>,
   cuts: Vec<u32>,
   opts: EncodeOptions,
@@ -241,7 +263,7 @@ impl Task for BuildChunksTask {
   fn compute(&mut self) -> Result<Self::Output> {
     // Checked before the sources are decoded: a bad option fails fast, whatever the rows.
     layout::Layout::parse(self.opts.layout.as_deref()).map_err(|e| Error::new(Status::InvalidArg, e))?;
-    let batches = load_sources(std::mem::take(&mut self.sources), None)?;
+    let batches = load_sources(&self.sources, None)?;
     let props = writer_props(&self.opts, &batches[0].schema())?;
     let total: usize = match &self.picks {
       Some(p) => p.len() / 2,
@@ -306,7 +328,7 @@ impl Task for BuildChunksTask {
 #[napi]
 pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint32Array, opts: Option<EncodeOptions>) -> AsyncTask<BuildChunksTask> {
   AsyncTask::new(BuildChunksTask {
-    sources: sources.iter().map(|b| b.to_vec()).collect(),
+    sources: sources.into_iter().map(SourceBytes::Js).collect(),
     picks: picks.map(|p| p.to_vec()),
     cuts: cuts.to_vec(),
     opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None }),
@@ -314,7 +336,7 @@ pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint
 }
 
 pub struct DecodeTask {
-  bytes: Vec<u8>,
+  bytes: SourceBytes,
   columns: Option<Vec<String>>,
   /// Only these rows (strictly ascending), e.g. the base rows of a few changed keys: pages are still
   /// decompressed, but the values of other rows are skipped instead of materialised.
@@ -347,7 +369,8 @@ impl Task for DecodeTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Self::Output> {
-    let bytes = Bytes::from(std::mem::take(&mut self.bytes));
+    // Copied here, on the worker thread: the reader wants owned bytes.
+    let bytes = Bytes::copy_from_slice(self.bytes.as_ref());
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(err("parquet decode"))?;
     let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
     let builder = match &self.columns {
@@ -383,11 +406,11 @@ impl Task for DecodeTask {
 /// (strictly ascending row numbers, in that order).
 #[napi]
 pub fn decode_parquet(bytes: Buffer, columns: Option<Vec<String>>, rows: Option<Uint32Array>) -> AsyncTask<DecodeTask> {
-  AsyncTask::new(DecodeTask { bytes: bytes.to_vec(), columns, rows: rows.map(|r| r.to_vec()) })
+  AsyncTask::new(DecodeTask { bytes: SourceBytes::Js(bytes), columns, rows: rows.map(|r| r.to_vec()) })
 }
 
 pub struct InterleaveTask {
-  sources: Vec<Vec<u8>>,
+  sources: Vec<SourceBytes>,
   picks: Vec<u32>,
   columns: Option<Vec<String>>,
   /// Other picks for some columns (column-level updates take some values from base rows): per output
@@ -403,7 +426,7 @@ impl Task for InterleaveTask {
   fn compute(&mut self) -> Result<Self::Output> {
     // Sources are projected to the output columns as they load (a Parquet source decodes only those),
     // so they need to agree on those columns only.
-    let batches = load_sources(std::mem::take(&mut self.sources), self.columns.as_deref())?;
+    let batches = load_sources(&self.sources, self.columns.as_deref())?;
     let schema = batches[0].schema();
     let width = schema.fields().len();
     let n = self.picks.len() / 2;
@@ -443,7 +466,7 @@ impl Task for InterleaveTask {
 #[napi]
 pub fn interleave_rows(sources: Vec<Buffer>, picks: Uint32Array, columns: Option<Vec<String>>, groups: Option<Vec<Uint32Array>>, group_of: Option<Vec<i32>>) -> AsyncTask<InterleaveTask> {
   AsyncTask::new(InterleaveTask {
-    sources: sources.iter().map(|b| b.to_vec()).collect(),
+    sources: sources.into_iter().map(SourceBytes::Js).collect(),
     picks: picks.to_vec(),
     columns,
     groups: groups.unwrap_or_default().iter().map(|g| g.to_vec()).collect(),
@@ -459,6 +482,10 @@ mod tests {
   fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("name", DataType::Utf8, true)]));
     RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names.to_vec()))]).unwrap()
+  }
+
+  fn owned(v: Vec<Vec<u8>>) -> Vec<SourceBytes> {
+    v.into_iter().map(SourceBytes::from).collect()
   }
 
   fn ipc(b: &RecordBatch) -> Vec<u8> {
@@ -484,26 +511,26 @@ mod tests {
 
   #[test]
   fn sources_must_exist_and_share_columns() {
-    assert!(load_sources(vec![], None).is_err());
+    assert!(load_sources(&owned(vec![]), None).is_err());
     let other = RecordBatch::try_new(
       Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)])),
       vec![Arc::new(Int64Array::from(vec![1]))],
     )
     .unwrap();
-    assert!(load_sources(vec![ipc(&batch(&[1], &["a"])), ipc(&other)], None).is_err());
+    assert!(load_sources(&owned(vec![ipc(&batch(&[1], &["a"])), ipc(&other)]), None).is_err());
     // A Parquet chunk and an IPC stream of the same columns are both sources.
     let b = batch(&[7], &["z"]);
     let (parquet, _) = encode_batch(&b, writer_props(&opts("base"), &b.schema()).unwrap()).unwrap();
-    assert_eq!(load_sources(vec![parquet.clone(), ipc(&b)], None).unwrap().len(), 2);
+    assert_eq!(load_sources(&owned(vec![parquet.clone(), ipc(&b)]), None).unwrap().len(), 2);
     // Projected to shared columns, sources of different schemas agree.
     let only_id = vec!["id".to_string()];
-    let loaded = load_sources(vec![parquet, ipc(&other)], Some(&only_id)).unwrap();
+    let loaded = load_sources(&owned(vec![parquet, ipc(&other)]), Some(&only_id)).unwrap();
     assert_eq!(loaded[0].schema().fields(), loaded[1].schema().fields());
-    assert!(load_sources(vec![ipc(&other)], Some(&["name".to_string()])).is_err());
+    assert!(load_sources(&owned(vec![ipc(&other)]), Some(&["name".to_string()])).is_err());
     // Empty buffers hold places: no rows, the others' schema; alone they are no source.
-    let placed = load_sources(vec![vec![], ipc(&b)], None).unwrap();
+    let placed = load_sources(&owned(vec![vec![], ipc(&b)]), None).unwrap();
     assert_eq!((placed[0].num_rows(), placed[0].schema()), (0, placed[1].schema()));
-    assert!(load_sources(vec![vec![], vec![]], None).is_err());
+    assert!(load_sources(&owned(vec![vec![], vec![]]), None).is_err());
     assert!(pick_indices(&[0, 0], 0, 1, &placed).is_err());
   }
 
@@ -518,7 +545,7 @@ mod tests {
   #[test]
   fn interleave_takes_picked_rows_in_order_and_projects() {
     let mut task = InterleaveTask {
-      sources: vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))],
+      sources: owned(vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))]),
       picks: vec![1, 1, 0, 2, 0, 0],
       columns: Some(vec!["name".to_string(), "id".to_string()]),
       groups: vec![],
@@ -539,21 +566,21 @@ mod tests {
   fn decode_selects_only_the_rows_asked() {
     let b = batch(&[1, 2, 3, 4, 5], &["a", "b", "c", "d", "e"]);
     let (parquet, _) = encode_batch(&b, writer_props(&opts("base"), &b.schema()).unwrap()).unwrap();
-    let mut task = DecodeTask { bytes: parquet.clone(), columns: None, rows: Some(vec![1, 2, 4]) };
+    let mut task = DecodeTask { bytes: parquet.clone().into(), columns: None, rows: Some(vec![1, 2, 4]) };
     let out = task.compute().unwrap();
     let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(out), None).unwrap();
     let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
     let ids: Vec<i64> = batches.iter().flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()).collect();
     assert_eq!(ids, vec![2, 3, 5]);
     for bad in [vec![2, 1], vec![5], vec![1, 1]] {
-      assert!(DecodeTask { bytes: parquet.clone(), columns: None, rows: Some(bad) }.compute().is_err());
+      assert!(DecodeTask { bytes: parquet.clone().into(), columns: None, rows: Some(bad) }.compute().is_err());
     }
   }
 
   #[test]
   fn interleave_takes_a_column_group_from_its_own_picks() {
     let mut task = InterleaveTask {
-      sources: vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))],
+      sources: owned(vec![ipc(&batch(&[1, 2, 3], &["a", "b", "c"])), ipc(&batch(&[10, 11], &["x", "y"]))]),
       picks: vec![1, 1, 0, 2],
       columns: Some(vec!["id".to_string(), "name".to_string()]),
       groups: vec![vec![0, 0, 1, 0]],
@@ -567,8 +594,8 @@ mod tests {
     assert_eq!(ids.values().to_vec(), vec![11, 3]);
     let names: Vec<&str> = b.column(1).as_string::<i32>().iter().map(|v| v.unwrap()).collect();
     assert_eq!(names, vec!["a", "x"]);
-    let mut bad = InterleaveTask { sources: task.sources.clone(), picks: vec![0, 0], columns: None, groups: vec![vec![0, 0, 0, 1]], group_of: vec![0, 0] };
-    bad.sources = vec![ipc(&batch(&[1], &["a"]))];
+    let mut bad = InterleaveTask { sources: vec![], picks: vec![0, 0], columns: None, groups: vec![vec![0, 0, 0, 1]], group_of: vec![0, 0] };
+    bad.sources = owned(vec![ipc(&batch(&[1], &["a"]))]);
     assert!(bad.compute().is_err());
   }
 
