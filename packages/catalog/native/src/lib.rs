@@ -102,6 +102,8 @@ fn normalise_schema(schema: &Schema) -> SchemaRef {
 pub enum SourceBytes {
   Js(Buffer),
   Owned(Vec<u8>),
+  /// Arrow columns handed over buffer by buffer (no IPC stream written in JS): see `ColumnsSource`.
+  Columns(ColumnsSource),
 }
 
 impl AsRef<[u8]> for SourceBytes {
@@ -109,8 +111,85 @@ impl AsRef<[u8]> for SourceBytes {
     match self {
       SourceBytes::Js(b) => b.as_ref(),
       SourceBytes::Owned(v) => v.as_slice(),
+      SourceBytes::Columns(_) => &[],
     }
   }
+}
+
+/// One Arrow column of one record batch, as Arrow JS holds it (offset 0): validity bitmap (absent: no
+/// nulls), value offsets (utf8, binary) and values (a bitmap for bool).
+#[napi(object)]
+pub struct ColumnBuffers {
+  pub length: u32,
+  pub null_count: u32,
+  pub validity: Option<Uint8Array>,
+  pub offsets: Option<Uint8Array>,
+  pub values: Uint8Array,
+}
+
+/// A table as its columns' buffers: `types` are the table format's column types, `batches[b][c]` column c
+/// of record batch b. The buffers are copied into Arrow arrays on the worker thread.
+#[napi(object)]
+pub struct ColumnsSource {
+  pub names: Vec<String>,
+  pub types: Vec<String>,
+  pub batches: Vec<Vec<ColumnBuffers>>,
+}
+
+fn column_type(name: &str) -> Result<DataType> {
+  use arrow_schema::TimeUnit;
+  Ok(match name {
+    "bool" => DataType::Boolean,
+    "int8" => DataType::Int8,
+    "int16" => DataType::Int16,
+    "int32" => DataType::Int32,
+    "int64" => DataType::Int64,
+    "uint8" => DataType::UInt8,
+    "uint16" => DataType::UInt16,
+    "uint32" => DataType::UInt32,
+    "uint64" => DataType::UInt64,
+    "float32" => DataType::Float32,
+    "float64" => DataType::Float64,
+    "utf8" => DataType::Utf8,
+    "binary" => DataType::Binary,
+    "date32" => DataType::Date32,
+    "timestamp_ms" => DataType::Timestamp(TimeUnit::Millisecond, None),
+    "timestamp_us" => DataType::Timestamp(TimeUnit::Microsecond, None),
+    other => return Err(Error::new(Status::InvalidArg, format!("unknown column type {other}"))),
+  })
+}
+
+/// The columns as one batch (validated like an IPC stream: buffer sizes, offsets, UTF-8).
+fn columns_batch(src: &ColumnsSource) -> Result<RecordBatch> {
+  if src.names.len() != src.types.len() {
+    return Err(Error::new(Status::InvalidArg, "one type per column name expected".to_string()));
+  }
+  let types = src.types.iter().map(|t| column_type(t)).collect::<Result<Vec<_>>>()?;
+  let schema = Arc::new(Schema::new(src.names.iter().zip(&types).map(|(n, t)| Field::new(n, t.clone(), true)).collect::<Vec<_>>()));
+  let mut batches = Vec::with_capacity(src.batches.len());
+  for cols in &src.batches {
+    if cols.len() != types.len() {
+      return Err(Error::new(Status::InvalidArg, format!("a batch has {} columns, the schema {}", cols.len(), types.len())));
+    }
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
+    for (c, t) in cols.iter().zip(&types) {
+      let len = c.length as usize;
+      let mut buffers = Vec::with_capacity(2);
+      if matches!(t, DataType::Utf8 | DataType::Binary) {
+        let offsets = c.offsets.as_ref().ok_or_else(|| Error::new(Status::InvalidArg, "utf8/binary column without offsets".to_string()))?;
+        buffers.push(arrow_buffer::Buffer::from_slice_ref(offsets.as_ref()));
+      }
+      buffers.push(arrow_buffer::Buffer::from_slice_ref(c.values.as_ref()));
+      let nulls = match (&c.validity, c.null_count) {
+        (Some(v), n) if n > 0 => Some(arrow_buffer::Buffer::from_slice_ref(v.as_ref())),
+        _ => None,
+      };
+      let data = arrow_data::ArrayData::try_new(t.clone(), len, nulls, 0, buffers, vec![]).map_err(err("column buffers"))?;
+      arrays.push(make_array(data));
+    }
+    batches.push(RecordBatch::try_new(schema.clone(), arrays).map_err(err("column batch"))?);
+  }
+  concat_batches(&schema, &batches).map_err(err("concat"))
 }
 
 impl From<Vec<u8>> for SourceBytes {
@@ -161,12 +240,27 @@ fn load_source(bytes: &[u8], columns: Option<&[String]>) -> Result<RecordBatch> 
   RecordBatch::try_new(normal, out).map_err(err("normalise"))
 }
 
+fn columns_source(src: &ColumnsSource, columns: Option<&[String]>) -> Result<RecordBatch> {
+  let batch = columns_batch(src)?;
+  match columns {
+    None => Ok(batch),
+    Some(names) => {
+      let at = names.iter().map(|n| batch.schema().index_of(n).map_err(err("source projection"))).collect::<Result<Vec<_>>>()?;
+      batch.project(&at).map_err(err("source projection"))
+    }
+  }
+}
+
 /// Every source loaded (with `columns`, projected to them); at least one, all with the same columns.
 /// An empty buffer stands for a source no pick uses (it keeps the others' numbers): it loads as no rows.
 fn load_sources(sources: &[SourceBytes], columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
   let loaded = sources
     .iter()
-    .map(|b| if b.as_ref().is_empty() { Ok(None) } else { load_source(b.as_ref(), columns).map(Some) })
+    .map(|b| match b {
+      SourceBytes::Columns(src) => columns_source(src, columns).map(Some),
+      _ if b.as_ref().is_empty() => Ok(None),
+      _ => load_source(b.as_ref(), columns).map(Some),
+    })
     .collect::<Result<Vec<_>>>()?;
   let first = loaded.iter().flatten().next().ok_or_else(|| Error::new(Status::InvalidArg, "no sources".to_string()))?;
   let schema = first.schema();
@@ -322,13 +416,13 @@ impl Task for BuildChunksTask {
   }
 }
 
-/// Writes chunks. `sources`: Arrow IPC streams or Parquet files with the same columns. `picks`:
+/// Writes chunks. `sources`: Arrow IPC streams, Parquet files or column buffers (`ColumnsSource`) with the same columns. `picks`:
 /// flat (source, row) pairs giving the output row order; absent = the sources concatenated. `cuts`:
 /// exclusive end row of each chunk, strictly increasing, the last equal to the number of rows.
 #[napi]
-pub fn build_chunks(sources: Vec<Buffer>, picks: Option<Uint32Array>, cuts: Uint32Array, opts: Option<EncodeOptions>) -> AsyncTask<BuildChunksTask> {
+pub fn build_chunks(sources: Vec<Either<Buffer, ColumnsSource>>, picks: Option<Uint32Array>, cuts: Uint32Array, opts: Option<EncodeOptions>) -> AsyncTask<BuildChunksTask> {
   AsyncTask::new(BuildChunksTask {
-    sources: sources.into_iter().map(SourceBytes::Js).collect(),
+    sources: sources.into_iter().map(|s| match s { Either::A(b) => SourceBytes::Js(b), Either::B(c) => SourceBytes::Columns(c) }).collect(),
     picks: picks.map(|p| p.to_vec()),
     cuts: cuts.to_vec(),
     opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None }),

@@ -1,18 +1,33 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ArmillariaError, ErrorCode, InvalidArgumentError } from '@armillaria/core';
+import type { ColumnType } from './table-format.js';
 
 /**
  * The Parquet codec of the table format, implemented by the napi-rs addon in `packages/catalog/native`
  * (built by `scripts/build.mjs` into `native/addon.node`). This is the only module that loads it.
  */
+/**
+ * A table handed to the codec as its columns' buffers instead of an Arrow IPC stream (`columnsSource`):
+ * writing the stream in JS cost more than the encode's own copy of the buffers.
+ */
+export interface ColumnsSource {
+  names: string[];
+  types: ColumnType[];
+  /** `batches[b][c]`: column c of record batch b (Arrow JS buffers, offset 0). */
+  batches: Array<Array<{ length: number; nullCount: number; validity?: Uint8Array; offsets?: Uint8Array; values: Uint8Array }>>;
+}
+
+/** A source of rows for `buildChunks`: Arrow IPC stream, Parquet file, or a table's column buffers. */
+export type ChunkSource = Uint8Array | ColumnsSource;
+
 export interface ParquetCodec {
   /**
-   * Materialises and encodes chunks. `sources`: Arrow IPC streams or Parquet files with the same columns;
+   * Materialises and encodes chunks. `sources`: Arrow IPC streams, Parquet files or column buffers with the same columns;
    * `picks`: flat (source, row) pairs giving the output order (null = sources concatenated); `cuts`:
    * exclusive end row of each chunk. Same rows => same bytes.
    */
-  buildChunks(sources: readonly Uint8Array[], picks: Uint32Array | null, cuts: Uint32Array, opts?: EncodeOptions): Promise<EncodedChunk[]>;
+  buildChunks(sources: readonly ChunkSource[], picks: Uint32Array | null, cuts: Uint32Array, opts?: EncodeOptions): Promise<EncodedChunk[]>;
   /**
    * Parquet -> Arrow IPC stream, optionally only some columns (returned in file order) and only some rows
    * (`rows`: strictly ascending row numbers; the others are skipped, not materialised).
@@ -53,7 +68,7 @@ export interface EncodedChunk {
 }
 
 interface RawAddon {
-  buildChunks(sources: Buffer[], picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
+  buildChunks(sources: Array<Buffer | ColumnsSource>, picks: Uint32Array | null, cuts: Uint32Array, opts: EncodeOptions | null): Promise<Array<{ bytes: Buffer; rows: number; stats: string }>>;
   decodeParquet(bytes: Buffer, columns: string[] | null, rows: Uint32Array | null): Promise<Buffer>;
   interleaveRows(sources: Buffer[], picks: Uint32Array, columns: string[] | null, groups: Uint32Array[] | null, groupOf: number[] | null): Promise<Buffer>;
 }
@@ -98,7 +113,7 @@ export const nativeCodec: ParquetCodec = {
     if (opts?.layout !== undefined && !LAYOUTS.includes(opts.layout)) {
       throw new InvalidArgumentError(`unknown chunk layout ${JSON.stringify(opts.layout)} (base or delta)`, { details: { layout: opts.layout } });
     }
-    const out = await raw().buildChunks(sources.map(asBuffer), picks, cuts, opts ?? null).catch((e: unknown) => {
+    const out = await raw().buildChunks(sources.map((s) => (s instanceof Uint8Array ? asBuffer(s) : s)), picks, cuts, opts ?? null).catch((e: unknown) => {
       throw wrap('encoding Parquet chunks failed', e);
     });
     return out.map((c) => ({ bytes: c.bytes, rows: c.rows, stats: JSON.parse(c.stats) as EncodedChunk['stats'] }));

@@ -10,11 +10,12 @@ import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, mater
 import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
+import { chunkSource } from './columns-source.js';
 import { DeferredWrites, storeBlobs } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, nullVector, schemaOf, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
-import { nativeCodec, type EncodeOptions, type ParquetCodec } from './native-codec.js';
+import { nativeCodec, type ChunkSource, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
 import { KeyRunCache } from './key-run-cache.js';
 import { assignChanges, encoderJob, identity, planRechunk, sortedChanges, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
@@ -167,10 +168,10 @@ export class ParquetTableFormat implements TableFormat {
       validateKey(schema, opts.primaryKey);
       const base = { schema, primaryKey: [...opts.primaryKey], targetChunkRows: this.params.targetRows };
       const changes = sortedChanges(input, base.primaryKey, schema, 'new table');
-      return this.finish(base, await this.rechunk(base, [], changes, tableToIPC(input, 'stream'), input.numRows, 'insert', 'new table'));
+      return this.finish(base, await this.rechunk(base, [], changes, chunkSource(input), input.numRows, 'insert', 'new table'));
     }
-    const ipc = tableToIPC(input, 'stream');
-    const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [ipc], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
+    const source = chunkSource(input);
+    const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
     return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh);
   }
 
@@ -180,7 +181,7 @@ export class ParquetTableFormat implements TableFormat {
     if (m.primaryKey) return this.keyedEdit(m, input, 'insert', previous);
     const old = await this.reader.chunkList(m);
     if (input.numRows === 0) return this.finish(m, { list: old, ...empty() });
-    const fresh = await this.encodeChunks(m.schema, { sources: [tableToIPC(input, 'stream')], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
+    const fresh = await this.encodeChunks(m.schema, { sources: [chunkSource(input)], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
     return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
 
@@ -370,7 +371,7 @@ export class ParquetTableFormat implements TableFormat {
     const changes = sortedChanges(input, pk, m.schema, previous);
     const limit = this.deltaLimit(base);
     if (!m.delta && (input.numRows > limit || this.clustered(m, base, changes, input.numRows))) {
-      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : tableToIPC(input, 'stream'), input.numRows, mode, previous));
+      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : chunkSource(input), input.numRows, mode, previous));
     }
     const keyTypes = keyTypesOf(m.schema, pk);
     const deltaList = await this.reader.deltaList(m);
@@ -577,7 +578,7 @@ export class ParquetTableFormat implements TableFormat {
   }
 
   /** Merges sorted changes into base chunks, re-chunking only around them; stores the new chunks. */
-  private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, changeIpc: Uint8Array, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
+  private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, changeIpc: ChunkSource, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
     const pk = m.primaryKey!;
     const keyTypes = keyTypesOf(m.schema, pk);
     const bytes = old.length > 0 ? this.prefetch(old, keyTypes, changes.keys, changes.order) : new Map<number, Promise<Uint8Array>>();
@@ -608,7 +609,7 @@ export class ParquetTableFormat implements TableFormat {
     return out;
   }
 
-  private async encodeChunks(schema: ManifestSchema, job: { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
+  private async encodeChunks(schema: ManifestSchema, job: { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
     // Delta chunks (scattered changed rows) get delta encodings; base chunks keep their golden bytes.
     const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, layout: isDeltaSchema(schema) ? 'delta' : 'base' });
     const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes), this.writes);

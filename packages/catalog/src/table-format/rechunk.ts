@@ -6,6 +6,7 @@ import {
   compareKeys, compareRows, keyAt, keyFromJson, keyHash, jsonKey, keyVectors, sortOrder, strictlyAscending, type KeyValue, type KeyVectors,
 } from './keys.js';
 import type { ChunkInfo, ColumnType } from './table-format.js';
+import type { ChunkSource } from './native-codec.js';
 
 /**
  * How a keyed edit merges into the sorted table: `insert` rejects existing keys, `upsert` replaces
@@ -34,7 +35,7 @@ export interface OldChunkRows {
 /** The plan of an edit: which old chunks stay and which new ones the encoder must build. */
 export interface RechunkPlan {
   /** Row sources: index 0 is the change table (as given by the caller), then old chunks' Parquet. */
-  readonly sources: Uint8Array[];
+  readonly sources: ChunkSource[];
   /** Flat (source, row) pairs of every new chunk's rows, in order. */
   readonly picks: PairBuilder;
   readonly cuts: number[];
@@ -58,7 +59,7 @@ export async function planRechunk(
   changes: Changes,
   mode: EditMode,
   params: ChunkingParams,
-  changeSource: Uint8Array,
+  changeSource: ChunkSource,
   load: (chunk: number) => Promise<OldChunkRows>,
   table: string,
 ): Promise<RechunkPlan> {
@@ -255,7 +256,7 @@ export function identity(n: number): Uint32Array {
  * The encoder's job for a plan: drops sources no new row comes from (a delete's key table, chunks whose
  * rows were all deleted), and passes a plain slice instead of picks when the rows are one source in order.
  */
-export function encoderJob(plan: RechunkPlan, inputRows: number): { sources: Uint8Array[]; picks: Uint32Array | null; cuts: Uint32Array } {
+export function encoderJob(plan: RechunkPlan, inputRows: number): { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array } {
   if (plan.sequential) return { sources: [plan.sources[0]!], picks: null, cuts: Uint32Array.from(plan.cuts) };
   const picks = plan.picks.view();
   const used = new Map<number, number>();
