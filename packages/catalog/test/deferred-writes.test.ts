@@ -80,8 +80,13 @@ describe('a change writes its blobs side by side', () => {
     objects.maxInFlight = 0;
     objects.gets = 0;
     events.length = 0;
+    // Puts of this append finish no sooner than 200 ms from now: the ones started together overlap even on
+    // a loaded machine (with only the 15 ms delay, a busy CI run once saw the data chunk stored before the
+    // commit's put started), and a writer storing one blob after another would still show one in flight.
+    objects.gate = new Promise((r) => setTimeout(r, 200));
 
     await catalog.append('r', 'events', batch(18));
+    objects.gate = undefined;
 
     // One round: data chunk + page + manifest + tree + commit in flight together (written in rounds
     // of one, one, one and two before).
