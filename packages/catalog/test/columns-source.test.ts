@@ -31,8 +31,15 @@ function allTypes(n: number, seed: number): Table {
   });
 }
 
-const bytesOf = async (sources: Parameters<typeof parquetCodec.buildChunks>[0], rows: number) =>
-  (await parquetCodec.buildChunks(sources, null, Uint32Array.of(Math.ceil(rows / 2), rows))).map((c) => Buffer.from(c.bytes).toString('base64'));
+/** The chunks' bytes in both layouts (base chunks and merge-on-read delta chunks). */
+const bytesOf = async (sources: Parameters<typeof parquetCodec.buildChunks>[0], rows: number) => {
+  const cuts = Uint32Array.of(Math.ceil(rows / 2), rows);
+  const out: string[] = [];
+  for (const layout of ['base', 'delta'] as const) {
+    for (const c of await parquetCodec.buildChunks(sources, null, cuts, { layout })) out.push(Buffer.from(c.bytes).toString('base64'));
+  }
+  return out;
+};
 
 describe('column buffers as a codec source', () => {
   it('encode every column type, nulls and several record batches to the same bytes as the IPC stream', async () => {

@@ -191,12 +191,11 @@ export class ObjectChunkStore implements ChunkStore {
     const todo = out.flatMap((b, i) => (b ? [] : [i]));
     const stored = await mapLimit(todo, this.concurrency, (i) => this.fetch(hashes[i] as Hash, fetchOpts));
     const decoded = await Promise.all(stored.map(chunkBytes));
+    // Unverified: what does not inflate is returned as stored (as `get` does).
+    const fetched = decoded.map((b, k) => b ?? (stored[k] as Uint8Array));
     if (opts?.verify !== false) {
       const bad = decoded.findIndex((b) => b === undefined);
       if (bad >= 0) throw await this.undecodable(hashes[todo[bad] as number] as Hash, stored[bad] as Uint8Array);
-    }
-    const fetched = decoded.map((b, k) => b ?? (stored[k] as Uint8Array));
-    if (opts?.verify !== false) {
       // One native call hashes the whole batch in parallel.
       const actual = await this.hasher.hashMany(fetched);
       actual.forEach((a, k) => {

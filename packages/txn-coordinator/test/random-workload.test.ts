@@ -44,17 +44,22 @@ interface RoundsRun<O> {
 }
 
 /**
- * ROUNDS rounds: each opens 2-4 transactions on the same head, stages `stage(txnId, round)` in each, and
- * commits them concurrently; TXN_CONFLICT marks a transaction failed, a commit of no table a no-op.
+ * ROUNDS rounds: each opens 2-4 transactions on the same head, stages 1..maxOps ops in each (`stageOp`
+ * makes one and sends it to the coordinator), and commits them concurrently; TXN_CONFLICT marks a
+ * transaction failed, a commit of no table a no-op.
  */
-async function runRounds<O>(repo: string, random: () => number, stage: (txnId: string, round: number) => Promise<O[]>): Promise<RoundsRun<O>> {
+async function runRounds<O>(repo: string, random: () => number, maxOps: number, stageOp: (txnId: string, round: number, k: number) => Promise<O>): Promise<RoundsRun<O>> {
   const c = stack.coordinator;
   const run: RoundsRun<O> = { ops: new Map(), rounds: [], failed: new Set(), noops: new Set(), order: [], roundOf: new Map() };
   for (let r = 0; r < ROUNDS; r++) {
     const n = 2 + Math.floor(random() * 3);
     const txns = await Promise.all(Array.from({ length: n }, () => c.begin({ repo })));
     run.rounds.push(txns.map((t) => t.id));
-    for (const t of txns) run.ops.set(t.id, await stage(t.id, r));
+    for (const t of txns) {
+      const mine: O[] = [];
+      for (let k = 1 + Math.floor(random() * maxOps); k > 0; k--) mine.push(await stageOp(t.id, r, k));
+      run.ops.set(t.id, mine);
+    }
     await Promise.all(txns.map((t) => c.commit(t.id).then((res) => {
       // Writes that cancel out (upsert then delete of a new key) commit nothing.
       if (res.tables.length === 0) run.noops.add(t.id);
@@ -97,18 +102,14 @@ describe('random workload vs model', () => {
       const repo = `rand${seed}`;
       await seedRepo(stack.catalog, repo);
       const c = stack.coordinator;
-      const run = await runRounds<Op>(repo, random, async (txnId, r) => {
-        const mine: Op[] = [];
-        for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
-          const x = random();
-          const id = 1 + Math.floor(random() * 10);
-          const op: Op = x < 0.5 ? { kind: 'upsert', id, v: `r${r}-${txnId.slice(-4)}-${k}` } : x < 0.7 ? { kind: 'delete', id } : { kind: 'append', msg: `r${r}-${txnId.slice(-4)}-${k}` };
-          if (op.kind === 'upsert') await c.upsert(txnId, 'kv', [{ id: op.id, v: op.v }]);
-          else if (op.kind === 'delete') await c.deleteRows(txnId, 'kv', [{ id: op.id }]);
-          else await c.append(txnId, 'events', [{ msg: op.msg }]);
-          mine.push(op);
-        }
-        return mine;
+      const run = await runRounds<Op>(repo, random, 3, async (txnId, r, k) => {
+        const x = random();
+        const id = 1 + Math.floor(random() * 10);
+        const op: Op = x < 0.5 ? { kind: 'upsert', id, v: `r${r}-${txnId.slice(-4)}-${k}` } : x < 0.7 ? { kind: 'delete', id } : { kind: 'append', msg: `r${r}-${txnId.slice(-4)}-${k}` };
+        if (op.kind === 'upsert') await c.upsert(txnId, 'kv', [{ id: op.id, v: op.v }]);
+        else if (op.kind === 'delete') await c.deleteRows(txnId, 'kv', [{ id: op.id }]);
+        else await c.append(txnId, 'events', [{ msg: op.msg }]);
+        return op;
       });
       const { ops, rounds, order, roundOf } = run;
       const kv = new Map<number, string>([1, 2, 3, 4].map((id) => [id, `v${id}`]));
@@ -174,19 +175,15 @@ describe('random workload with partial upserts vs model (per-column conflicts)',
       const initial = new Map<number, Row2>([1, 2, 3, 4].map((id) => [id, { a: `a${id}`, b: `b${id}` }]));
       await stack.catalog.createTable(repo, 'acct', { schema, primaryKey: ['id'], rows: [...initial].map(([id, r]) => ({ id, ...r })) });
       const c = stack.coordinator;
-      const run = await runRounds<CellOp>(repo, random, async (txnId, r) => {
-        const mine: CellOp[] = [];
-        for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
-          const x = random();
-          const id = 1 + Math.floor(random() * 6);
-          const v = `r${r}-${txnId.slice(-4)}-${k}`;
-          const op: CellOp = x < 0.6 ? { kind: 'set', id, col: random() < 0.5 ? 'a' : 'b', v } : x < 0.85 ? { kind: 'whole', id, a: `${v}a`, b: `${v}b` } : { kind: 'delete', id };
-          if (op.kind === 'set') await c.upsert(txnId, 'acct', [{ id: op.id, [op.col]: op.v }]);
-          else if (op.kind === 'whole') await c.upsert(txnId, 'acct', [{ id: op.id, a: op.a, b: op.b }]);
-          else await c.deleteRows(txnId, 'acct', [{ id: op.id }]);
-          mine.push(op);
-        }
-        return mine;
+      const run = await runRounds<CellOp>(repo, random, 2, async (txnId, r, k) => {
+        const x = random();
+        const id = 1 + Math.floor(random() * 6);
+        const v = `r${r}-${txnId.slice(-4)}-${k}`;
+        const op: CellOp = x < 0.6 ? { kind: 'set', id, col: random() < 0.5 ? 'a' : 'b', v } : x < 0.85 ? { kind: 'whole', id, a: `${v}a`, b: `${v}b` } : { kind: 'delete', id };
+        if (op.kind === 'set') await c.upsert(txnId, 'acct', [{ id: op.id, [op.col]: op.v }]);
+        else if (op.kind === 'whole') await c.upsert(txnId, 'acct', [{ id: op.id, a: op.a, b: op.b }]);
+        else await c.deleteRows(txnId, 'acct', [{ id: op.id }]);
+        return op;
       });
       const { ops, rounds, order, roundOf } = run;
       const state = new Map(initial);

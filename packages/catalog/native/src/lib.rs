@@ -97,22 +97,38 @@ fn normalise_schema(schema: &Schema) -> SchemaRef {
   Arc::new(Schema::new(fields))
 }
 
-/// A source's bytes: a JS buffer held for the task (not copied on the JS thread; JS does not touch it
+/// Bytes a task reads: a JS buffer held for the task (not copied on the JS thread; JS does not touch it
 /// while the task runs), or owned bytes (tests).
-pub enum SourceBytes {
+pub enum HeldBytes {
   Js(Buffer),
   Owned(Vec<u8>),
-  /// Arrow columns handed over buffer by buffer (no IPC stream written in JS): see `ColumnsSource`.
+}
+
+impl AsRef<[u8]> for HeldBytes {
+  fn as_ref(&self) -> &[u8] {
+    match self {
+      HeldBytes::Js(b) => b.as_ref(),
+      HeldBytes::Owned(v) => v.as_slice(),
+    }
+  }
+}
+
+impl From<Vec<u8>> for HeldBytes {
+  fn from(v: Vec<u8>) -> Self {
+    HeldBytes::Owned(v)
+  }
+}
+
+/// A source of rows: an Arrow IPC stream or Parquet file (empty: a placeholder no pick uses), or Arrow
+/// columns handed over buffer by buffer (no IPC stream written in JS): see `ColumnsSource`.
+pub enum Source {
+  Bytes(HeldBytes),
   Columns(ColumnsSource),
 }
 
-impl AsRef<[u8]> for SourceBytes {
-  fn as_ref(&self) -> &[u8] {
-    match self {
-      SourceBytes::Js(b) => b.as_ref(),
-      SourceBytes::Owned(v) => v.as_slice(),
-      SourceBytes::Columns(_) => &[],
-    }
+impl From<Vec<u8>> for Source {
+  fn from(v: Vec<u8>) -> Self {
+    Source::Bytes(v.into())
   }
 }
 
@@ -192,12 +208,6 @@ fn columns_batch(src: &ColumnsSource) -> Result<RecordBatch> {
   concat_batches(&schema, &batches).map_err(err("concat"))
 }
 
-impl From<Vec<u8>> for SourceBytes {
-  fn from(v: Vec<u8>) -> Self {
-    SourceBytes::Owned(v)
-  }
-}
-
 /// One source (Arrow IPC stream or Parquet file) as a single batch; with `columns`, only those (in
 /// that order): a Parquet source then decodes only them.
 fn load_source(bytes: &[u8], columns: Option<&[String]>) -> Result<RecordBatch> {
@@ -220,15 +230,8 @@ fn load_source(bytes: &[u8], columns: Option<&[String]>) -> Result<RecordBatch> 
     schema = reader.schema();
     batches = reader.collect::<std::result::Result<_, _>>().map_err(err("ipc source"))?;
   }
-  let batch = concat_batches(&schema, &batches).map_err(err("concat"))?;
   // Projected by name: a Parquet projection keeps file order, an IPC source holds any superset.
-  let batch = match columns {
-    None => batch,
-    Some(names) => {
-      let at = names.iter().map(|n| schema.index_of(n).map_err(err("source projection"))).collect::<Result<Vec<_>>>()?;
-      batch.project(&at).map_err(err("source projection"))?
-    }
-  };
+  let batch = projected(concat_batches(&schema, &batches).map_err(err("concat"))?, columns)?;
   let normal = normalise_schema(&batch.schema());
   let mut out = Vec::with_capacity(batch.num_columns());
   for col in batch.columns() {
@@ -240,26 +243,22 @@ fn load_source(bytes: &[u8], columns: Option<&[String]>) -> Result<RecordBatch> 
   RecordBatch::try_new(normal, out).map_err(err("normalise"))
 }
 
-fn columns_source(src: &ColumnsSource, columns: Option<&[String]>) -> Result<RecordBatch> {
-  let batch = columns_batch(src)?;
-  match columns {
-    None => Ok(batch),
-    Some(names) => {
-      let at = names.iter().map(|n| batch.schema().index_of(n).map_err(err("source projection"))).collect::<Result<Vec<_>>>()?;
-      batch.project(&at).map_err(err("source projection"))
-    }
-  }
+/// `batch` with only `columns`, in that order (all of them when absent).
+fn projected(batch: RecordBatch, columns: Option<&[String]>) -> Result<RecordBatch> {
+  let Some(names) = columns else { return Ok(batch) };
+  let at = names.iter().map(|n| batch.schema().index_of(n).map_err(err("source projection"))).collect::<Result<Vec<_>>>()?;
+  batch.project(&at).map_err(err("source projection"))
 }
 
 /// Every source loaded (with `columns`, projected to them); at least one, all with the same columns.
 /// An empty buffer stands for a source no pick uses (it keeps the others' numbers): it loads as no rows.
-fn load_sources(sources: &[SourceBytes], columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
+fn load_sources(sources: &[Source], columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
   let loaded = sources
     .iter()
-    .map(|b| match b {
-      SourceBytes::Columns(src) => columns_source(src, columns).map(Some),
-      _ if b.as_ref().is_empty() => Ok(None),
-      _ => load_source(b.as_ref(), columns).map(Some),
+    .map(|s| match s {
+      Source::Columns(src) => projected(columns_batch(src)?, columns).map(Some),
+      Source::Bytes(b) if b.as_ref().is_empty() => Ok(None),
+      Source::Bytes(b) => load_source(b.as_ref(), columns).map(Some),
     })
     .collect::<Result<Vec<_>>>()?;
   let first = loaded.iter().flatten().next().ok_or_else(|| Error::new(Status::InvalidArg, "no sources".to_string()))?;
@@ -327,7 +326,7 @@ fn encode_batch(batch: &RecordBatch, props: WriterProperties) -> Result<(Vec<u8>
 }
 
 pub struct BuildChunksTask {
-  sources: Vec<SourceBytes>,
+  sources: Vec<Source>,
   picks: Option<Vec<u32>>,
   cuts: Vec<u32>,
   opts: EncodeOptions,
@@ -422,7 +421,7 @@ impl Task for BuildChunksTask {
 #[napi]
 pub fn build_chunks(sources: Vec<Either<Buffer, ColumnsSource>>, picks: Option<Uint32Array>, cuts: Uint32Array, opts: Option<EncodeOptions>) -> AsyncTask<BuildChunksTask> {
   AsyncTask::new(BuildChunksTask {
-    sources: sources.into_iter().map(|s| match s { Either::A(b) => SourceBytes::Js(b), Either::B(c) => SourceBytes::Columns(c) }).collect(),
+    sources: sources.into_iter().map(|s| match s { Either::A(b) => Source::Bytes(HeldBytes::Js(b)), Either::B(c) => Source::Columns(c) }).collect(),
     picks: picks.map(|p| p.to_vec()),
     cuts: cuts.to_vec(),
     opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None }),
@@ -430,7 +429,7 @@ pub fn build_chunks(sources: Vec<Either<Buffer, ColumnsSource>>, picks: Option<U
 }
 
 pub struct DecodeTask {
-  bytes: SourceBytes,
+  bytes: HeldBytes,
   columns: Option<Vec<String>>,
   /// Only these rows (strictly ascending), e.g. the base rows of a few changed keys: pages are still
   /// decompressed, but the values of other rows are skipped instead of materialised.
@@ -500,11 +499,11 @@ impl Task for DecodeTask {
 /// (strictly ascending row numbers, in that order).
 #[napi]
 pub fn decode_parquet(bytes: Buffer, columns: Option<Vec<String>>, rows: Option<Uint32Array>) -> AsyncTask<DecodeTask> {
-  AsyncTask::new(DecodeTask { bytes: SourceBytes::Js(bytes), columns, rows: rows.map(|r| r.to_vec()) })
+  AsyncTask::new(DecodeTask { bytes: HeldBytes::Js(bytes), columns, rows: rows.map(|r| r.to_vec()) })
 }
 
 pub struct InterleaveTask {
-  sources: Vec<SourceBytes>,
+  sources: Vec<Source>,
   picks: Vec<u32>,
   columns: Option<Vec<String>>,
   /// Other picks for some columns (column-level updates take some values from base rows): per output
@@ -560,7 +559,7 @@ impl Task for InterleaveTask {
 #[napi]
 pub fn interleave_rows(sources: Vec<Buffer>, picks: Uint32Array, columns: Option<Vec<String>>, groups: Option<Vec<Uint32Array>>, group_of: Option<Vec<i32>>) -> AsyncTask<InterleaveTask> {
   AsyncTask::new(InterleaveTask {
-    sources: sources.into_iter().map(SourceBytes::Js).collect(),
+    sources: sources.into_iter().map(|b| Source::Bytes(HeldBytes::Js(b))).collect(),
     picks: picks.to_vec(),
     columns,
     groups: groups.unwrap_or_default().iter().map(|g| g.to_vec()).collect(),
@@ -578,8 +577,8 @@ mod tests {
     RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names.to_vec()))]).unwrap()
   }
 
-  fn owned(v: Vec<Vec<u8>>) -> Vec<SourceBytes> {
-    v.into_iter().map(SourceBytes::from).collect()
+  fn owned(v: Vec<Vec<u8>>) -> Vec<Source> {
+    v.into_iter().map(Source::from).collect()
   }
 
   fn ipc(b: &RecordBatch) -> Vec<u8> {

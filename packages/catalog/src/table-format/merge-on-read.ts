@@ -58,14 +58,12 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
   const runs: KeyRun[] = await mapLimit(kept, dec.concurrency, async (c) => ({ keys: await dec.keys(m, c, (bytes) => void fetched.set(c.hash, bytes)) }));
   const overlay = overlayPicks(runs, deltaRuns);
   const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
+  const parquetOf = async (k: number): Promise<Uint8Array> => fetched.get(kept[k]!.hash) ?? dec.fetch(kept[k]!.hash);
   const pieces = await mapLimit(mergeTasks(overlay, runs, MERGE_TASKS_PER_SLOT * dec.concurrency), dec.concurrency, async (task): Promise<Uint8Array> => {
-    if (task.whole !== undefined) {
-      const bytes = fetched.get(kept[task.whole]!.hash);
-      return bytes ? dec.codec.decode(bytes, columns) : (await dec.decode([kept[task.whole]!.hash], columns))[0]!;
-    }
+    if (task.whole !== undefined) return dec.codec.decode(await parquetOf(task.whole), columns);
     // Sources numbered as in the overlay, placeholders for the chunks of other tasks.
     const sources: Uint8Array[] = new Array<Uint8Array>(kept.length).fill(NO_SOURCE);
-    await Promise.all(task.chunks.map(async (k) => void (sources[k] = fetched.get(kept[k]!.hash) ?? (await dec.fetch(kept[k]!.hash)))));
+    await Promise.all(task.chunks.map(async (k) => void (sources[k] = await parquetOf(k))));
     sources.push(...deltaIpcs);
     return materialiseOverlay(dec.codec, sources, sliceOverlay(overlay, 2 * task.from, 2 * task.to, task.patch), columns, names);
   });

@@ -4,10 +4,6 @@ import { ArmillariaError, ErrorCode, InvalidArgumentError } from '@armillaria/co
 import type { ColumnType } from './table-format.js';
 
 /**
- * The Parquet codec of the table format, implemented by the napi-rs addon in `packages/catalog/native`
- * (built by `scripts/build.mjs` into `native/addon.node`). This is the only module that loads it.
- */
-/**
  * A table handed to the codec as its columns' buffers instead of an Arrow IPC stream (`columnsSource`):
  * writing the stream in JS cost more than the encode's own copy of the buffers.
  */
@@ -21,6 +17,10 @@ export interface ColumnsSource {
 /** A source of rows for `buildChunks`: Arrow IPC stream, Parquet file, or a table's column buffers. */
 export type ChunkSource = Uint8Array | ColumnsSource;
 
+/**
+ * The Parquet codec of the table format, implemented by the napi-rs addon in `packages/catalog/native`
+ * (built by `scripts/build.mjs` into `native/addon.node`). This is the only module that loads it.
+ */
 export interface ParquetCodec {
   /**
    * Materialises and encodes chunks. `sources`: Arrow IPC streams, Parquet files or column buffers with the same columns;

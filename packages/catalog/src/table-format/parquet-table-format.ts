@@ -168,7 +168,7 @@ export class ParquetTableFormat implements TableFormat {
       validateKey(schema, opts.primaryKey);
       const base = { schema, primaryKey: [...opts.primaryKey], targetChunkRows: this.params.targetRows };
       const changes = sortedChanges(input, base.primaryKey, schema, 'new table');
-      return this.finish(base, await this.rechunk(base, [], changes, chunkSource(input), input.numRows, 'insert', 'new table'));
+      return this.finish(base, await this.rechunk(base, [], changes, input, input.numRows, 'insert', 'new table'));
     }
     const source = chunkSource(input);
     const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
@@ -276,7 +276,7 @@ export class ParquetTableFormat implements TableFormat {
       const cols: Record<string, Vector> = {};
       for (const n of names) cols[n] = t.getChild(n)!;
       cols[column.name] = fillVector(column.type, column.defaultValue, t.numRows);
-      const enc = await this.encodeChunks(schema, { sources: [tableToIPC(new Table(cols), 'stream')], picks: null, cuts: Uint32Array.of(t.numRows) });
+      const enc = await this.encodeChunks(schema, { sources: [chunkSource(new Table(cols))], picks: null, cuts: Uint32Array.of(t.numRows) });
       const info = enc.list[0]!;
       return { ...enc, list: [{ ...info, ...(c.firstKey ? { firstKey: c.firstKey, lastKey: c.lastKey } : {}) }] };
     });
@@ -371,7 +371,7 @@ export class ParquetTableFormat implements TableFormat {
     const changes = sortedChanges(input, pk, m.schema, previous);
     const limit = this.deltaLimit(base);
     if (!m.delta && (input.numRows > limit || this.clustered(m, base, changes, input.numRows))) {
-      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? new Uint8Array(0) : chunkSource(input), input.numRows, mode, previous));
+      return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? null : input, input.numRows, mode, previous));
     }
     const keyTypes = keyTypesOf(m.schema, pk);
     const deltaList = await this.reader.deltaList(m);
@@ -402,7 +402,7 @@ export class ParquetTableFormat implements TableFormat {
       // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
       const meta = { ...m, schema: deltaSchema(m.schema, partial) };
       const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
-      const stored = await this.rechunk(meta, deltaList, merge, tableToIPC(changeRows, 'stream'), input.numRows, 'merge', previous);
+      const stored = await this.rechunk(meta, deltaList, merge, changeRows, input.numRows, 'merge', previous);
       const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows, partial };
       return this.finish(m, { list: base, written: stored.written, bytesWritten: stored.bytesWritten }, delta);
     }
@@ -574,15 +574,19 @@ export class ParquetTableFormat implements TableFormat {
       order: identity(delta.numRows),
       deleted: delta.getChild(DELTA_DELETED_COLUMN)!.toArray() as ArrayLike<boolean | null>,
     };
-    return this.rechunk(m, base, changes, tableToIPC(delta.select(names), 'stream'), delta.numRows, 'merge', table);
+    return this.rechunk(m, base, changes, delta.select(names), delta.numRows, 'merge', table);
   }
 
-  /** Merges sorted changes into base chunks, re-chunking only around them; stores the new chunks. */
-  private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, changeIpc: ChunkSource, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
+  /**
+   * Merges sorted changes into base chunks, re-chunking only around them; stores the new chunks.
+   * `rows`: the change rows (null for a delete, whose rows are only keys), handed to the codec as
+   * `chunkSource` makes them.
+   */
+  private async rechunk(m: TableMeta, old: ChunkInfo[], changes: Changes, rows: Table | null, inputRows: number, mode: EditMode, table: string): Promise<Stored> {
     const pk = m.primaryKey!;
     const keyTypes = keyTypesOf(m.schema, pk);
     const bytes = old.length > 0 ? this.prefetch(old, keyTypes, changes.keys, changes.order) : new Map<number, Promise<Uint8Array>>();
-    const plan = await planRechunk(old, keyTypes, changes, mode, this.paramsOf(m), changeIpc, async (i) => {
+    const plan = await planRechunk(old, keyTypes, changes, mode, this.paramsOf(m), rows ? chunkSource(rows) : new Uint8Array(0), async (i) => {
       const parquet = await (bytes.get(i) ?? this.store.get(old[i]!.hash));
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
