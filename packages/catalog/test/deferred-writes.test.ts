@@ -145,11 +145,37 @@ describe('DeferredWrites', () => {
       const first = await storeBlobs(chunks, hasher, [a], writes);
       const second = await storeBlobs(chunks, hasher, [a, b], writes);
       expect(events).toEqual([]); // started, not finished: nothing waited for them yet
-      return [first.written, second.written];
+      return [(await first.tally).written, (await second.tally).written];
     });
     expect(counts).toEqual([1, 1]);
     expect(events).toEqual(['stored', 'stored']);
     expect(await chunks.missing([hasher.hash(a), hasher.hash(b)])).toEqual([]);
+  });
+
+  it('storeBlobs with writes returns before the store says what it lacks; the tally waits for that', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    /** HEADs wait for the gate: what `missing` asks on S3. */
+    class GatedHeads extends MemoryObjectStore {
+      override async head(key: string): ReturnType<MemoryObjectStore['head']> {
+        await gate;
+        return super.head(key);
+      }
+    }
+    const hasher = await loadHasher();
+    const chunks = new ObjectChunkStore({ objects: new GatedHeads(), hasher });
+    const blob = new TextEncoder().encode('asked in the background');
+    const writes = new DeferredWrites();
+    const stored = await storeBlobs(chunks, hasher, [blob], writes); // would hang here if it awaited the HEAD
+    expect(stored.hashes).toEqual([hasher.hash(blob)]);
+    let tallied = false;
+    void stored.tally.then(() => (tallied = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(tallied).toBe(false);
+    open();
+    expect(await stored.tally).toEqual({ written: 1, bytesWritten: blob.byteLength });
+    await writes.settle();
+    expect(await chunks.missing(stored.hashes)).toEqual([]);
   });
 
   it('settle() makes what was started readable', async () => {

@@ -65,10 +65,14 @@ export interface ObjectChunkStoreOptions {
 
 export const DEFAULT_REFRESH_AFTER_MS = 10 * 60 * 1000;
 
+/** Chunks up to this size are put without an existence check first (see `store`). */
+const PUT_FIRST_BYTES = 64 * 1024;
+
 /**
  * `ChunkStore` over any `ObjectStore`: chunk `h` lives at `objects/h[0..2]/h[2..4]/h`.
- * Writes are create-only (`ifNoneMatch: '*'`) after an existence check, so storing bytes that already
- * exist costs one HEAD and never rewrites them.
+ * Writes are create-only (`ifNoneMatch: '*'`), so bytes that already exist are never rewritten. A chunk
+ * over 64 KiB is checked for first (one HEAD, no upload when it exists); a smaller one is put at once
+ * and a refused put is the check.
  */
 export class ObjectChunkStore implements ChunkStore {
   readonly objects: ObjectStore;
@@ -150,17 +154,27 @@ export class ObjectChunkStore implements ChunkStore {
   /**
    * Create-only write of verified bytes. An existing chunk (same hash, so same bytes) is not rewritten,
    * only kept fresh for GC (see `present`), unless the caller has just checked it is absent (`check`
-   * false: `missing` touched the present ones already).
+   * false: `missing` touched the present ones already). A chunk up to PUT_FIRST_BYTES is put without
+   * asking first: such chunks are mostly new (commits, trees), and the create-only put's refusal says
+   * "already stored" as well as a HEAD would, so a new one costs one round trip, not two. A larger one
+   * is asked about first, so that a dedup hit uploads nothing.
    */
   private async store(hash: Hash, bytes: Uint8Array, check = true): Promise<void> {
     const key = this.key(hash);
-    if (check && (await this.present(hash))) return;
+    const putFirst = check && bytes.byteLength <= PUT_FIRST_BYTES;
+    if (check && !putFirst && (await this.present(hash))) return;
     const stored = await storedForm(bytes, this.compression);
-    try {
-      await this.objects.put(key, stored, { ifNoneMatch: '*' });
-      serviceMetrics.chunkBytesIn.inc(stored.byteLength);
-    } catch (err) {
-      if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
+    for (;;) {
+      try {
+        await this.objects.put(key, stored, { ifNoneMatch: '*' });
+        serviceMetrics.chunkBytesIn.inc(stored.byteLength);
+        return;
+      } catch (err) {
+        if (!isArmillariaError(err, ErrorCode.PreconditionFailed)) throw err;
+      }
+      // Stored already. Asked first (or told absent) it was written meanwhile by someone else, just now;
+      // put first, it may be old: touched like any dedup hit, and written again if GC took it meanwhile.
+      if (!putFirst || (await this.present(hash))) return;
     }
   }
 

@@ -51,6 +51,8 @@ async function open(backing: () => Promise<Backing>, viaService: boolean) {
 }
 
 const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s.repeat(200));
+/** Over 64 KiB (and not JSON, so stored as it is). */
+const bigBytesOf = (s: string): Uint8Array => new TextEncoder().encode(s.repeat(30_000));
 
 async function* streamOf(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes.subarray(0, 100);
@@ -61,26 +63,28 @@ function suite(name: string, backing: () => Promise<Backing>, viaService: boolea
   it(`${name}: put, putBatch, missing and putStream renew an old chunk; a fresh one is left alone`, async () => {
     const { objects, writer, plain, cleanup } = await open(backing, viaService);
     try {
-      const blobs = ['put', 'batch', 'missing', 'stream', 'fresh'].map(bytesOf);
-      const [a, b, c, d, f] = await plain.putBatch(blobs) as [Hash, Hash, Hash, Hash, Hash];
+      // A chunk over 64 KiB is checked for before its put; a smaller one is put first (see `store`).
+      const blobs = [...['put', 'batch', 'missing', 'stream', 'fresh'].map(bytesOf), bigBytesOf('big put')];
+      const [a, b, c, d, f, g] = await plain.putBatch(blobs) as [Hash, Hash, Hash, Hash, Hash, Hash];
       const head = async (h: Hash): Promise<ObjectInfo> => (await objects.head(chunkKey(h)))!;
       const before = new Map<Hash, number>();
-      for (const h of [a, b, c, d, f]) before.set(h, (await head(h)).modifiedAt);
+      for (const h of [a, b, c, d, f, g]) before.set(h, (await head(h)).modifiedAt);
       // Older than REFRESH_MS, and past S3's one-second LastModified resolution.
       await sleep(1100);
 
       expect(await writer.put(blobs[0]!)).toBe(a);
+      expect(await writer.put(blobs[5]!)).toBe(g);
       expect(await writer.putBatch([blobs[1]!])).toEqual([b]);
       const absent = await plain.hasher.hash(bytesOf('never stored'));
       expect(await writer.missing([c, absent])).toEqual([absent]);
       expect(await writer.putStream(streamOf(blobs[3]!), { expectedHash: d })).toBe(d);
-      for (const h of [a, b, c, d]) expect((await head(h)).modifiedAt, h).toBeGreaterThan(before.get(h)!);
+      for (const h of [a, b, c, d, g]) expect((await head(h)).modifiedAt, h).toBeGreaterThan(before.get(h)!);
 
-      // Default threshold: a chunk written a second ago is a plain dedup hit (one HEAD, no write).
+      // Default threshold: a chunk written a second ago is a plain dedup hit (a refused put and a HEAD, no touch).
       expect(await plain.put(blobs[4]!)).toBe(f);
       expect(await plain.missing([f])).toEqual([]);
       expect((await head(f)).modifiedAt).toBe(before.get(f));
-      for (const [i, h] of [a, b, c, d, f].entries()) expect(await writer.get(h)).toEqual(blobs[i]);
+      for (const [i, h] of [a, b, c, d, f, g].entries()) expect(await writer.get(h)).toEqual(blobs[i]);
     } finally {
       await cleanup();
     }
@@ -112,6 +116,35 @@ describe('dedup hits keep chunks fresh for GC', () => {
     expect(await store.put(bytes)).toBe(hash); // present, swept, so written again
     expect(await objects.get(chunkKey(hash))).toEqual(bytes);
     expect(await store.missing([hash])).toEqual([hash]);
+  });
+
+  it('puts a small chunk without asking first, and asks before putting a large one', async () => {
+    /** Counts the calls a write makes. */
+    class Counting extends MemoryObjectStore {
+      calls: string[] = [];
+      override async head(key: string): Promise<ObjectInfo | undefined> {
+        this.calls.push('head');
+        return super.head(key);
+      }
+      override async put(key: string, body: Uint8Array, opts?: Parameters<MemoryObjectStore['put']>[2]): ReturnType<MemoryObjectStore['put']> {
+        this.calls.push('put');
+        return super.put(key, body, opts);
+      }
+    }
+    const objects = new Counting();
+    const store = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const written = async (bytes: Uint8Array): Promise<string[]> => {
+      objects.calls = [];
+      await store.put(bytes);
+      return objects.calls;
+    };
+    const small = bytesOf('small');
+    const big = bigBytesOf('big');
+    expect(await written(small)).toEqual(['put']);
+    expect(await written(small)).toEqual(['put', 'head']); // refused, then found fresh: no touch
+    expect(await written(big)).toEqual(['head', 'put']);
+    expect(await written(big)).toEqual(['head']); // a dedup hit uploads nothing
+    expect(await store.get(await store.hasher.hash(big))).toEqual(big);
   });
 
   it('missing through the service asks in requests of at most 2,000 hashes, answers in input order', async () => {

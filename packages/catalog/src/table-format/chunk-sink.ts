@@ -2,11 +2,30 @@ import type { Hash } from '@armillaria/core';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { HashMismatchError } from '@armillaria/core';
 
-export interface StoreResult {
-  hashes: Hash[];
-  /** How many of the blobs were new to the store, and their bytes. */
+/** How many stored blobs were new to the store, and their bytes. */
+export interface Tally {
   written: number;
   bytesWritten: number;
+}
+
+export interface StoreResult {
+  hashes: Hash[];
+  /**
+   * The blobs' tally. With deferred writes the store is asked which blobs it lacks in the background, so
+   * a version's data chunks, manifest pages and manifest are all asked at once (on S3, one HEAD round
+   * instead of one per level); the version's result awaits the tallies once (see `sumTallies`). A
+   * failure is reported there and by `DeferredWrites.settle`.
+   */
+  tally: Promise<Tally>;
+}
+
+/** The tally of nothing stored. */
+export const noTally = (): Promise<Tally> => Promise.resolve({ written: 0, bytesWritten: 0 });
+
+/** The sum of tallies (rejects with the first failure). */
+export async function sumTallies(tallies: ReadonlyArray<Promise<Tally>>): Promise<Tally> {
+  const all = await Promise.all(tallies);
+  return { written: all.reduce((s, t) => s + t.written, 0), bytesWritten: all.reduce((s, t) => s + t.bytesWritten, 0) };
 }
 
 /** Pending bytes past which `storeBlobs` waits for the writes it started (a big rewrite stays bounded). */
@@ -71,35 +90,43 @@ export class DeferredWrites {
 /**
  * Stores blobs, uploading only those the store lacks, and says how many were new: chunk reuse is
  * measured against the store, so an identical table written under another name costs nothing. With
- * `writes` the upload is started, not awaited (the counts are known once `missing` answers).
+ * `writes` nothing is awaited but the hashing: asking the store and uploading run in the background.
  */
 export async function storeBlobs(chunks: ChunkStore, hasher: Hasher, blobs: readonly Uint8Array[], writes?: DeferredWrites): Promise<StoreResult> {
-  if (blobs.length === 0) return { hashes: [], written: 0, bytesWritten: 0 };
+  if (blobs.length === 0) return { hashes: [], tally: noTally() };
   const hashes = await hasher.hashMany(blobs);
-  const missing = new Set(await chunks.missing(writes ? hashes.filter((h) => !writes.started.has(h)) : hashes));
-  const todo: Uint8Array[] = [];
-  const todoHashes: Hash[] = [];
-  let bytesWritten = 0;
-  hashes.forEach((h, i) => {
-    if (missing.delete(h)) {
-      todo.push(blobs[i]!);
-      todoHashes.push(h);
-      bytesWritten += blobs[i]!.byteLength;
-    }
+  // A blob whose write this change started already is neither asked for nor counted again.
+  const asked = writes ? hashes.filter((h) => !writes.started.has(h)) : hashes;
+  const tallied = chunks.missing(asked).then((lacking) => {
+    const missing = new Set(lacking);
+    const todo: Uint8Array[] = [];
+    const todoHashes: Hash[] = [];
+    let bytesWritten = 0;
+    hashes.forEach((h, i) => {
+      if (missing.delete(h)) {
+        todo.push(blobs[i]!);
+        todoHashes.push(h);
+        bytesWritten += blobs[i]!.byteLength;
+      }
+    });
+    return { todo, todoHashes, tally: { written: todo.length, bytesWritten } };
   });
-  const upload = async (): Promise<void> => {
+  const upload = tallied.then(async ({ todo, todoHashes }) => {
     if (todo.length === 0) return;
     const stored = await chunks.putBatch(todo, { knownMissing: true });
     stored.forEach((h, i) => {
       if (h !== todoHashes[i]) throw new HashMismatchError(todoHashes[i]!, h);
     });
-  };
+  });
+  const tally = tallied.then((t) => t.tally);
+  tally.catch(() => undefined); // reported by the upload (settle()) and by whoever awaits it
   if (!writes) {
-    await upload();
-  } else {
-    for (const h of todoHashes) writes.started.add(h);
-    writes.add(upload(), bytesWritten);
-    if (writes.overBudget) await writes.settle();
+    await upload;
+    return { hashes, tally };
   }
-  return { hashes, written: todo.length, bytesWritten };
+  for (const h of asked) writes.started.add(h);
+  // Until the store answers, every blob counts against the budget of bytes held for pending writes.
+  writes.add(upload, blobs.reduce((s, b) => s + b.byteLength, 0));
+  if (writes.overBudget) await writes.settle();
+  return { hashes, tally };
 }

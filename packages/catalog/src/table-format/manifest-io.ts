@@ -3,7 +3,7 @@ import type { Hash } from '@armillaria/core';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { CorruptMetadataError } from '../errors.js';
 import { isColumnType } from './column-types.js';
-import { storeBlobs, type DeferredWrites } from './chunk-sink.js';
+import { noTally, storeBlobs, sumTallies, type DeferredWrites, type Tally } from './chunk-sink.js';
 import type { ChunkInfo, DeltaRef, Manifest, PageRef } from './table-format.js';
 
 /**
@@ -60,8 +60,8 @@ export function pageCuts(chunks: readonly ChunkInfo[], opts: { appendTail?: bool
 
 export interface ManifestWrite {
   manifest: Hash;
-  written: number;
-  bytesWritten: number;
+  /** The manifest's and its new pages' tally (see StoreResult.tally). */
+  tally: Promise<Tally>;
 }
 
 /** The changes a manifest carries on top of its base chunks (see `Manifest.delta`). */
@@ -100,20 +100,19 @@ export async function writeManifest(
   const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
   const baseRef = await storeList(sink, list, base.primaryKey === undefined, previous?.pages);
   Object.assign(manifest, baseRef.ref);
-  let written = baseRef.written;
-  let bytesWritten = baseRef.bytesWritten;
+  const tallies = [baseRef.tally];
   if (hasDelta) {
     const d = await storeList(sink, delta.list, false, previous?.delta?.pages);
     const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
-    written += d.written;
-    bytesWritten += d.bytesWritten;
+    tallies.push(d.tally);
   }
   const bytes = canonicalJsonBytes(manifest);
   const stored = await storeBlobs(sink.chunks, sink.hasher, [bytes], sink.writes);
   sink.reader?.adoptManifest(stored.hashes[0]!, bytes);
-  return { manifest: stored.hashes[0]!, written: written + stored.written, bytesWritten: bytesWritten + stored.bytesWritten };
+  tallies.push(stored.tally);
+  return { manifest: stored.hashes[0]!, tally: sumTallies(tallies) };
 }
 
 /**
@@ -122,8 +121,8 @@ export async function writeManifest(
  * those pages) keeps that page's hash: only the other pages are serialised, hashed and stored, so an edit
  * costs O(pages changed), not O(table).
  */
-async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendTail: boolean, previous: readonly PageRef[] = []): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; written: number; bytesWritten: number }> {
-  if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, written: 0, bytesWritten: 0 };
+async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendTail: boolean, previous: readonly PageRef[] = []): Promise<{ ref: { chunks: ChunkInfo[] } | { pages: PageRef[] }; tally: Promise<Tally> }> {
+  if (list.length <= INLINE_CHUNK_LIMIT) return { ref: { chunks: [...list] }, tally: noTally() };
   const groups: ChunkInfo[][] = [];
   let start = 0;
   for (const end of pageCuts(list, { appendTail })) {
@@ -152,7 +151,7 @@ async function storeList(sink: ManifestSink, list: readonly ChunkInfo[], appendT
     if (g[g.length - 1]!.lastKey) ref.lastKey = g[g.length - 1]!.lastKey;
     return ref;
   });
-  return { ref: { pages: refs }, written: stored.written, bytesWritten: stored.bytesWritten };
+  return { ref: { pages: refs }, tally: stored.tally };
 }
 
 /** Reads and validates manifests and pages; both are immutable, so parsed copies are cached. */

@@ -11,7 +11,7 @@ import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, pla
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { chunkSource } from './columns-source.js';
-import { DeferredWrites, storeBlobs } from './chunk-sink.js';
+import { DeferredWrites, noTally, storeBlobs, sumTallies, type Tally } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, nullVector, schemaOf, type ManifestSchema } from './column-types.js';
 import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
 import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
@@ -171,7 +171,7 @@ export class ParquetTableFormat implements TableFormat {
       return this.finish(base, await this.rechunk(base, [], changes, input, input.numRows, 'insert', 'new table'));
     }
     const source = chunkSource(input);
-    const fresh = input.numRows === 0 ? { list: [], ...empty() } : await this.encodeChunks(schema, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
+    const fresh = input.numRows === 0 ? { list: [], tally: noTally() } : await this.encodeChunks(schema, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
     return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh);
   }
 
@@ -180,7 +180,7 @@ export class ParquetTableFormat implements TableFormat {
     const input = conform(rows, m.schema);
     if (m.primaryKey) return this.keyedEdit(m, input, 'insert', previous);
     const old = await this.reader.chunkList(m);
-    if (input.numRows === 0) return this.finish(m, { list: old, ...empty() });
+    if (input.numRows === 0) return this.finish(m, { list: old, tally: noTally() });
     const fresh = await this.encodeChunks(m.schema, { sources: [chunkSource(input)], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
     return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
@@ -280,8 +280,8 @@ export class ParquetTableFormat implements TableFormat {
       const info = enc.list[0]!;
       return { ...enc, list: [{ ...info, ...(c.firstKey ? { firstKey: c.firstKey, lastKey: c.lastKey } : {}) }] };
     });
-    const stored = rewritten.reduce((a, r) => ({ written: a.written + r.written, bytesWritten: a.bytesWritten + r.bytesWritten }), { written: 0, bytesWritten: folded?.bytesWritten ?? 0 });
-    return this.finish({ ...m, schema }, { list: rewritten.flatMap((r) => r.list), ...stored });
+    const tally = sumTallies([...(folded ? [folded.tally] : []), ...rewritten.map((r) => r.tally)]);
+    return this.finish({ ...m, schema }, { list: rewritten.flatMap((r) => r.list), tally });
   }
 
   async readManifest(manifest: Hash): Promise<Manifest> {
@@ -391,7 +391,7 @@ export class ParquetTableFormat implements TableFormat {
     if (held) return this.withoutRows(m, input, held, mode, previous, base.length + deltaList.length);
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, previous);
     const rows = m.rows + effect.rowChange;
-    if (effect.rows === 0) return this.finish(m, { list: base, ...empty() });
+    if (effect.rows === 0) return this.finish(m, { list: base, tally: noTally() });
     if (effect.rows <= limit) {
       // A live change whose key the base holds is compared with its base row: only those rows (and
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
@@ -404,7 +404,7 @@ export class ParquetTableFormat implements TableFormat {
       const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
       const stored = await this.rechunk(meta, deltaList, merge, changeRows, input.numRows, 'merge', previous);
       const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows, partial };
-      return this.finish(m, { list: base, written: stored.written, bytesWritten: stored.bytesWritten }, delta);
+      return this.finish(m, { list: base, tally: stored.tally }, delta);
     }
     // Past the limit: the whole new delta (whole change rows; partial rows of the old delta are completed
     // by foldRows), folded into the base.
@@ -591,13 +591,13 @@ export class ParquetTableFormat implements TableFormat {
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
     }, table);
-    const fresh = plan.cuts.length === 0 ? { list: [], ...empty() } : await this.encodeChunks(m.schema, encoderJob(plan, inputRows), plan);
+    const fresh = plan.cuts.length === 0 ? { list: [], tally: noTally() } : await this.encodeChunks(m.schema, encoderJob(plan, inputRows), plan);
     const list: ChunkInfo[] = [];
     for (const s of plan.segments) {
       if ('old' in s) list.push(old[s.old]!);
       else list.push(...fresh.list.slice(s.fresh[0], s.fresh[1]));
     }
-    return { list, written: fresh.written, bytesWritten: fresh.bytesWritten };
+    return { list, tally: fresh.tally };
   }
 
   /** Starts fetching the chunks the changes fall in (the re-chunking may pull in a few neighbours later). */
@@ -613,7 +613,7 @@ export class ParquetTableFormat implements TableFormat {
     return out;
   }
 
-  private async encodeChunks(schema: ManifestSchema, job: { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<{ list: ChunkInfo[]; written: number; bytesWritten: number }> {
+  private async encodeChunks(schema: ManifestSchema, job: { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<Stored> {
     // Delta chunks (scattered changed rows) get delta encodings; base chunks keep their golden bytes.
     const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, layout: isDeltaSchema(schema) ? 'delta' : 'base' });
     const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes), this.writes);
@@ -627,7 +627,7 @@ export class ParquetTableFormat implements TableFormat {
       }
       return info;
     });
-    return { list, written: stored.written, bytesWritten: stored.bytesWritten };
+    return { list, tally: stored.tally };
   }
 
   /**
@@ -640,7 +640,7 @@ export class ParquetTableFormat implements TableFormat {
     const target = this.paramsOf(m).targetRows;
     const small = (c: ChunkInfo): boolean => c.rows < target / 2;
     const out: ChunkInfo[] = [];
-    const stored = empty();
+    const tallies: Promise<Tally>[] = [];
     let merged = false;
     for (let i = 0; i < list.length;) {
       let j = i;
@@ -659,12 +659,11 @@ export class ParquetTableFormat implements TableFormat {
       const cuts = Uint32Array.from({ length: n }, (_, k) => (k === n - 1 ? rows : (k + 1) * target));
       const enc = await this.encodeChunks(m.schema, { sources, picks: null, cuts });
       out.push(...enc.list);
-      stored.written += enc.written;
-      stored.bytesWritten += enc.bytesWritten;
+      tallies.push(enc.tally);
       merged = true;
       i = j;
     }
-    return merged ? { list: out, ...stored } : undefined;
+    return merged ? { list: out, tally: sumTallies(tallies) } : undefined;
   }
 
   /** The chunking a table was written with (manifests before `targetChunkRows` existed: ours). */
@@ -679,12 +678,14 @@ export class ParquetTableFormat implements TableFormat {
     base.targetChunkRows = m.targetChunkRows ?? this.params.targetRows;
     const sink = { chunks: this.store, hasher: await this.hasher(), reader: this.reader, writes: this.writes };
     const w = await writeManifest(sink, base, data.list, delta, m);
+    // Every level's blobs were asked for by now; their answers are awaited together, here.
+    const [chunks, manifest] = await Promise.all([data.tally, w.tally]);
     return {
       manifest: w.manifest,
       rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),
-      chunksWritten: data.written,
-      chunksReused: data.list.length + (delta?.list.length ?? 0) - data.written,
-      bytesWritten: data.bytesWritten + w.bytesWritten,
+      chunksWritten: chunks.written,
+      chunksReused: data.list.length + (delta?.list.length ?? 0) - chunks.written,
+      bytesWritten: chunks.bytesWritten + manifest.bytesWritten,
     };
   }
 }
@@ -700,11 +701,8 @@ interface DecodedRows {
 /** Chunks of a new version and what storing its new ones cost. */
 interface Stored {
   list: ChunkInfo[];
-  written: number;
-  bytesWritten: number;
+  tally: Promise<Tally>;
 }
-
-const empty = (): { written: number; bytesWritten: number } => ({ written: 0, bytesWritten: 0 });
 
 /** Rows (in target chunks) one merge of small unkeyed chunks rewrites at most at once. */
 const MERGE_BATCH_TARGETS = 16;
