@@ -65,6 +65,14 @@ export interface ChunkStore {
   close(): Promise<void>;
 }
 
+/**
+ * Chunks up to this size are written without asking first whether the store has them: they are mostly
+ * new (commits, trees, manifests), and a create-only write's refusal tells "already stored" as well as
+ * the question would, in one round trip instead of two. Larger ones are asked about, so a dedup hit
+ * uploads nothing. (Not exported from the package: both stores' policy.)
+ */
+export const PUT_FIRST_BYTES = 64 * 1024;
+
 export interface PutBatchOptions {
   knownMissing?: boolean;
 }

@@ -19,7 +19,7 @@ import {
   serviceMetrics,
 } from '@armillaria/core';
 import type { ObjectStore } from './object-store.js';
-import type { ChunkStat, ChunkStore, GetOptions, PutBatchOptions } from './chunk-store.js';
+import { PUT_FIRST_BYTES, type ChunkStat, type ChunkStore, type GetOptions, type PutBatchOptions } from './chunk-store.js';
 import type { Hasher } from './hasher.js';
 import { verifyingStream } from './verifying-stream.js';
 import { chunkBytes, chunkStream, storedForm, type ChunkCompression } from './stored-form.js';
@@ -64,9 +64,6 @@ export interface ObjectChunkStoreOptions {
 }
 
 export const DEFAULT_REFRESH_AFTER_MS = 10 * 60 * 1000;
-
-/** Chunks up to this size are put without an existence check first (see `store`). */
-const PUT_FIRST_BYTES = 64 * 1024;
 
 /**
  * `ChunkStore` over any `ObjectStore`: chunk `h` lives at `objects/h[0..2]/h[2..4]/h`.

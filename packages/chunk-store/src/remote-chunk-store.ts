@@ -7,7 +7,7 @@ import {
   ChunkCorruptError,
   HashMismatchError,
 } from '@armillaria/core';
-import type { ChunkStat, ChunkStore, GetOptions, PutBatchOptions } from './chunk-store.js';
+import { PUT_FIRST_BYTES, type ChunkStat, type ChunkStore, type GetOptions, type PutBatchOptions } from './chunk-store.js';
 import type { Hasher } from './hasher.js';
 import { BATCH_CONTENT_TYPE, decodeBatch, encodeBatch, groupBySize } from './batch-framing.js';
 import { verifyingStream } from './verifying-stream.js';
@@ -58,7 +58,11 @@ export class RemoteChunkStore implements ChunkStore {
 
   async putBatch(chunks: readonly Uint8Array[], opts?: PutBatchOptions): Promise<Hash[]> {
     const hashes = await this.hasher.hashMany(chunks);
-    const want = new Set(opts?.knownMissing ? hashes : await this.missing(hashes));
+    // Small chunks are sent without asking first, as the service's store puts them (PUT_FIRST_BYTES): a
+    // commit's tree and commit cost one request, not two.
+    const ask = opts?.knownMissing ? [] : hashes.filter((_, i) => (chunks[i] as Uint8Array).byteLength > PUT_FIRST_BYTES);
+    const asked = new Set(ask);
+    const want = new Set([...hashes.filter((h) => !asked.has(h)), ...(ask.length > 0 ? await this.missing(ask) : [])]);
     const toSend: Uint8Array[] = [];
     hashes.forEach((h, i) => {
       if (want.delete(h)) toSend.push(chunks[i] as Uint8Array);

@@ -147,6 +147,36 @@ describe('dedup hits keep chunks fresh for GC', () => {
     expect(await store.get(await store.hasher.hash(big))).toEqual(big);
   });
 
+  it('through the service, a batch asks only about its chunks over 64 KiB', async () => {
+    const hasher = await loadHasher();
+    const objects = new MemoryObjectStore();
+    const app = await buildApp({ chunks: new ObjectChunkStore({ objects, hasher }), objects });
+    const requests: string[] = [];
+    app.addHook('onRequest', async (req) => {
+      requests.push(`${req.method} ${req.url.split('?')[0]}`);
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const remote = new RemoteChunkStore({ baseUrl: `http://127.0.0.1:${port}`, hasher });
+      const small = bytesOf('small via service');
+      const big = bigBytesOf('big via service');
+      await remote.putBatch([small]);
+      expect(requests).toEqual(['POST /chunks/batch']);
+      requests.length = 0;
+      await remote.putBatch([small, big]);
+      expect(requests).toEqual(['POST /chunks/missing', 'POST /chunks/batch']); // the big one was missing
+      requests.length = 0;
+      await remote.putBatch([big]);
+      expect(requests).toEqual(['POST /chunks/missing']); // present: nothing sent
+      const back = await remote.getBatch(await hasher.hashMany([small, big]));
+      expect(back.map((b) => Buffer.from(b))).toEqual([small, big].map((b) => Buffer.from(b)));
+    } finally {
+      await app.close();
+    }
+  });
+
   it('missing through the service asks in requests of at most 2,000 hashes, answers in input order', async () => {
     const { writer, plain, cleanup } = await open(fsBacking, true);
     try {
