@@ -303,8 +303,12 @@ describe('chunk reuse and manifest paging', () => {
     const m2 = await format.readManifest(u.manifest);
     const oldPages = new Set(m.pages!.map((p) => p.hash));
     const newPages = m2.pages!.filter((p) => !oldPages.has(p.hash));
+    const kept = new Set(m2.pages!.map((p) => p.hash));
+    // Page cuts depend on chunk hashes: the changed chunk may also move a cut, so two old pages can become one.
+    const gonePages = m.pages!.filter((p) => !kept.has(p.hash));
     expect(newPages.length).toBeGreaterThanOrEqual(1);
     expect(newPages.length).toBeLessThanOrEqual(2);
+    expect(gonePages.length).toBeLessThanOrEqual(2);
     expect(u.chunksWritten).toBeLessThanOrEqual(2);
     const d = await format.diffChunks(w.manifest, u.manifest);
     expect(d.added.length).toBe(u.chunksWritten);
@@ -315,7 +319,7 @@ describe('chunk reuse and manifest paging', () => {
     });
     const cold = new ParquetTableFormat({ chunks: counting, hasher, deltaMaxFraction: 0 });
     expect((await cold.diffChunks(w.manifest, u.manifest)).added.map((c) => c.hash)).toEqual(d.added.map((c) => c.hash));
-    expect(gets).toBeLessThanOrEqual(2 + 2 * newPages.length);
+    expect(gets).toBeLessThanOrEqual(2 + newPages.length + gonePages.length);
     expect(gets).toBeLessThan(m.pages!.length);
     const rd = await format.diffRows(w.manifest, u.manifest);
     expect(rd.changed.map((c) => c.key)).toEqual([[4321n]]);

@@ -42,6 +42,9 @@ pub struct EncodeOptions {
   /// `base` (default: dictionary, then plain) or `delta` (no dictionaries; DELTA_BINARY_PACKED for
   /// integers, dates and timestamps, DELTA_BYTE_ARRAY for strings and binary; see layout.rs).
   pub layout: Option<String>,
+  /// Base layout: the columns the rows are sorted by (a keyed table's primary key), delta-encoded
+  /// without a dictionary (see layout.rs).
+  pub sorted_columns: Option<Vec<String>>,
 }
 
 #[napi(object)]
@@ -75,7 +78,8 @@ fn writer_props(opts: &EncodeOptions, schema: &Schema) -> Result<WriterPropertie
     .set_statistics_enabled(EnabledStatistics::Chunk)
     .set_statistics_truncate_length(None)
     .set_key_value_metadata(None);
-  Ok(layout::apply(layout, schema, builder).build())
+  let sorted = opts.sorted_columns.as_deref().unwrap_or(&[]);
+  Ok(layout::apply(layout, schema, sorted, builder).build())
 }
 
 /// Dictionary columns (Arrow JS builds them for strings) are stored as their plain value type.
@@ -424,7 +428,7 @@ pub fn build_chunks(sources: Vec<Either<Buffer, ColumnsSource>>, picks: Option<U
     sources: sources.into_iter().map(|s| match s { Either::A(b) => Source::Bytes(HeldBytes::Js(b)), Either::B(c) => Source::Columns(c) }).collect(),
     picks: picks.map(|p| p.to_vec()),
     cuts: cuts.to_vec(),
-    opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None }),
+    opts: opts.unwrap_or(EncodeOptions { compression: None, row_group_rows: None, layout: None, sorted_columns: None }),
   })
 }
 
@@ -586,7 +590,7 @@ mod tests {
   }
 
   fn opts(layout: &str) -> EncodeOptions {
-    EncodeOptions { compression: None, row_group_rows: None, layout: Some(layout.to_string()) }
+    EncodeOptions { compression: None, row_group_rows: None, layout: Some(layout.to_string()), sorted_columns: None }
   }
 
   #[test]
@@ -600,6 +604,48 @@ mod tests {
       assert_eq!(&x[..4], PARQUET_MAGIC);
     }
     assert!(writer_props(&opts("columnar"), &b.schema()).is_err());
+  }
+
+  /// Each column's encodings in a chunk written from `b` with `opts`.
+  fn encodings_of(b: &RecordBatch, opts: &EncodeOptions) -> Vec<Vec<parquet::basic::Encoding>> {
+    use parquet::file::reader::FileReader;
+    let (bytes, _) = encode_batch(b, writer_props(opts, &b.schema()).unwrap()).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+    let rg = reader.metadata().row_group(0);
+    (0..rg.num_columns()).map(|c| rg.column(c).encodings().collect()).collect()
+  }
+
+  #[test]
+  fn base_chunks_delta_encode_their_sort_key_and_fall_back_to_delta_for_integers() {
+    use arrow_array::{Float64Array, Int32Array};
+    use parquet::basic::Encoding::{DELTA_BINARY_PACKED, PLAIN, RLE_DICTIONARY};
+    let n = 20_000i64;
+    let schema = Arc::new(Schema::new(vec![
+      Field::new("id", DataType::Int64, true),
+      Field::new("many", DataType::Int64, true),
+      Field::new("few", DataType::Int32, true),
+      Field::new("price", DataType::Float64, true),
+    ]));
+    let b = RecordBatch::try_new(schema, vec![
+      Arc::new(Int64Array::from_iter_values(0..n)),
+      Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % 15_013))),
+      Arc::new(Int32Array::from_iter_values((0..n).map(|i| (i % 20) as i32))),
+      Arc::new(Float64Array::from_iter_values((0..n).map(|i| ((i * 7919) % 15_013) as f64 / 100.0))),
+    ])
+    .unwrap();
+    let keyed = EncodeOptions { sorted_columns: Some(vec!["id".to_string()]), ..opts("base") };
+    let enc = encodings_of(&b, &keyed);
+    assert!(enc[0].contains(&DELTA_BINARY_PACKED) && !enc[0].contains(&RLE_DICTIONARY), "sorted key: {:?}", enc[0]);
+    // High cardinality overflows the dictionary: integers continue delta-encoded, floats plain (a
+    // dictionary page is PLAIN-encoded itself, so PLAIN is listed whenever there is one).
+    assert!(enc[1].contains(&RLE_DICTIONARY) && enc[1].contains(&DELTA_BINARY_PACKED), "{:?}", enc[1]);
+    assert!(enc[2].contains(&RLE_DICTIONARY) && !enc[2].contains(&DELTA_BINARY_PACKED), "low cardinality stays a dictionary: {:?}", enc[2]);
+    assert!(enc[3].contains(&RLE_DICTIONARY) && enc[3].contains(&PLAIN) && !enc[3].contains(&DELTA_BINARY_PACKED), "{:?}", enc[3]);
+    // Without a sort key the key column is an integer like any other (its dictionary overflows).
+    let unkeyed = encodings_of(&b, &opts("base"));
+    assert!(unkeyed[0].contains(&RLE_DICTIONARY) && unkeyed[0].contains(&DELTA_BINARY_PACKED), "{:?}", unkeyed[0]);
+    // A sort key in the delta layout changes nothing (every delta column is delta-encoded already).
+    assert_eq!(encodings_of(&b, &EncodeOptions { sorted_columns: Some(vec!["id".to_string()]), ..opts("delta") }), encodings_of(&b, &opts("delta")));
   }
 
   #[test]

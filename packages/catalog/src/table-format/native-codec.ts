@@ -51,11 +51,17 @@ export interface EncodeOptions {
   rowGroupRows?: number;
   /**
    * Column encodings (part of the chunk bytes, so callers set it explicitly). `base` (the default):
-   * dictionary pages, falling back to plain. `delta`, for merge-on-read delta chunks (scattered changed
+   * dictionary pages, falling back to plain (integers: to DELTA_BINARY_PACKED; see `sortedColumns`). `delta`, for merge-on-read delta chunks (scattered changed
    * rows): no dictionaries; DELTA_BINARY_PACKED for integers, dates and timestamps; DELTA_BYTE_ARRAY for
    * utf8 and binary; plain for floats and booleans. Any Parquet reader decodes both (FORMAT.md).
    */
   layout?: ChunkLayout;
+  /**
+   * Base layout: the columns the rows are sorted by (a keyed table's primary key). They are delta-encoded
+   * without a dictionary (DELTA_BINARY_PACKED, DELTA_BYTE_ARRAY for strings); other integer, date and
+   * timestamp columns fall back from their dictionary to DELTA_BINARY_PACKED instead of plain.
+   */
+  sortedColumns?: string[];
 }
 
 export type ChunkLayout = 'base' | 'delta';

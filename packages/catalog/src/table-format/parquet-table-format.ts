@@ -171,7 +171,7 @@ export class ParquetTableFormat implements TableFormat {
       return this.finish(base, await this.rechunk(base, [], changes, input, input.numRows, 'insert', 'new table'));
     }
     const source = chunkSource(input);
-    const fresh = input.numRows === 0 ? { list: [], tally: noTally() } : await this.encodeChunks(schema, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
+    const fresh = input.numRows === 0 ? { list: [], tally: noTally() } : await this.encodeChunks({ schema }, { sources: [source], picks: null, cuts: fixedCuts(input.numRows, this.params.targetRows) });
     return this.finish({ schema, targetChunkRows: this.params.targetRows }, fresh);
   }
 
@@ -181,7 +181,7 @@ export class ParquetTableFormat implements TableFormat {
     if (m.primaryKey) return this.keyedEdit(m, input, 'insert', previous);
     const old = await this.reader.chunkList(m);
     if (input.numRows === 0) return this.finish(m, { list: old, tally: noTally() });
-    const fresh = await this.encodeChunks(m.schema, { sources: [chunkSource(input)], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
+    const fresh = await this.encodeChunks(m, { sources: [chunkSource(input)], picks: null, cuts: fixedCuts(input.numRows, this.paramsOf(m).targetRows) });
     return this.finish(m, { ...fresh, list: [...old, ...fresh.list] });
   }
 
@@ -276,7 +276,7 @@ export class ParquetTableFormat implements TableFormat {
       const cols: Record<string, Vector> = {};
       for (const n of names) cols[n] = t.getChild(n)!;
       cols[column.name] = fillVector(column.type, column.defaultValue, t.numRows);
-      const enc = await this.encodeChunks(schema, { sources: [chunkSource(new Table(cols))], picks: null, cuts: Uint32Array.of(t.numRows) });
+      const enc = await this.encodeChunks({ ...m, schema }, { sources: [chunkSource(new Table(cols))], picks: null, cuts: Uint32Array.of(t.numRows) });
       const info = enc.list[0]!;
       return { ...enc, list: [{ ...info, ...(c.firstKey ? { firstKey: c.firstKey, lastKey: c.lastKey } : {}) }] };
     });
@@ -591,7 +591,7 @@ export class ParquetTableFormat implements TableFormat {
       const t = tableFromIPC(await this.codec.decode(parquet, pk));
       return { parquet, keys: keyVectors(t, pk, m.schema) };
     }, table);
-    const fresh = plan.cuts.length === 0 ? { list: [], tally: noTally() } : await this.encodeChunks(m.schema, encoderJob(plan, inputRows), plan);
+    const fresh = plan.cuts.length === 0 ? { list: [], tally: noTally() } : await this.encodeChunks(m, encoderJob(plan, inputRows), plan);
     const list: ChunkInfo[] = [];
     for (const s of plan.segments) {
       if ('old' in s) list.push(old[s.old]!);
@@ -613,9 +613,12 @@ export class ParquetTableFormat implements TableFormat {
     return out;
   }
 
-  private async encodeChunks(schema: ManifestSchema, job: { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<Stored> {
-    // Delta chunks (scattered changed rows) get delta encodings; base chunks keep their golden bytes.
-    const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, layout: isDeltaSchema(schema) ? 'delta' : 'base' });
+  /** `meta`: the chunks' schema and, for a keyed table, the key their rows are sorted by. */
+  private async encodeChunks(meta: Pick<TableMeta, 'schema' | 'primaryKey'>, job: { sources: ChunkSource[]; picks: Uint32Array | null; cuts: Uint32Array }, keys?: Pick<RechunkPlan, 'firstKeys' | 'lastKeys'>): Promise<Stored> {
+    const { schema } = meta;
+    // Delta chunks (scattered changed rows) get delta encodings; base chunks delta-encode their sort key.
+    const layout: EncodeOptions = isDeltaSchema(schema) ? { layout: 'delta' } : { layout: 'base', ...(meta.primaryKey ? { sortedColumns: [...meta.primaryKey] } : {}) };
+    const encoded = await this.codec.buildChunks(job.sources, job.picks, job.cuts, { ...this.encode, ...layout });
     const stored = await storeBlobs(this.store, await this.hasher(), encoded.map((e) => e.bytes), this.writes);
     const list = encoded.map((e, i): ChunkInfo => {
       const stats: ChunkInfo['stats'] = {};
@@ -657,7 +660,7 @@ export class ParquetTableFormat implements TableFormat {
       // one target leaves a small chunk, so compacting again finds nothing to merge.
       const n = Math.max(1, Math.floor(rows / target));
       const cuts = Uint32Array.from({ length: n }, (_, k) => (k === n - 1 ? rows : (k + 1) * target));
-      const enc = await this.encodeChunks(m.schema, { sources, picks: null, cuts });
+      const enc = await this.encodeChunks(m, { sources, picks: null, cuts });
       out.push(...enc.list);
       tallies.push(enc.tally);
       merged = true;
