@@ -108,6 +108,30 @@ describe('verifyStore', () => {
     expect((await verifyStore(catalog)).problems.map((p) => p.hash).sort()).toEqual([a, b, c].sort());
   });
 
+  it('reads what GC keeps of a branch deleted inside the retention window, and nothing past it', async () => {
+    await catalog.createRepo('r');
+    await catalog.createTable('r', 'live', { schema: SCHEMA, rows: rows('live') });
+    await catalog.createBranch('r', 'scratch');
+    await catalog.createTable('r', 'tmp', { schema: SCHEMA, rows: rows('tmp'), branch: 'scratch' });
+    const onScratch = await catalog.tableVersion('r', 'tmp', { ref: 'scratch' });
+    const [chunk] = (await catalog.format.chunks(onScratch.manifest)).map((c) => c.hash);
+    await catalog.deleteBranch('r', 'scratch');
+    const flipped = await readFile(fileOf(chunk!));
+    flipped[flipped.length >> 1] ^= 0x01;
+    await writeFile(fileOf(chunk!), flipped);
+
+    // No ref or reflog names the deleted branch's commit (no GC run recorded its name), yet GC keeps it
+    // for the window: verify reads it too, and says which commit needs the chunk.
+    const res = await verifyStore(catalog);
+    expect(res.ok).toBe(false);
+    expect(byHash(res.problems, chunk!)).toMatchObject({ kind: 'corrupt', object: 'chunk' });
+    expect(byHash(res.problems, chunk!).needs).toContainEqual({ repo: 'r', commit: onScratch.commit, table: 'tmp' });
+    const kept = await collectGarbage(catalog, { graceMs: 0 });
+    expect(kept.deleted.chunks).toBe(0);
+    // Past the window neither keeps it: GC deletes it, and verify no longer reads it.
+    expect((await verifyStore(catalog, { retainHistoryMs: 0, now: Date.now() + 1000 })).ok).toBe(true);
+  });
+
   it('reports corrupt metadata and a missing commit with the commits that need them', async () => {
     await catalog.createRepo('r');
     const first = await catalog.createTable('r', 't', { schema: SCHEMA, rows: rows('t') });

@@ -10,7 +10,7 @@ import type { GcRootSource } from './gc-roots.js';
 import { ObjectStoreGcState, type GcState, type GcStateStore } from './gc-state.js';
 import { ReachabilityWalker, type WalkProblem } from './reachability.js';
 import { renewedChunks, type SweptRange } from './renewed-chunks.js';
-import { DEFAULT_GRACE_MS, DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, repoRoots, type RetentionPolicy } from './retention.js';
+import { DEFAULT_GRACE_MS, DEFAULT_RETAIN_HISTORY_MS, checkMs, forEachIndexedCommit, listRepoNames, recentUnnamedCommits, repoRoots, type RetentionPolicy } from './retention.js';
 
 export interface GcOptions {
   /** Report what would be deleted (counts and bytes) and delete nothing. Default false. */
@@ -303,18 +303,7 @@ async function markRepos(
   await markLiveRoots(walker, options.roots ?? []);
   // Commits made inside the window that no ref or reflog names (e.g. on a branch deleted since).
   for (const repo of repos) {
-    const windowStart = now - retainFor(repo);
-    const recent: Hash[] = [];
-    await forEachIndexedCommit(catalog, repo, async (hash) => {
-      if (marks.has(hash)) return;
-      try {
-        const commit = await catalog.store.readCommit(hash);
-        if (commit.time >= windowStart) recent.push(hash);
-      } catch (err) {
-        if (!isArmillariaError(err, ErrorCode.CommitNotFound)) throw err; // a dangling entry: pruned after the sweep
-      }
-    });
-    await walker.commits(repo, recent);
+    await walker.commits(repo, await recentUnnamedCommits(catalog, repo, now - retainFor(repo), (h) => marks.has(h)));
     tick();
   }
   return names;
@@ -326,15 +315,6 @@ function refusal(p: WalkProblem): ArmillariaError {
   return new ArmillariaError(code, `gc stopped before sweeping: reachable ${p.object} ${p.hash} (${where}) is ${p.kind}: ${p.message}; run verify`, {
     details: { hash: p.hash, object: p.object, problem: p.kind, ...p.at },
   });
-}
-
-const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** Each commit-index entry of a repo, one shard at a time (bounded memory). */
-async function forEachIndexedCommit(catalog: Catalog, repo: string, fn: (hash: Hash, ref: string) => Promise<void>): Promise<void> {
-  for (const shard of SHARDS) {
-    for (const e of await catalog.refs.list(refNames.commitPrefix(repo, shard))) await fn(e.value, e.name);
-  }
 }
 
 async function pruneCommitIndex(catalog: Catalog, repo: string, marks: HashSet): Promise<number> {

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, isHash, type Hash } from '@armillaria/core';
+import { ErrorCode, InvalidArgumentError, isArmillariaError, isHash, type Hash } from '@armillaria/core';
+import type { Catalog } from '../catalog.js';
 import { refNames } from '../names.js';
 import type { RefStore } from '../refs/ref-store.js';
 
@@ -87,4 +88,32 @@ async function reflogPositions(refs: RefStore, name: string, windowStart: number
     before = entries[0]!.time === oldest ? oldest : oldest + 1;
   }
   return out;
+}
+
+const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Each commit-index entry of a repo, one shard at a time (bounded memory). */
+export async function forEachIndexedCommit(catalog: Catalog, repo: string, fn: (hash: Hash, ref: string) => Promise<void>): Promise<void> {
+  for (const shard of SHARDS) {
+    for (const e of await catalog.refs.list(refNames.commitPrefix(repo, shard))) await fn(e.value, e.name);
+  }
+}
+
+/**
+ * Commits of the repo's commit index made since `windowStart` that `named` does not know (no ref or
+ * reflog entry reached them: e.g. on a branch deleted since, whose name no run recorded). GC keeps them
+ * for the window, so verify reads them too. An index entry whose commit is gone is skipped (GC prunes it).
+ */
+export async function recentUnnamedCommits(catalog: Catalog, repo: string, windowStart: number, named: (hash: Hash) => boolean): Promise<Hash[]> {
+  const recent: Hash[] = [];
+  await forEachIndexedCommit(catalog, repo, async (hash) => {
+    if (named(hash)) return;
+    try {
+      const commit = await catalog.store.readCommit(hash);
+      if (commit.time >= windowStart) recent.push(hash);
+    } catch (err) {
+      if (!isArmillariaError(err, ErrorCode.CommitNotFound)) throw err;
+    }
+  });
+  return recent;
 }

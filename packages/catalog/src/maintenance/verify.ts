@@ -4,7 +4,7 @@ import { ManifestReader } from '../table-format/manifest-io.js';
 import { CommitStore } from '../model/commit-store.js';
 import { HashSet } from './hash-set.js';
 import { ReachabilityWalker, classify, type ObjectKind, type Reach, type WalkProblem } from './reachability.js';
-import { DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, repoRoots } from './retention.js';
+import { DEFAULT_RETAIN_HISTORY_MS, checkMs, listRepoNames, recentUnnamedCommits, repoRoots } from './retention.js';
 
 export interface VerifyOptions {
   /** Only this repo (default: every repo). */
@@ -161,6 +161,13 @@ export async function verifyStore(catalog: Catalog, options: VerifyOptions = {})
       }
     }
     await walker.commits(repo, roots.commits);
+    options.signal?.throwIfAborted();
+  }
+  // What GC keeps besides: commits of the window no ref or reflog names (on a branch deleted since).
+  for (const repo of repos) {
+    const recent = await recentUnnamedCommits(catalog, repo, now - retain, (h) => seen.has(h));
+    rootsByRepo.get(repo)!.push(...recent);
+    await walker.commits(repo, recent);
     options.signal?.throwIfAborted();
   }
   await Promise.all(inflight);
