@@ -6,7 +6,7 @@ import { BackendUnavailableError } from '@armillaria/core';
 import { Int64, Table, vectorFromArray } from 'apache-arrow';
 import { MemoryObjectStore, ObjectChunkStore, loadHasher, type PutOptions, type PutResult } from '@armillaria/chunk-store';
 import { Catalog, FsRefStore, ParquetTableFormat, refNames } from '../src/index.js';
-import { DeferredWrites, storeBlobs } from '../src/table-format/chunk-sink.js';
+import { DeferredWrites, storeBlobs, sumTallies } from '../src/table-format/chunk-sink.js';
 import { codeOf, countingRefs, plainRows } from './catalog-helpers.js';
 
 /**
@@ -176,6 +176,14 @@ describe('DeferredWrites', () => {
     expect(await stored.tally).toEqual({ written: 1, bytesWritten: blob.byteLength });
     await writes.settle();
     expect(await chunks.missing(stored.hashes)).toEqual([]);
+  });
+
+  it('a failed tally nobody awaits (the operation failed first) is no unhandled rejection; awaited, it throws', async () => {
+    const failed = Promise.reject(new BackendUnavailableError('HEAD failed'));
+    failed.catch(() => undefined); // as storeBlobs marks its tallies
+    void sumTallies([failed]); // vitest fails the run on an unhandled rejection
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(sumTallies([failed])).rejects.toThrow('HEAD failed');
   });
 
   it('settle() makes what was started readable', async () => {

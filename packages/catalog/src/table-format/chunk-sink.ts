@@ -22,10 +22,17 @@ export interface StoreResult {
 /** The tally of nothing stored. */
 export const noTally = (): Promise<Tally> => Promise.resolve({ written: 0, bytesWritten: 0 });
 
-/** The sum of tallies (rejects with the first failure). */
-export async function sumTallies(tallies: ReadonlyArray<Promise<Tally>>): Promise<Tally> {
-  const all = await Promise.all(tallies);
-  return { written: all.reduce((s, t) => s + t.written, 0), bytesWritten: all.reduce((s, t) => s + t.bytesWritten, 0) };
+/**
+ * The sum of tallies (rejects with the first failure). Like every tally it may go unawaited when the
+ * operation fails elsewhere first, so it is marked handled: its failure is reported by the writes.
+ */
+export function sumTallies(tallies: ReadonlyArray<Promise<Tally>>): Promise<Tally> {
+  const sum = Promise.all(tallies).then((all) => ({
+    written: all.reduce((s, t) => s + t.written, 0),
+    bytesWritten: all.reduce((s, t) => s + t.bytesWritten, 0),
+  }));
+  sum.catch(() => undefined);
+  return sum;
 }
 
 /** Pending bytes past which `storeBlobs` waits for the writes it started (a big rewrite stays bounded). */
