@@ -60,9 +60,10 @@ export class RemoteChunkStore implements ChunkStore {
     const hashes = await this.hasher.hashMany(chunks);
     // Small chunks are sent without asking first, as the service's store puts them (PUT_FIRST_BYTES): a
     // commit's tree and commit cost one request, not two.
-    const ask = opts?.knownMissing ? [] : hashes.filter((_, i) => (chunks[i] as Uint8Array).byteLength > PUT_FIRST_BYTES);
-    const asked = new Set(ask);
-    const want = new Set([...hashes.filter((h) => !asked.has(h)), ...(ask.length > 0 ? await this.missing(ask) : [])]);
+    const large = opts?.knownMissing ? [] : hashes.filter((_, i) => (chunks[i] as Uint8Array).byteLength > PUT_FIRST_BYTES);
+    const present = new Set(large);
+    if (large.length > 0) for (const h of await this.missing(large)) present.delete(h);
+    const want = new Set(hashes.filter((h) => !present.has(h)));
     const toSend: Uint8Array[] = [];
     hashes.forEach((h, i) => {
       if (want.delete(h)) toSend.push(chunks[i] as Uint8Array);

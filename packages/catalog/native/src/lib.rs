@@ -39,8 +39,9 @@ pub struct EncodeOptions {
   pub compression: Option<String>,
   /// Rows per row group (default 1,048,576: one row group per chunk in practice).
   pub row_group_rows: Option<u32>,
-  /// `base` (default: dictionary, then plain) or `delta` (no dictionaries; DELTA_BINARY_PACKED for
-  /// integers, dates and timestamps, DELTA_BYTE_ARRAY for strings and binary; see layout.rs).
+  /// `base` (default: dictionaries, then plain; integers, dates and timestamps then DELTA_BINARY_PACKED;
+  /// sorted columns delta-encoded) or `delta` (no dictionaries; DELTA_BINARY_PACKED for integers, dates
+  /// and timestamps, DELTA_BYTE_ARRAY for strings and binary; see layout.rs).
   pub layout: Option<String>,
   /// Base layout: the columns the rows are sorted by (a keyed table's primary key), delta-encoded
   /// without a dictionary (see layout.rs).
