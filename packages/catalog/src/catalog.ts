@@ -28,8 +28,14 @@ export interface CatalogOptions {
   refs: RefStore;
   /** How table versions are stored. */
   format: TableFormat;
-  /** Parsed commits and trees kept in memory (default 50,000 of each). */
+  /** Parsed commits and trees kept in memory: the most recently used 50,000 of each by default, up to twice as many held. */
   cacheSize?: number;
+  /**
+   * Most generations of first-parent history one time-travel index (lineage) holds per branch tip
+   * (default 100,000, ~25 bytes each while the commits are cached, ~180 when not): lookups further back
+   * take the skip pointers, O(log n) commit reads.
+   */
+  lineageLimit?: number;
   /** Rebases of a write over concurrent commits to other tables before REF_CONFLICT (default 8). */
   maxRebases?: number;
   /** Hashes commits and trees before they are stored (BLAKE3, as the chunk store); default `loadHasher()`. */
@@ -76,7 +82,7 @@ export class Catalog implements CatalogApi, CatalogContext {
     this.chunks = options.chunks;
     this.refs = options.refs;
     this.format = options.format;
-    this.store = new CommitStore(options.chunks, options.cacheSize);
+    this.store = new CommitStore(options.chunks, options.cacheSize, options.lineageLimit);
     this.resolver = new RefResolver(options.refs, this.store);
     this.maxRebases = options.maxRebases ?? 8;
     this.hasherOption = options.hasher;

@@ -2,12 +2,15 @@ import { ArmillariaError, canonicalJsonBytes, isArmillariaError, parseJsonBytes,
 import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, CorruptMetadataError } from '../errors.js';
 import { Lru } from '../lru.js';
-import { LineageIndex, type Lineage } from './lineage-index.js';
+import { DEFAULT_LINEAGE_LIMIT, LineageIndex, topOf, type IncarnationHistory, type Lineage } from './lineage-index.js';
 import { COMMIT_FORMAT_VERSION, validateCommit, validateTree, type CommitRecord, type TreeRecord } from './commit.js';
 import type { Commit } from '../catalog-api.js';
 
-/** Lookups from an incomplete lineage after which its missing commits are read in the background. */
+/** Lookups a lineage could not answer after which what it lacks is read in the background. */
 const FILL_AFTER = 64;
+
+/** Smallest batch of commits or trees a background fill reads before adding them to a lineage. */
+const FILL_BATCH = 1024;
 
 export interface NewCommit {
   parents: Hash[];
@@ -28,15 +31,15 @@ export class CommitStore {
   private readonly commits: Lru<Hash, Commit>;
   private readonly trees: Lru<Hash, TreeRecord>;
   private readonly lineages: LineageIndex;
-  /** Longest history given a lineage: all of it must fit in the commit cache. */
-  private readonly maxLineage: number;
+  /** Newest commits of a lineage copied side by side (`repack`): half the cache, so the copies stay cached. */
+  private readonly repackLimit: number;
   private readonly filling = new WeakSet<Lineage>();
 
-  constructor(private readonly chunks: ChunkStore, cacheSize = 50_000) {
-    this.maxLineage = Math.floor(cacheSize / 2);
+  constructor(private readonly chunks: ChunkStore, cacheSize = 50_000, lineageLimit = DEFAULT_LINEAGE_LIMIT) {
+    this.repackLimit = Math.floor(cacheSize / 2);
     this.commits = new Lru(cacheSize);
     this.trees = new Lru(cacheSize);
-    this.lineages = new LineageIndex((h) => this.commits.get(h), (h) => this.trees.get(h));
+    this.lineages = new LineageIndex((h) => this.commits.get(h), (h) => this.trees.get(h), lineageLimit);
   }
 
   /** The parsed commit if cached (no I/O): keeps hot skip-pointer walks free of awaits. */
@@ -112,77 +115,133 @@ export class CommitStore {
   /**
    * The newest first-parent ancestor of `start` made at or before `time` (undefined when even the root
    * is newer), given that commit times never go back along first parents. From the lineage index when
-   * `start`'s history is cached (a binary search over an array of times, whose answer's first parent is
-   * the previous slot, so no commit is looked up by hash), else through the skip pointers.
+   * it holds that commit (a binary search over an array of times, whose answer's first parent is the
+   * previous slot, so no commit is looked up while searching), else through the skip pointers from the
+   * oldest commit the lineage holds.
    */
   async newestAtOrBefore(start: Commit, time: number): Promise<Commit | undefined> {
     if (start.time <= time) return start;
-    const lineage = this.lineageOf(start);
-    if (lineage) {
-      const after = firstAtLeast(lineage.times, start.generation, time, true);
-      return after === 0 ? undefined : (lineage.commits[after - 1] as Commit);
-    }
-    const after = await this.oldestWhere(start, (c) => c.time > time);
-    return after.parents[0] === undefined ? undefined : this.readCommit(after.parents[0]);
+    const lineage = this.lineages.of(start);
+    const after = firstAtLeast(lineage.times, start.generation - lineage.low, time, true);
+    if (after > 0) return this.commitIn(lineage, after - 1);
+    if (lineage.below === undefined) return undefined;
+    const oldest = this.olderThanLineage(lineage) ?? start;
+    const newer = await this.oldestWhere(oldest, (c) => c.time > time);
+    return newer.parents[0] === undefined ? undefined : this.readCommit(newer.parents[0]);
   }
 
   /**
    * The oldest first-parent ancestor of `start` from which on, up to `start`, the incarnation `origin`
    * of `table` exists at a version >= `version` (`start` must hold it). From the lineage index when
-   * `start`'s commits and trees are cached, else through the skip pointers.
+   * it holds that commit and its trees are cached, else through the skip pointers.
    */
   async oldestWithVersion(start: Commit, table: string, origin: Hash, version: number): Promise<Commit> {
-    const lineage = this.lineageOf(start);
-    const h = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
-    if (lineage && h) return lineage.commits[firstAtLeast(h.versions, start.generation, version, false)] as Commit;
-    return this.oldestWhere(start, (c) => {
+    const lineage = this.lineages.of(start);
+    const h = this.historyOf(lineage, table, origin, start.generation);
+    let from = start;
+    if (h) {
+      const i = firstAtLeast(h.versions, start.generation - h.from, version, false);
+      if (i > 0 || lineage.below === undefined) return this.commitIn(lineage, i + h.from - lineage.low);
+      from = this.olderThanLineage(lineage) ?? start;
+    }
+    return this.oldestWhere(from, (c) => {
       const cached = this.peekTree(c.tree);
       return cached ? holdsVersion(cached, table, origin, version) : this.readTree(c.tree).then((t) => holdsVersion(t, table, origin, version));
     });
   }
 
   /**
-   * From the lineage index only (no I/O, undefined when `start`'s history is not all cached or a merge
-   * jumped past `version` along first parents): the commit that introduced exactly `version` of the
-   * incarnation (its hash), with its manifest, without reading that commit's tree or touching the commit.
+   * From the lineage index only (no I/O; undefined when the lineage does not reach back to it or a
+   * merge jumped past `version` along first parents): the commit that introduced exactly `version` of
+   * the incarnation (its hash), with its manifest, without reading that commit's tree or touching the commit.
    */
   lineageVersion(start: Commit, table: string, origin: Hash, version: number): { commit: Hash; manifest: Hash } | undefined {
-    const lineage = this.lineageOf(start);
-    const h = lineage && this.lineages.versionsOf(lineage, table, origin, start.generation);
-    if (!lineage || !h) return undefined;
-    const g = firstAtLeast(h.versions, start.generation, version, false);
-    return h.versions[g] === version ? { commit: lineage.hashes[g] as Hash, manifest: h.manifests[g] as Hash } : undefined;
+    const lineage = this.lineages.of(start);
+    const h = this.historyOf(lineage, table, origin, start.generation);
+    if (!h) return undefined;
+    const i = firstAtLeast(h.versions, start.generation - h.from, version, false);
+    if (i === 0 && lineage.below !== undefined) {
+      this.olderThanLineage(lineage);
+      return undefined;
+    }
+    return h.versions[i] === version ? { commit: lineage.hashes[i + h.from - lineage.low] as Hash, manifest: h.manifests[i] as Hash } : undefined;
   }
 
   /**
-   * `start`'s complete lineage, or undefined. A history this process wrote or read whole has one at
-   * once. For one used often (FILL_AFTER lookups) that fits in the cache, the commits it lacks are
-   * read in the background, one at a time, so later lookups find it complete; a lookup alone never
-   * reads more than its O(log n) skip-pointer path.
+   * The incarnation's versions along `lineage` up to `upTo`, or undefined while a tree they need is not
+   * cached: after FILL_AFTER such lookups, the missing trees are read in the background (not into the
+   * cache, which a long history would churn), so later lookups find them.
    */
-  private lineageOf(start: Commit): Lineage | undefined {
-    if (start.generation >= this.maxLineage) return undefined;
-    const lineage = this.lineages.of(start);
-    if (lineage.low === 0) {
-      this.lineages.repack(lineage, (c) => this.commits.set(c.hash, c));
-      return lineage;
-    }
-    if (++lineage.misses >= FILL_AFTER && !this.filling.has(lineage)) {
-      this.filling.add(lineage);
-      void this.fill(lineage).finally(() => this.filling.delete(lineage));
-    }
+  private historyOf(lineage: Lineage, table: string, origin: Hash, upTo: number): IncarnationHistory | undefined {
+    const h = this.lineages.versionsOf(lineage, table, origin, upTo);
+    if (h) return h;
+    if (++lineage.misses >= FILL_AFTER) this.inBackground(lineage, () => this.fillVersions(lineage, table, origin));
     return undefined;
   }
 
+  /**
+   * The oldest commit `lineage` holds, when it is cached (the skip-pointer search continues from it),
+   * after noting the miss: once FILL_AFTER lookups went older than the lineage, the commits below it are
+   * read in the background, so later lookups find them in it. A lookup alone never reads more than its
+   * O(log n) skip-pointer path.
+   */
+  private olderThanLineage(lineage: Lineage): Commit | undefined {
+    if (this.lineages.missing(lineage) !== undefined && ++lineage.misses >= FILL_AFTER) this.inBackground(lineage, () => this.fill(lineage));
+    return this.peekCommit(lineage.hashes[0] as Hash);
+  }
+
+  /** The commit in slot `i` of `lineage`: kept by the lineage, else from the cache (no promise to wait for) or read. */
+  private commitIn(lineage: Lineage, i: number): Commit | Promise<Commit> {
+    this.lineages.repack(lineage, this.repackLimit, (c) => this.commits.set(c.hash, c));
+    const packed = this.lineages.packedCommit(lineage, lineage.low + i);
+    if (packed) return packed;
+    const hash = lineage.hashes[i] as Hash;
+    return this.peekCommit(hash) ?? this.readCommit(hash);
+  }
+
+  /** Runs one background fill per lineage at a time. */
+  private inBackground(lineage: Lineage, fill: () => Promise<void>): void {
+    if (this.filling.has(lineage)) return;
+    this.filling.add(lineage);
+    lineage.misses = 0;
+    void fill()
+      .catch(() => {
+        // An unreadable commit or tree: lookups keep taking the skip pointers, which report the error themselves.
+      })
+      .finally(() => this.filling.delete(lineage));
+  }
+
+  /** Reads the commits below `lineage` in batches that double, without caching them, and adds them. */
   private async fill(lineage: Lineage): Promise<void> {
-    try {
-      for (let missing = this.lineages.missing(lineage); missing !== undefined; missing = this.lineages.missing(lineage)) {
-        await this.readCommit(missing);
-        this.lineages.fillFromCache(lineage);
+    for (let below = this.lineages.missing(lineage); below !== undefined; below = this.lineages.missing(lineage)) {
+      const batch: Commit[] = [];
+      const size = Math.min(this.lineages.limit - lineage.times.length, Math.max(FILL_BATCH, lineage.times.length));
+      for (let h: Hash | undefined = below; h !== undefined && batch.length < size;) {
+        const c: Commit = this.peekCommit(h) ?? (await this.loadCommit(h));
+        batch.push(c);
+        h = c.parents[0];
       }
-    } catch {
-      // An unreadable commit: lookups keep taking the skip pointers, which report the error themselves.
+      const low = lineage.low;
+      this.lineages.extendDown(lineage, batch);
+      if (lineage.low === low) return; // the lineage moved on meanwhile (trimmed, or the batch was stale)
     }
+  }
+
+  /** Reads the trees an incarnation's history along `lineage` lacks, in batches, without caching them. */
+  private async fillVersions(lineage: Lineage, table: string, origin: Hash): Promise<void> {
+    for (;;) {
+      const upTo = topOf(lineage);
+      const missing = this.lineages.treesMissing(lineage, table, origin, upTo, FILL_BATCH);
+      if (missing.length === 0) return;
+      const read = new Map<Hash, TreeRecord>();
+      for (const h of missing) read.set(h, validateTree(h, await this.readJson(h, 'tree')));
+      this.lineages.versionsOf(lineage, table, origin, upTo, read);
+    }
+  }
+
+  /** A commit read from the store without entering the cache (background fills read many once). */
+  private async loadCommit(hash: Hash): Promise<Commit> {
+    return Object.freeze({ ...validateCommit(hash, await this.readJson(hash, 'commit')), hash });
   }
 
   /**
