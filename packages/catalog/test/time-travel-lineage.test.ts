@@ -235,3 +235,25 @@ describe('LineageIndex', () => {
     expect(lineage.hashes).toEqual(commits.map((c) => c.hash));
   });
 });
+
+describe('cache options', () => {
+  it('refuses a cacheSize or lineageLimit that is not an integer >= 1 with INVALID_ARGUMENT', async () => {
+    const chunks = new ObjectChunkStore({ objects: new MemoryObjectStore(), hasher: await loadHasher() });
+    const dir = await mkdtemp(join(tmpdir(), 'armillaria-opts-'));
+    try {
+      for (const bad of [{ cacheSize: 0 }, { lineageLimit: -1 }, { lineageLimit: 1.5 }, { cacheSize: Number.NaN }]) {
+        const err = (() => {
+          try {
+            new Catalog({ chunks, refs: new FsRefStore({ root: dir }), format: new ParquetTableFormat({ chunks }), ...bad });
+          } catch (e) {
+            return e as { code?: string };
+          }
+          return undefined;
+        })();
+        expect(err?.code, JSON.stringify(bad)).toBe('INVALID_ARGUMENT');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

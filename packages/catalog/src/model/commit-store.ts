@@ -1,4 +1,4 @@
-import { ArmillariaError, canonicalJsonBytes, isArmillariaError, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
+import { ArmillariaError, canonicalJsonBytes, InvalidArgumentError, isArmillariaError, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, CorruptMetadataError } from '../errors.js';
 import { Lru } from '../lru.js';
@@ -36,6 +36,9 @@ export class CommitStore {
   private readonly filling = new WeakSet<Lineage>();
 
   constructor(private readonly chunks: ChunkStore, cacheSize = 50_000, lineageLimit = DEFAULT_LINEAGE_LIMIT) {
+    for (const [name, v] of [['cacheSize', cacheSize], ['lineageLimit', lineageLimit]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got ${String(v)}`, { details: { [name]: String(v) } });
+    }
     this.repackLimit = Math.floor(cacheSize / 2);
     this.commits = new Lru(cacheSize);
     this.trees = new Lru(cacheSize);
