@@ -172,6 +172,23 @@ describe('lineages longer than the commit cache or than their limit', () => {
     await fresh.close();
   });
 
+  it('fills a history of many 128-generation segments read side by side, cut at the lineage limit', async () => {
+    const { catalog, objects, line } = await history(2_600, { cacheSize: 16 });
+    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
+    const indexed = (r: { versionReads: number; timeReads: number }): boolean => r.versionReads === 0;
+    // Lookups spread over the history: the first ones miss, start the fill, then find it complete.
+    const spread = Array.from({ length: 130 }, (_, i) => 1 + i * 20);
+    for (const lineageLimit of [undefined, 2_000]) {
+      const fresh = new Catalog({ chunks, refs: catalog.refs, format: new ParquetTableFormat({ chunks }), cacheSize: 16, lineageLimit });
+      // The oldest version the lineage holds needs the skip pointers too (it may have been introduced earlier).
+      const within = lineageLimit === undefined ? spread : spread.filter((v) => v > line.length - lineageLimit + 1);
+      expect(await settle(() => lookUp(fresh, objects, line, within), indexed, 200), `limit ${lineageLimit}`).toSatisfy(indexed);
+      // Older than the limit: still right, through the skip pointers.
+      if (lineageLimit !== undefined) await lookUp(fresh, objects, line, spread.filter((v) => v <= line.length - lineageLimit));
+      await fresh.close();
+    }
+  }, 60_000);
+
   it('keeps the newest `lineageLimit` generations: older lookups take the skip pointers and stay correct', async () => {
     const { catalog, objects, line } = await history(300, { lineageLimit: 50 });
     const all = Array.from({ length: line.length }, (_, i) => i + 1);

@@ -1,8 +1,8 @@
-import { ArmillariaError, canonicalJsonBytes, InvalidArgumentError, isArmillariaError, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
+import { ArmillariaError, canonicalJsonBytes, InvalidArgumentError, isArmillariaError, mapLimit, parseJsonBytes, ErrorCode, type Hash } from '@armillaria/core';
 import type { ChunkStore } from '@armillaria/chunk-store';
 import { CatalogNotFoundError, CorruptMetadataError } from '../errors.js';
 import { Lru } from '../lru.js';
-import { DEFAULT_LINEAGE_LIMIT, LineageIndex, topOf, type IncarnationHistory, type Lineage } from './lineage-index.js';
+import { DEFAULT_LINEAGE_LIMIT, LineageIndex, topOf, type IncarnationHistory, type Lineage, type LineageEntry } from './lineage-index.js';
 import { COMMIT_FORMAT_VERSION, validateCommit, validateTree, type CommitRecord, type TreeRecord } from './commit.js';
 import type { Commit } from '../catalog-api.js';
 
@@ -11,6 +11,13 @@ const FILL_AFTER = 64;
 
 /** Smallest batch of commits or trees a background fill reads before adding them to a lineage. */
 const FILL_BATCH = 1024;
+
+/** Skip-pointer level whose targets a background fill walks from side by side: every 128 generations. */
+const FILL_LEVEL = 7;
+const FILL_SEGMENT = 2 ** FILL_LEVEL;
+
+/** Store reads a background fill keeps in flight. */
+const FILL_CONCURRENCY = 16;
 
 export interface NewCommit {
   parents: Hash[];
@@ -217,17 +224,51 @@ export class CommitStore {
   /** Reads the commits below `lineage` in batches that double, without caching them, and adds them. */
   private async fill(lineage: Lineage): Promise<void> {
     for (let below = this.lineages.missing(lineage); below !== undefined; below = this.lineages.missing(lineage)) {
-      const batch: Commit[] = [];
       const size = Math.min(this.lineages.limit - lineage.times.length, Math.max(FILL_BATCH, lineage.times.length));
-      for (let h: Hash | undefined = below; h !== undefined && batch.length < size;) {
-        const c: Commit = this.peekCommit(h) ?? (await this.loadCommit(h));
-        batch.push(c);
-        h = c.parents[0];
-      }
+      const batch = await this.firstParents(below, lineage.low - 1, size);
       const low = lineage.low;
       this.lineages.extendDown(lineage, batch);
       if (lineage.low === low) return; // the lineage moved on meanwhile (trimmed, or the batch was stale)
     }
+  }
+
+  /**
+   * Up to `count` first-parent commits from `top` (at generation `generation`) down, newest first, as
+   * lineage entries. Read one by one, a long history costs one store round trip per commit (100,000
+   * sequential GETs on S3). So the run is cut at the generations that are multiples of FILL_SEGMENT,
+   * whose commits the skip pointers reach in one read each, and the segments between are walked side
+   * by side, FILL_CONCURRENCY at a time.
+   */
+  private async firstParents(top: Hash, generation: number, count: number): Promise<LineageEntry[]> {
+    const bottom = Math.max(0, generation - count + 1);
+    // Segment starts, newest first: `top`, then every multiple of FILL_SEGMENT from below it down to `bottom`.
+    const starts: Array<{ hash: Hash; generation: number }> = [{ hash: top, generation }];
+    for (let g = generation; g - FILL_SEGMENT >= bottom && g > 0;) {
+      const c = await this.commitForFill(starts[starts.length - 1]!.hash);
+      const next = Math.floor((g - 1) / FILL_SEGMENT) * FILL_SEGMENT;
+      // A commit at generation g has skip levels 1..bitLength(g - 1); level k lands on the previous multiple of 2^k.
+      const hash = bitLength(g - 1) >= FILL_LEVEL ? c.skips?.[FILL_LEVEL - 1] : undefined;
+      if (hash === undefined) break; // the rest is one segment down to the root
+      starts.push({ hash, generation: next });
+      g = next;
+    }
+    const segments = await mapLimit(starts, FILL_CONCURRENCY, async (start, i) => {
+      const end = i + 1 < starts.length ? starts[i + 1]!.generation + 1 : bottom; // lowest generation of this segment
+      const out: LineageEntry[] = [];
+      for (let h: Hash | undefined = start.hash; h !== undefined && start.generation - out.length >= end;) {
+        const c = await this.commitForFill(h);
+        if (c.generation !== start.generation - out.length) throw new CorruptMetadataError('commit', c.hash, `generation ${c.generation} where ${start.generation - out.length} was expected`);
+        out.push({ hash: c.hash, generation: c.generation, time: c.time, tree: c.tree, parents: c.parents.slice(0, 1) });
+        h = c.parents[0];
+      }
+      return out;
+    });
+    return segments.flat();
+  }
+
+  /** A commit for a background fill: from the cache, else read without entering it. */
+  private async commitForFill(hash: Hash): Promise<Commit> {
+    return this.peekCommit(hash) ?? (await this.loadCommit(hash));
   }
 
   /** Reads the trees an incarnation's history along `lineage` lacks, in batches, without caching them. */
@@ -236,8 +277,8 @@ export class CommitStore {
       const upTo = topOf(lineage);
       const missing = this.lineages.treesMissing(lineage, table, origin, upTo, FILL_BATCH);
       if (missing.length === 0) return;
-      const read = new Map<Hash, TreeRecord>();
-      for (const h of missing) read.set(h, validateTree(h, await this.readJson(h, 'tree')));
+      const trees = await mapLimit(missing, FILL_CONCURRENCY, async (h) => validateTree(h, await this.readJson(h, 'tree')));
+      const read = new Map<Hash, TreeRecord>(missing.map((h, i) => [h, trees[i]!]));
       this.lineages.versionsOf(lineage, table, origin, upTo, read);
     }
   }

@@ -64,6 +64,9 @@ export interface IncarnationHistory {
   manifests: Hash[];
 }
 
+/** What a lineage takes from a commit (a background fill keeps only this of the commits it reads). */
+export type LineageEntry = Pick<Commit, 'hash' | 'generation' | 'time' | 'tree' | 'parents'>;
+
 /** Newest generation a lineage holds. */
 export function topOf(lineage: Lineage): number {
   return lineage.low + lineage.times.length - 1;
@@ -112,7 +115,7 @@ export class LineageIndex {
    * prefix the lineage already reached in the meantime is skipped). Arrays are rebuilt once per call,
    * so callers add in batches.
    */
-  extendDown(lineage: Lineage, older: readonly Commit[]): void {
+  extendDown(lineage: Lineage, older: readonly LineageEntry[]): void {
     let i = older.findIndex((c) => c.generation === lineage.low - 1);
     if (i < 0) return;
     const times: number[] = [];
@@ -120,7 +123,7 @@ export class LineageIndex {
     const trees: Hash[] = [];
     let expected = lineage.below;
     for (; i < older.length && lineage.times.length + times.length < this.limit; i++) {
-      const c = older[i] as Commit;
+      const c = older[i] as LineageEntry;
       if (c.hash !== expected) return; // not this lineage's history (a stale batch): nothing added
       if (c.generation !== lineage.low - 1 - times.length) throw new CorruptMetadataError('commit', c.hash, `generation ${c.generation} where ${lineage.low - 1 - times.length} was expected below its child`);
       times.push(c.time);
