@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArmillariaError } from '@armillaria/core';
-import { MemoryObjectStore, ObjectChunkStore, loadHasher, type ObjectStore } from '@armillaria/chunk-store';
-import { Catalog, FsRefStore, ParquetTableFormat, jsonSafe, tableToRows, type RefStore } from '../src/index.js';
+import { MemoryObjectStore, ObjectChunkStore, loadHasher, type Hasher, type ObjectStore } from '@armillaria/chunk-store';
+import { Catalog, FsRefStore, ParquetTableFormat, jsonSafe, tableToRows, type CatalogOptions, type Commit, type RefStore } from '../src/index.js';
 import type { Table } from 'apache-arrow';
 
 /** An ObjectStore that counts writes: proves which operations store data and which do not. */
@@ -81,3 +81,23 @@ export async function errorOf(p: Promise<unknown>): Promise<ArmillariaError> {
 let seq = 0;
 /** A repo name unique within the process, so contract tests can share one catalog. */
 export const uniqueRepo = (base: string): string => `${base}-${process.pid}-${++seq}`;
+
+/**
+ * A catalog over `objects` (refs in a temp dir) with repo `r` holding the keyed table `t` (one row):
+ * `open` makes another catalog over the same stores (nothing cached), `removeRefs` deletes the refs' dir.
+ */
+export async function catalogWithTable(objects: ObjectStore, opts: Pick<CatalogOptions, 'cacheSize' | 'lineageLimit'> = {}): Promise<{
+  catalog: Catalog; open: () => Catalog; created: Commit; manifest: string; removeRefs: () => Promise<void>;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'armillaria-catalog-'));
+  const refs = new FsRefStore({ root: dir });
+  const hasher: Hasher = await loadHasher();
+  const open = (): Catalog => {
+    const chunks = new ObjectChunkStore({ objects, hasher });
+    return new Catalog({ chunks, refs, format: new ParquetTableFormat({ chunks }), ...opts });
+  };
+  const catalog = open();
+  await catalog.createRepo('r');
+  const created = await catalog.createTable('r', 't', { rows: [{ id: 1n }], primaryKey: ['id'] });
+  return { catalog, open, created: created.commit, manifest: created.manifest as string, removeRefs: () => rm(dir, { recursive: true, force: true }) };
+}

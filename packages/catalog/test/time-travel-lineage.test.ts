@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryObjectStore, ObjectChunkStore, loadHasher } from '@armillaria/chunk-store';
 import { Catalog, FsRefStore, ParquetTableFormat, type Commit } from '../src/index.js';
 import { LineageIndex, topOf } from '../src/model/lineage-index.js';
-import { codeOf, embeddedCatalog, type EmbeddedCatalog } from './catalog-helpers.js';
+import { catalogWithTable, codeOf, embeddedCatalog, type EmbeddedCatalog } from './catalog-helpers.js';
 
 /**
  * Version and time lookups answer the same whether they go through the in-memory lineage index (a
@@ -104,18 +104,13 @@ describe('lineages longer than the commit cache or than their limit', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     let now = 1_700_000_000_000;
     vi.setSystemTime(now);
-    const dir = await mkdtemp(join(tmpdir(), 'armillaria-lineage-'));
     const objects = new ReadCountingObjectStore();
-    const chunks = new ObjectChunkStore({ objects, hasher: await loadHasher() });
-    const catalog = new Catalog({ chunks, refs: new FsRefStore({ root: dir }), format: new ParquetTableFormat({ chunks }), ...opts });
+    const { catalog, created, manifest, removeRefs } = await catalogWithTable(objects, opts);
     cleanups.push(async () => {
       await catalog.close();
-      await rm(dir, { recursive: true, force: true });
+      await removeRefs();
     });
-    await catalog.createRepo('r');
-    const created = await catalog.createTable('r', 't', { rows: [{ id: 1n }], primaryKey: ['id'] });
-    const manifest = created.manifest as string;
-    const line = [created.commit];
+    const line = [created];
     for (let v = 2; v <= versions; v++) {
       vi.setSystemTime((now += 7));
       line.push(await catalog.commitTree('r', 'main', { baseCommit: (line.at(-1) as Commit).hash, tree: { tables: { t: { manifest, version: v } } } }));

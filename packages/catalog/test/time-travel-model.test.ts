@@ -1,11 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryObjectStore, ObjectChunkStore, loadHasher } from '@armillaria/chunk-store';
+import { MemoryObjectStore } from '@armillaria/chunk-store';
 import { seededRandom } from '@armillaria/testkit';
-import { Catalog, FsRefStore, ParquetTableFormat, type Commit } from '../src/index.js';
-import { codeOf } from './catalog-helpers.js';
+import type { Commit } from '../src/index.js';
+import { catalogWithTable, codeOf } from './catalog-helpers.js';
 
 /** Random histories per seed; raise for a soak (each seed runs every cache setting). */
 const SEEDS = Number(process.env.ARMILLARIA_TIME_TRAVEL_SEEDS ?? 3);
@@ -47,24 +44,15 @@ describe('time travel against a model of the history', () => {
         let now = 1_700_000_000_000;
         vi.setSystemTime(now);
 
-        const dir = await mkdtemp(join(tmpdir(), 'armillaria-tt-model-'));
-        const objects = new MemoryObjectStore();
-        const hasher = await loadHasher();
-        const open = (): Catalog => {
-          const chunks = new ObjectChunkStore({ objects, hasher });
-          return new Catalog({ chunks, refs, format: new ParquetTableFormat({ chunks }), ...opts });
-        };
-        const refs = new FsRefStore({ root: dir });
-        let catalog = open();
+        const setup = await catalogWithTable(new MemoryObjectStore(), opts);
+        let catalog = setup.catalog;
         cleanups.push(async () => {
           await catalog.close();
-          await rm(dir, { recursive: true, force: true });
+          await setup.removeRefs();
         });
-        await catalog.createRepo('r');
-        const created = await catalog.createTable('r', 't', { rows: [{ id: 1n }], primaryKey: ['id'] });
-        const manifest = created.manifest as string;
+        const { created, manifest } = setup;
         let incarnations = 1;
-        const lines = new Map<string, Known[]>([['main', [{ commit: created.commit, version: 1, incarnation: 1 }]]]);
+        const lines = new Map<string, Known[]>([['main', [{ commit: created, version: 1, incarnation: 1 }]]]);
 
         const commitOn = async (branch: string): Promise<void> => {
           const line = lines.get(branch) as Known[];
@@ -117,7 +105,7 @@ describe('time travel against a model of the history', () => {
           } else if (r < 0.49) {
             // Nothing cached: lineages are built again from the store.
             await catalog.close();
-            catalog = open();
+            catalog = setup.open();
           } else if (r < 0.75) {
             const head = line.at(-1) as Known;
             const top = head.version ?? 1;
