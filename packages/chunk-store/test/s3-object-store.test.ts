@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, isArmillariaError } from '@armillaria/core';
@@ -132,6 +132,103 @@ describe.skipIf(!endpoint)('S3ObjectStore on MinIO', () => {
     expect(() => new S3ObjectStore(options({ maxConcurrency: 0 }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
     expect(() => new S3ObjectStore(options({ prefix: '../up' }))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
     expect(() => new S3ObjectStore({ bucket, accessKeyId: 'only-one' })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+  });
+});
+
+describe.skipIf(!endpoint)('S3ObjectStore reads signed without the SDK client (s3-direct.ts)', () => {
+  it('reads and heads keys with characters SigV4 encodes, written through the SDK', async () => {
+    const store = await openStore({ prefix: "odd prefix (1)" });
+    try {
+      for (const key of ["a b/c!d'e(f)g*h", 'ü/ß~x', 'x+y=z&w;v,u@t$s']) {
+        const body = randomBytes(3000);
+        const { etag } = await store.put(key, body);
+        expect(Buffer.from(await store.get(key)), key).toEqual(body);
+        const head = await store.head(key);
+        expect(head?.size).toBe(3000);
+        expect(head?.etag).toBe(etag);
+        expect(Math.abs((head?.modifiedAt ?? 0) - Date.now())).toBeLessThan(120_000);
+      }
+      expect(await store.head('absent/key')).toBeUndefined();
+      expect(await codeOf(store.get('absent/key'))).toBe(ErrorCode.ObjectNotFound);
+    } finally {
+      await empty(store);
+      await store.close();
+    }
+  });
+});
+
+/** A loopback server answering like S3: each request gets the next scripted answer. */
+interface SeenRequest { method: string; path: string; auth: string; headers: Record<string, string | string[] | undefined>; body: Buffer }
+
+async function fakeS3(answers: Array<{ status: number; body?: string }>): Promise<{ url: string; seen: SeenRequest[]; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const seen: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', path: req.url ?? '', auth: String(req.headers.authorization ?? ''), headers: req.headers, body: Buffer.concat(parts) });
+      const a = answers[Math.min(seen.length - 1, answers.length - 1)]!;
+      res.writeHead(a.status, { 'content-type': 'application/xml', 'x-amz-request-id': `req-${seen.length}`, etag: '"abc"', 'last-modified': new Date(0).toUTCString() });
+      res.end(req.method === 'HEAD' ? undefined : a.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+describe('S3ObjectStore reads against a scripted S3', () => {
+  const xml = (code: string) => `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${code} says the server</Message><RequestId>rid-1</RequestId></Error>`;
+
+  it('retries 503 SlowDown and a 500, then returns the body; signs with the access key, never sends the secret', async () => {
+    const s3 = await fakeS3([{ status: 503, body: xml('SlowDown') }, { status: 500, body: xml('InternalError') }, { status: 200, body: 'payload' }]);
+    const store = new S3ObjectStore({ endpoint: s3.url, bucket: 'b', accessKeyId: 'AKIDTEST', secretAccessKey: 'not-in-requests', maxAttempts: 3 });
+    try {
+      expect(Buffer.from(await store.get('k/one')).toString()).toBe('payload');
+      expect(s3.seen.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /b/k/one', 'GET /b/k/one', 'GET /b/k/one']);
+      expect(s3.seen[0]!.auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=.*, Signature=[0-9a-f]{64}$/);
+      expect(s3.seen.some((r) => r.auth.includes('not-in-requests'))).toBe(false);
+    } finally {
+      await store.close();
+      await s3.close();
+    }
+  });
+
+  it('puts with the conditions and content type given, the payload hash signed over plain HTTP; 412 is PRECONDITION_FAILED', async () => {
+    const s3 = await fakeS3([{ status: 200 }, { status: 412, body: xml('PreconditionFailed') }]);
+    const store = new S3ObjectStore({ endpoint: s3.url, bucket: 'b', accessKeyId: 'k', secretAccessKey: 's' });
+    try {
+      const body = Buffer.from('some bytes');
+      expect(await store.put('k/new', body, { ifNoneMatch: '*', contentType: 'application/x-test' })).toEqual({ etag: 'abc' });
+      const put = s3.seen[0]!;
+      expect([put.method, put.path, put.headers['if-none-match'], put.headers['content-type'], put.body.toString()]).toEqual(['PUT', '/b/k/new', '*', 'application/x-test', 'some bytes']);
+      expect(put.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(body).digest('hex'));
+      expect(put.auth).toContain('if-none-match');
+      expect(await codeOf(store.put('k/new', body, { ifMatch: 'abc' }))).toBe(ErrorCode.PreconditionFailed);
+      expect(s3.seen[1]!.headers['if-match']).toBe('"abc"');
+    } finally {
+      await store.close();
+      await s3.close();
+    }
+  });
+
+  it('maps answers to typed errors without retrying what a retry cannot fix', async () => {
+    const cases: Array<[number, string, string]> = [[404, 'NoSuchKey', ErrorCode.ObjectNotFound], [403, 'AccessDenied', ErrorCode.BackendUnavailable], [400, 'InvalidRequest', ErrorCode.Internal]];
+    for (const [status, code, expected] of cases) {
+      const s3 = await fakeS3([{ status, body: xml(code) }]);
+      const store = new S3ObjectStore({ endpoint: s3.url, bucket: 'b', accessKeyId: 'k', secretAccessKey: 's', maxAttempts: 3 });
+      try {
+        const err = await store.get('k/x').then(() => undefined, (e: unknown) => e as Error & { code?: string });
+        expect(err?.code, code).toBe(expected);
+        if (status !== 404) expect(String(err?.message), code).toContain(code);
+        expect(s3.seen.length, `${code}: one request`).toBe(1);
+        expect(await store.head('k/x').then(() => 'answered', (e: { code?: string }) => e.code), `HEAD ${code}`).toBe(status === 404 ? 'answered' : expected);
+      } finally {
+        await store.close();
+        await s3.close();
+      }
+    }
   });
 });
 

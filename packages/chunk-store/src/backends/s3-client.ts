@@ -20,10 +20,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Semaphore } from '@armillaria/core';
+import { DirectRequests } from './s3-direct.js';
 
 /**
  * The one module that talks to the AWS SDK: a thin, typed surface over the S3 calls the object store needs,
- * with the connection pool, the request bound and the retry policy. Every failure comes out as an S3CallError
+ * with the connection pool, the request bound and the retry policy. GETs and HEADs to an explicit
+ * path-style endpoint, and puts of one request, are signed by the SDK's signer and sent without its
+ * client (s3-direct.ts). Every failure comes out as an S3CallError
  * whose `kind` the store maps to Armillaria errors. Credentials only go into the SDK's signer, never into a
  * message.
  */
@@ -79,11 +82,14 @@ export class S3Api {
   readonly bucket: string;
   private readonly client: S3Client;
   private readonly limit: Semaphore;
+  private readonly direct: DirectRequests | undefined;
 
   constructor(options: S3ClientOptions) {
     this.bucket = options.bucket;
     this.limit = new Semaphore(options.maxConcurrency);
     const agent = { keepAlive: true, maxSockets: options.maxConcurrency };
+    const httpAgent = new HttpAgent(agent);
+    const httpsAgent = new HttpsAgent(agent);
     this.client = new S3Client({
       region: options.region,
       forcePathStyle: options.forcePathStyle,
@@ -96,12 +102,27 @@ export class S3Api {
       ...(options.accessKeyId !== undefined &&
         options.secretAccessKey !== undefined && { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }),
       requestHandler: new NodeHttpHandler({
-        httpAgent: new HttpAgent(agent),
-        httpsAgent: new HttpsAgent(agent),
+        httpAgent,
+        httpsAgent,
         connectionTimeout: options.connectionTimeoutMs ?? 5_000,
         requestTimeout: options.requestTimeoutMs ?? 60_000,
       }),
     });
+    // Reads, existence checks and single-request puts skip the SDK's middleware where the address is plain (s3-direct.ts).
+    if (options.endpoint !== undefined && options.forcePathStyle) {
+      this.direct = new DirectRequests({
+        endpoint: options.endpoint,
+        region: options.region,
+        bucket: options.bucket,
+        forcePathStyle: true,
+        credentials: this.client.config.credentials,
+        httpAgent,
+        httpsAgent,
+        maxAttempts: options.maxAttempts,
+        connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000,
+        requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      });
+    }
   }
 
   /**
@@ -117,11 +138,28 @@ export class S3Api {
   }
 
   async getObject(key: string, signal?: AbortSignal): Promise<{ body: AsyncIterable<Uint8Array>; size: number }> {
+    const direct = this.direct;
+    if (direct) {
+      const res = await this.call('GetObject', key, () => direct.send('GET', key, { signal }));
+      return { body: res.body, size: Number(res.headers['content-length'] ?? 0) };
+    }
     const out = await this.call('GetObject', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), signal ? { abortSignal: signal } : {}));
     return { body: out.Body as Readable, size: out.ContentLength ?? 0 };
   }
 
   async headObject(key: string): Promise<S3Head | undefined> {
+    const direct = this.direct;
+    if (direct) {
+      try {
+        const res = await this.call('HeadObject', key, () => direct.send('HEAD', key));
+        res.body.resume();
+        const modified = res.headers['last-modified'];
+        return { size: Number(res.headers['content-length'] ?? 0), etag: unquote(res.headers.etag), modifiedAt: modified ? Date.parse(modified) : 0 };
+      } catch (err) {
+        if (err instanceof S3CallError && err.kind === 'not-found') return undefined;
+        throw err;
+      }
+    }
     try {
       const out = await this.call('HeadObject', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return { size: out.ContentLength ?? 0, etag: unquote(out.ETag), modifiedAt: out.LastModified?.getTime() ?? 0 };
@@ -170,6 +208,17 @@ export class S3Api {
   }
 
   async putObject(key: string, body: Uint8Array, cond: S3Conditions, contentType?: string, signal?: AbortSignal): Promise<string> {
+    const direct = this.direct;
+    if (direct) {
+      const c = conditionHeaders(cond);
+      const headers: Record<string, string> = {};
+      if (contentType !== undefined) headers['content-type'] = contentType;
+      if (c.IfNoneMatch !== undefined) headers['if-none-match'] = c.IfNoneMatch;
+      if (c.IfMatch !== undefined) headers['if-match'] = c.IfMatch;
+      const res = await this.call('PutObject', key, () => direct.send('PUT', key, { body, headers, signal }));
+      res.body.resume();
+      return unquote(res.headers.etag);
+    }
     const out = await this.call('PutObject', key, () =>
       this.client.send(
         new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.byteLength, ContentType: contentType, ...conditionHeaders(cond) }),
