@@ -114,7 +114,6 @@ export class S3Api {
         endpoint: options.endpoint,
         region: options.region,
         bucket: options.bucket,
-        forcePathStyle: true,
         credentials: this.client.config.credentials,
         httpAgent,
         httpsAgent,

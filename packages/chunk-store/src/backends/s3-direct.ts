@@ -19,8 +19,8 @@ import { sleep } from '@armillaria/core';
 export interface DirectOptions {
   endpoint: string;
   region: string;
+  /** Addressed path-style (`<endpoint>/<bucket>/<key>`). */
   bucket: string;
-  forcePathStyle: boolean;
   credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   httpAgent: HttpAgent;
   httpsAgent: HttpsAgent;
@@ -95,11 +95,10 @@ export class DirectRequests {
   }
 
   private async once(method: string, key: string, extra: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<DirectResponse> {
-    const pathStyle = this.o.forcePathStyle;
-    const hostname = pathStyle ? this.url.hostname : `${this.o.bucket}.${this.url.hostname}`;
-    const host = this.url.port ? `${hostname}:${this.url.port}` : hostname;
+    // Path-style addressing: /<bucket>/<key> under the endpoint's own path.
+    const { hostname, host } = this.url;
     const base = this.url.pathname.replace(/\/$/, '');
-    const path = `${base}${pathStyle ? `/${encodeSegment(this.o.bucket)}` : ''}/${key.split('/').map(encodeSegment).join('/')}`;
+    const path = `${base}/${encodeSegment(this.o.bucket)}/${key.split('/').map(encodeSegment).join('/')}`;
     const signed = await this.signer.sign({
       method, protocol: this.url.protocol, hostname, path, query: {},
       headers: { ...extra, host },
@@ -107,7 +106,7 @@ export class DirectRequests {
     const https = this.url.protocol === 'https:';
     return new Promise<DirectResponse>((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)({
-        method, hostname, port: this.url.port || undefined, path, headers: signed.headers as OutgoingHttpHeaders,
+        method, hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port: this.url.port || undefined, path, // [::1] -> ::1 headers: signed.headers as OutgoingHttpHeaders,
         agent: https ? this.o.httpsAgent : this.o.httpAgent, signal,
       }, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
       req.on('error', reject);
