@@ -106,7 +106,8 @@ export class DirectRequests {
     const https = this.url.protocol === 'https:';
     return new Promise<DirectResponse>((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)({
-        method, hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port: this.url.port || undefined, path, // [::1] -> ::1 headers: signed.headers as OutgoingHttpHeaders,
+        // An IPv6 literal's brackets belong in the Host header, not in the address to connect to.
+        method, hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port: this.url.port || undefined, path, headers: signed.headers as OutgoingHttpHeaders,
         agent: https ? this.o.httpsAgent : this.o.httpAgent, signal,
       }, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
       req.on('error', reject);
