@@ -32,7 +32,7 @@ export interface CatalogOptions {
   cacheSize?: number;
   /**
    * Most generations of first-parent history one time-travel index (lineage) holds per branch tip
-   * (default 100,000, ~25 bytes each while the commits are cached, ~180 when not): lookups further back
+   * (default 100,000; by estimate ~25 bytes each while the commits are cached, ~180 when not): lookups further back
    * take the skip pointers, O(log n) commit reads.
    */
   lineageLimit?: number;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, isArmillariaError } from '@armillaria/core';
+import { hasService, needsServices } from '@armillaria/testkit';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js';
 import { objectStoreContract, pseudoRandomStream } from './object-store.contract.js';
 
@@ -135,7 +136,7 @@ describe.skipIf(!endpoint)('S3ObjectStore on MinIO', () => {
   });
 });
 
-describe.skipIf(!endpoint)('S3ObjectStore reads signed without the SDK client (s3-direct.ts)', () => {
+describe.skipIf(!hasService('s3'))(`S3ObjectStore reads signed without the SDK client (s3-direct.ts) ${needsServices('s3')}`, () => {
   it('reads and heads keys with characters SigV4 encodes, written through the SDK', async () => {
     const store = await openStore({ prefix: "odd prefix (1)" });
     try {

@@ -242,9 +242,11 @@ export class CommitStore {
   private async firstParents(top: Hash, generation: number, count: number): Promise<LineageEntry[]> {
     const bottom = Math.max(0, generation - count + 1);
     // Segment starts, newest first: `top`, then every multiple of FILL_SEGMENT from below it down to `bottom`.
-    const starts: Array<{ hash: Hash; generation: number }> = [{ hash: top, generation }];
+    // A start read to find the next one keeps its commit, so its segment's walk does not read it again.
+    const starts: Array<{ hash: Hash; generation: number; commit?: Commit }> = [{ hash: top, generation }];
     for (let g = generation; g - FILL_SEGMENT >= bottom && g > 0;) {
-      const c = await this.commitForFill(starts[starts.length - 1]!.hash);
+      const last = starts[starts.length - 1]!;
+      const c = (last.commit = await this.commitForFill(last.hash));
       const next = Math.floor((g - 1) / FILL_SEGMENT) * FILL_SEGMENT;
       // A commit at generation g has skip levels 1..bitLength(g - 1); level k lands on the previous multiple of 2^k.
       const hash = bitLength(g - 1) >= FILL_LEVEL ? c.skips?.[FILL_LEVEL - 1] : undefined;
@@ -256,7 +258,7 @@ export class CommitStore {
       const end = i + 1 < starts.length ? starts[i + 1]!.generation + 1 : bottom; // lowest generation of this segment
       const out: LineageEntry[] = [];
       for (let h: Hash | undefined = start.hash; h !== undefined && start.generation - out.length >= end;) {
-        const c = await this.commitForFill(h);
+        const c: Commit = out.length === 0 && start.commit ? start.commit : await this.commitForFill(h);
         if (c.generation !== start.generation - out.length) throw new CorruptMetadataError('commit', c.hash, `generation ${c.generation} where ${start.generation - out.length} was expected`);
         out.push({ hash: c.hash, generation: c.generation, time: c.time, tree: c.tree, parents: c.parents.slice(0, 1) });
         h = c.parents[0];

@@ -52,8 +52,9 @@ export interface EncodeOptions {
   /**
    * Column encodings (part of the chunk bytes, so callers set it explicitly). `base` (the default):
    * dictionary pages, falling back to plain (integers: to DELTA_BINARY_PACKED; see `sortedColumns`).
-   * `delta`, for merge-on-read delta chunks (scattered changed rows): no dictionaries; DELTA_BINARY_PACKED for integers, dates and timestamps; DELTA_BYTE_ARRAY for
-   * utf8 and binary; plain for floats and booleans. Any Parquet reader decodes both (FORMAT.md).
+   * `delta`, for merge-on-read delta chunks (scattered changed rows): no dictionaries;
+   * DELTA_BINARY_PACKED for integers, dates and timestamps; DELTA_BYTE_ARRAY for utf8 and binary; plain
+   * for floats and booleans. Any Parquet reader decodes both (FORMAT.md).
    */
   layout?: ChunkLayout;
   /**
