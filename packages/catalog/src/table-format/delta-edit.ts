@@ -271,3 +271,30 @@ export const UNCHANGED_SHARE = 0.25;
 
 /** Updated rows sampled (the first in key order) to decide whether an edit's rows are compared with their base rows. */
 export const UNCHANGED_SAMPLE = 64;
+
+/**
+ * Base chunks a sample may span. Sampling decodes every base chunk the sampled rows fall in, and a small
+ * scattered edit has a key or two per chunk: 64 of its rows would decode as many chunks as the edit
+ * touches (a 50-row upsert on 1M rows: ~14 chunks of 65K rows, ~25 of its ~45 ms) to learn that its
+ * rows are stored whole anyway.
+ */
+export const UNCHANGED_SAMPLE_CHUNKS = 2;
+
+/**
+ * The sample of `found` (changes whose key the base holds, in key order; `chunkOf`: each change's base
+ * chunk) that decides whether an edit's rows are compared with their base rows: its first rows, at most
+ * UNCHANGED_SAMPLE of them, in at most UNCHANGED_SAMPLE_CHUNKS base chunks.
+ */
+export function unchangedSample(found: readonly number[], chunkOf: Int32Array): number[] {
+  const out: number[] = [];
+  let chunks = 0;
+  let last = -1;
+  for (const y of found) {
+    const c = chunkOf[y]!;
+    if (c !== last && ++chunks > UNCHANGED_SAMPLE_CHUNKS) break;
+    last = c;
+    out.push(y);
+    if (out.length === UNCHANGED_SAMPLE) break;
+  }
+  return out;
+}

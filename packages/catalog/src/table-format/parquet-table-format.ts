@@ -7,7 +7,7 @@ import type { Vector } from 'apache-arrow';
 import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
 import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
-import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, UNCHANGED_SAMPLE, type KeyPositions } from './delta-edit.js';
+import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, unchangedSample, type KeyPositions } from './delta-edit.js';
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { chunkSource } from './columns-source.js';
@@ -51,6 +51,15 @@ export interface ParquetTableFormatOptions {
    */
   deltaMaxFraction?: number;
   /**
+   * When an edit folds a delta early (ski rental): once the rewriting the delta has cost, estimated as
+   * below, reaches this multiple of the base's bytes, the edit folds the delta into the base instead of
+   * rewriting it again. Every edit rewrites the delta chunks its keys fall in (for scattered keys, the
+   * whole delta), so without it a stream of small edits writes the whole delta per edit, up to
+   * `deltaMaxFraction` of the base (see FORMAT.md). Default 1; Infinity folds only at
+   * `deltaMaxFraction`. Part of the resulting hashes, like `deltaMaxFraction`.
+   */
+  deltaRewriteBudget?: number;
+  /**
    * Bytes of decoded key columns kept between keyed edits (see KeyRunCache), so scattered upserts do
    * not read and decode every base chunk's keys again each time. Default 64 MiB (8 MiB holds the int64
    * keys of 1M rows); 0 turns the cache off.
@@ -70,6 +79,7 @@ export class ParquetTableFormat implements TableFormat {
   private readonly concurrency: number;
   private readonly reader: ManifestReader;
   private readonly deltaMaxFraction: number;
+  private readonly deltaRewriteBudget: number;
   private readonly dec: ChunkDecoder;
   private readonly keyRuns: KeyRunCache;
   /** Set on views from `deferringWrites` only. */
@@ -86,6 +96,9 @@ export class ParquetTableFormat implements TableFormat {
     const fraction = opts.deltaMaxFraction ?? 0.2;
     if (!(fraction >= 0 && fraction <= 1)) throw new InvalidArgumentError(`deltaMaxFraction must be in [0, 1], got ${fraction}`, { details: { deltaMaxFraction: fraction } });
     this.deltaMaxFraction = fraction;
+    const budget = opts.deltaRewriteBudget ?? 1;
+    if (!(budget > 0)) throw new InvalidArgumentError(`deltaRewriteBudget must be > 0 (Infinity: fold only at deltaMaxFraction), got ${budget}`, { details: { deltaRewriteBudget: budget } });
+    this.deltaRewriteBudget = budget;
     const keyCacheBytes = opts.keyCacheBytes ?? 64 * 2 ** 20;
     if (!(Number.isSafeInteger(keyCacheBytes) && keyCacheBytes >= 0)) {
       throw new InvalidArgumentError(`keyCacheBytes must be a byte count >= 0, got ${keyCacheBytes}`, { details: { keyCacheBytes } });
@@ -392,7 +405,7 @@ export class ParquetTableFormat implements TableFormat {
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, previous);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, tally: noTally() });
-    if (effect.rows <= limit) {
+    if (effect.rows <= limit && !this.foldPaysOff(m, base, deltaList, changes)) {
       // A live change whose key the base holds is compared with its base row: only those rows (and
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
       const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched, decodedBase) : undefined;
@@ -449,6 +462,26 @@ export class ParquetTableFormat implements TableFormat {
     return rewritten <= changeRows;
   }
 
+  /**
+   * Ski rental: whether this edit should fold the delta into the base rather than rewrite it once more.
+   * An edit rewrites the delta chunks its keys fall in (`rewritten` bytes). A delta grown by edits like
+   * this one (c keys each, so D/c of them for D delta rows) has cost about rewritten x (D/c) / 2 bytes of
+   * rewriting; a fold rewrites at most the base. Folding once that rent reaches the base's bytes (times
+   * `deltaRewriteBudget`) is the optimal fold point for a stream of equal edits, and bounds its writing
+   * at ~sqrt(2 x base bytes x delta bytes per edit) per edit, where keeping the delta costs the whole
+   * delta per edit, up to `deltaMaxFraction` of the base. Decided from the manifest and the change
+   * only, so the result stays deterministic.
+   */
+  private foldPaysOff(m: Manifest, base: readonly ChunkInfo[], deltaList: readonly ChunkInfo[], changes: Changes): boolean {
+    if (!m.delta || deltaList.length === 0 || this.deltaRewriteBudget === Infinity) return false;
+    const ranges = assignChanges(deltaList, keyTypesOf(m.schema, m.primaryKey!), changes);
+    let rewritten = 0;
+    for (let i = 0; i < deltaList.length; i++) if (ranges[i]![0] !== ranges[i]![1]) rewritten += deltaList[i]!.bytes;
+    let baseBytes = 0;
+    for (const c of base) baseBytes += c.bytes;
+    return (rewritten * (m.delta.rows / changes.order.length)) / 2 >= this.deltaRewriteBudget * baseBytes;
+  }
+
   /** Delta rows allowed for a base (-1: no delta, the table is too small or deltas are off). */
   private deltaLimit(base: readonly ChunkInfo[]): number {
     if (this.deltaMaxFraction === 0 || base.length < 2) return -1;
@@ -483,9 +516,9 @@ export class ParquetTableFormat implements TableFormat {
     const found: number[] = [];
     for (let y = 0; y < at.chunk.length; y++) if (at.chunk[y]! >= 0) found.push(y);
     if (found.length === 0 || names.length === pk.length) return undefined;
-    // The first found changes in key order: they share one or two base chunks, so the sample decodes
-    // little (an evenly spread one would decompress every chunk the edit touches).
-    const sample = found.slice(0, UNCHANGED_SAMPLE);
+    // The first found changes in key order, in one or two base chunks, so the sample decodes little (an
+    // evenly spread one would decompress every chunk the edit touches).
+    const sample = unchangedSample(found, at.chunk);
     const nonKey = names.filter((n) => !pk.includes(n));
     if (decoded) {
       // Every found base row is decoded already (a partial upsert's fill): all masks at once.
