@@ -40,20 +40,20 @@ async function editStream(format: ParquetTableFormat, edits: number, per: number
 }
 
 describe('ParquetTableFormat: when a delta is folded', () => {
-  it('a stream of small scattered upserts folds the delta once rewriting it has cost about the base', async () => {
+  it('opted in, a stream of small scattered upserts folds the delta once rewriting it has cost about the base', async () => {
     const edits = 150;
     const per = 4;
     // Chunks of ~1K rows: as with the default target on large tables, the delta fits one chunk, so every
     // edit rewrites all of it (with small chunks, edits rewrite only the delta chunks their keys fall in).
-    const withFolds = (await makeFormat({ targetChunkRows: 1024 })).format;
-    const without = (await makeFormat({ targetChunkRows: 1024, deltaRewriteBudget: Infinity })).format;
+    const withFolds = (await makeFormat({ targetChunkRows: 1024, deltaRewriteBudget: 1 })).format;
+    const without = (await makeFormat({ targetChunkRows: 1024 })).format;
     const rented = await editStream(withFolds, edits, per);
     const kept = await editStream(without, edits, per);
 
-    // Folding at deltaMaxFraction only: the delta never folds here (600 changed keys at most, the limit
+    // By default, folding at deltaMaxFraction only: the delta never folds here (600 changed keys at most, the limit
     // is 800 rows), and every edit rewrites the delta chunks its keys fall in.
     expect(kept.log.every((e) => e.deltaRows > 0)).toBe(true);
-    // With the default budget: folds (the delta is gone after the edit), each after the edits since the
+    // With a budget of 1: folds (the delta is gone after the edit), each after the edits since the
     // last one had written about the base's bytes of delta chunks.
     const folds = rented.log.flatMap((e, i) => (e.deltaRows === 0 ? [i] : []));
     expect(folds.length).toBeGreaterThanOrEqual(2);
@@ -77,17 +77,17 @@ describe('ParquetTableFormat: when a delta is folded', () => {
   });
 
   it('the fold is the same edit whatever wrote the earlier versions (decided from the manifest and the change)', async () => {
-    const a = await editStream((await makeFormat({ targetChunkRows: 64 })).format, 60, 4);
-    const b = await editStream((await makeFormat({ targetChunkRows: 64 })).format, 60, 4);
+    const a = await editStream((await makeFormat({ targetChunkRows: 64, deltaRewriteBudget: 1 })).format, 60, 4);
+    const b = await editStream((await makeFormat({ targetChunkRows: 64, deltaRewriteBudget: 1 })).format, 60, 4);
     expect(b.manifest).toBe(a.manifest);
     expect(b.log).toEqual(a.log);
   });
 
   it('a fold gives the manifest a full write of the logical rows gives', async () => {
-    const s = await editStream((await makeFormat({ targetChunkRows: 64 })).format, 150, 4);
+    const s = await editStream((await makeFormat({ targetChunkRows: 64, deltaRewriteBudget: 1 })).format, 150, 4);
     const fold = s.log.findIndex((e) => e.deltaRows === 0);
     expect(fold).toBeGreaterThan(0);
-    const { format } = await makeFormat({ targetChunkRows: 64 });
+    const { format } = await makeFormat({ targetChunkRows: 64, deltaRewriteBudget: 1 });
     const replay = await editStream(format, fold + 1, 4);
     const rows = rowsOf(await format.read(replay.manifest));
     const fresh = await format.write(customersTable(rows.map((r) => ({ ...r }) as never)), { primaryKey: ['id'] });
@@ -100,6 +100,7 @@ describe('ParquetTableFormat: when a delta is folded', () => {
   it('rejects a budget that is not a positive number', async () => {
     for (const bad of [0, -1, Number.NaN]) expect(await code(makeFormat({ deltaRewriteBudget: bad }))).toBe(ErrorCode.InvalidArgument);
     expect(await code(makeFormat({ deltaRewriteBudget: 0.5 }))).toBe('resolved');
+    expect(await code(makeFormat({ deltaRewriteBudget: Infinity }))).toBe('resolved');
   });
 });
 
