@@ -7,6 +7,7 @@ import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, t
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded, pickColumns, type Columns } from './rows.js';
+import { CorruptMetadataError } from '../errors.js';
 import type { ChunkInfo, ColumnType, Manifest } from './table-format.js';
 
 /** What merge-on-read needs from the format: chunk decoding (Parquet -> Arrow IPC) and the codec. */
@@ -166,16 +167,22 @@ export async function diffSides(
   b: Manifest | null,
   differing: { removed: readonly ChunkInfo[]; added: readonly ChunkInfo[] },
 ): Promise<[Columns | null, Columns | null]> {
-  const [baseA, baseB, deltaA, deltaB] = await Promise.all([
+  const [baseA, baseB, listA, listB] = await Promise.all([
     a ? reader.chunkList(a) : [], b ? reader.chunkList(b) : [],
-    a?.delta ? loadDelta(dec, a, await reader.deltaList(a)) : null,
-    b?.delta ? loadDelta(dec, b, await reader.deltaList(b)) : null,
+    a?.delta ? reader.deltaList(a) : [], b?.delta ? reader.deltaList(b) : [],
   ]);
+  const [fullA, fullB] = await Promise.all([a?.delta ? loadDelta(dec, a, listA) : null, b?.delta ? loadDelta(dec, b, listB) : null]);
   const added = new Set(differing.added.map((c) => c.hash));
   const removed = new Set(differing.removed.map((c) => c.hash));
   const shared = baseB.filter((c) => !added.has(c.hash));
   const m = (b ?? a)!;
-  const touched = sharedHolding(shared, keyTypesOf(m.schema, m.primaryKey!), [deltaA?.run, deltaB?.run]);
+  const keyTypes = keyTypesOf(m.schema, m.primaryKey!);
+  // Each side's delta rows that may differ from the other side (all of them unless both versions hold
+  // some delta chunks: then a few edits apart, they share most of a large delta).
+  const own = keyRanges([...differing.removed, ...differing.added], keyTypes);
+  const deltaA = fullA && mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own);
+  const deltaB = fullB && mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own);
+  const touched = sharedHolding(shared, keyTypes, [deltaA?.run, deltaB?.run]);
   const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
   // A chunk of one side only contributes all its rows: decoded whole, once. A chunk both sides share
   // contributes only its rows under a delta key, found from its key column (cached between calls) by
@@ -201,12 +208,14 @@ export async function diffSides(
     }
     return p;
   };
-  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: { table: Table; run: KeyRun } | null): Promise<Columns | null> => {
+  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: DeltaRows | null): Promise<Columns | null> => {
     if (!man) return null;
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
     const decoded = await mapLimit(chunks, 4, (c) => open(c, man, !own.has(c.hash)));
     const { picks, patches } = overlayPicks(decoded.map((d) => d.run), delta ? [delta.run] : []);
+    // The overlay numbered the delta's rows within the run it was given: back to rows of the table.
+    if (delta?.rows) for (let p = 0; p < picks.length; p += 2) if (picks[p] === decoded.length) picks[p + 1] = delta.rows[picks[p + 1]!]!;
     // Only the picked rows are converted.
     const tables = decoded.map((d) => d.table);
     const cols = pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
@@ -222,6 +231,71 @@ export async function diffSides(
     return cols;
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
+}
+
+/** A side's delta rows for a row diff: the decoded delta, and the run of the rows compared (`rows`: their table rows; absent: all). */
+interface DeltaRows {
+  readonly table: Table;
+  readonly run: KeyRun;
+  readonly rows?: Uint32Array;
+}
+
+/**
+ * The rows of one version's delta (`list`: its chunks, in the order `delta` was decoded) that may differ
+ * from the other version's logical rows: every row of a delta chunk the other version lacks (`other`),
+ * and the rows of chunks both hold whose key lies in a base chunk only one version has (`own`, disjoint
+ * key ranges). The rest are equal on both sides: the same delta row over the same base row (its base
+ * chunk is shared, or no base row has its key), so a diff of two versions a few edits apart compares
+ * the delta chunks those edits rewrote, not the whole delta.
+ */
+function mayDiffer(delta: { table: Table; run: KeyRun }, list: readonly ChunkInfo[], other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): DeltaRows {
+  if (!list.some((c) => other.has(c.hash))) return delta;
+  const rows: number[] = [];
+  let at = 0;
+  for (const c of list) {
+    if (!other.has(c.hash)) for (let r = at; r < at + c.rows; r++) rows.push(r);
+    else for (let r = at; r < at + c.rows; r++) if (inRanges(keyAt(delta.run.keys, r), own)) rows.push(r);
+    at += c.rows;
+  }
+  if (at !== delta.run.keys.length) throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${at} rows, their data ${delta.run.keys.length}`);
+  const picked = Uint32Array.from(rows);
+  const { deleted, unchanged } = delta.run;
+  const run: KeyRun = {
+    keys: subKeys(delta.run.keys, picked),
+    ...(deleted ? { deleted: Uint8Array.from(picked, (r) => deleted[r]!) } : {}),
+    ...(unchanged ? { unchanged: Array.from(picked, (r) => unchanged[r] ?? null) } : {}),
+  };
+  return { table: delta.table, run, rows: picked };
+}
+
+/** The [firstKey, lastKey] ranges of chunks, sorted and merged where they overlap (chunks of two versions). */
+function keyRanges(chunks: readonly ChunkInfo[], keyTypes: readonly ColumnType[]): Array<[KeyValue[], KeyValue[]]> {
+  const ranges = chunks
+    .filter((c) => c.firstKey && c.lastKey)
+    .map((c): [KeyValue[], KeyValue[]] => [keyFromJson(c.firstKey!, keyTypes), keyFromJson(c.lastKey!, keyTypes)])
+    .sort((x, y) => compareKeys(x[0], y[0]));
+  const out: Array<[KeyValue[], KeyValue[]]> = [];
+  for (const r of ranges) {
+    const last = out.at(-1);
+    if (last && compareKeys(r[0], last[1]) <= 0) {
+      if (compareKeys(r[1], last[1]) > 0) last[1] = r[1];
+    } else out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+/** Whether `key` lies in one of the sorted, disjoint ranges (binary search). */
+function inRanges(key: readonly KeyValue[], ranges: ReadonlyArray<[KeyValue[], KeyValue[]]>): boolean {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const [first, last] = ranges[mid]!;
+    if (compareKeys(key, first) < 0) hi = mid - 1;
+    else if (compareKeys(key, last) > 0) lo = mid + 1;
+    else return true;
+  }
+  return false;
 }
 
 /** Rows of sorted `keys` whose key is in one of the sorted runs, ascending (binary search per run key in range). */
