@@ -2,11 +2,12 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, orphanPartialRow, overlayPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import type { PickedRows } from './picked-diff.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
-import { concatDecoded, pickColumns, type Columns } from './rows.js';
+import { concatDecoded } from './rows.js';
 import { CorruptMetadataError } from '../errors.js';
 import type { ChunkInfo, ColumnType, Manifest } from './table-format.js';
 
@@ -166,7 +167,7 @@ export async function diffSides(
   a: Manifest | null,
   b: Manifest | null,
   differing: { removed: readonly ChunkInfo[]; added: readonly ChunkInfo[] },
-): Promise<[Columns | null, Columns | null]> {
+): Promise<[PickedRows | null, PickedRows | null]> {
   const [baseA, baseB, listA, listB] = await Promise.all([
     a ? reader.chunkList(a) : [], b ? reader.chunkList(b) : [],
     a?.delta ? reader.deltaList(a) : [], b?.delta ? reader.deltaList(b) : [],
@@ -208,7 +209,7 @@ export async function diffSides(
     }
     return p;
   };
-  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: DeltaRows | null): Promise<Columns | null> => {
+  const side = async (man: Manifest | null, list: readonly ChunkInfo[], own: Set<Hash>, delta: DeltaRows | null): Promise<PickedRows | null> => {
     if (!man) return null;
     const names = man.schema.fields.map((f) => f.name);
     const chunks = list.filter((c) => own.has(c.hash) || touched.has(c.hash));
@@ -216,19 +217,20 @@ export async function diffSides(
     const { picks, patches } = overlayPicks(decoded.map((d) => d.run), delta ? [delta.run] : []);
     // The overlay numbered the delta's rows within the run it was given: back to rows of the table.
     if (delta?.rows) for (let p = 0; p < picks.length; p += 2) if (picks[p] === decoded.length) picks[p + 1] = delta.rows[picks[p + 1]!]!;
-    // Only the picked rows are converted.
-    const tables = decoded.map((d) => d.table);
-    const cols = pickColumns(delta ? [...tables, delta.table] : tables, picks, names);
     // Partial delta rows take the values they keep from their base rows (always among the rows read:
-    // every row under a delta key is).
-    for (let k = 0; k < patches.out.length; k++) {
-      const src = patches.source[k]!;
-      if (src < 0) throw orphanPartialRow(`#${patches.out[k]!}`);
-      names.forEach((n, c) => {
-        if (patches.mask[k]![c] === '1') (cols.values[c] as unknown[])[patches.out[k]!] = tables[src]!.getChild(n)?.get(patches.row[k]!) ?? null;
-      });
-    }
-    return cols;
+    // every row under a delta key is): those columns get pairs of their own.
+    const groups = patchedPicks({ picks, patches }, names, names);
+    const columnPicks = new Map<string, Uint32Array>();
+    for (const g of groups) if (g.picks !== picks) for (const c of g.columns) columnPicks.set(c, g.picks);
+    const tables = decoded.map((d) => d.table);
+    const keys = decoded.map((d) => d.run.keys);
+    return {
+      names,
+      tables: delta ? [...tables, delta.table] : tables,
+      keys: delta ? [...keys, delta.tableKeys] : keys,
+      picks,
+      ...(columnPicks.size > 0 ? { columnPicks } : {}),
+    };
   };
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
 }
@@ -238,6 +240,8 @@ interface DeltaRows {
   readonly table: Table;
   readonly run: KeyRun;
   readonly rows?: Uint32Array;
+  /** The key columns of every row of `table`. */
+  readonly tableKeys: KeyVectors;
 }
 
 /**
@@ -249,7 +253,7 @@ interface DeltaRows {
  * the delta chunks those edits rewrote, not the whole delta.
  */
 function mayDiffer(delta: { table: Table; run: KeyRun }, list: readonly ChunkInfo[], other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): DeltaRows {
-  if (!list.some((c) => other.has(c.hash))) return delta;
+  if (!list.some((c) => other.has(c.hash))) return { ...delta, tableKeys: delta.run.keys };
   const rows: number[] = [];
   let at = 0;
   for (const c of list) {
@@ -265,7 +269,7 @@ function mayDiffer(delta: { table: Table; run: KeyRun }, list: readonly ChunkInf
     ...(deleted ? { deleted: Uint8Array.from(picked, (r) => deleted[r]!) } : {}),
     ...(unchanged ? { unchanged: Array.from(picked, (r) => unchanged[r] ?? null) } : {}),
   };
-  return { table: delta.table, run, rows: picked };
+  return { table: delta.table, run, rows: picked, tableKeys: delta.run.keys };
 }
 
 /** The [firstKey, lastKey] ranges of chunks, sorted and merged where they overlap (chunks of two versions). */

@@ -20,6 +20,7 @@ import { chunkMayMatch } from './prune.js';
 import { KeyRunCache } from './key-run-cache.js';
 import { assignChanges, encoderJob, identity, planRechunk, sortedChanges, type Changes, type EditMode, type RechunkPlan } from './rechunk.js';
 import { chunkDiff, rowDiff } from './diff.js';
+import { diffPicked, materialisePicked, type PickedRows } from './picked-diff.js';
 import { concatDecoded } from './rows.js';
 import { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format.js';
 import type {
@@ -363,12 +364,25 @@ export class ParquetTableFormat implements TableFormat {
     for (const k of keyColumns) {
       if (!(b ?? a)!.schema.fields.some((f) => f.name === k)) throw new SchemaMismatchError(`no key column ${JSON.stringify(k)} in the table`, { column: k });
     }
-    const decode = async (m: Manifest | null, list: ChunkInfo[]): Promise<Table | null> =>
-      m && list.length > 0 ? concatDecoded(m.schema, m.schema.fields.map((f) => f.name), await this.decodeChunks(list.map((c) => c.hash))) : null;
-    const [removed, added] = a?.delta || b?.delta ? await diffSides(this.dec, this.reader, a, b, d) : await Promise.all([decode(a, d.removed), decode(b, d.added)]);
     // Rows of chunks in table order are sorted by the primary key: a merge join pairs them.
     const byPk = (m: Manifest | null): boolean => m === null || (m.primaryKey?.length === keyColumns.length && m.primaryKey.every((k, i) => k === keyColumns[i]));
-    return rowDiff(keyColumns, removed, added, keyColumns.length > 0 && byPk(a) && byPk(b));
+    const sorted = keyColumns.length > 0 && byPk(a) && byPk(b);
+    // Each differing chunk decoded as a table of its own (a single batch, which cellEquality compares on
+    // its buffers), its rows in table order.
+    const decode = async (m: Manifest | null, list: ChunkInfo[]): Promise<PickedRows | null> => {
+      if (!m || list.length === 0) return null;
+      const tables = (await this.decodeChunks(list.map((c) => c.hash))).map((ipc) => tableFromIPC(ipc));
+      const picks = new Uint32Array(2 * tables.reduce((n, t) => n + t.numRows, 0));
+      let at = 0;
+      tables.forEach((t, k) => {
+        for (let r = 0; r < t.numRows; r++, at++) (picks[2 * at] = k), (picks[2 * at + 1] = r);
+      });
+      const keys = sorted ? tables.map((t) => keyVectors(t, m.primaryKey!, m.schema)) : [];
+      return { names: m.schema.fields.map((f) => f.name), tables, keys, picks };
+    };
+    const [removed, added] = a?.delta || b?.delta ? await diffSides(this.dec, this.reader, a, b, d) : await Promise.all([decode(a, d.removed), decode(b, d.added)]);
+    if (sorted) return diffPicked(keyColumns, removed, added);
+    return rowDiff(keyColumns, removed && materialisePicked(removed), added && materialisePicked(added));
   }
 
   // --- internals -------------------------------------------------------------------------------
