@@ -59,8 +59,8 @@ export interface ParquetTableFormatOptions {
    * whole delta per edit, up to `deltaMaxFraction` of the base; with a budget of 1 it writes about
    * sqrt(2 x base bytes x delta bytes per edit) per edit. Not the default because a fold changes every
    * base chunk the delta touches: the edit that folds pays a base rewrite (a 100-row append on 1M rows
-   * after ten 1% updates: 33 ms -> ~650 ms), and a diff or merge across it decodes those chunks whole
-   * (that scenario's merge: 1.5 -> 7.5 s). The estimate assumes the delta was grown by edits like the
+   * after ten 1% updates: 33 ms -> ~650 ms), and a diff or merge across it compares those chunks' rows
+   * (that scenario's merge: 0.3-0.7 s without the fold, 2.3 s across it). The estimate assumes the delta was grown by edits like the
    * current one. Default Infinity (fold only at `deltaMaxFraction`). Part of the resulting hashes,
    * like `deltaMaxFraction`.
    */
