@@ -28,7 +28,9 @@ async function ok(args: string[], env?: Record<string, string | undefined>): Pro
   return r.stdout;
 }
 
-describe('armillaria CLI (child processes, embedded data dir)', () => {
+// Each `cli()` is a child process loading the whole stack (1.4-2.2 s on a 2-core VM under tsx), and a
+// test runs up to ~30 of them in sequence: the default 60 s timed out on a fresh machine.
+describe('armillaria CLI (child processes, embedded data dir)', { timeout: 180_000 }, () => {
   let dir: TempDir;
   let data: string[];
   beforeAll(async () => {
