@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '@armillaria/core';
-import { Armillaria } from '@armillaria/sdk';
+import type { Armillaria } from '@armillaria/sdk';
 
 /** Options every command takes (see `program.ts`). */
 export interface GlobalOptions {
@@ -72,6 +72,9 @@ export async function openTarget(opts: GlobalOptions): Promise<{ arm: Armillaria
   const target = targetOf(opts);
   const branch = opts.branch ?? (await savedCheckout(target));
   const common = { repo: target.repo, ...(branch ? { branch } : {}) };
+  // Loaded here, not at startup: the SDK pulls in the whole stack (~1 s), which --help, usage errors
+  // and `serve` do not need.
+  const { Armillaria } = await import('@armillaria/sdk');
   const arm = target.kind === 'remote'
     ? await Armillaria.connect(target.location, { ...common, ...(target.token ? { token: target.token } : {}) })
     : await Armillaria.open(target.location, common);

@@ -1,6 +1,5 @@
 import { basename } from 'node:path';
 import type { Armillaria } from '@armillaria/sdk';
-import { FileReader, fileFormat } from './file-reader.js';
 import { Progress } from './progress.js';
 
 /**
@@ -43,6 +42,8 @@ export interface ImportResult {
  * uploaded as they come) and committed together, so readers see all of the file or none of it.
  */
 export async function importFile(arm: Armillaria, path: string, opts: ImportOptions): Promise<ImportResult> {
+  // DuckDB (the file reader) loads with the first import, not with every command.
+  const { FileReader, fileFormat } = await import('./file-reader.js');
   const reader = await FileReader.open(path, fileFormat(path, opts.format));
   try {
     const total = await reader.count();

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '@armillaria/core';
-import { tableToIPC } from 'apache-arrow';
 import type { QueryResult } from '@armillaria/sdk';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'arrow'] as const;
@@ -13,7 +12,7 @@ export function outputFormat(value: string): OutputFormat {
 }
 
 /** Renders a query result: an aligned text table, JSON rows, CSV, or an Arrow IPC stream (bytes). */
-export function renderResult(result: QueryResult, format: OutputFormat): string | Uint8Array {
+export async function renderResult(result: QueryResult, format: OutputFormat): Promise<string | Uint8Array> {
   const names = result.columns.map((c) => c.name);
   switch (format) {
     case 'json':
@@ -21,7 +20,7 @@ export function renderResult(result: QueryResult, format: OutputFormat): string 
     case 'csv':
       return [names.map(csvCell).join(','), ...result.rows.map((r) => names.map((n) => csvCell(r[n])).join(','))].join('\n') + '\n';
     case 'arrow':
-      return tableToIPC(result.toArrow(), 'stream');
+      return (await import('apache-arrow')).tableToIPC(result.toArrow(), 'stream');
     default:
       return textTable(names, result.rows.map((r) => names.map((n) => r[n]))) + `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`;
   }

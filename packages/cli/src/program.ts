@@ -6,7 +6,6 @@ import type { Armillaria, SubscribeFrom } from '@armillaria/sdk';
 import { openTarget, saveCheckout, targetOf, type GlobalOptions } from './context.js';
 import { IMPORT_MODES, importFile } from './import-file.js';
 import { conflictTable, counted, outputFormat, renderResult, rowDiffText, textTable } from './output.js';
-import { serve } from './serve.js';
 
 /** Where commands write: stdout for results, stderr for progress and errors (tests pass their own). */
 export interface Io {
@@ -87,6 +86,7 @@ export function buildProgram(io: Io = stdio): Command {
     .action(async (o: { host?: string; port?: number }, cmd: Command) => {
       const t = targetOf(cmd.optsWithGlobals() as GlobalOptions);
       if (t.kind === 'remote') throw new InvalidArgumentError('serve runs the embedded services: give --data, not --url', { details: { field: 'url' } });
+      const { serve } = await import('./serve.js');
       await serve({ dataDir: t.location, ...(o.host ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}), log: io.err });
     });
 
@@ -137,7 +137,7 @@ export function buildProgram(io: Io = stdio): Command {
       }
       await withArm(cmd)(async (arm) => {
         const r = await arm.query(sql, { ...(o.branch ? { branch: o.branch } : {}), ...(o.asOf ? { asOf: o.asOf } : {}), ...(o.version ? { versions } : {}) });
-        io.out(renderResult(r, format));
+        io.out(await renderResult(r, format));
       });
     });
 
