@@ -180,9 +180,11 @@ export async function diffSides(
   const keyTypes = keyTypesOf(m.schema, m.primaryKey!);
   // Each side's delta rows that may differ from the other side (all of them unless both versions hold
   // some delta chunks: then a few edits apart, they share most of a large delta).
-  const own = keyRanges([...differing.removed, ...differing.added], keyTypes);
-  const deltaA = fullA && mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own);
-  const deltaB = fullB && mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own);
+  // Without the key ranges of every differing base chunk, no row can be ruled out.
+  const differingBase = [...differing.removed, ...differing.added];
+  const own = differingBase.every((c) => c.firstKey && c.lastKey) ? keyRanges(differingBase, keyTypes) : undefined;
+  const deltaA = fullA && (own ? mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own) : { ...fullA, tableKeys: fullA.run.keys });
+  const deltaB = fullB && (own ? mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own) : { ...fullB, tableKeys: fullB.run.keys });
   const touched = sharedHolding(shared, keyTypes, [deltaA?.run, deltaB?.run]);
   const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
   // A chunk of one side only contributes all its rows: decoded whole, once. A chunk both sides share
@@ -272,10 +274,9 @@ function mayDiffer(delta: { table: Table; run: KeyRun }, list: readonly ChunkInf
   return { table: delta.table, run, rows: picked, tableKeys: delta.run.keys };
 }
 
-/** The [firstKey, lastKey] ranges of chunks, sorted and merged where they overlap (chunks of two versions). */
+/** The [firstKey, lastKey] ranges of chunks (each has both), sorted and merged where they overlap (chunks of two versions). */
 function keyRanges(chunks: readonly ChunkInfo[], keyTypes: readonly ColumnType[]): Array<[KeyValue[], KeyValue[]]> {
   const ranges = chunks
-    .filter((c) => c.firstKey && c.lastKey)
     .map((c): [KeyValue[], KeyValue[]] => [keyFromJson(c.firstKey!, keyTypes), keyFromJson(c.lastKey!, keyTypes)])
     .sort((x, y) => compareKeys(x[0], y[0]));
   const out: Array<[KeyValue[], KeyValue[]]> = [];
