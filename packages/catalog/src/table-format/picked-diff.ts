@@ -1,7 +1,7 @@
 import type { Table, Vector } from 'apache-arrow';
 import { cellEquality, type CellEquals } from './cell-equality.js';
 import { compareRows, type KeyVectors } from './keys.js';
-import { sameValue, type Columns } from './rows.js';
+import { pickColumns, sameValue, type Columns } from './rows.js';
 import type { RowDiff } from './table-format.js';
 
 /**
@@ -25,15 +25,8 @@ function picksOf(side: PickedRows, name: string): Uint32Array {
 
 /** The side's rows as column arrays (`Vector.get` values, null for missing), for diffs that need them all. */
 export function materialisePicked(side: PickedRows): Columns {
-  const n = side.picks.length / 2;
-  const values = side.names.map((name) => {
-    const p = picksOf(side, name);
-    const vecs = side.tables.map((t) => t.getChild(name));
-    const out = new Array<unknown>(n);
-    for (let k = 0; k < n; k++) out[k] = vecs[p[2 * k]!]?.get(p[2 * k + 1]!) ?? null;
-    return out;
-  });
-  return { length: n, names: side.names, values };
+  const values = side.names.map((name) => pickColumns(side.tables, picksOf(side, name), [name]).values[0]!);
+  return { length: side.picks.length / 2, names: side.names, values };
 }
 
 /**
