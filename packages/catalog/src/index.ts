@@ -32,7 +32,7 @@ export type { InferOptions } from './rows.js';
 export type { RefStore, RefEntry, ReflogMeta, ReflogEntry, ReflogValue, ExpireReflogOptions, ExpireReflogResult } from './refs/ref-store.js';
 export type {
   TableFormat, ColumnType, ColumnStats, ChunkInfo, Manifest, WriteResult, ReadOptions, ChunkDiff, RowDiff,
-  TableLayout, DeltaRef, PageRef, UpsertOptions, KeptCells,
+  TableLayout, DeltaRef, DeltaRunRef, PageRef, UpsertOptions, KeptCells,
 } from './table-format/table-format.js';
 export { DELTA_DELETED_COLUMN, DELTA_UNCHANGED_COLUMN } from './table-format/table-format.js';
 export { FsRefStore } from './refs/fs-ref-store.js';

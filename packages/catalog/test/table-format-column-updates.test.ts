@@ -75,7 +75,7 @@ describe('ParquetTableFormat: column-level updates', () => {
     // The same delta over another base: odd keys only, so no partial row finds its base row.
     const odd = await format.write(customersTable(ids(2000).map((i) => customer(i + 1n))), { primaryKey: ['id'] });
     const meta: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'> = { schema: m.schema, primaryKey: m.primaryKey!, targetChunkRows: m.targetChunkRows! };
-    const bad = (await writeManifest({ chunks, hasher }, meta, (await format.layout(odd.manifest)).base, { list: (await format.layout(u.manifest)).delta!.chunks, deletes: 0, rows: 2000, partial: true })).manifest;
+    const bad = (await writeManifest({ chunks, hasher }, meta, (await format.layout(odd.manifest)).base, { runs: [{ list: (await format.layout(u.manifest)).delta!.chunks, deletes: 0 }], rows: 2000, partial: true })).manifest;
     for (const op of [() => format.read(bad), () => format.diffRows(odd.manifest, bad), () => format.compact(bad)]) {
       await expect(op()).rejects.toMatchObject({ code: 'CORRUPT_METADATA' });
     }
@@ -129,7 +129,7 @@ describe('ParquetTableFormat: column-level updates', () => {
       return { ...c, hash: stored.hashes[0]!, bytes: enc!.bytes.byteLength };
     }));
     const meta: Omit<Manifest, 'chunks' | 'pages' | 'rows' | 'bytes' | 'formatVersion' | 'delta'> = { schema: m3.schema, primaryKey: m3.primaryKey!, targetChunkRows: m3.targetChunkRows! };
-    const v2 = (await writeManifest({ chunks, hasher }, meta, layout.base, { list: v2list, deletes: 0, rows: m3.rows, partial: false })).manifest;
+    const v2 = (await writeManifest({ chunks, hasher }, meta, layout.base, { runs: [{ list: v2list, deletes: 0 }], rows: m3.rows, partial: false })).manifest;
     expect((await format.readManifest(v2)).formatVersion).toBe(2);
     expect((await format.layout(v2)).delta!.unchangedColumn).toBeUndefined();
     expect(rowsOf(await format.read(v2))).toEqual(rowsOf(await format.read(v3.manifest)));

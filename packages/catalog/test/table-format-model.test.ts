@@ -49,13 +49,13 @@ const MODEL_SEEDS = Number(process.env.ARMILLARIA_FORMAT_MODEL_SEEDS ?? 3);
 
 describe('keyed tables against a model', () => {
   // What the seeds exercised, summed over them (one seed may happen never to fold, say).
-  const covered = { withDelta: 0, withPartial: 0, folds: 0, partialUpserts: 0 };
+  const covered = { withDelta: 0, withPartial: 0, folds: 0, partialUpserts: 0, multiRun: 0, maxRuns: 0 };
   for (let seed = 1; seed <= MODEL_SEEDS; seed++) {
     it(`seed ${seed}: write/append/upsert (whole and partial)/delete/addColumn/compact across the delta threshold match the model`, async () => {
       const rand = rng(seed);
-      const { format } = await makeFormat({ targetChunkRows: 16 });
+      const { format } = await makeFormat({ targetChunkRows: 16, maxDeltaRuns: Number(process.env.RUNS ?? 8) });
       // The twin keeps no decoded keys between edits: its manifests must still equal the caching format's.
-      const twin = await makeFormat({ targetChunkRows: 16, keyCacheBytes: 0 });
+      const twin = await makeFormat({ targetChunkRows: 16, keyCacheBytes: 0, maxDeltaRuns: Number(process.env.RUNS ?? 8) });
       const fresh = await makeFormat({ targetChunkRows: 16 });
       const keySpace = 4000;
       let model = new Map<bigint, Row>();
@@ -77,6 +77,8 @@ describe('keyed tables against a model', () => {
       let withPartial = 0;
       let folds = 0;
       let partials = 0;
+      // Versions a few steps back, with their models: diffs across several edits cross delta runs.
+      const history: Array<{ manifest: string; model: Model; columns: number }> = [];
       for (let step = 0; step < 40; step++) {
         const before = new Map(model);
         const op = rand();
@@ -141,6 +143,10 @@ describe('keyed tables against a model', () => {
         const m = await format.readManifest(res.manifest);
         expect(m.rows).toBe(model.size);
         if (m.delta) withDelta++;
+        if (m.delta?.runs) {
+          covered.multiRun++;
+          covered.maxRuns = Math.max(covered.maxRuns, m.delta.runs.length);
+        }
         else if ((await format.readManifest(version)).delta && op < 0.88) folds++;
         // Column-level updates: delta chunks whose mask column is not all null hold partial rows.
         const lay = await format.layout(res.manifest);
@@ -165,6 +171,13 @@ describe('keyed tables against a model', () => {
         expect(diffIds(await format.diffRows(version, res.manifest))).toEqual(modelDiff(before, model));
         expect(diffIds(await format.diffRows((await format.compact(version)).manifest, res.manifest))).toEqual(modelDiff(before, model));
         expect(diffIds(await format.diffRows(version, compacted.manifest))).toEqual(modelDiff(before, model));
+        const back = history.at(-4);
+        // (Across an added column the model would see every row change; the diff compares shared columns.)
+        if (back && back.columns === extra.length) {
+          expect(diffIds(await format.diffRows(back.manifest, res.manifest))).toEqual(modelDiff(back.model, model));
+          expect(diffIds(await format.diffRows(res.manifest, back.manifest))).toEqual(modelDiff(model, back.model));
+        }
+        history.push({ manifest: res.manifest, model: new Map([...model].map(([k, v]) => [k, { ...v }])), columns: extra.length });
         const cd = await format.diffChunks(version, res.manifest);
         const prev = (await format.chunks(version)).map((c) => c.hash);
         const removed = new Set(cd.removed.map((c) => c.hash));
@@ -187,6 +200,10 @@ describe('keyed tables against a model', () => {
     expect(covered.withPartial).toBeGreaterThan(0);
     expect(covered.folds).toBeGreaterThan(0);
     expect(covered.partialUpserts).toBeGreaterThan(0);
+    // Deltas of several sorted runs (formatVersion 4), up to the limit of runs.
+    expect(covered.multiRun).toBeGreaterThan(MODEL_SEEDS);
+    expect(covered.maxRuns).toBeGreaterThanOrEqual(3);
+    expect(covered.maxRuns).toBeLessThanOrEqual(8);
   });
 
   it('orders multi-column string keys by code point and keeps them consistent across edits', async () => {

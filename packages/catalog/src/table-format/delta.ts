@@ -1,7 +1,7 @@
 import { Bool, makeData, makeVector, Table, tableFromIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import type { Data, Vector } from 'apache-arrow';
 import { arrowType, type ManifestSchema } from './column-types.js';
-import { compareRows, keyVectors, seekRow, type KeyVectors } from './keys.js';
+import { compareRows, gatherKeys, keyVectors, seekRow, type KeyVectors } from './keys.js';
 import type { ParquetCodec } from './native-codec.js';
 import { CorruptMetadataError } from '../errors.js';
 import { PairBuilder } from './rechunk.js';
@@ -23,7 +23,85 @@ export function deltaSchema(schema: ManifestSchema, partial: boolean): ManifestS
 
 /** Whether a manifest's delta rows may keep base values (its chunks carry DELTA_UNCHANGED_COLUMN). */
 export function hasPartialRows(m: Pick<Manifest, 'formatVersion'>): boolean {
-  return m.formatVersion === 3;
+  return m.formatVersion === 3 || m.formatVersion === 4;
+}
+
+/**
+ * The rows of a delta of several sorted runs that are its logical delta: per key, the row of the newest
+ * run holding it (runs oldest first, each its chunks' key runs in key order). `chunk` numbers chunks
+ * across runs (run 0's first, ...), `row` within the chunk; `run` is their keys and flags, in key order.
+ */
+export interface DeltaWinners {
+  readonly chunk: Uint32Array;
+  readonly row: Uint32Array;
+  readonly run: KeyRun;
+}
+
+export function deltaWinners(runs: ReadonlyArray<readonly KeyRun[]>): DeltaWinners {
+  const k = runs.length;
+  const offset = new Uint32Array(k);
+  const flat: KeyRun[] = [];
+  runs.forEach((r, i) => {
+    offset[i] = flat.length;
+    flat.push(...r);
+  });
+  let total = 0;
+  for (const c of flat) total += c.keys.length;
+  // Per run: the chunk and row of its next row (chunk === length: exhausted).
+  const ci = new Uint32Array(k);
+  const ri = new Uint32Array(k);
+  const skipEmpty = (i: number): void => {
+    while (ci[i]! < runs[i]!.length && ri[i]! >= runs[i]![ci[i]!]!.keys.length) (ci[i]!++, (ri[i] = 0));
+  };
+  for (let i = 0; i < k; i++) skipEmpty(i);
+  const chunk = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  let n = 0;
+  for (;;) {
+    // The smallest head key; on a tie the newest run (highest index) wins.
+    let best = -1;
+    for (let i = 0; i < k; i++) {
+      if (ci[i]! >= runs[i]!.length) continue;
+      if (best < 0 || compareRows(runs[i]![ci[i]!]!.keys, ri[i]!, runs[best]![ci[best]!]!.keys, ri[best]!) <= 0) best = i;
+    }
+    if (best < 0) break;
+    const winner = runs[best]![ci[best]!]!;
+    const wr = ri[best]!;
+    chunk[n] = offset[best]! + ci[best]!;
+    row[n] = wr;
+    n++;
+    // Every run whose head has the winner's key moves past it (older rows of the key are shadowed).
+    for (let i = 0; i < k; i++) {
+      if (ci[i]! >= runs[i]!.length || (i !== best && compareRows(runs[i]![ci[i]!]!.keys, ri[i]!, winner.keys, wr) !== 0)) continue;
+      ri[i]!++;
+      skipEmpty(i);
+    }
+  }
+  const c = chunk.slice(0, n);
+  const r = row.slice(0, n);
+  return { chunk: c, row: r, run: gatherRun(flat, c, r) };
+}
+
+/** Per-chunk values (all runs' chunks in turn) grouped back into their runs. */
+export function splitRuns<T>(runs: ReadonlyArray<readonly unknown[]>, flat: readonly T[]): T[][] {
+  let at = 0;
+  return runs.map((r) => flat.slice(at, (at += r.length)));
+}
+
+/** Rows picked from key runs (`source`: index in `runs`, `row` within it), keys and flags, as one run. */
+export function gatherRun(runs: readonly KeyRun[], source: ArrayLike<number>, row: ArrayLike<number>): KeyRun {
+  const n = source.length;
+  const keys = gatherKeys(runs.map((r) => r.keys), source, row);
+  const anyDeleted = runs.some((r) => r.deleted !== undefined);
+  const anyMask = runs.some((r) => r.unchanged !== undefined);
+  const deleted = anyDeleted ? new Uint8Array(n) : undefined;
+  const unchanged = anyMask ? new Array<string | null>(n).fill(null) : undefined;
+  for (let i = 0; i < n; i++) {
+    const from = runs[source[i]!]!;
+    if (deleted) deleted[i] = from.deleted?.[row[i]!] ?? 0;
+    if (unchanged) unchanged[i] = from.unchanged?.[row[i]!] ?? null;
+  }
+  return { keys, ...(deleted ? { deleted } : {}), ...(unchanged ? { unchanged } : {}) };
 }
 
 /**

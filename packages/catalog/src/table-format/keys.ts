@@ -125,6 +125,26 @@ export function seekRow(run: KeyVectors, from: number, keys: KeyVectors, j: numb
   return lo;
 }
 
+/**
+ * The keys of rows picked from several key vectors (same key columns), in the given order, as key
+ * vectors of their own (64-bit keys keep their word view, for hashing).
+ */
+export function gatherKeys(from: readonly KeyVectors[], source: ArrayLike<number>, row: ArrayLike<number>): KeyVectors {
+  const n = source.length;
+  const template = from[0]?.cols ?? [];
+  const cols = template.map((t, c): KeyColumn => {
+    if (t.kind === 'big') {
+      const values = t.unsigned ? new BigUint64Array(n) : new BigInt64Array(n);
+      for (let i = 0; i < n; i++) values[i] = from[source[i]!]!.cols[c]!.values[row[i]!] as bigint;
+      return { kind: 'big', values, words: new Int32Array(values.buffer, 0, 2 * n), unsigned: t.unsigned === true };
+    }
+    const values = new Array<KeyValue>(n);
+    for (let i = 0; i < n; i++) values[i] = from[source[i]!]!.cols[c]!.values[row[i]!]!;
+    return { kind: t.kind, values };
+  });
+  return { length: n, cols };
+}
+
 export function keyAt(v: KeyVectors, i: number): KeyValue[] {
   return v.cols.map((c) => c.values[i]!);
 }

@@ -4,7 +4,7 @@ import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { CorruptMetadataError } from '../errors.js';
 import { isColumnType } from './column-types.js';
 import { noTally, storeBlobs, sumTallies, type DeferredWrites, type Tally } from './chunk-sink.js';
-import type { ChunkInfo, DeltaRef, Manifest, PageRef } from './table-format.js';
+import type { ChunkInfo, DeltaRef, DeltaRunRef, Manifest, PageRef } from './table-format.js';
 
 /**
  * Manifests with more chunks than this page their chunk list. Small on purpose: an inline list is
@@ -66,12 +66,18 @@ export interface ManifestWrite {
 
 /** The changes a manifest carries on top of its base chunks (see `Manifest.delta`). */
 export interface DeltaWrite {
-  list: readonly ChunkInfo[];
-  deletes: number;
+  /** Sorted runs, oldest first, each non-empty (several: formatVersion 4; none: no delta). */
+  runs: readonly DeltaRunWrite[];
   /** Logical rows of the table (base overlaid with the delta). */
   rows: number;
-  /** The delta chunks carry DELTA_UNCHANGED_COLUMN (formatVersion 3). */
+  /** The delta chunks carry DELTA_UNCHANGED_COLUMN (formatVersion 3, or 4 with several runs). */
   partial: boolean;
+}
+
+/** One sorted run of a delta: its chunks and the tombstones among their rows. */
+export interface DeltaRunWrite {
+  list: readonly ChunkInfo[];
+  deletes: number;
 }
 
 /** Where a manifest goes: `reader` caches what was written; `writes` defers the uploads (see DeferredWrites). */
@@ -96,17 +102,26 @@ export async function writeManifest(
   previous?: Partial<Pick<Manifest, 'pages' | 'delta'>>,
 ): Promise<ManifestWrite> {
   const sum = (xs: readonly ChunkInfo[], k: 'rows' | 'bytes'): number => xs.reduce((s, c) => s + c[k], 0);
-  const hasDelta = delta !== undefined && delta.list.length > 0;
-  const manifest: Manifest = { formatVersion: hasDelta ? (delta.partial ? 3 : 2) : 1, ...base, rows: hasDelta ? delta.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
+  const runs = delta?.runs ?? [];
+  if (runs.length > 1 && !delta!.partial) throw new Error('several delta runs need a partial (formatVersion 3) delta');
+  const formatVersion = runs.length === 0 ? 1 : runs.length > 1 ? 4 : delta!.partial ? 3 : 2;
+  const manifest: Manifest = { formatVersion, ...base, rows: runs.length > 0 ? delta!.rows : sum(list, 'rows'), bytes: sum(list, 'bytes') };
   const baseRef = await storeList(sink, list, base.primaryKey === undefined, previous?.pages);
   Object.assign(manifest, baseRef.ref);
   const tallies = [baseRef.tally];
-  if (hasDelta) {
-    const d = await storeList(sink, delta.list, false, previous?.delta?.pages);
-    const ref: DeltaRef = { rows: sum(delta.list, 'rows'), deletes: delta.deletes, bytes: sum(delta.list, 'bytes'), ...d.ref };
+  if (runs.length > 0) {
+    // Pages of any run of the edited version may be reused by any run of this one (a merge of runs keeps
+    // the older run's untouched chunks, and a run the edit leaves alone keeps all of its pages).
+    const before = [...(previous?.delta?.pages ?? []), ...(previous?.delta?.runs ?? []).flatMap((r) => r.pages ?? [])];
+    const refs = await Promise.all(runs.map(async (r): Promise<DeltaRunRef> => {
+      const d = await storeList(sink, r.list, false, before);
+      tallies.push(d.tally);
+      return { rows: sum(r.list, 'rows'), deletes: r.deletes, bytes: sum(r.list, 'bytes'), ...d.ref };
+    }));
+    const total = (k: 'rows' | 'deletes' | 'bytes'): number => refs.reduce((s, r) => s + r[k], 0);
+    const ref: DeltaRef = refs.length === 1 ? refs[0]! : { rows: total('rows'), deletes: total('deletes'), bytes: total('bytes'), runs: refs };
     manifest.delta = ref;
     manifest.bytes += ref.bytes;
-    tallies.push(d.tally);
   }
   const bytes = canonicalJsonBytes(manifest);
   const stored = await storeBlobs(sink.chunks, sink.hasher, [bytes], sink.writes);
@@ -202,9 +217,16 @@ export class ManifestReader {
     return this.listOf(m);
   }
 
-  /** The delta's chunks, empty when the manifest has none. */
+  /** The delta's chunks, empty when the manifest has none (several runs: each run's in turn, oldest first). */
   async deltaList(m: Manifest): Promise<ChunkInfo[]> {
-    return m.delta ? this.listOf(m.delta) : [];
+    return (await this.deltaRuns(m)).flat();
+  }
+
+  /** The delta's sorted runs, oldest first (none without a delta; one before formatVersion 4). */
+  async deltaRuns(m: Manifest): Promise<ChunkInfo[][]> {
+    if (!m.delta) return [];
+    if (!m.delta.runs) return [await this.listOf(m.delta)];
+    return Promise.all(m.delta.runs.map((r) => this.listOf(r)));
   }
 
   private async listOf(ref: { chunks?: ChunkInfo[]; pages?: PageRef[] }): Promise<ChunkInfo[]> {
@@ -246,7 +268,7 @@ function validateChunk(c: unknown, i: number): string | undefined {
 
 function validateManifest(v: unknown): string | undefined {
   if (!isObject(v)) return 'not an object';
-  if (v.formatVersion !== 1 && v.formatVersion !== 2 && v.formatVersion !== 3) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
+  if (v.formatVersion !== 1 && v.formatVersion !== 2 && v.formatVersion !== 3 && v.formatVersion !== 4) return `unknown formatVersion ${JSON.stringify(v.formatVersion)}`;
   const schema = v.schema as { fields?: unknown } | undefined;
   if (!isObject(schema) || !Array.isArray(schema.fields) || schema.fields.length === 0) return 'no schema';
   for (const f of schema.fields as unknown[]) {
@@ -258,14 +280,29 @@ function validateManifest(v: unknown): string | undefined {
   if (v.targetChunkRows !== undefined && !(isCount(v.targetChunkRows) && v.targetChunkRows >= 2)) return 'bad targetChunkRows';
   const base = listRows(v, '');
   if (typeof base === 'string') return base;
-  // Version 2 or 3 exactly when a delta is present: older readers refuse it instead of misreading it.
-  if ((v.formatVersion !== 1) !== (v.delta !== undefined)) return 'a delta needs formatVersion 2 or 3 and those a delta';
+  // Version 2, 3 or 4 exactly when a delta is present: older readers refuse it instead of misreading it.
+  if ((v.formatVersion !== 1) !== (v.delta !== undefined)) return 'a delta needs formatVersion 2, 3 or 4 and those a delta';
   if (v.delta === undefined) return base === v.rows ? undefined : `rows ${String(v.rows)} differ from the chunks' sum ${base}`;
   const d = v.delta;
-  if (!isObject(d) || !Array.isArray(v.primaryKey) || !isCount(d.rows) || !isCount(d.deletes) || !isCount(d.bytes) || d.deletes > d.rows || d.rows === 0) return 'bad delta';
-  const deltaRows = listRows(d, 'delta ');
-  if (typeof deltaRows === 'string') return deltaRows;
-  if (deltaRows !== d.rows) return `delta rows ${String(d.rows)} differ from its chunks' sum ${deltaRows}`;
+  if (!isObject(d) || !Array.isArray(v.primaryKey)) return 'bad delta';
+  // Several runs exactly in version 4 (an older reader would take them for one run, or find no chunks).
+  if ((v.formatVersion === 4) !== (d.runs !== undefined)) return 'delta runs need formatVersion 4 and it needs them';
+  const runs = d.runs === undefined ? [d] : d.runs;
+  if (!Array.isArray(runs) || (d.runs !== undefined && (runs.length < 2 || d.chunks !== undefined || d.pages !== undefined))) return 'bad delta runs';
+  let deltaRows = 0;
+  let deletes = 0;
+  let bytes = 0;
+  for (const [i, r] of (runs as unknown[]).entries()) {
+    const what = d.runs === undefined ? 'delta ' : `delta run ${i} `;
+    if (!isObject(r) || !isCount(r.rows) || !isCount(r.deletes) || !isCount(r.bytes) || r.deletes > r.rows || r.rows === 0) return `bad ${what.trim()}`;
+    const listed = listRows(r, what);
+    if (typeof listed === 'string') return listed;
+    if (listed !== r.rows) return `${what}rows ${String(r.rows)} differ from its chunks' sum ${listed}`;
+    deltaRows += r.rows;
+    deletes += r.deletes;
+    bytes += r.bytes;
+  }
+  if (d.rows !== deltaRows || d.deletes !== deletes || d.bytes !== bytes) return 'delta totals differ from its runs';
   // Each delta row adds, replaces or (tombstone) removes one row.
   const rows = v.rows as number;
   if (rows < base - d.deletes || rows > base + d.rows - d.deletes) return `rows ${rows} cannot come from ${base} base rows and the delta`;

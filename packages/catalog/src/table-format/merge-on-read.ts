@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaFlags, deltaSchema, flagColumns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, deltaWinners, flagColumns, gatherRun, splitRuns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
 import type { PickedRows } from './picked-diff.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
@@ -27,11 +27,61 @@ export interface ChunkDecoder {
   decodeRows(hash: Hash, rows: Uint32Array): Promise<Uint8Array>;
 }
 
-/** A delta's rows (table columns plus the delta's flag columns) as one table and as a key run. */
-export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly ChunkInfo[]): Promise<{ table: Table; run: KeyRun }> {
+/**
+ * A delta's logical rows (table columns plus the delta's flag columns: one row per key, the newest run's)
+ * as one table and as a key run.
+ */
+export async function loadDelta(dec: ChunkDecoder, m: Manifest, runs: ReadonlyArray<readonly ChunkInfo[]>): Promise<{ table: Table; run: KeyRun }> {
   const schema = deltaSchema(m.schema, hasPartialRows(m));
-  const table = concatDecoded(schema, schema.fields.map((f) => f.name), await dec.decode(list.map((c) => c.hash)));
-  return { table, run: { keys: keyVectors(table, m.primaryKey!, m.schema), ...deltaFlags(table) } };
+  const names = schema.fields.map((f) => f.name);
+  const list = runs.flat();
+  const ipcs = await dec.decode(list.map((c) => c.hash));
+  if (runs.length <= 1) {
+    const table = concatDecoded(schema, names, ipcs);
+    return { table, run: { keys: keyVectors(table, m.primaryKey!, m.schema), ...deltaFlags(table) } };
+  }
+  const w = deltaWinners(splitRuns(runs, ipcs.map((ipc) => deltaRunOf(tableFromIPC(ipc), m))));
+  const picks = new Uint32Array(2 * w.chunk.length);
+  for (let i = 0; i < w.chunk.length; i++) (picks[2 * i] = w.chunk[i]!), (picks[2 * i + 1] = w.row[i]!);
+  const table = concatDecoded(schema, names, picks.length === 0 ? [] : [await dec.codec.interleave(ipcs, picks, names)]);
+  return { table, run: w.run };
+}
+
+/** A decoded delta chunk (table columns and flags) as a key run. */
+function deltaRunOf(t: Table, m: Manifest): KeyRun {
+  return { keys: keyVectors(t, m.primaryKey!, m.schema), ...deltaFlags(t) };
+}
+
+
+/**
+ * A delta's rows as stored, for a row diff: every chunk's rows in turn (`table`, runs oldest first) and
+ * the logical delta, one row per key (`run`, in key order; `rows`: their rows of `table`, absent when
+ * the delta is one run and they are all of them, in order).
+ */
+async function loadDeltaRows(dec: ChunkDecoder, m: Manifest, runs: ReadonlyArray<readonly ChunkInfo[]>): Promise<{ table: Table; run: KeyRun; rows?: Uint32Array; tableKeys: KeyVectors }> {
+  const schema = deltaSchema(m.schema, hasPartialRows(m));
+  const list = runs.flat();
+  const ipcs = await dec.decode(list.map((c) => c.hash));
+  const table = concatDecoded(schema, schema.fields.map((f) => f.name), ipcs);
+  const all = deltaRunOf(table, m);
+  if (runs.length <= 1) return { table, run: all, tableKeys: all.keys };
+  // Winners as rows of the concatenation: chunk starts from the chunks' row counts.
+  const starts = new Uint32Array(list.length);
+  for (let i = 1; i < list.length; i++) starts[i] = starts[i - 1]! + list[i - 1]!.rows;
+  if (list.length > 0 && starts[list.length - 1]! + list[list.length - 1]!.rows !== table.numRows) {
+    throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${starts[list.length - 1]! + list[list.length - 1]!.rows} rows, their data ${table.numRows}`);
+  }
+  const runsOfChunks = splitRuns(runs, list.map((_, i) => sliceRun(all, starts[i]!, list[i]!.rows)));
+  const w = deltaWinners(runsOfChunks);
+  const rows = Uint32Array.from(w.chunk, (c, i) => starts[c]! + w.row[i]!);
+  return { table, run: w.run, rows, tableKeys: all.keys };
+}
+
+/** Rows [from, from + n) of a key run as a run of their own (views, no copy of key arrays beyond subarrays). */
+function sliceRun(run: KeyRun, from: number, n: number): KeyRun {
+  const rows = new Uint32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = from + i;
+  return gatherRun([run], new Uint32Array(n), rows);
 }
 
 /**
@@ -45,20 +95,33 @@ export async function loadDelta(dec: ChunkDecoder, m: Manifest, list: readonly C
  * go, as Parquet, with the delta's rows to the codec's interleave, which decodes only the columns read.
  * The touched chunks are split into groups that run `dec.concurrency` at a time.
  */
-export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: readonly ChunkInfo[], columns: readonly string[], all: readonly ChunkInfo[] = base): Promise<Table> {
+export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly ChunkInfo[], delta: ReadonlyArray<readonly ChunkInfo[]>, columns: readonly string[], all: readonly ChunkInfo[] = base): Promise<Table> {
   const pk = m.primaryKey!;
   const names = m.schema.fields.map((f) => f.name);
   // Key columns are read too (to merge by key); the interleave projects them away.
   const need = names.filter((n) => columns.includes(n) || pk.includes(n));
   // Delta chunks are decoded twice (the interleaved sources share the read's columns; the flags come
   // separately) but fetched once.
-  const deltaDecoded = await dec.decodeEach(delta.map((c) => c.hash), [need, flagColumns(hasPartialRows(m))]);
-  const deltaRuns = deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags));
+  const deltaDecoded = await dec.decodeEach(delta.flat().map((c) => c.hash), [need, flagColumns(hasPartialRows(m))]);
+  const chunkRuns = deltaDecoded.map(([ipc, flags]) => keyRun(ipc!, m.schema, pk, flags));
+  // Several runs: the overlay takes their logical rows (newest run per key) as one run, renumbered below.
+  const winners = delta.length > 1 ? deltaWinners(splitRuns(delta, chunkRuns)) : undefined;
+  const deltaRuns = winners ? [winners.run] : chunkRuns;
   const kept = base.length < all.length ? withBaseRowsOfPartial(m, base, all, deltaRuns) : base;
   // A key-cache miss fetches the chunk: its bytes are kept for the interleave (no second GET).
   const fetched = new Map<Hash, Uint8Array>();
   const runs: KeyRun[] = await mapLimit(kept, dec.concurrency, async (c) => ({ keys: await dec.keys(m, c, (bytes) => void fetched.set(c.hash, bytes)) }));
   const overlay = overlayPicks(runs, deltaRuns);
+  if (winners) {
+    // Sources after the base chunks are the delta chunks, one each, as the interleave gets them.
+    const { picks } = overlay;
+    for (let p = 0; p < picks.length; p += 2) {
+      if (picks[p] !== kept.length) continue;
+      const w = picks[p + 1]!;
+      picks[p] = kept.length + winners.chunk[w]!;
+      picks[p + 1] = winners.row[w]!;
+    }
+  }
   const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
   const parquetOf = async (k: number): Promise<Uint8Array> => fetched.get(kept[k]!.hash) ?? dec.fetch(kept[k]!.hash);
   const pieces = await mapLimit(mergeTasks(overlay, runs, MERGE_TASKS_PER_SLOT * dec.concurrency), dec.concurrency, async (task): Promise<Uint8Array> => {
@@ -168,11 +231,12 @@ export async function diffSides(
   b: Manifest | null,
   differing: { removed: readonly ChunkInfo[]; added: readonly ChunkInfo[] },
 ): Promise<[PickedRows | null, PickedRows | null]> {
-  const [baseA, baseB, listA, listB] = await Promise.all([
+  const [baseA, baseB, runsA, runsB] = await Promise.all([
     a ? reader.chunkList(a) : [], b ? reader.chunkList(b) : [],
-    a?.delta ? reader.deltaList(a) : [], b?.delta ? reader.deltaList(b) : [],
+    a?.delta ? reader.deltaRuns(a) : [], b?.delta ? reader.deltaRuns(b) : [],
   ]);
-  const [fullA, fullB] = await Promise.all([a?.delta ? loadDelta(dec, a, listA) : null, b?.delta ? loadDelta(dec, b, listB) : null]);
+  const [listA, listB] = [runsA.flat(), runsB.flat()];
+  const [fullA, fullB] = await Promise.all([a?.delta ? loadDeltaRows(dec, a, runsA) : null, b?.delta ? loadDeltaRows(dec, b, runsB) : null]);
   const added = new Set(differing.added.map((c) => c.hash));
   const removed = new Set(differing.removed.map((c) => c.hash));
   const shared = baseB.filter((c) => !added.has(c.hash));
@@ -183,8 +247,15 @@ export async function diffSides(
   // Without the key ranges of every differing base chunk, no row can be ruled out.
   const differingBase = [...differing.removed, ...differing.added];
   const own = differingBase.every((c) => c.firstKey && c.lastKey) ? keyRanges(differingBase, keyTypes) : undefined;
-  const deltaA = fullA && (own ? mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own) : { ...fullA, tableKeys: fullA.run.keys });
-  const deltaB = fullB && (own ? mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own) : { ...fullB, tableKeys: fullB.run.keys });
+  let pickA = fullA && own ? mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own) : undefined;
+  let pickB = fullB && own ? mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own) : undefined;
+  if (fullA && fullB && pickA && pickB) {
+    // A key one side may differ on is compared on both: with several runs, one side's row of a key may
+    // come from a chunk both hold while the other's comes from a newer run only it has.
+    [pickA, pickB] = [withKeysOf(fullA.run, pickA, fullB.run, pickB), withKeysOf(fullB.run, pickB, fullA.run, pickA)];
+  }
+  const deltaA = fullA && pickRows(fullA, pickA);
+  const deltaB = fullB && pickRows(fullB, pickB);
   const touched = sharedHolding(shared, keyTypes, [deltaA?.run, deltaB?.run]);
   const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
   // A chunk of one side only contributes all its rows: decoded whole, once. A chunk both sides share
@@ -247,31 +318,57 @@ interface DeltaRows {
 }
 
 /**
- * The rows of one version's delta (`list`: its chunks, in the order `delta` was decoded) that may differ
- * from the other version's logical rows: every row of a delta chunk the other version lacks (`other`),
- * and the rows of chunks both hold whose key lies in a base chunk only one version has (`own`, disjoint
- * key ranges). The rest are equal on both sides: the same delta row over the same base row (its base
- * chunk is shared, or no base row has its key), so a diff of two versions a few edits apart compares
- * the delta chunks those edits rewrote, not the whole delta.
+ * The logical delta rows of one version (`delta.run`; `list`: its chunks, in the order `delta.table`
+ * holds their rows) that may differ from the other version's logical rows, as indices into `delta.run`
+ * (undefined: all of them): the rows of a delta chunk the other version lacks (`other`), and the rows of
+ * chunks both hold whose key lies in a base chunk only one version has (`own`, disjoint key ranges). The
+ * rest are equal on both sides when the other side's row of the key is the same (see `withKeysOf`): the
+ * same delta row over the same base row (its base chunk is shared, or no base row has its key), so a diff
+ * of two versions a few edits apart compares the delta chunks those edits rewrote, not the whole delta.
  */
-function mayDiffer(delta: { table: Table; run: KeyRun }, list: readonly ChunkInfo[], other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): DeltaRows {
-  if (!list.some((c) => other.has(c.hash))) return { ...delta, tableKeys: delta.run.keys };
-  const rows: number[] = [];
+function mayDiffer(delta: DeltaRows, list: readonly ChunkInfo[], other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): Uint32Array | undefined {
+  if (!list.some((c) => other.has(c.hash))) return undefined;
+  const chunkOf = new Uint32Array(delta.table.numRows);
   let at = 0;
-  for (const c of list) {
-    if (!other.has(c.hash)) for (let r = at; r < at + c.rows; r++) rows.push(r);
-    else for (let r = at; r < at + c.rows; r++) if (inRanges(keyAt(delta.run.keys, r), own)) rows.push(r);
+  list.forEach((c, i) => {
+    chunkOf.fill(i, at, Math.min(at + c.rows, chunkOf.length));
     at += c.rows;
+  });
+  if (at !== delta.table.numRows) throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${at} rows, their data ${delta.table.numRows}`);
+  const out: number[] = [];
+  for (let w = 0; w < delta.run.keys.length; w++) {
+    const row = delta.rows ? delta.rows[w]! : w;
+    if (!other.has(list[chunkOf[row]!]!.hash) || inRanges(keyAt(delta.run.keys, w), own)) out.push(w);
   }
-  if (at !== delta.run.keys.length) throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${at} rows, their data ${delta.run.keys.length}`);
-  const picked = Uint32Array.from(rows);
-  const { deleted, unchanged } = delta.run;
-  const run: KeyRun = {
-    keys: subKeys(delta.run.keys, picked),
-    ...(deleted ? { deleted: Uint8Array.from(picked, (r) => deleted[r]!) } : {}),
-    ...(unchanged ? { unchanged: Array.from(picked, (r) => unchanged[r] ?? null) } : {}),
-  };
-  return { table: delta.table, run, rows: picked, tableKeys: delta.run.keys };
+  return Uint32Array.from(out);
+}
+
+/**
+ * `mine` (ascending indices into `run`) plus the rows of `run` whose key is among the other side's picked
+ * rows (`theirs` of `otherRun`): both sorted by key, so one merge walk.
+ */
+function withKeysOf(run: KeyRun, mine: Uint32Array, otherRun: KeyRun, theirs: Uint32Array): Uint32Array {
+  const out: number[] = [];
+  let i = 0;
+  let w = 0;
+  for (let t = 0; t < theirs.length; t++) {
+    const o = theirs[t]!;
+    while (w < run.keys.length && compareRows(run.keys, w, otherRun.keys, o) < 0) w++;
+    if (w < run.keys.length && compareRows(run.keys, w, otherRun.keys, o) === 0) {
+      while (i < mine.length && mine[i]! < w) out.push(mine[i++]!);
+      if (i < mine.length && mine[i] === w) i++;
+      out.push(w);
+    }
+  }
+  while (i < mine.length) out.push(mine[i++]!);
+  return Uint32Array.from(out);
+}
+
+/** The picked rows (indices into `delta.run`; undefined: all) of a side's delta, as the diff reads them. */
+function pickRows(delta: DeltaRows, picked: Uint32Array | undefined): DeltaRows {
+  if (!picked) return delta;
+  const rows = Uint32Array.from(picked, (w) => (delta.rows ? delta.rows[w]! : w));
+  return { table: delta.table, run: gatherRun([delta.run], new Uint32Array(picked.length), picked), rows, tableKeys: delta.tableKeys };
 }
 
 /** The [firstKey, lastKey] ranges of chunks (each has both), sorted and merged where they overlap (chunks of two versions). */

@@ -4,17 +4,17 @@ import { loadHasher } from '@armillaria/chunk-store';
 import type { ChunkStore, Hasher } from '@armillaria/chunk-store';
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
-import { PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
+import { CorruptMetadataError, PrimaryKeyRequiredError, SchemaMismatchError } from '../errors.js';
 import { chunkingParams, fixedCuts, type ChunkingParams } from './chunker.js';
-import { deltaFlags, deltaSchema, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, tombstoneRows, type KeyRun, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, deltaWinners, hasPartialRows, isDeltaSchema, liveRows, materialise, materialiseOverlay, orphanPartialRow, splitRuns, tombstoneRows, type KeyRun, type Patches } from './delta.js';
 import { deltaChange, heldKeys, keepsEnough, KeyState, lookupKeys, noopRows, planDelta, unchangedMasks, unchangedSample, type KeyPositions } from './delta-edit.js';
 import { fillPicks, givenSource, nullRow, partialRows, rowsToFill, type PartialRows, type StoredRows } from './kept-cells.js';
 import { diffSides, loadDelta, readMerged, type ChunkDecoder } from './merge-on-read.js';
 import { chunkSource } from './columns-source.js';
 import { DeferredWrites, noTally, storeBlobs, sumTallies, type Tally } from './chunk-sink.js';
 import { arrowType, columnStats, conform, isColumnType, nullVector, schemaOf, type ManifestSchema } from './column-types.js';
-import { jsonKey, keyAt, keyTypesOf, keyVectors, validateKey } from './keys.js';
-import { ManifestReader, writeManifest, type DeltaWrite } from './manifest-io.js';
+import { gatherKeys, jsonKey, keyAt, keyTypesOf, keyVectors, validateKey, type KeyVectors } from './keys.js';
+import { ManifestReader, writeManifest, type DeltaRunWrite, type DeltaWrite } from './manifest-io.js';
 import { nativeCodec, type ChunkSource, type EncodeOptions, type ParquetCodec } from './native-codec.js';
 import { chunkMayMatch } from './prune.js';
 import { KeyRunCache } from './key-run-cache.js';
@@ -52,19 +52,14 @@ export interface ParquetTableFormatOptions {
    */
   deltaMaxFraction?: number;
   /**
-   * Opt-in early fold (ski rental) for tables fed by streams of small edits: once the rewriting the
-   * delta has cost, estimated as below, reaches this multiple of the base's bytes, an edit folds the
-   * delta into the base instead of rewriting it again. Every edit rewrites the delta chunks its keys
-   * fall in (for scattered keys, the whole delta), so by default a stream of small edits writes the
-   * whole delta per edit, up to `deltaMaxFraction` of the base; with a budget of 1 it writes about
-   * sqrt(2 x base bytes x delta bytes per edit) per edit. Not the default because a fold changes every
-   * base chunk the delta touches: the edit that folds pays a base rewrite (a 100-row append on 1M rows
-   * after ten 1% updates: 33 ms -> ~650 ms), and a diff or merge across it compares those chunks' rows
-   * (that scenario's merge: 0.3-0.7 s without the fold, 2.3 s across it). The estimate assumes the delta was grown by edits like the
-   * current one. Default Infinity (fold only at `deltaMaxFraction`). Part of the resulting hashes,
-   * like `deltaMaxFraction`.
+   * Sorted runs a keyed table's delta may have (default 8, `MAX_DELTA_RUNS`). An edit's rows go to a new
+   * run, merged with the newest runs while those hold at most twice its rows, so a stream of small
+   * scattered edits writes each changed row O(log(delta / edit)) times; readers merge every run. 1 keeps
+   * one run, as before runs existed: every edit then rewrites the delta chunks its keys fall in, for
+   * scattered keys the whole delta (400 upserts of 50 random keys on 1M rows wrote 60 MiB, the late
+   * ones 280 KiB each). Part of the resulting hashes, like `deltaMaxFraction`.
    */
-  deltaRewriteBudget?: number;
+  maxDeltaRuns?: number;
   /**
    * Bytes of decoded key columns kept between keyed edits (see KeyRunCache), so scattered upserts do
    * not read and decode every base chunk's keys again each time. Default 64 MiB (8 MiB holds the int64
@@ -85,7 +80,7 @@ export class ParquetTableFormat implements TableFormat {
   private readonly concurrency: number;
   private readonly reader: ManifestReader;
   private readonly deltaMaxFraction: number;
-  private readonly deltaRewriteBudget: number;
+  private readonly maxDeltaRuns: number;
   private readonly dec: ChunkDecoder;
   private readonly keyRuns: KeyRunCache;
   /** Set on views from `deferringWrites` only. */
@@ -102,9 +97,9 @@ export class ParquetTableFormat implements TableFormat {
     const fraction = opts.deltaMaxFraction ?? 0.2;
     if (!(fraction >= 0 && fraction <= 1)) throw new InvalidArgumentError(`deltaMaxFraction must be in [0, 1], got ${fraction}`, { details: { deltaMaxFraction: fraction } });
     this.deltaMaxFraction = fraction;
-    const budget = opts.deltaRewriteBudget ?? Infinity;
-    if (!(budget > 0)) throw new InvalidArgumentError(`deltaRewriteBudget must be > 0 (Infinity, the default: fold only at deltaMaxFraction), got ${budget}`, { details: { deltaRewriteBudget: budget } });
-    this.deltaRewriteBudget = budget;
+    const maxRuns = opts.maxDeltaRuns ?? MAX_DELTA_RUNS;
+    if (!(Number.isSafeInteger(maxRuns) && maxRuns >= 1)) throw new InvalidArgumentError(`maxDeltaRuns must be an integer >= 1, got ${maxRuns}`, { details: { maxDeltaRuns: maxRuns } });
+    this.maxDeltaRuns = maxRuns;
     const keyCacheBytes = opts.keyCacheBytes ?? 64 * 2 ** 20;
     if (!(Number.isSafeInteger(keyCacheBytes) && keyCacheBytes >= 0)) {
       throw new InvalidArgumentError(`keyCacheBytes must be a byte count >= 0, got ${keyCacheBytes}`, { details: { keyCacheBytes } });
@@ -224,15 +219,16 @@ export class ParquetTableFormat implements TableFormat {
     const names = m.schema.fields.map((f) => f.name);
     const changes = sortedChanges(p.given, pk, m.schema, table);
     const keyTypes = keyTypesOf(m.schema, pk);
-    const [base, deltaList] = await Promise.all([this.reader.chunkList(m), this.reader.deltaList(m)]);
+    const [base, runs] = await Promise.all([this.reader.chunkList(m), this.reader.deltaRuns(m)]);
+    const deltaList = runs.flat();
     const positions = (): KeyPositions => ({ chunk: new Int32Array(changes.order.length).fill(-1), row: new Int32Array(changes.order.length) });
     const atBase = positions();
     const atDelta = positions();
     const fetched = new Map<number, Uint8Array>();
     const fetchedDelta = new Map<number, Uint8Array>();
-    const [, deltaState] = await Promise.all([
+    const [, { newest: deltaState }] = await Promise.all([
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, (b) => void fetched.set(i, b)), this.concurrency, atBase),
-      lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true, (b) => void fetchedDelta.set(i, b)), this.concurrency, atDelta),
+      this.lookupRuns(m, runs, keyTypes, changes, atDelta, (i) => (b) => void fetchedDelta.set(i, b)),
     ]);
     // Every base row of a changed key, all columns: the fill takes kept values from them, and the edit
     // compares the completed rows with them, so they are decoded once.
@@ -319,7 +315,12 @@ export class ParquetTableFormat implements TableFormat {
     const out: TableLayout = { base: await this.reader.chunkList(m) };
     if (m.primaryKey) out.keyColumns = [...m.primaryKey];
     if (m.delta) {
-      out.delta = { chunks: await this.reader.deltaList(m), deletedColumn: DELTA_DELETED_COLUMN, rows: m.delta.rows, deletes: m.delta.deletes };
+      const runs = await this.reader.deltaRuns(m);
+      out.delta = { chunks: runs.flat(), deletedColumn: DELTA_DELETED_COLUMN, rows: m.delta.rows, deletes: m.delta.deletes };
+      if (runs.length > 1) {
+        let at = 0;
+        out.delta.runStarts = runs.map((r) => (at += r.length) - r.length);
+      }
       if (hasPartialRows(m)) out.delta.unchangedColumn = DELTA_UNCHANGED_COLUMN;
     }
     return out;
@@ -347,7 +348,7 @@ export class ParquetTableFormat implements TableFormat {
       if (!field) throw new SchemaMismatchError(`no column ${JSON.stringify(opts.range.column)} to prune on`, { column: opts.range.column });
       list = list.filter((c) => chunkMayMatch(field.type, c.stats[field.name], opts.range!));
     }
-    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaList(m), columns, all);
+    if (m.delta) return readMerged(this.dec, m, list, await this.reader.deltaRuns(m), columns, all);
     const ipcs = await this.decodeChunks(list.map((c) => c.hash), opts.columns ? columns : undefined);
     return concatDecoded(m.schema, columns, ipcs);
   }
@@ -406,7 +407,8 @@ export class ParquetTableFormat implements TableFormat {
       return this.finish(m, await this.rechunk(m, base, changes, mode === 'delete' ? null : input, input.numRows, mode, previous));
     }
     const keyTypes = keyTypesOf(m.schema, pk);
-    const deltaList = await this.reader.deltaList(m);
+    const runs = await this.reader.deltaRuns(m);
+    const chunkCount = base.length + runs.reduce((n, r) => n + r.length, 0);
     // A new delta may keep base values (column-level updates, formatVersion 3); an older delta keeps its
     // whole-row layout until it is folded.
     const partial = m.delta ? hasPartialRows(m) : true;
@@ -414,34 +416,33 @@ export class ParquetTableFormat implements TableFormat {
     // The bytes of base chunks read for keys, kept for the row decode below (one GET per chunk).
     const fetched = new Map<number, Uint8Array>();
     const keep = partial && mode !== 'delete' ? (i: number) => (bytes: Uint8Array) => void fetched.set(i, bytes) : () => undefined;
-    const [inBase, inDelta] = await Promise.all([
+    const [inBase, inRuns] = await Promise.all([
       lookupKeys(base, keyTypes, changes, (i) => this.keyRun(m, base[i]!, false, keep(i)), this.concurrency, at),
-      lookupKeys(deltaList, keyTypes, changes, (i) => this.keyRun(m, deltaList[i]!, true), this.concurrency),
+      this.lookupRuns(m, runs, keyTypes, changes),
     ]);
+    const inDelta = inRuns.newest;
     // Every column is key (a set of pairs, say): an upsert of a key the version holds changes nothing.
     const held = mode === 'upsert' && m.schema.fields.length === pk.length ? heldKeys(changes, inBase, inDelta) : undefined;
-    if (held) return this.withoutRows(m, input, held, mode, previous, base.length + deltaList.length);
+    if (held) return this.withoutRows(m, input, held, mode, previous, chunkCount);
+    // With several runs, `effect.rows` counts a key once per run holding it: an upper bound of the delta's keys.
     const effect = deltaChange(changes, inDelta, inBase, mode, { rows: m.delta?.rows ?? 0, deletes: m.delta?.deletes ?? 0 }, previous);
     const rows = m.rows + effect.rowChange;
     if (effect.rows === 0) return this.finish(m, { list: base, tally: noTally() });
-    if (effect.rows <= limit && !this.foldPaysOff(m, base, deltaList, changes)) {
+    if (effect.rows <= limit) {
       // A live change whose key the base holds is compared with its base row: only those rows (and
       // columns) of the base chunks are decoded (inserts of new keys decode only keys, as deletes do).
       const unchanged = partial && mode !== 'delete' ? await this.unchangedOf(m, input, changes, base, at, fetched, decodedBase) : undefined;
       const noop = unchanged && mode === 'upsert' ? noopRows(unchanged, m.schema, pk, changes, inDelta) : undefined;
-      if (noop) return this.withoutRows(m, input, noop, mode, previous, base.length + deltaList.length);
+      if (noop) return this.withoutRows(m, input, noop, mode, previous, chunkCount);
       const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial, unchanged);
-      // Only the delta chunks around the changed keys are re-chunked (the delta is prolly-chunked too).
-      const meta = { ...m, schema: deltaSchema(m.schema, partial) };
-      const merge = { ...changes, deleted: effect.removes as unknown as ArrayLike<boolean> };
-      const stored = await this.rechunk(meta, deltaList, merge, changeRows, input.numRows, 'merge', previous);
-      const delta: DeltaWrite = { list: stored.list, deletes: effect.deletes, rows, partial };
-      return this.finish(m, { list: base, tally: stored.tally }, delta);
+      const written = await this.editRuns(m, runs, { changes, rows: changeRows, tombstones: mode === 'delete', inBase, inRuns }, partial, previous);
+      const delta: DeltaWrite | undefined = written.runs.length > 0 ? { runs: written.runs, rows, partial } : undefined;
+      return this.finish(m, { list: base, tally: written.tally }, delta);
     }
     // Past the limit: the whole new delta (whole change rows; partial rows of the old delta are completed
     // by foldRows), folded into the base.
     const changeRows = mode === 'delete' ? tombstoneRows(input, m.schema, pk, partial) : liveRows(input, m.schema, partial);
-    const old = m.delta ? await loadDelta(this.dec, m, deltaList) : null;
+    const old = m.delta ? await loadDelta(this.dec, m, runs) : null;
     const plan = planDelta(old?.run ?? null, changes, inBase, mode, this.paramsOf(m), previous);
     const sources = [tableToIPC(changeRows, 'stream')];
     let picks = plan.picks;
@@ -452,6 +453,141 @@ export class ParquetTableFormat implements TableFormat {
     return this.finish(m, await this.foldRows(m, base, merged, previous));
   }
 
+  /**
+   * For each change, its key's state in each delta run (`states`, oldest run first) and in the newest run
+   * holding it (`newest`: Live, Tombstone or Absent). `at` receives where that newest row is (chunks
+   * numbered across runs, run 0's first); `keep(chunk)` receives the bytes of chunks fetched.
+   */
+  private async lookupRuns(m: Manifest, runs: readonly ChunkInfo[][], keyTypes: readonly ColumnType[], changes: Changes, at?: KeyPositions, keep?: (chunk: number) => (bytes: Uint8Array) => void): Promise<RunStates> {
+    const n = changes.order.length;
+    const offsets = runs.map((_, r) => runs.slice(0, r).reduce((k, x) => k + x.length, 0));
+    const found = await Promise.all(runs.map(async (list, r) => {
+      const pos: KeyPositions = { chunk: new Int32Array(n).fill(-1), row: new Int32Array(n) };
+      const state = await lookupKeys(list, keyTypes, changes, (i) => this.keyRun(m, list[i]!, true, keep?.(offsets[r]! + i)), this.concurrency, pos);
+      return { state, pos };
+    }));
+    const newest = new Uint8Array(n);
+    for (let y = 0; y < n; y++) {
+      for (let r = runs.length - 1; r >= 0; r--) {
+        const st = found[r]!.state[y]!;
+        if (st === KeyState.Absent) continue;
+        newest[y] = st;
+        if (at) (at.chunk[y] = offsets[r]! + found[r]!.pos.chunk[y]!), (at.row[y] = found[r]!.pos.row[y]!);
+        break;
+      }
+    }
+    return { states: found.map((f) => f.state), newest };
+  }
+
+  /**
+   * The delta runs after an edit (see FORMAT.md, "Delta runs"): the rows it writes (live rows, and
+   * tombstones of keys the version holds) go to a new run, merged (newest row per key wins) with the
+   * newest runs while those are not much larger than what merges into them (`DELTA_RUN_RATIO`), and
+   * always so that at most `MAX_DELTA_RUNS` remain. A run merged into is re-chunked only around the
+   * merged keys, so its other chunks keep their hashes; the runs before it are kept as they are. A
+   * stream of small edits then writes each row O(log(delta / edit)) times, where one run rewrote the
+   * whole delta per edit. A whole-row (formatVersion 2) delta stays one run.
+   */
+  private async editRuns(
+    m: Manifest,
+    runs: readonly ChunkInfo[][],
+    edit: { changes: Changes; rows: Table; tombstones: boolean; inBase: Uint8Array; inRuns: RunStates },
+    partial: boolean,
+    table: string,
+  ): Promise<{ runs: DeltaRunWrite[]; tally: Promise<Tally> }> {
+    const { changes, inBase, inRuns } = edit;
+    const refs = m.delta ? (m.delta.runs ?? [m.delta]) : [];
+    const kept = (upTo: number): DeltaRunWrite[] => runs.slice(0, upTo).map((list, i) => ({ list, deletes: refs[i]!.deletes }));
+    // The change rows this edit writes, in key order: a delete leaves a tombstone only over a row the
+    // version holds (live in the newest run holding the key, or in the base and in no run).
+    const ys: number[] = [];
+    for (let y = 0; y < changes.order.length; y++) {
+      const st = inRuns.newest[y]!;
+      if (!edit.tombstones || st === KeyState.Live || (st === KeyState.Absent && inBase[y] === 1)) ys.push(y);
+    }
+    if (ys.length === 0) return { runs: kept(runs.length), tally: noTally() };
+    // The run the new rows merge into (runs.length: a run of their own).
+    const maxRuns = partial ? this.maxDeltaRuns : 1;
+    let j = runs.length;
+    let merged = ys.length;
+    while (j > 0 && (j + 1 > maxRuns || refs[j - 1]!.rows <= DELTA_RUN_RATIO * merged)) merged += refs[--j]!.rows;
+    const meta = { ...m, schema: deltaSchema(m.schema, partial) };
+    const keyTypes = keyTypesOf(m.schema, m.primaryKey!);
+    const target = runs[j] ?? [];
+    // What merges into run j, one row per key in key order: the newer runs' rows and the edit's, newest first.
+    let source: Table;
+    let keys = changes.keys;
+    let order: ArrayLike<number>;
+    let tombstone: (r: number) => boolean;
+    let below: Uint8Array; // per merged row (by position in `order`): 1 when the base holds its key
+    let stateInTarget: Uint8Array;
+    if (j >= runs.length - 1) {
+      source = edit.rows;
+      order = Uint32Array.from(ys, (y) => changes.order[y]!);
+      tombstone = () => edit.tombstones;
+      below = Uint8Array.from(ys, (y) => inBase[y]!);
+      stateInTarget = j < runs.length ? Uint8Array.from(ys, (y) => inRuns.states[j]![y]!) : new Uint8Array(ys.length);
+    } else {
+      source = await this.newestRows(m, runs.slice(j + 1), edit.rows, changes.keys, Uint32Array.from(ys, (y) => changes.order[y]!), partial);
+      order = identity(source.numRows);
+      const flags = deltaFlags(source).deleted;
+      tombstone = (r) => flags[r] === 1;
+      keys = keyVectors(source, m.primaryKey!, m.schema);
+      const combined: Changes = { keys, order, inOrder: true };
+      // Only a merge into the oldest run asks the base (whether a tombstone still hides a row).
+      const baseList = j === 0 ? await this.reader.chunkList(m) : [];
+      [below, stateInTarget] = await Promise.all([
+        lookupKeys(baseList, keyTypes, combined, (i) => this.keyRun(m, baseList[i]!, false), this.concurrency),
+        lookupKeys(target, keyTypes, combined, (i) => this.keyRun(m, target[i]!, true), this.concurrency),
+      ]);
+    }
+    // Merged into the oldest run, a tombstone of a key the base lacks hides nothing: it and any row of
+    // its key in that run go (a key only the delta held leaves the delta).
+    const removes = new Uint8Array(source.numRows);
+    let rowsAfter = j < runs.length ? refs[j]!.rows : 0;
+    let deletesAfter = j < runs.length ? refs[j]!.deletes : 0;
+    for (let k = 0; k < order.length; k++) {
+      const r = order[k]!;
+      const dead = tombstone(r);
+      const drop = dead && j === 0 && below[k] !== 1;
+      if (drop) removes[r] = 1;
+      const st = stateInTarget[k]!;
+      if (st === KeyState.Tombstone) deletesAfter--;
+      if (!drop) {
+        if (st === KeyState.Absent) rowsAfter++;
+        if (dead) deletesAfter++;
+      } else if (st !== KeyState.Absent) rowsAfter--;
+    }
+    const stored = await this.rechunk(meta, target, { keys, order, deleted: removes as unknown as ArrayLike<boolean> }, source, source.numRows, 'merge', table);
+    const out = kept(j);
+    if (stored.list.length > 0) out.push({ list: stored.list, deletes: deletesAfter });
+    // The run's rows are counted from its chunks; a mismatch here means the tombstone count is wrong too.
+    const storedRows = stored.list.reduce((n, c) => n + c.rows, 0);
+    if (storedRows !== rowsAfter) throw new CorruptMetadataError('delta run', `${j}`, `the merge left ${storedRows} rows where the key states gave ${rowsAfter}`);
+    return { runs: out, tally: stored.tally };
+  }
+
+  /**
+   * The rows of newer delta runs and of an edit (`order`: its rows written, in key order; the newest) as
+   * one table in key order, one row per key, the newest row of each: what merges into an older run.
+   */
+  private async newestRows(m: Manifest, newer: readonly ChunkInfo[][], rows: Table, keys: KeyVectors, order: Uint32Array, partial: boolean): Promise<Table> {
+    const pk = m.primaryKey!;
+    const schema = deltaSchema(m.schema, partial);
+    const names = schema.fields.map((f) => f.name);
+    const list = newer.flat();
+    const ipcs = await this.decodeChunks(list.map((c) => c.hash));
+    const chunkRuns = ipcs.map((ipc): KeyRun => ({ keys: keyVectors(tableFromIPC(ipc), pk, m.schema) }));
+    const edit: KeyRun = { keys: gatherKeys([keys], new Uint32Array(order.length), order) };
+    const w = deltaWinners([...splitRuns(newer, chunkRuns), [edit]]);
+    const picks = new Uint32Array(2 * w.chunk.length);
+    for (let i = 0; i < w.chunk.length; i++) {
+      const fromEdit = w.chunk[i]! === list.length;
+      picks[2 * i] = w.chunk[i]!;
+      picks[2 * i + 1] = fromEdit ? order[w.row[i]!]! : w.row[i]!;
+    }
+    return materialise(this.codec, [...ipcs, tableToIPC(rows, 'stream')], picks, schema, names);
+  }
   /**
    * The edit of `input` without the rows `noop` marks (1: the row changes nothing); with none left, the
    * version itself (`previous`, nothing written).
@@ -479,26 +615,6 @@ export class ParquetTableFormat implements TableFormat {
     let rewritten = 0;
     for (let i = 0; i < base.length; i++) if (ranges[i]![0] !== ranges[i]![1]) rewritten += base[i]!.rows;
     return rewritten <= changeRows;
-  }
-
-  /**
-   * Ski rental (opt-in: `deltaRewriteBudget`): whether this edit should fold the delta into the base
-   * rather than rewrite it once more. An edit rewrites the delta chunks its keys fall in (`rewritten` bytes). A delta grown by edits like
-   * this one (c keys each, so D/c of them for D delta rows) has cost about rewritten x (D/c) / 2 bytes of
-   * rewriting; a fold rewrites at most the base. Folding once that rent reaches the base's bytes (times
-   * `deltaRewriteBudget`) is the optimal fold point for a stream of equal edits, and bounds its writing
-   * at ~sqrt(2 x base bytes x delta bytes per edit) per edit, where keeping the delta costs the whole
-   * delta per edit, up to `deltaMaxFraction` of the base. Decided from the manifest and the change
-   * only, so the result stays deterministic.
-   */
-  private foldPaysOff(m: Manifest, base: readonly ChunkInfo[], deltaList: readonly ChunkInfo[], changes: Changes): boolean {
-    if (!m.delta || deltaList.length === 0 || this.deltaRewriteBudget === Infinity) return false;
-    const ranges = assignChanges(deltaList, keyTypesOf(m.schema, m.primaryKey!), changes);
-    let rewritten = 0;
-    for (let i = 0; i < deltaList.length; i++) if (ranges[i]![0] !== ranges[i]![1]) rewritten += deltaList[i]!.bytes;
-    let baseBytes = 0;
-    for (const c of base) baseBytes += c.bytes;
-    return (rewritten * (m.delta.rows / changes.order.length)) / 2 >= this.deltaRewriteBudget * baseBytes;
   }
 
   /** Delta rows allowed for a base (-1: no delta, the table is too small or deltas are off). */
@@ -613,7 +729,7 @@ export class ParquetTableFormat implements TableFormat {
   /** The base chunks with the version's delta folded in (new chunks stored, no manifest written). */
   private async fold(m: Manifest, table: string): Promise<Stored> {
     const base = await this.reader.chunkList(m);
-    const delta = await loadDelta(this.dec, m, await this.reader.deltaList(m));
+    const delta = await loadDelta(this.dec, m, await this.reader.deltaRuns(m));
     return this.foldRows(m, base, delta.table, table);
   }
 
@@ -739,13 +855,31 @@ export class ParquetTableFormat implements TableFormat {
       manifest: w.manifest,
       rows: delta ? delta.rows : data.list.reduce((s, c) => s + c.rows, 0),
       chunksWritten: chunks.written,
-      chunksReused: data.list.length + (delta?.list.length ?? 0) - chunks.written,
+      chunksReused: data.list.length + (delta?.runs.reduce((n, r) => n + r.list.length, 0) ?? 0) - chunks.written,
       bytesWritten: chunks.bytesWritten + manifest.bytesWritten,
     };
   }
 }
 
 type TableMeta = Pick<Manifest, 'schema' | 'primaryKey' | 'targetChunkRows'>;
+
+/** Where an edit's keys stand in a delta's runs (see `lookupRuns`). */
+interface RunStates {
+  /** Per run (oldest first), per change: KeyState. */
+  readonly states: readonly Uint8Array[];
+  /** Per change: its state in the newest run holding the key (Absent: in none). */
+  readonly newest: Uint8Array;
+}
+
+/**
+ * Delta runs (formatVersion 4): the newest run absorbs the next edit while it holds at most this many
+ * times the rows merging into it. 2 keeps run sizes about doubling from newest to oldest, so a delta of
+ * D rows fed by edits of e rows has at most ~log2(D / e) runs and writes each row about as many times.
+ */
+export const DELTA_RUN_RATIO = 2;
+
+/** Default runs a delta may have (`maxDeltaRuns`); past it the newest merge, whatever their sizes (readers merge every run). */
+export const MAX_DELTA_RUNS = 8;
 
 /** Some rows of chunks (see `decodeFound`): Arrow IPC per chunk index, and where each change's row is in it. */
 interface DecodedRows {

@@ -93,9 +93,10 @@ export interface ChunkInfo {
 export interface Manifest {
   /**
    * 1: base chunks only; 2: base chunks plus a `delta` (merge-on-read) of whole rows; 3: a delta whose
-   * chunks also carry DELTA_UNCHANGED_COLUMN (a delta row may keep some of its base row's values).
+   * chunks also carry DELTA_UNCHANGED_COLUMN (a delta row may keep some of its base row's values); 4: a
+   * version-3 delta held as several sorted runs (`DeltaRef.runs`).
    */
-  formatVersion: 1 | 2 | 3;
+  formatVersion: 1 | 2 | 3 | 4;
   schema: { fields: Array<{ name: string; type: ColumnType; nullable: boolean }> };
   primaryKey?: string[];
   /**
@@ -110,7 +111,9 @@ export interface Manifest {
   pages?: PageRef[];
   /**
    * Keyed tables only: changed rows not yet folded into the base chunks (merge-on-read). One sorted,
-   * prolly-chunked run by key; each key appears once; its rows override base rows with the same key.
+   * prolly-chunked run by key (formatVersion 2, 3), or several (4, `DeltaRef.runs`, oldest first: a key's
+   * row in the newest run holding it wins); each key appears once per run; its rows override base rows
+   * with the same key.
    * Delta chunks hold the table's columns plus DELTA_DELETED_COLUMN (true: a tombstone, only the key set)
    * and, from formatVersion 3, DELTA_UNCHANGED_COLUMN before it (which columns keep the base row's value).
    * With a delta, `rows` is the logical row count and `bytes` counts base and delta chunks.
@@ -128,9 +131,21 @@ export interface PageRef {
 }
 
 export interface DeltaRef {
-  /** Rows in the delta chunks, tombstones included. */
+  /** Rows in the delta chunks, tombstones included (of every run: a key held by several counts once per run). */
   rows: number;
   /** Tombstones among them. */
+  deletes: number;
+  bytes: number;
+  /** One run (formatVersion 2, 3): its chunks. */
+  chunks?: ChunkInfo[];
+  pages?: PageRef[];
+  /** Several runs (formatVersion 4, at least two), oldest first; then neither `chunks` nor `pages`. */
+  runs?: DeltaRunRef[];
+}
+
+/** One sorted run of a formatVersion-4 delta: rows and tombstones of its chunks, listed inline or paged. */
+export interface DeltaRunRef {
+  rows: number;
   deletes: number;
   bytes: number;
   chunks?: ChunkInfo[];
@@ -157,7 +172,14 @@ export interface TableLayout {
    * row hides its base row whatever its values.
    */
   delta?: {
+    /** Every delta chunk: each run's chunks in key order, runs oldest first. */
     chunks: ChunkInfo[];
+    /**
+     * Several runs (formatVersion 4): the index in `chunks` where each run starts (the first is 0). A key
+     * may then be in several runs: its row in the newest wins, so a reader keeping a delta chunk must
+     * also read every chunk of a newer run overlapping its key range. Absent: one run.
+     */
+    runStarts?: number[];
     deletedColumn: string;
     /**
      * Set when delta rows may keep base values (DELTA_UNCHANGED_COLUMN): such a row's value of column i
