@@ -42,7 +42,10 @@ describe('gc and verify with deltas', () => {
 
     const tv = await catalog.tableVersion('r', 't');
     const m = await format.readManifest(tv.manifest);
-    expect(m.delta?.pages?.length).toBeGreaterThan(1);
+    // Two runs (the upsert's, then the deletes'), the first paged: GC must walk every run.
+    expect(m.delta?.runs?.length).toBe(2);
+    const deltaPages = m.delta!.runs!.flatMap((r) => r.pages ?? []);
+    expect(deltaPages.length).toBeGreaterThan(1);
     const layout = await format.layout(tv.manifest);
     const deltaHashes = layout.delta!.chunks.map((c) => c.hash);
     const all = await format.chunks(tv.manifest);
@@ -61,7 +64,7 @@ describe('gc and verify with deltas', () => {
     const res = await collectGarbage(catalog, { now: Date.now() + 30 * DAY });
     expect(res.deleted.chunks).toBeGreaterThan(0);
     for (const h of bOnly) expect(await chunks.has(h), h).toBe(false);
-    for (const h of [...deltaHashes, ...m.delta!.pages!.map((p) => p.hash)]) expect(await chunks.has(h), h).toBe(true);
+    for (const h of [...deltaHashes, ...deltaPages.map((p) => p.hash)]) expect(await chunks.has(h), h).toBe(true);
     const rows = (jsonSafe(tableToRows(await catalog.read('r', 't'))) as Row[]).sort((a, b) => a.id - b.id);
     expect(rows).toEqual([...model.values()].sort((a, b) => a.id - b.id));
     expect((await verifyStore(catalog)).ok).toBe(true);

@@ -5,6 +5,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '@armillaria/catalog';
 import type { CacheLease, ChunkCache } from './chunk-cache.js';
 import { ident, literal, viewSelect } from './views.js';
+import { runIndex } from './prune.js';
 
 export interface CompactionOptions {
   /** Compact table versions of at least this many chunks (default 32), and every version with a merge-on-read delta. */
@@ -24,7 +25,7 @@ export interface CompactionSource {
   /** Base chunks in table order. */
   chunks: ReadonlyArray<{ hash: Hash; bytes: number }>;
   /** A merge-on-read delta: the file then holds the merged rows (the version's view), so scans skip the anti-join. */
-  delta?: { chunks: ReadonlyArray<{ hash: Hash; bytes: number }>; keyColumns: readonly string[]; deletedColumn: string; unchangedColumn?: string };
+  delta?: { chunks: ReadonlyArray<{ hash: Hash; bytes: number }>; keyColumns: readonly string[]; deletedColumn: string; unchangedColumn?: string; runStarts?: readonly number[] };
 }
 
 export const DEFAULT_COMPACT_MIN_CHUNKS = 32;
@@ -104,6 +105,7 @@ export class Compactor {
     const view = viewSelect(source.fields, paths, delta && {
       paths: delta.paths, livePaths: delta.paths, keyColumns: delta.keyColumns, deletedColumn: delta.deletedColumn,
       ...(delta.unchangedColumn !== undefined ? { unchangedColumn: delta.unchangedColumn } : {}),
+      ...(delta.runStarts ? { runs: runsOf(delta.paths.length, delta.runStarts) } : {}),
     });
     // Key order: DuckDB's anti-join does not keep the base order, and row groups with tight key ranges are
     // what lets DuckDB prune inside the file.
@@ -141,4 +143,10 @@ export class Compactor {
       conn.closeSync();
     }
   }
+}
+
+/** Every delta file read, each live: their runs for the view. */
+function runsOf(n: number, runStarts: readonly number[]): { paths: number[]; livePaths: number[] } {
+  const runs = [...runIndex(n, runStarts)];
+  return { paths: runs, livePaths: runs };
 }

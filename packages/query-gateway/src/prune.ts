@@ -90,9 +90,32 @@ function sign(v: bigint): -1 | 0 | 1 {
  * nothing the query reads, so a 1% key range does not read a whole delta. Conservative: a key of several
  * columns, missing stats or keys that cannot be compared exactly keep the chunk.
  */
-export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], kept: readonly ChunkInfo[], delta: readonly ChunkInfo[], live: ReadonlySet<string>): ChunkInfo[] {
+export function deltaChunksToRead(manifest: Pick<Manifest, 'schema'>, keyColumns: readonly string[], kept: readonly ChunkInfo[], delta: readonly ChunkInfo[], live: ReadonlySet<string>, runStarts?: readonly number[]): ChunkInfo[] {
   const overlap = keyOverlap(manifest, keyColumns);
-  return delta.filter((d) => live.has(d.hash) || kept.some((b) => overlap(b, d)));
+  const read = delta.map((d) => live.has(d.hash) || kept.some((b) => overlap(b, d)));
+  if (runStarts && runStarts.length > 1) {
+    // Several runs: a row read from one chunk is overridden by a newer run's row of its key, so every
+    // chunk of a newer run overlapping a chunk read is read too (in run order, so transitively).
+    const runOf = runIndex(delta.length, runStarts);
+    for (let i = 0; i < delta.length; i++) {
+      if (read[i]) continue;
+      const older = runStarts[runOf[i]!]!;
+      for (let j = 0; j < older; j++) {
+        if (read[j] && overlap(delta[j]!, delta[i]!)) {
+          read[i] = true;
+          break;
+        }
+      }
+    }
+  }
+  return delta.filter((_, i) => read[i]);
+}
+
+/** The run of each of `n` delta chunks, from the index where each run starts (`TableLayout.delta.runStarts`). */
+export function runIndex(n: number, runStarts: readonly number[]): Uint32Array {
+  const out = new Uint32Array(n);
+  runStarts.forEach((start, r) => out.fill(r, start, runStarts[r + 1] ?? n));
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@ import { ConnectionPool, type PooledConnection } from './connection-pool.js';
 import { Compactor, type CompactionOptions } from './compactor.js';
 import { openSandbox } from './duckdb-sandbox.js';
 import { LimitExceededError, QueryRefusedError, QueryTimeoutError } from './errors.js';
-import { baseChunksUnder, deltaChunksToRead, pruneChunks } from './prune.js';
+import { baseChunksUnder, deltaChunksToRead, pruneChunks, runIndex } from './prune.js';
 import { performance } from 'node:perf_hooks';
 import { ResultBuilder, arrowIPC, type QueryResult, type QueryTimings, type TableRead } from './results.js';
 import { analyzeStatement, type ColumnRange, type SqlAnalysis } from './sql-analysis.js';
@@ -268,7 +268,8 @@ export class QueryEngine {
       const keyOnly = allRanges.every((r) => r.every((c) => (layout.keyColumns ?? []).includes(c.column)));
       const prunable = layout.delta?.chunks.filter((c) => keyOnly || !partialChunk(c)) ?? [];
       const live = new Set([...pruneChunks(manifest, prunable, allRanges), ...(layout.delta?.chunks.filter((c) => !keyOnly && partialChunk(c)) ?? [])].map((c) => c.hash));
-      const deltaRead = deltaChunksToRead(manifest, layout.keyColumns ?? [], kept, layout.delta?.chunks ?? [], live);
+      const runStarts = layout.delta?.runStarts;
+      const deltaRead = deltaChunksToRead(manifest, layout.keyColumns ?? [], kept, layout.delta?.chunks ?? [], live, runStarts);
       const delta = deltaRead.map((c) => c.hash as Hash);
       // The base rows of partial rows: in the kept chunks when only key ranges pruned, else in any base
       // chunk overlapping a delta chunk with partial rows.
@@ -288,6 +289,7 @@ export class QueryEngine {
       const deltaFiles = layout.delta && {
         paths: deltaPaths, livePaths: deltaPaths.filter((_, i) => live.has(delta[i]!)), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn,
         ...(partial ? { unchangedColumn: u! } : {}),
+        ...(runStarts ? { runs: deltaRuns(layout.delta.chunks, runStarts, deltaRead, live) } : {}),
       };
       views.set(name, compacted ? viewSql(name, manifest.schema.fields, [compacted]) : viewSql(name, manifest.schema.fields, paths, deltaFiles));
       reads.push({ table: name, version: tv.version, commit: tv.commit, manifest: tv.manifest, chunks: all.length + (layout.delta?.chunks.length ?? 0), chunksRead: kept.length + delta.length + extra, chunksFetched: fetched, compacted: compacted !== undefined });
@@ -318,6 +320,7 @@ export class QueryEngine {
         ...(layout.delta ? {
           delta: {
             chunks: layout.delta.chunks.map(ref), keyColumns: layout.keyColumns ?? [], deletedColumn: layout.delta.deletedColumn,
+            ...(layout.delta.runStarts ? { runStarts: layout.delta.runStarts } : {}),
             ...(layout.delta.unchangedColumn !== undefined ? { unchangedColumn: layout.delta.unchangedColumn } : {}),
           },
         } : {}),
@@ -417,4 +420,12 @@ function translateError(err: unknown): unknown {
 
 function firstLine(s: string): string {
   return s.split('\n')[0]!;
+}
+
+/** The runs of the delta files a view reads (`read`, in layout order) and of those among them that are live. */
+function deltaRuns(all: readonly ChunkInfo[], runStarts: readonly number[], read: readonly ChunkInfo[], live: ReadonlySet<string>): { paths: number[]; livePaths: number[] } {
+  const runOf = runIndex(all.length, runStarts);
+  const at = new Map(all.map((c, i) => [c, runOf[i]!]));
+  const paths = read.map((c) => at.get(c)!);
+  return { paths, livePaths: paths.filter((_, i) => live.has(read[i]!.hash)) };
 }

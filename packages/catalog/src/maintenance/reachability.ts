@@ -110,9 +110,10 @@ export class ReachabilityWalker {
       this.problem(err, 'manifest', hash, at);
       return;
     }
-    // The base chunk list, then a keyed table's delta (merge-on-read): both hold live data chunks.
+    // The base chunk list, then a keyed table's delta (merge-on-read; each of its runs in formatVersion
+    // 4): all hold live data chunks.
     await this.list(manifest, at, hash);
-    if (manifest.delta) await this.list(manifest.delta, at, hash);
+    for (const run of manifest.delta ? (manifest.delta.runs ?? [manifest.delta]) : []) await this.list(run, at, hash);
   }
 
   /** An inline or paged chunk list of a manifest. */

@@ -196,7 +196,7 @@ async function attribute(catalog: Catalog, rootsByRepo: Map<string, Hash[]>, pro
     else {
       try {
         const m = await reader.manifest(manifest);
-        for (const list of m.delta ? [m, m.delta] : [m]) {
+        for (const list of [m, ...(m.delta ? (m.delta.runs ?? [m.delta]) : [])]) {
           for (const c of list.chunks ?? []) if (problems.has(c.hash)) out.push(c.hash);
           for (const page of list.pages ?? []) {
             if (problems.has(page.hash)) {
