@@ -67,15 +67,26 @@ export function deltaWinners(runs: ReadonlyArray<readonly KeyRun[]>): DeltaWinne
     if (best < 0) break;
     const winner = runs[best]![ci[best]!]!;
     const wr = ri[best]!;
-    chunk[n] = offset[best]! + ci[best]!;
-    row[n] = wr;
-    n++;
-    // Every run whose head has the winner's key moves past it (older rows of the key are shadowed).
+    // The next smallest head among the other runs: the winner's rows below it go out as one stretch
+    // (found by galloping; runs of very different sizes interleave in long stretches).
+    let next = -1;
     for (let i = 0; i < k; i++) {
-      if (ci[i]! >= runs[i]!.length || (i !== best && compareRows(runs[i]![ci[i]!]!.keys, ri[i]!, winner.keys, wr) !== 0)) continue;
+      if (i === best || ci[i]! >= runs[i]!.length) continue;
+      if (next < 0 || compareRows(runs[i]![ci[i]!]!.keys, ri[i]!, runs[next]![ci[next]!]!.keys, ri[next]!) < 0) next = i;
+    }
+    const to = next < 0 ? winner.keys.length : Math.max(wr + 1, seekRow(winner.keys, wr, runs[next]![ci[next]!]!.keys, ri[next]!));
+    for (let r = wr; r < to; r++) {
+      chunk[n] = offset[best]! + ci[best]!;
+      row[n++] = r;
+    }
+    // Every other run whose head has the last emitted key moves past it (older rows of the key are shadowed).
+    for (let i = 0; i < k; i++) {
+      if (i === best || ci[i]! >= runs[i]!.length || compareRows(runs[i]![ci[i]!]!.keys, ri[i]!, winner.keys, to - 1) !== 0) continue;
       ri[i]!++;
       skipEmpty(i);
     }
+    ri[best] = to;
+    skipEmpty(best);
   }
   const c = chunk.slice(0, n);
   const r = row.slice(0, n);
@@ -276,9 +287,11 @@ export interface Overlay {
 /**
  * The logical rows of sorted base runs (sources 0..base.length-1) overlaid with sorted delta runs
  * (sources base.length..): a delta row replaces the base row with its key or adds one; a tombstone
- * removes the base row and is itself dropped. Flat (source, row) pairs in key order.
+ * removes the base row and is itself dropped. Flat (source, row) pairs in key order. `winners`: the one
+ * delta run given is the newest rows of several runs (`deltaWinners`), and each of its rows is picked as
+ * (base.length + its chunk among every run's chunks, its row in that chunk).
  */
-export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]): Overlay & { readonly starts: Uint32Array } {
+export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[], winners?: Pick<DeltaWinners, 'chunk' | 'row'>): Overlay & { readonly starts: Uint32Array } {
   let rows = 0;
   for (const r of [...base, ...delta]) rows += r.keys.length;
   const out = new PairBuilder(rows);
@@ -319,7 +332,9 @@ export function overlayPicks(base: readonly KeyRun[], delta: readonly KeyRun[]):
         patches.row.push(c === 0 ? bx : 0);
         patches.mask.push(mask);
       }
-      out.push(base.length + di, dx);
+      // Winners of several runs (one delta run given): their pairs name the delta chunk and row they came from.
+      if (winners) out.push(base.length + winners.chunk[dx]!, winners.row[dx]!);
+      else out.push(base.length + di, dx);
     }
     dx++;
     if (c === 0) bx++;

@@ -111,17 +111,8 @@ export async function readMerged(dec: ChunkDecoder, m: Manifest, base: readonly 
   // A key-cache miss fetches the chunk: its bytes are kept for the interleave (no second GET).
   const fetched = new Map<Hash, Uint8Array>();
   const runs: KeyRun[] = await mapLimit(kept, dec.concurrency, async (c) => ({ keys: await dec.keys(m, c, (bytes) => void fetched.set(c.hash, bytes)) }));
-  const overlay = overlayPicks(runs, deltaRuns);
-  if (winners) {
-    // Sources after the base chunks are the delta chunks, one each, as the interleave gets them.
-    const { picks } = overlay;
-    for (let p = 0; p < picks.length; p += 2) {
-      if (picks[p] !== kept.length) continue;
-      const w = picks[p + 1]!;
-      picks[p] = kept.length + winners.chunk[w]!;
-      picks[p + 1] = winners.row[w]!;
-    }
-  }
+  // Sources after the base chunks are the delta chunks, one each, as the interleave gets them.
+  const overlay = overlayPicks(runs, deltaRuns, winners);
   const deltaIpcs = deltaDecoded.map(([ipc]) => ipc!);
   const parquetOf = async (k: number): Promise<Uint8Array> => fetched.get(kept[k]!.hash) ?? dec.fetch(kept[k]!.hash);
   const pieces = await mapLimit(mergeTasks(overlay, runs, MERGE_TASKS_PER_SLOT * dec.concurrency), dec.concurrency, async (task): Promise<Uint8Array> => {
