@@ -2,7 +2,7 @@ import { mapLimit } from '@armillaria/core';
 import type { Hash } from '@armillaria/core';
 import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
-import { deltaFlags, deltaSchema, deltaWinners, flagColumns, gatherRun, splitRuns, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, type KeyRun, type Overlay, type Patches } from './delta.js';
+import { deltaFlags, deltaSchema, deltaWinners, flagColumns, gatherRun, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, splitRuns, type DeltaWinners, type KeyRun, type Overlay, type Patches } from './delta.js';
 import type { PickedRows } from './picked-diff.js';
 import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
@@ -23,6 +23,8 @@ export interface ChunkDecoder {
   fetch(hash: Hash): Promise<Uint8Array>;
   /** A base chunk's key columns (kept between calls: see KeyRunCache); `fetched` gets its bytes if read. */
   keys(m: Manifest, chunk: ChunkInfo, fetched?: (bytes: Uint8Array) => void): Promise<KeyVectors>;
+  /** A delta chunk's key columns and tombstone flags (kept between calls, as `keys`). */
+  deltaKeys(m: Manifest, chunk: ChunkInfo): Promise<KeyRun>;
   /** Rows `rows` (ascending) of a chunk, all columns, as Arrow IPC. */
   decodeRows(hash: Hash, rows: Uint32Array): Promise<Uint8Array>;
 }
@@ -54,34 +56,65 @@ function deltaRunOf(t: Table, m: Manifest): KeyRun {
 
 
 /**
- * A delta's rows as stored, for a row diff: every chunk's rows in turn (`table`, runs oldest first) and
- * the logical delta, one row per key (`run`, in key order; `rows`: their rows of `table`, absent when
- * the delta is one run and they are all of them, in order).
+ * A side's delta for a row diff before any of its rows is decoded: its chunks (each run's in turn) and
+ * the newest row of each key over the runs (`winners`), from the chunks' key columns and tombstone flags
+ * (cached between calls, as edits read them too).
  */
-async function loadDeltaRows(dec: ChunkDecoder, m: Manifest, runs: ReadonlyArray<readonly ChunkInfo[]>): Promise<{ table: Table; run: KeyRun; rows?: Uint32Array; tableKeys: KeyVectors }> {
-  const schema = deltaSchema(m.schema, hasPartialRows(m));
-  const list = runs.flat();
-  const ipcs = await dec.decode(list.map((c) => c.hash));
-  const table = concatDecoded(schema, schema.fields.map((f) => f.name), ipcs);
-  const all = deltaRunOf(table, m);
-  if (runs.length <= 1) return { table, run: all, tableKeys: all.keys };
-  // Winners as rows of the concatenation: chunk starts from the chunks' row counts.
-  const starts = new Uint32Array(list.length);
-  for (let i = 1; i < list.length; i++) starts[i] = starts[i - 1]! + list[i - 1]!.rows;
-  if (list.length > 0 && starts[list.length - 1]! + list[list.length - 1]!.rows !== table.numRows) {
-    throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${starts[list.length - 1]! + list[list.length - 1]!.rows} rows, their data ${table.numRows}`);
-  }
-  const runsOfChunks = splitRuns(runs, list.map((_, i) => sliceRun(all, starts[i]!, list[i]!.rows)));
-  const w = deltaWinners(runsOfChunks);
-  const rows = Uint32Array.from(w.chunk, (c, i) => starts[c]! + w.row[i]!);
-  return { table, run: w.run, rows, tableKeys: all.keys };
+interface DeltaIndex {
+  readonly list: readonly ChunkInfo[];
+  readonly winners: DeltaWinners;
 }
 
-/** Rows [from, from + n) of a key run as a run of their own (views, no copy of key arrays beyond subarrays). */
-function sliceRun(run: KeyRun, from: number, n: number): KeyRun {
+async function deltaIndex(dec: ChunkDecoder, m: Manifest, runs: ReadonlyArray<readonly ChunkInfo[]>): Promise<DeltaIndex> {
+  const list = runs.flat();
+  const keyRuns = await mapLimit(list, dec.concurrency, async (c) => {
+    const run = await dec.deltaKeys(m, c);
+    if (run.keys.length !== c.rows) throw new CorruptMetadataError('delta chunk', c.hash, `the manifest lists ${c.rows} rows, the chunk holds ${run.keys.length}`);
+    return run;
+  });
+  return { list, winners: deltaWinners(splitRuns(runs, keyRuns)) };
+}
+
+/**
+ * The rows of a side's delta a row diff compares (`picked`: indices into `index.winners`, ascending;
+ * undefined: all of them), decoded alone: a chunk whose every row is picked whole, the others through a
+ * row selection. Versions a few edits apart share most delta chunks, whose rows are mostly not picked.
+ */
+async function decodeDelta(dec: ChunkDecoder, m: Manifest, index: DeltaIndex, picked: Uint32Array | undefined): Promise<DeltaRows> {
+  const { list, winners } = index;
+  const n = picked ? picked.length : winners.chunk.length;
+  const at = (i: number): number => (picked ? picked[i]! : i);
+  // Rows per chunk, ascending: winners come in key order, as do a chunk's rows.
+  const perChunk = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const w = at(i);
+    const c = winners.chunk[w]!;
+    const rows = perChunk.get(c);
+    if (rows) rows.push(winners.row[w]!);
+    else perChunk.set(c, [winners.row[w]!]);
+  }
+  const chunks = [...perChunk.keys()].sort((x, y) => x - y);
+  const ipcs = await mapLimit(chunks, dec.concurrency, async (c) => {
+    const rows = perChunk.get(c)!;
+    return rows.length === list[c]!.rows ? (await dec.decode([list[c]!.hash]))[0]! : dec.decodeRows(list[c]!.hash, Uint32Array.from(rows));
+  });
+  const schema = deltaSchema(m.schema, hasPartialRows(m));
+  const table = concatDecoded(schema, schema.fields.map((f) => f.name), ipcs);
+  // Each picked winner's row of `table` (the chunks' decoded rows in turn).
+  const start = new Map<number, number>();
+  let offset = 0;
+  for (const c of chunks) (start.set(c, offset), (offset += perChunk.get(c)!.length));
   const rows = new Uint32Array(n);
-  for (let i = 0; i < n; i++) rows[i] = from + i;
-  return gatherRun([run], new Uint32Array(n), rows);
+  for (let i = 0; i < n; i++) {
+    const c = winners.chunk[at(i)]!;
+    const r = start.get(c)!;
+    rows[i] = r;
+    start.set(c, r + 1);
+  }
+  const keys = picked ? gatherRun([winners.run], new Uint32Array(n), picked) : winners.run;
+  const masks = deltaFlags(table).unchanged;
+  const run: KeyRun = { keys: keys.keys, ...(keys.deleted ? { deleted: keys.deleted } : {}), ...(masks ? { unchanged: Array.from(rows, (r) => masks[r] ?? null) } : {}) };
+  return { table, run, rows, tableKeys: keyVectors(table, m.primaryKey!, m.schema) };
 }
 
 /**
@@ -227,7 +260,7 @@ export async function diffSides(
     a?.delta ? reader.deltaRuns(a) : [], b?.delta ? reader.deltaRuns(b) : [],
   ]);
   const [listA, listB] = [runsA.flat(), runsB.flat()];
-  const [fullA, fullB] = await Promise.all([a?.delta ? loadDeltaRows(dec, a, runsA) : null, b?.delta ? loadDeltaRows(dec, b, runsB) : null]);
+  const [idxA, idxB] = await Promise.all([a?.delta ? deltaIndex(dec, a, runsA) : null, b?.delta ? deltaIndex(dec, b, runsB) : null]);
   const added = new Set(differing.added.map((c) => c.hash));
   const removed = new Set(differing.removed.map((c) => c.hash));
   const shared = baseB.filter((c) => !added.has(c.hash));
@@ -238,15 +271,15 @@ export async function diffSides(
   // Without the key ranges of every differing base chunk, no row can be ruled out.
   const differingBase = [...differing.removed, ...differing.added];
   const own = differingBase.every((c) => c.firstKey && c.lastKey) ? keyRanges(differingBase, keyTypes) : undefined;
-  let pickA = fullA && own ? mayDiffer(fullA, listA, new Set(listB.map((c) => c.hash)), own) : undefined;
-  let pickB = fullB && own ? mayDiffer(fullB, listB, new Set(listA.map((c) => c.hash)), own) : undefined;
-  if (fullA && fullB && pickA && pickB) {
+  let pickA = idxA && own ? mayDiffer(idxA, new Set(listB.map((c) => c.hash)), own) : undefined;
+  let pickB = idxB && own ? mayDiffer(idxB, new Set(listA.map((c) => c.hash)), own) : undefined;
+  if (idxA && idxB && pickA && pickB) {
     // A key one side may differ on is compared on both: with several runs, one side's row of a key may
     // come from a chunk both hold while the other's comes from a newer run only it has.
-    [pickA, pickB] = [withKeysOf(fullA.run, pickA, fullB.run, pickB), withKeysOf(fullB.run, pickB, fullA.run, pickA)];
+    [pickA, pickB] = [withKeysOf(idxA.winners.run, pickA, idxB.winners.run, pickB), withKeysOf(idxB.winners.run, pickB, idxA.winners.run, pickA)];
   }
-  const deltaA = fullA && pickRows(fullA, pickA);
-  const deltaB = fullB && pickRows(fullB, pickB);
+  // Only the rows compared are decoded.
+  const [deltaA, deltaB] = await Promise.all([idxA && decodeDelta(dec, a!, idxA, pickA), idxB && decodeDelta(dec, b!, idxB, pickB)]);
   const touched = sharedHolding(shared, keyTypes, [deltaA?.run, deltaB?.run]);
   const deltaRuns = [deltaA?.run, deltaB?.run].filter((r): r is KeyRun => r !== undefined);
   // A chunk of one side only contributes all its rows: decoded whole, once. A chunk both sides share
@@ -280,7 +313,7 @@ export async function diffSides(
     const decoded = await mapLimit(chunks, 4, (c) => open(c, man, !own.has(c.hash)));
     const { picks, patches } = overlayPicks(decoded.map((d) => d.run), delta ? [delta.run] : []);
     // The overlay numbered the delta's rows within the run it was given: back to rows of the table.
-    if (delta?.rows) for (let p = 0; p < picks.length; p += 2) if (picks[p] === decoded.length) picks[p + 1] = delta.rows[picks[p + 1]!]!;
+    if (delta) for (let p = 0; p < picks.length; p += 2) if (picks[p] === decoded.length) picks[p + 1] = delta.rows[picks[p + 1]!]!;
     // Partial delta rows take the values they keep from their base rows (always among the rows read:
     // every row under a delta key is): those columns get pairs of their own.
     const groups = patchedPicks({ picks, patches }, names, names);
@@ -299,37 +332,30 @@ export async function diffSides(
   return Promise.all([side(a, baseA, removed, deltaA), side(b, baseB, added, deltaB)]);
 }
 
-/** A side's delta rows for a row diff: the decoded delta, and the run of the rows compared (`rows`: their table rows; absent: all). */
+/** A side's delta rows for a row diff: the decoded rows, and the run of the rows compared (`rows`: their rows of `table`). */
 interface DeltaRows {
   readonly table: Table;
   readonly run: KeyRun;
-  readonly rows?: Uint32Array;
+  readonly rows: Uint32Array;
   /** The key columns of every row of `table`. */
   readonly tableKeys: KeyVectors;
 }
 
 /**
- * The logical delta rows of one version (`delta.run`; `list`: its chunks, in the order `delta.table`
- * holds their rows) that may differ from the other version's logical rows, as indices into `delta.run`
- * (undefined: all of them): the rows of a delta chunk the other version lacks (`other`), and the rows of
- * chunks both hold whose key lies in a base chunk only one version has (`own`, disjoint key ranges). The
- * rest are equal on both sides when the other side's row of the key is the same (see `withKeysOf`): the
- * same delta row over the same base row (its base chunk is shared, or no base row has its key), so a diff
- * of two versions a few edits apart compares the delta chunks those edits rewrote, not the whole delta.
+ * The logical delta rows of one version (`index.winners`) that may differ from the other version's
+ * logical rows, as indices into them (undefined: all of them): the rows of a delta chunk the other
+ * version lacks (`other`), and the rows of chunks both hold whose key lies in a base chunk only one
+ * version has (`own`, disjoint key ranges). The rest are equal on both sides when the other side's row
+ * of the key is the same (see `withKeysOf`): the same delta row over the same base row (its base chunk is
+ * shared, or no base row has its key), so a diff of two versions a few edits apart compares the delta
+ * chunks those edits rewrote, not the whole delta.
  */
-function mayDiffer(delta: DeltaRows, list: readonly ChunkInfo[], other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): Uint32Array | undefined {
+function mayDiffer(index: DeltaIndex, other: ReadonlySet<Hash>, own: ReadonlyArray<[KeyValue[], KeyValue[]]>): Uint32Array | undefined {
+  const { list, winners } = index;
   if (!list.some((c) => other.has(c.hash))) return undefined;
-  const chunkOf = new Uint32Array(delta.table.numRows);
-  let at = 0;
-  list.forEach((c, i) => {
-    chunkOf.fill(i, at, Math.min(at + c.rows, chunkOf.length));
-    at += c.rows;
-  });
-  if (at !== delta.table.numRows) throw new CorruptMetadataError('delta', `${list.length} chunks`, `the chunks list ${at} rows, their data ${delta.table.numRows}`);
   const out: number[] = [];
-  for (let w = 0; w < delta.run.keys.length; w++) {
-    const row = delta.rows ? delta.rows[w]! : w;
-    if (!other.has(list[chunkOf[row]!]!.hash) || inRanges(keyAt(delta.run.keys, w), own)) out.push(w);
+  for (let w = 0; w < winners.run.keys.length; w++) {
+    if (!other.has(list[winners.chunk[w]!]!.hash) || inRanges(keyAt(winners.run.keys, w), own)) out.push(w);
   }
   return Uint32Array.from(out);
 }
@@ -353,13 +379,6 @@ function withKeysOf(run: KeyRun, mine: Uint32Array, otherRun: KeyRun, theirs: Ui
   }
   while (i < mine.length) out.push(mine[i++]!);
   return Uint32Array.from(out);
-}
-
-/** The picked rows (indices into `delta.run`; undefined: all) of a side's delta, as the diff reads them. */
-function pickRows(delta: DeltaRows, picked: Uint32Array | undefined): DeltaRows {
-  if (!picked) return delta;
-  const rows = Uint32Array.from(picked, (w) => (delta.rows ? delta.rows[w]! : w));
-  return { table: delta.table, run: gatherRun([delta.run], new Uint32Array(picked.length), picked), rows, tableKeys: delta.tableKeys };
 }
 
 /** The [firstKey, lastKey] ranges of chunks (each has both), sorted and merged where they overlap (chunks of two versions). */

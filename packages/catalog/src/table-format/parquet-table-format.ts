@@ -115,6 +115,7 @@ export class ParquetTableFormat implements TableFormat {
       concurrency: this.concurrency,
       fetch: (hash) => this.store.get(hash),
       keys: async (m, chunk, fetched) => (await this.keyRun(m, chunk, false, fetched)).keys,
+      deltaKeys: (m, chunk) => this.keyRun(m, chunk, true),
       decodeRows: async (hash, rows) => this.codec.decode(await this.store.get(hash), undefined, rows),
     };
     if (opts.hasher) this.hasherP = Promise.resolve(opts.hasher);
