@@ -9,7 +9,10 @@ import { embeddedEnv, rng, type Env } from './helpers.js';
 
 type Row = { id: bigint; v: number; name: string };
 
-describe('QueryEngine over a delta of several runs', () => {
+/** Seeded scenarios (ARMILLARIA_RUNS_SQL_SEEDS, default 1: seed 11; more seeds run 12, 13, ...). */
+const SEEDS = Number(process.env.ARMILLARIA_RUNS_SQL_SEEDS ?? 1);
+
+for (let seed = 11; seed < 11 + SEEDS; seed++) describe(`QueryEngine over a delta of several runs (seed ${seed})`, () => {
   let env: Env;
   let engine: QueryEngine;
   const N = 3000;
@@ -21,7 +24,7 @@ describe('QueryEngine over a delta of several runs', () => {
     await env.catalog.createRepo('r');
     for (let i = 0; i < N; i++) model.set(i, { id: BigInt(i), v: i % 50, name: `n${i}` });
     await env.catalog.createTable('r', 'items', { rows: [...model.values()], primaryKey: ['id'] });
-    const rand = rng(11);
+    const rand = rng(seed);
     // Keys past the base (N..N+399) are inserted, overwritten, deleted and inserted again across runs:
     // their rows exist in the delta only, so an older run's row of such a key must give way to a newer one.
     const key = (): number => (rand() < 0.3 ? N + Math.floor(rand() * 400) : Math.floor(rand() * N));
