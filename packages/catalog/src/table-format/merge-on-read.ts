@@ -4,7 +4,7 @@ import { tableFromIPC } from 'apache-arrow';
 import type { Table } from 'apache-arrow';
 import { deltaFlags, deltaSchema, deltaWinners, flagColumns, gatherRun, hasPartialRows, keyRun, materialiseOverlay, NO_SOURCE, overlayPicks, patchedPicks, splitRuns, type DeltaWinners, type KeyRun, type Overlay, type Patches } from './delta.js';
 import type { PickedRows } from './picked-diff.js';
-import { compareKeys, compareRows, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
+import { compareKeys, compareRows, gatherKeys, keyAt, keyFromJson, keyTypesOf, keyVectors, type KeyValue, type KeyVectors } from './keys.js';
 import type { ManifestReader } from './manifest-io.js';
 import type { ParquetCodec } from './native-codec.js';
 import { concatDecoded } from './rows.js';
@@ -40,7 +40,7 @@ export async function loadDelta(dec: ChunkDecoder, m: Manifest, runs: ReadonlyAr
   const ipcs = await dec.decode(list.map((c) => c.hash));
   if (runs.length <= 1) {
     const table = concatDecoded(schema, names, ipcs);
-    return { table, run: { keys: keyVectors(table, m.primaryKey!, m.schema), ...deltaFlags(table) } };
+    return { table, run: deltaRunOf(table, m) };
   }
   const w = deltaWinners(splitRuns(runs, ipcs.map((ipc) => deltaRunOf(tableFromIPC(ipc), m))));
   const picks = new Uint32Array(2 * w.chunk.length);
@@ -235,7 +235,10 @@ function sliceOverlay(o: Overlay, start: number, end: number, from: number): Ove
  * stats may return more rows than match, never fewer.
  */
 function withBaseRowsOfPartial(m: Manifest, base: readonly ChunkInfo[], all: readonly ChunkInfo[], delta: readonly KeyRun[]): readonly ChunkInfo[] {
-  const partial = delta.filter((r) => r.unchanged !== undefined).map((r) => ({ keys: subKeys(r.keys, Uint32Array.from(r.unchanged!.flatMap((u, i) => (u && !r.deleted?.[i] ? [i] : [])))) }));
+  const partial = delta.filter((r) => r.unchanged !== undefined).map((r) => {
+    const rows = Uint32Array.from(r.unchanged!.flatMap((u, i) => (u && !r.deleted?.[i] ? [i] : [])));
+    return { keys: gatherKeys([r.keys], new Uint32Array(rows.length), rows) };
+  });
   if (partial.length === 0) return base;
   const have = new Set(base.map((c) => c.hash));
   const holding = sharedHolding(all.filter((c) => !have.has(c.hash)), keyTypesOf(m.schema, m.primaryKey!), partial);
@@ -440,14 +443,6 @@ function rowsWithKeys(keys: KeyVectors, runs: readonly KeyRun[]): Uint32Array {
   let kept = 0;
   for (let i = 0; i < rows.length; i++) if (i === 0 || rows[i] !== rows[i - 1]) rows[kept++] = rows[i]!;
   return rows.subarray(0, kept);
-}
-
-/** The key rows `rows` of `keys` as their own (small) key vectors. */
-function subKeys(keys: KeyVectors, rows: Uint32Array): KeyVectors {
-  return {
-    length: rows.length,
-    cols: keys.cols.map((c) => ({ kind: c.kind, values: Array.from(rows, (r) => c.values[r]!) })),
-  };
 }
 
 /** The chunks (sorted by key, disjoint) whose [firstKey, lastKey] holds a key of one of the runs. */
